@@ -1,0 +1,73 @@
+"""tape: PyTorch's autograd API on JAX and XLA. ``import tape as torch``."""
+
+import jax
+
+# torch has int64 and float64 tensors; JAX needs x64 on to hold them.
+jax.config.update("jax_enable_x64", True)
+# Like torch, tensors live on the CPU until moved with .to('cuda') / .cuda().
+jax.config.update("jax_default_device", jax.devices("cpu")[0])
+
+from tape import (
+    _methods,  # noqa: E402
+    autograd,  # noqa: E402, I001
+)
+from tape._device import cuda, device  # noqa: E402
+from tape._dtype import (  # noqa: E402
+    bfloat16,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    promote_types,
+    set_default_dtype,
+    uint8,
+)
+from tape._dtype import bool_ as bool  # noqa: E402, A001
+from tape._random import (  # noqa: E402
+    Generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from tape._tensor_str import get_printoptions, set_printoptions  # noqa: E402
+from tape.autograd import (  # noqa: E402
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from tape.creation import *  # noqa: E402, F403
+from tape.ops import FUNCTIONS as _FUNCTIONS  # noqa: E402
+from tape.tensor import Size, Tensor  # noqa: E402
+
+_methods.bind()
+globals().update(_FUNCTIONS)
+
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+
+from tape import nn  # noqa: E402, F401
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()

@@ -1,0 +1,117 @@
+"""torch-style devices ('cpu', 'cuda:0') mapped onto JAX devices."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+
+class device:
+    """``tape.device('cuda', 0)`` or ``tape.device('cuda:0')``; prints like torch's."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str | device, index: int | None = None) -> None:  # noqa: A002
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        elif isinstance(type, int):
+            type, index = "cuda", type
+        elif ":" in type:
+            type, _, idx = type.partition(":")
+            index = int(idx)
+        if type not in ("cpu", "cuda"):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda device type at start of device string: {type}"
+            )
+        self.type = type
+        self.index = index
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+@functools.cache
+def _gpus() -> tuple:
+    try:
+        return tuple(jax.devices("gpu"))
+    except RuntimeError:
+        return ()
+
+
+def jax_device(d) -> jax.Device:
+    """The JAX device for a torch-style device spec, with torch's error when there is no GPU."""
+    d = device(d)
+    if d.type == "cpu":
+        return jax.devices("cpu")[0]
+    gpus = _gpus()
+    if not gpus:
+        raise AssertionError("Torch not compiled with CUDA enabled")
+    index = d.index or 0
+    if index >= len(gpus):
+        raise RuntimeError(
+            f"CUDA error: invalid device ordinal (asked for cuda:{index}, "
+            f"but only {len(gpus)} GPU(s) are visible)"
+        )
+    return gpus[index]
+
+
+def device_of(array) -> device:
+    if isinstance(array, np.ndarray):
+        return CPU
+    (dev,) = array.devices()
+    if dev.platform == "cpu":
+        return CPU
+    return device("cuda", _gpus().index(dev))
+
+
+def move(tensor, d):
+    """``tensor`` on device ``d``: an op on the tape (ToCopyBackward0), so gradients flow back."""
+    target = jax_device(d)
+    here, there = device_of(tensor._storage.array), device(d)
+    if here.type == there.type and (here.index or 0) == (there.index or 0):
+        return tensor
+    from tape.ops import elementwise
+
+    return elementwise.to_device(tensor, target)
+
+
+class cuda:
+    """``tape.cuda.is_available()`` and friends."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return bool(_gpus())
+
+    @staticmethod
+    def device_count() -> int:
+        return len(_gpus())
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:
+        pass
+
+    @staticmethod
+    def manual_seed_all(seed: int) -> None:
+        pass
+
+    @staticmethod
+    def synchronize(device=None) -> None:
+        (jax.device_put(0.0) + 0).block_until_ready()

@@ -1,0 +1,150 @@
+"""torch-style dtypes on top of numpy/JAX dtypes, and torch's type promotion rules."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+
+class dtype:
+    """A tensor element type, printed the way torch prints it (``tape.float32``)."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_rank")
+
+    def __init__(self, name: str, np_dtype, rank: int) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = name in _FLOAT_NAMES
+        self.is_complex = False
+        self.is_signed = name not in ("uint8", "bool")
+        self.itemsize = self.np.itemsize
+        self._rank = rank  # 0 bool, 1 integer, 2 floating: the torch category
+
+    def __repr__(self) -> str:
+        return f"tape.{self.name}"
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+    def to_real(self) -> dtype:
+        return self
+
+
+_FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
+
+bool_ = dtype("bool", np.bool_, 0)
+uint8 = dtype("uint8", np.uint8, 1)
+int8 = dtype("int8", np.int8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+float16 = dtype("float16", np.float16, 2)
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 2)
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+_FROM_NP = {d.np: d for d in ALL}
+_NAMES = {d.name: d for d in ALL}
+
+
+def _by_name(name: str) -> dtype:
+    return _NAMES[name]
+
+
+_default_float = float32
+
+
+def get_default_dtype() -> dtype:
+    return _default_float
+
+
+def set_default_dtype(d: dtype) -> None:
+    global _default_float
+    if not isinstance(d, dtype) or not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_float = d
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    """The tape dtype of a numpy/JAX dtype, e.g. ``np.float32 -> tape.float32``."""
+    try:
+        return _FROM_NP[np.dtype(np_dtype)]
+    except KeyError:
+        raise TypeError(
+            f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types are: "
+            "float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, and bool."
+        ) from None
+
+
+def to_dtype(d) -> dtype:
+    """Accept a tape dtype, a torch-style name, a Python type or a numpy dtype."""
+    if isinstance(d, dtype):
+        return d
+    if d is float:
+        return float64
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str) and d in _NAMES:
+        return _NAMES[d]
+    return from_numpy_dtype(d)
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """torch.promote_types: the smallest dtype both can be cast to safely."""
+    if a is b:
+        return a
+    return _PROMOTE[a, b]
+
+
+def _build_promotion_table() -> dict:
+    table = {}
+    for a in ALL:
+        for b in ALL:
+            if a is b:
+                table[a, b] = a
+            elif {a.name, b.name} == {"float16", "bfloat16"}:
+                table[a, b] = float32  # torch's choice; numpy has no bfloat16 rule
+            elif a.is_floating_point != b.is_floating_point:
+                table[a, b] = a if a.is_floating_point else b
+            else:
+                table[a, b] = from_numpy_dtype(np.promote_types(a.np, b.np))
+    return table
+
+
+_PROMOTE = _build_promotion_table()
+
+
+def scalar_rank(x) -> int:
+    """torch category of a Python scalar: 0 bool, 1 int, 2 float."""
+    if isinstance(x, bool):
+        return 0
+    if isinstance(x, int):
+        return 1
+    return 2
+
+
+def category_default(rank: int) -> dtype:
+    return (bool_, int64, _default_float)[rank]
+
+
+def result_type(tensor_dtypes, zero_dim_dtypes, scalar_ranks) -> dtype:
+    """torch's three-tier promotion: dimensioned tensors, then 0-dim tensors, then Python scalars.
+
+    A lower tier only matters when it is of a higher category (bool < int < float).
+    """
+    result = None
+    for d in tensor_dtypes:
+        result = d if result is None else promote_types(result, d)
+    zero = None
+    for d in zero_dim_dtypes:
+        zero = d if zero is None else promote_types(zero, d)
+    if zero is not None and (result is None or zero._rank > result._rank):
+        result = zero
+    if scalar_ranks:
+        top = max(scalar_ranks)
+        if result is None or top > result._rank:
+            result = category_default(top)
+    return result

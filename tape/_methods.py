@@ -1,0 +1,99 @@
+"""Bind the registry's functions to ``Tensor`` as methods and Python operators."""
+
+from __future__ import annotations
+
+from tape.ops import FUNCTIONS, elementwise, indexing, linalg, shape
+from tape.ops.inplace import INPLACE
+from tape.tensor import Tensor
+
+# Functions whose first argument is not ``self``.
+_NOT_METHODS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "einsum", "where"}
+_PROPERTIES = {"T": shape.T, "mT": shape.mT}
+
+
+def _where(self, condition, other):
+    return elementwise.where(condition, self, other)
+
+
+def _rtruediv(self, other):
+    return elementwise.reciprocal(self) * other
+
+
+def _rfloordiv(self, other):
+    return elementwise.floor_divide(_full_like(self, other), self)
+
+
+def _rmod(self, other):
+    return elementwise.remainder(_full_like(self, other), self)
+
+
+def _full_like(self, value):
+    from tape import creation
+
+    return creation.tensor(value, dtype=_dtype_for(self, value))
+
+
+def _dtype_for(self, value):
+    from tape import _dtype
+
+    return _dtype.result_type([], [self.dtype], [_dtype.scalar_rank(value)])
+
+
+def _invert(self):
+    if self.dtype.name == "bool":
+        return elementwise.logical_not(self)
+    return elementwise.bitwise_not(self)
+
+
+_OPERATORS = {
+    "__add__": elementwise.add,
+    "__radd__": elementwise.add,
+    "__sub__": elementwise.sub,
+    "__rsub__": elementwise.rsub,
+    "__mul__": elementwise.mul,
+    "__rmul__": elementwise.mul,
+    "__truediv__": elementwise.div,
+    "__rtruediv__": _rtruediv,
+    "__floordiv__": elementwise.floor_divide,
+    "__rfloordiv__": _rfloordiv,
+    "__mod__": elementwise.remainder,
+    "__rmod__": _rmod,
+    "__pow__": elementwise.pow,
+    "__rpow__": lambda self, other: elementwise.pow(other, self),
+    "__matmul__": linalg.matmul,
+    "__rmatmul__": lambda self, other: linalg.matmul(other, self),
+    "__neg__": elementwise.neg,
+    "__pos__": lambda self: self,
+    "__abs__": elementwise.abs,
+    "__invert__": _invert,
+    "__and__": elementwise.bitwise_and,
+    "__or__": elementwise.bitwise_or,
+    "__xor__": elementwise.bitwise_xor,
+    "__eq__": elementwise.eq,
+    "__ne__": elementwise.ne,
+    "__lt__": elementwise.lt,
+    "__le__": elementwise.le,
+    "__gt__": elementwise.gt,
+    "__ge__": elementwise.ge,
+    "__getitem__": indexing.getitem,
+    "__setitem__": indexing.setitem,
+    "__iadd__": INPLACE["add_"],
+    "__isub__": INPLACE["sub_"],
+    "__imul__": INPLACE["mul_"],
+    "__itruediv__": INPLACE["div_"],
+    "__ipow__": INPLACE["pow_"],
+}
+
+
+def bind() -> None:
+    for name, fn in FUNCTIONS.items():
+        if name not in _NOT_METHODS and name not in _PROPERTIES and not hasattr(Tensor, name):
+            setattr(Tensor, name, fn)
+    for name, fn in INPLACE.items():
+        setattr(Tensor, name, fn)
+    for name, fn in _PROPERTIES.items():
+        setattr(Tensor, name, property(fn))
+    for name, fn in _OPERATORS.items():
+        setattr(Tensor, name, fn)
+    Tensor.where = _where
+    Tensor.__hash__ = object.__hash__

@@ -1,0 +1,456 @@
+"""A CPU random generator that reproduces PyTorch's numbers bit for bit.
+
+PyTorch's CPU generator is an mt19937 seeded with ``init_genrand(seed & 0xffffffff)``.
+numpy's ``MT19937`` bit generator produces the same raw 32-bit stream, so this module
+only keeps its state in sync and re-implements, in vectorized numpy, how ATen
+(``DistributionsHelper.h``, ``TransformationHelper.h``, ``cpu/DistributionTemplates.h``,
+``TensorFactories.cpp``) turns raw words into values, including the order in which words
+are consumed and the cached second Box-Muller sample of the scalar normal path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+
+import ml_dtypes
+import numpy as np
+
+__all__ = [
+    "Generator",
+    "default_generator",
+    "get_rng_state",
+    "initial_seed",
+    "manual_seed",
+    "seed",
+    "set_rng_state",
+]
+
+_DEFAULT_SEED = 67280421310721  # torch's default CPU seed
+_U64 = (1 << 64) - 1
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+_FLOATS = (np.dtype(np.float16), _BF16, np.dtype(np.float32), np.dtype(np.float64))
+# randint draws 64 bits only for these dtypes (uniform_int_from_to_distribution).
+_RANDINT_64 = (np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.float32), _BF16)
+# randperm switches algorithm at std::numeric_limits<uint32_t>::max() / 20.
+_RANDPERM_SMALL = 0xFFFFFFFF // 20
+# get_state layout: 624 key words, pos, seed (2 words), has-normal flag, cached normal (2 words).
+_STATE_WORDS = 624 + 1 + 2 + 1 + 2
+
+Shape = Sequence[int] | int
+
+
+class Generator:
+    """Torch-compatible CPU generator (mt19937 plus ATen's transforms)."""
+
+    def __init__(self, seed: int = _DEFAULT_SEED) -> None:
+        self._bitgen = np.random.MT19937(0)
+        self._seed = 0
+        self._next_normal: float | None = None
+        self.manual_seed(seed)
+
+    # ------------------------------------------------------------------ state
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed like ``torch.Generator.manual_seed`` and return ``self``."""
+        seed = int(seed)
+        if not -(1 << 63) <= seed <= _U64:
+            raise ValueError(f"seed must be in [-2**63, 2**64), got {seed}")
+        self._seed = seed & _U64
+        key = np.empty(624, np.uint32)
+        x = key[0] = self._seed & 0xFFFFFFFF  # mt19937 keeps only the low 32 bits
+        for i in range(1, 624):  # init_genrand; 623 steps, negligible cost
+            x = (1812433253 * (x ^ (x >> 30)) + i) & 0xFFFFFFFF
+            key[i] = x
+        self._bitgen.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": 624}}
+        self._next_normal = None
+        return self
+
+    def seed(self) -> int:
+        """Reseed from the OS entropy pool (64 bits, like torch) and return the seed."""
+        s = int.from_bytes(os.urandom(8), "little")
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        """The seed last set (as an unsigned 64-bit integer, like torch)."""
+        return self._seed
+
+    def get_state(self) -> np.ndarray:
+        """Opaque uint8 snapshot: mt19937 key and position, seed, cached normal."""
+        st = self._bitgen.state["state"]
+        words = np.zeros(_STATE_WORDS, np.uint32)
+        words[:624] = st["key"]
+        words[624] = st["pos"]
+        words[625:627] = np.array([self._seed], np.uint64).view(np.uint32)
+        if self._next_normal is not None:
+            words[627] = 1
+            words[628:630] = np.array([self._next_normal], np.float64).view(np.uint32)
+        return words.view(np.uint8).copy()
+
+    def set_state(self, state: np.ndarray | Sequence[int]) -> None:
+        """Restore a snapshot made by :meth:`get_state`."""
+        raw = np.ascontiguousarray(np.asarray(state), dtype=np.uint8)
+        if raw.size != 4 * _STATE_WORDS:
+            raise ValueError(f"RNG state must have {4 * _STATE_WORDS} bytes, got {raw.size}")
+        words = raw.view(np.uint32)
+        key, pos = words[:624].copy(), int(words[624])
+        self._bitgen.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": pos}}
+        self._seed = int(words[625:627].view(np.uint64)[0])
+        self._next_normal = float(words[628:630].view(np.float64)[0]) if words[627] else None
+
+    # ------------------------------------------------------------ raw draws
+
+    def _u32(self, n: int) -> np.ndarray:
+        """``n`` consecutive ``random()`` words as uint64 (each < 2**32)."""
+        return self._bitgen.random_raw(n) if n else np.zeros(0, np.uint64)
+
+    def _u64(self, n: int) -> np.ndarray:
+        """``n`` consecutive ``random64()`` values: first word is the high half."""
+        w = self._u32(2 * n)
+        return (w[0::2] << np.uint64(32)) | w[1::2]
+
+    def _unit(self, n: int, op: np.dtype) -> np.ndarray:
+        """``uniform_real_distribution<op>(0, 1)``: 24 (float) or 53 (double) low bits."""
+        if op == np.float64:
+            return (self._u64(n) & np.uint64((1 << 53) - 1)).astype(np.float64) * 2.0**-53
+        return (self._u32(n) & np.uint64((1 << 24) - 1)).astype(np.float32) * np.float32(2.0**-24)
+
+    # -------------------------------------------------------- distributions
+
+    def rand(self, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """``torch.rand``: uniform on [0, 1)."""
+        return self.uniform(shape, dtype, 0.0, 1.0)
+
+    def randn(self, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """``torch.randn``: standard normal."""
+        return self.normal(shape, dtype, 0.0, 1.0)
+
+    def uniform(self, shape: Shape, dtype: np.dtype, low: float, high: float) -> np.ndarray:
+        """``Tensor.uniform_(low, high)``."""
+        shape, dtype = _shape(shape), _float_dtype(dtype)
+        if not low <= high:
+            raise ValueError(f"uniform_ expects low <= high, got low={low}, high={high}")
+        op = _opmath(dtype)
+        lo, hi = op.type(low), op.type(high)
+        x = self._unit(math.prod(shape), op)
+        # ATen computes x * (to - from) + from; GCC contracts it into one FMA.
+        out = _cast(_fma(x, hi - lo, lo), dtype)
+        # A value that rounds up to `high` is replaced by `low`, as ATen does.
+        out[out == _cast(np.float64(high), dtype)] = _cast(np.float64(low), dtype)
+        return out.reshape(shape)
+
+    def normal(self, shape: Shape, dtype: np.dtype, mean: float, std: float) -> np.ndarray:
+        """``Tensor.normal_(mean, std)``."""
+        shape, dtype = _shape(shape), _float_dtype(dtype)
+        if not std >= 0:
+            raise ValueError(f"normal expects std >= 0.0, but found std {std}")
+        n = math.prod(shape)
+        if n < 16:
+            return self._normal_scalar(n, dtype, mean, std).reshape(shape)
+        # Contiguous tensors of >= 16 elements: Box-Muller on blocks of 16 uniforms
+        # (first 8 give radii, last 8 angles); a ragged tail recomputes the last 16
+        # outputs from 16 fresh uniforms. This path ignores the cached normal.
+        op = _opmath(dtype)
+        fill = _box_muller16_f64 if op == np.float64 else _box_muller16_f32
+        m, s = op.type(mean), op.type(std)
+        full = n - n % 16
+        out = np.empty(n, op)
+        out[:full] = fill(self._unit(full, op), m, s)
+        if n % 16:
+            out[n - 16 :] = fill(self._unit(16, op), m, s)
+        return _cast(out, dtype).reshape(shape)
+
+    def _normal_scalar(self, n: int, dtype: np.dtype, mean: float, std: float) -> np.ndarray:
+        """``normal_distribution<double>``: pairs from two 53-bit uniforms, second cached."""
+        z = np.empty(n, np.float64)
+        for i in range(n):  # n < 16: a short scalar loop, as in ATen
+            if self._next_normal is not None:
+                z[i], self._next_normal = self._next_normal, None
+                continue
+            u1, u2 = self._unit(2, np.dtype(np.float64)).tolist()
+            # libm through `math`, exactly the functions ATen calls.
+            r = math.sqrt(-2.0 * math.log1p(-u2))
+            theta = 2.0 * math.pi * u1
+            self._next_normal = r * math.sin(theta)
+            z[i] = r * math.cos(theta)
+        return _cast(_fma64(z, np.float64(std), np.float64(mean)), dtype)
+
+    def randint(self, low: int, high: int, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """``torch.randint(low, high, shape)``: ``(word % (high - low)) + low``."""
+        shape, dtype = _shape(shape), np.dtype(dtype)
+        low, high = int(low), int(high)
+        if not low < high:
+            raise ValueError(
+                f"random_ expects 'from' to be less than 'to', but got {low} >= {high}"
+            )
+        span, n = high - low, math.prod(shape)
+        if span > _U64:
+            raise ValueError(f"randint range [{low}, {high}) exceeds 2**64")
+        words = self._u64(n) if span >= 1 << 32 and dtype in _RANDINT_64 else self._u32(n)
+        # uint64 arithmetic wraps exactly like the C++ (val % range) + base.
+        v = ((words % np.uint64(span)) + np.uint64(low & _U64)).view(np.int64)
+        if dtype in (np.dtype(np.float16), _BF16):
+            v = v.astype(np.float32)  # c10 half types convert through float
+        return v.astype(dtype).reshape(shape)
+
+    def randperm(self, n: int) -> np.ndarray:
+        """``torch.randperm(n)`` (int64)."""
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"n must be non-negative, got {n}")
+        if n < _RANDPERM_SMALL:
+            return _swap_shuffle(self._u32(max(n - 1, 0)).astype(np.int64), n)
+        return _inside_out_shuffle(self._u64(n), n)
+
+    def bernoulli(self, p: float | np.ndarray, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """``Tensor.bernoulli_(p)`` (what dropout uses): ``uniform < p``.
+
+        A float ``p`` (or a float64 array) compares against 53-bit uniforms; other float
+        arrays, like ``torch.bernoulli(tensor)`` with a float32 tensor, against 24-bit ones.
+        """
+        shape, dtype = _shape(shape), np.dtype(dtype)
+        pa = np.asarray(p)
+        op = np.dtype(np.float64) if pa.dtype.kind != "f" or pa.dtype == np.float64 else None
+        op = op or np.dtype(np.float32)
+        pa = np.broadcast_to(pa.astype(op), shape)
+        if not ((pa >= 0) & (pa <= 1)).all():
+            raise ValueError("bernoulli expects 0 <= p <= 1")
+        hit = self._unit(math.prod(shape), op).reshape(shape) < pa
+        return hit.astype(dtype)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _shape(shape: Shape) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(d) for d in shape)
+
+
+def _float_dtype(dtype: np.dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in _FLOATS:
+        raise TypeError(
+            f"expected a floating dtype (float16/bfloat16/float32/float64), got {dtype}"
+        )
+    return dtype
+
+
+def _opmath(dtype: np.dtype) -> np.dtype:
+    """ATen computes half types in float and double in double."""
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """C++ ``static_cast``: c10::Half/BFloat16 are built from float, so doubles round twice."""
+    x = np.asarray(x)
+    if dtype in (np.dtype(np.float16), _BF16) and x.dtype == np.float64:
+        x = x.astype(np.float32)
+    return x.astype(dtype)
+
+
+def _round_odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` rounded to odd: a later rounding to fewer bits is then exact (Boldo)."""
+    s = a + b
+    bp = s - a
+    err = (a - (s - bp)) + (b - bp)  # TwoSum: a + b == s + err exactly
+    fix = (err != 0) & ((s.view(np.int64) & 1) == 0)
+    return np.where(fix, np.nextafter(s, np.copysign(np.inf, err)), s)
+
+
+def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32) -> np.ndarray:
+    """Single-rounding float32 ``a * b + c``: the float64 product is exact."""
+    p = np.asarray(a, np.float64) * np.float64(b) if np.isscalar(b) else a * np.asarray(b, float)
+    return _round_odd_sum(p, np.broadcast_to(np.asarray(c, np.float64), p.shape)).astype(np.float32)
+
+
+def _fma64(a: np.ndarray, b: np.ndarray | np.float64, c: np.ndarray | np.float64) -> np.ndarray:
+    """Single-rounding float64 ``a * b + c`` (Dekker product, Boldo-Melquiond sum)."""
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (a, b, c)))
+    hi = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    lo = ((ah * bh - hi) + ah * bl + al * bh) + al * bl  # a * b == hi + lo exactly
+    s = c + hi
+    bp = s - c
+    err = (c - (s - bp)) + (hi - bp)
+    return s + _round_odd_sum(err, lo)
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = a * 134217729.0  # 2**27 + 1: Veltkamp split into two 26-bit halves
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def _fma(a: np.ndarray, b: np.floating, c: np.floating) -> np.ndarray:
+    return _fma64(a, b, c) if a.dtype == np.float64 else _fma32(a, b, c)
+
+
+def _libm(f: Callable[[float], float], x: np.ndarray) -> np.ndarray:
+    """Apply a libm function elementwise; numpy's own log differs from glibc in the last bit."""
+    return np.fromiter(map(f, x.ravel().tolist()), np.float64, x.size).reshape(x.shape)
+
+
+def _box_muller16_f64(u: np.ndarray, mean: np.float64, std: np.float64) -> np.ndarray:
+    """``NormalFill16<double>``: std::log/cos/sin from libm, then std::fma."""
+    u = u.reshape(-1, 16)
+    radius = np.sqrt(-2.0 * _libm(math.log, 1.0 - u[:, :8]))
+    theta = (2.0 * math.pi) * u[:, 8:]
+    cos = _fma64(radius * _libm(math.cos, theta), std, mean)
+    sin = _fma64(radius * _libm(math.sin, theta), std, mean)
+    return np.concatenate([cos, sin], axis=1).ravel()
+
+
+def _box_muller16_f32(u: np.ndarray, mean: np.float32, std: np.float32) -> np.ndarray:
+    """``NormalFill16<float>`` (AVX2): avx_mathfun's log256_ps/sincos256_ps, then fmadd."""
+    f = np.float32
+    u = u.reshape(-1, 16)
+    radius = np.sqrt(f(-2.0) * _log256_ps(f(1.0) - u[:, :8]))
+    sin, cos = _sincos256_ps(f(2.0 * math.pi) * u[:, 8:])
+    return np.concatenate(
+        [_fma32(radius * cos, std, mean), _fma32(radius * sin, std, mean)], 1
+    ).ravel()
+
+
+# avx_mathfun.h (Cephes polynomials) in float32. GCC builds ATen with FMA contraction,
+# so every `_mm256_add_ps(_mm256_mul_ps(a, b), c)` pair becomes one fused multiply-add;
+# the _fma32 calls below sit exactly where it fuses.
+_LOG_P = [
+    7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+    -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+]  # fmt: skip
+
+
+def _log256_ps(x: np.ndarray) -> np.ndarray:
+    """Cephes logf for normal positive float32 inputs (ours lie in (0, 1])."""
+    f = np.float32
+    bits = x.view(np.int32)
+    e = ((bits >> 23) - 0x7F).astype(f) + f(1)
+    x = ((bits & ~0x7F800000) | f(0.5).view(np.int32)).view(f)  # mantissa in [0.5, 1)
+    small = x < f(0.707106781186547524)
+    e = e - small.astype(f)
+    x = (x - f(1)) + np.where(small, x, f(0))
+    z = x * x
+    y = np.full_like(x, f(_LOG_P[0]))
+    for p in _LOG_P[1:]:
+        y = _fma32(y, x, f(p))
+    y = _fma32(y * x, z, e * f(-2.12194440e-4))
+    y = y - z * f(0.5)
+    return _fma32(e, f(0.693359375), x + y)
+
+
+def _sincos256_ps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cephes sinf/cosf pair for non-negative float32 inputs (our angles are in [0, 2pi))."""
+    f = np.float32
+    j = ((x * f(1.27323954473516)).astype(np.int32) + 1) & ~1  # truncate, round to even
+    y = j.astype(f)
+    x = _fma32(y, f(-0.78515625), x)  # extended-precision reduction by pi/4
+    x = _fma32(y, f(-2.4187564849853515625e-4), x)
+    x = _fma32(y, f(-3.77489497744594108e-8), x)
+    poly = (j & 2) == 0
+    z = x * x
+    c = _fma32(_fma32(np.full_like(x, f(2.443315711809948e-5)), z, f(-1.388731625493765e-3)), z,
+               f(4.166664568298827e-2))  # fmt: skip
+    c = _fma32(c * z, z, -(z * f(0.5))) + f(1)
+    s = _fma32(_fma32(np.full_like(x, f(-1.9515295891e-4)), z, f(8.3321608736e-3)), z,
+               f(-1.6666654611e-1))  # fmt: skip
+    s = _fma32(s * z, x, x)
+    # Same blend as the intrinsics (the adds of +0 matter only for signed zeros).
+    s_sel, c_sel = np.where(poly, s, f(0)), np.where(poly, f(0), c)
+    sin, cos = c_sel + s_sel, (c - c_sel) + (s - s_sel)
+    sin = np.where((j & 4) != 0, -sin, sin)
+    cos = np.where((~(j - 2) & 4) != 0, -cos, cos)
+    return sin, cos
+
+
+def _last_index(keys: np.ndarray, idx: np.ndarray, size: int) -> np.ndarray:
+    """``out[k]`` = largest ``idx[i]`` with ``keys[i] == k``, or -1."""
+    out = np.full(size, -1, np.int64)
+    np.maximum.at(out, keys, idx)
+    return out
+
+
+def _prev_same(keys: np.ndarray) -> np.ndarray:
+    """``out[i]`` = largest ``m < i`` with ``keys[m] == keys[i]``, or -1."""
+    order = np.argsort(keys, kind="stable")
+    out = np.full(keys.size, -1, np.int64)
+    same = keys[order[1:]] == keys[order[:-1]]
+    out[order[1:][same]] = order[:-1][same]
+    return out
+
+
+def _resolve(ptr: np.ndarray) -> np.ndarray:
+    """Follow ``ptr`` chains (which end in self-loops) to their ends by pointer jumping."""
+    while True:
+        nxt = ptr[ptr]
+        if np.array_equal(nxt, ptr):
+            return ptr
+        ptr = nxt
+
+
+def _swap_shuffle(words: np.ndarray, n: int) -> np.ndarray:
+    """Result of ``for i < n-1: swap(a[i], a[i + words[i] % (n - i)])`` on ``a = arange(n)``.
+
+    Position i is final after step i, holding what position j_i held just before;
+    that is what the last earlier step aimed at j_i left there, which is found by
+    chasing "last step that wrote here" links with pointer jumping instead of a loop.
+    """
+    if n <= 1:
+        return np.arange(n, dtype=np.int64)
+    steps = np.arange(n - 1, dtype=np.int64)
+    target = steps + words % (n - steps)
+    # before[k]: content of position k just before step k (k = n-1: at the end).
+    moved = target != steps
+    last_in = _last_index(target[moved], steps[moved], n)
+    before = _resolve(np.where(last_in >= 0, last_in, np.arange(n)))
+    prev = _prev_same(target)
+    out = np.empty(n, np.int64)
+    out[:-1] = np.where(prev >= 0, before[np.maximum(prev, 0)], target)
+    out[-1] = before[-1]
+    return out
+
+
+def _inside_out_shuffle(words: np.ndarray, n: int) -> np.ndarray:
+    """Result of ``for i < n: z = words[i] % (i + 1); a[i] = a[z]; a[z] = i``.
+
+    Position p ends holding the last i that chose z_i == p; if none chose it, it keeps
+    what step p copied from z_p, found by following z links with pointer jumping.
+    """
+    steps = np.arange(n, dtype=np.int64)
+    z = (words % (steps + 1).astype(np.uint64)).astype(np.int64)
+    last = _last_index(z, steps, n)
+    prev = _prev_same(z)
+    ends = _resolve(np.where(prev >= 0, steps, z))
+    return np.where(last >= 0, last, prev[ends])
+
+
+# ----------------------------------------------------------- module level
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Reseed the default generator (``torch.manual_seed``) and return it."""
+    return default_generator.manual_seed(seed)
+
+
+def initial_seed() -> int:
+    """``torch.initial_seed``."""
+    return default_generator.initial_seed()
+
+
+def seed() -> int:
+    """``torch.seed``: reseed the default generator nondeterministically."""
+    return default_generator.seed()
+
+
+def get_rng_state() -> np.ndarray:
+    """``torch.get_rng_state`` (an opaque uint8 array, not torch's byte layout)."""
+    return default_generator.get_state()
+
+
+def set_rng_state(state: np.ndarray | Sequence[int]) -> None:
+    """``torch.set_rng_state`` for a state from :func:`get_rng_state`."""
+    default_generator.set_state(state)

@@ -1,0 +1,335 @@
+"""The backward engine: walk the recorded DAG from the roots and push cotangents to the leaves.
+
+Nodes run in torch's order (a ready node with the highest sequence number first; accumulators
+as soon as they are ready), so gradients are summed in the same order as torch sums them.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tape import _dispatch
+from tape.autograd import grad_mode
+from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
+
+_add = jax.jit(jnp.add)
+
+
+def _tensor_cls():
+    from tape.tensor import Tensor
+
+    return Tensor
+
+
+def _shape_str(shape) -> str:
+    return f"torch.Size({list(shape)})"
+
+
+def _initial_grad(t, g, index: int, create_graph: bool):
+    """The seed cotangent for root ``t``: ones for a scalar, else ``g`` cast to ``t``'s dtype."""
+    Tensor = _tensor_cls()
+    array = t._storage.array
+    if g is None:
+        if array.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        if not t.dtype.is_floating_point:
+            raise RuntimeError(
+                f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
+            )
+        g = Tensor._wrap(np.ones(array.shape, array.dtype))
+    elif not isinstance(g, Tensor):
+        from tape import creation
+
+        g = creation.tensor(g)
+    if tuple(g.shape) != tuple(array.shape):
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{index}] has a shape of {_shape_str(g.shape)} and "
+            f"output[{index}] has a shape of {_shape_str(array.shape)}."
+        )
+    if g.dtype is not t.dtype:
+        g = g.to(t.dtype)
+    return g if create_graph else g._storage.array
+
+
+def _root_node(t, index: int):
+    if not t._requires_grad:
+        raise RuntimeError(
+            f"element {index} of tensors does not require grad and does not have a grad_fn"
+        )
+    if t._grad_fn is not None:
+        return t._grad_fn, t._output_nr
+    return accumulator_of(t), 0
+
+
+def backward(tensors, grad_tensors, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """torch.autograd.backward: accumulate gradients of ``tensors`` into leaves' ``.grad``."""
+    Tensor = _tensor_cls()
+    if isinstance(tensors, Tensor):
+        tensors = (tensors,)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,) * len(tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
+        node, nr = _root_node(t, i)
+        roots.append((node, nr, _initial_grad(t, g, i, create_graph)))
+    only = None
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        only = {_target(t) for t in inputs}
+    _run(roots, retain_graph, create_graph, capture=None, accumulate=only)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=None,
+    materialize_grads=False,
+):
+    """torch.autograd.grad: the gradients of ``outputs`` with respect to ``inputs``, as a tuple."""
+    Tensor = _tensor_cls()
+    if isinstance(outputs, Tensor):
+        outputs = (outputs,)
+    single = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single else tuple(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,) * len(outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    roots = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
+        node, nr = _root_node(t, i)
+        roots.append((node, nr, _initial_grad(t, g, i, create_graph)))
+    capture = {_target(t): None for t in inputs}
+    _run(roots, retain_graph, create_graph, capture=capture, accumulate=set())
+    result = []
+    for t in inputs:
+        g = capture[_target(t)]
+        if g is None:
+            if materialize_grads:
+                from tape import creation
+
+                result.append(creation.zeros_like(t))
+                continue
+            if not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior."
+                )
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, Tensor) else Tensor._wrap(g))
+    return tuple(result)
+
+
+def _target(t):
+    """Where a tensor's gradient shows up in the graph: (node, output index)."""
+    if t._grad_fn is not None:
+        return (t._grad_fn, t._output_nr)
+    return (accumulator_of(t), 0)
+
+
+def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate) -> None:
+    deps: dict = {}
+    stack = [node for node, _, _ in roots]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.edges:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+
+    add = _add_tensors if create_graph else _add
+    buffers: dict = {}
+    for node, nr, g in roots:
+        buf = buffers.setdefault(node, [None] * len(node.out_meta))
+        buf[nr] = g if buf[nr] is None else add(buf[nr], g)
+
+    heap = []
+    for node in {id(n): n for n, _, _ in roots}.values():
+        if deps.get(node, 0) == 0:
+            heapq.heappush(heap, (-node._seq, id(node), node))
+
+    with grad_mode.set_grad_enabled(create_graph):
+        while heap:
+            _, _, node = heapq.heappop(heap)
+            grads = buffers.pop(node, None)
+            in_grads = None
+            if grads is not None and any(g is not None for g in grads):
+                grads = _tensor_hooks(node, grads, create_graph)
+                if capture is not None:
+                    for nr, g in enumerate(grads):
+                        if (node, nr) in capture and g is not None:
+                            capture[node, nr] = g
+                if isinstance(node, AccumulateGrad):
+                    if accumulate is None or (node, 0) in accumulate:
+                        _accumulate(node.variable, grads[0], create_graph)
+                else:
+                    in_grads = call_node(node, grads, create_graph)
+            for i, (nxt, nr) in enumerate(node.edges):
+                if nxt is None:
+                    continue
+                g = None if in_grads is None else in_grads[i]
+                if g is not None:
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * len(nxt.out_meta)
+                    buf[nr] = g if buf[nr] is None else add(buf[nr], g)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+            if not retain_graph:
+                node.free()
+
+
+def _add_tensors(a, b):
+    return a + b
+
+
+def _tensor_hooks(node: Node, grads: list, create_graph: bool) -> list:
+    """Run hooks registered on the tensors this node produced, and fill retained grads."""
+    Tensor = _tensor_cls()
+    if isinstance(node, AccumulateGrad):
+        t = node.variable
+        if t._hooks:
+            g = _as_tensor(grads[0])
+            for hook in t._hooks:
+                r = hook(g)
+                if r is not None:
+                    g = r
+            grads = [g if create_graph else g._storage.array]
+        return grads
+    if node._tensor_pre_hooks:
+        grads = list(grads)
+        for nr, hooks in node._tensor_pre_hooks.items():
+            if grads[nr] is None:
+                continue
+            g = _as_tensor(grads[nr])
+            for hook in hooks:
+                r = hook(g)
+                if r is not None:
+                    g = r
+            grads[nr] = g if create_graph else g._storage.array
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr]
+                g = g.detach() if isinstance(g, Tensor) and not create_graph else _as_tensor(g)
+                _store_grad(t, g)
+    return grads
+
+
+def _as_tensor(g):
+    Tensor = _tensor_cls()
+    return g if isinstance(g, Tensor) else Tensor._wrap(g)
+
+
+def _store_grad(t, g) -> None:
+    if t._grad is None:
+        t._grad = g
+    else:
+        t._grad = t._grad + g
+
+
+def _accumulate(t, g, create_graph: bool) -> None:
+    Tensor = _tensor_cls()
+    if create_graph:
+        t._grad = g if t._grad is None else t._grad + g
+        return
+    if t._grad is None:
+        t._grad = Tensor._wrap(g)
+    else:
+        storage = t._grad._storage
+        storage.array = _add(storage.array, g)
+        storage.version += 1
+
+
+def call_node(node: Node, grads, create_graph: bool = False):
+    """Apply one node: cotangents of its outputs in, gradients of its inputs out."""
+    node.check_saved()
+    if node._pre_hooks:
+        for hook in node._pre_hooks:
+            r = hook(tuple(_as_tensor(g) if g is not None else None for g in grads))
+            if r is not None:
+                grads = [None if g is None else _raw(g, create_graph) for g in r]
+    diff = tuple(i for i, (n, _) in enumerate(node.edges) if n is not None)
+    result = [None] * len(node.edges)
+    if create_graph:
+        outs = _vjp_on_tape(node, diff, grads)
+    else:
+        Tensor = _tensor_cls()
+        arrays = tuple(x._storage.array if isinstance(x, Tensor) else x for x in node.inputs)
+        cts = grads[0] if node.float_outs is None else tuple(grads[i] for i in node.float_outs)
+        if node.float_outs is None and cts is None:
+            return result
+        bwd = node.op.compiled_vjp(node.static, node.cast, diff, node.float_outs)
+        outs = bwd(arrays, cts)
+    for i, g in zip(diff, outs, strict=True):
+        result[i] = g
+    if node._hooks:
+        for hook in node._hooks:
+            r = hook(
+                tuple(_as_tensor(g) if g is not None else None for g in result),
+                tuple(_as_tensor(g) if g is not None else None for g in grads),
+            )
+            if r is not None:
+                result = [None if g is None else _raw(g, create_graph) for g in r]
+    return result
+
+
+def _raw(g, create_graph: bool):
+    Tensor = _tensor_cls()
+    if create_graph:
+        return g if isinstance(g, Tensor) else Tensor._wrap(g)
+    return g._storage.array if isinstance(g, Tensor) else g
+
+
+def _vjp_on_tape(node: Node, diff: tuple, grads):
+    """The node's VJP as an op on the tape, so that the backward itself is differentiable."""
+    op = node.op
+    vjp_op = _vjp_ops.get(op)
+    if vjp_op is None:
+        vjp_op = _vjp_ops[op] = _dispatch.Op(
+            f"{op.name}_vjp", _vjp_forward(op), op.grad_fn.replace("Backward", "BackwardBackward")
+        )
+    n = len(node.inputs)
+    cts = [grads[0]] if node.float_outs is None else [grads[i] for i in node.float_outs]
+    static = (
+        ("static", node.static),
+        ("cast", node.cast),
+        ("diff", diff),
+        ("n", n),
+        ("float_outs", node.float_outs),
+    )
+    out = _dispatch.dispatch(vjp_op, (*node.inputs, *cts), static)
+    return out if isinstance(out, tuple) else (out,)
+
+
+_vjp_ops: dict = {}
+
+
+def _vjp_forward(op):
+    def fwd(*xs, static, cast, diff, n, float_outs):
+        bwd = _dispatch._make_vjp(op.pure(static, cast), diff, float_outs)
+        inputs, cts = xs[:n], xs[n:]
+        return tuple(bwd(inputs, cts[0] if float_outs is None else tuple(cts)))
+
+    return fwd

@@ -1,0 +1,83 @@
+"""Switches for gradient recording: no_grad, enable_grad, set_grad_enabled, inference_mode."""
+
+from __future__ import annotations
+
+import functools
+
+
+class _State:
+    enabled = True
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    return state.enabled
+
+
+class _GradMode:
+    """Base for the context managers; each also works as a decorator."""
+
+    _target: bool
+
+    def __enter__(self) -> None:
+        self._prev = state.enabled
+        state.enabled = self._target
+
+    def __exit__(self, *exc) -> None:
+        state.enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Disable recording: ``with tape.no_grad(): y = x * 2`` gives ``y.requires_grad == False``."""
+
+    _target = False
+
+
+class enable_grad(_GradMode):
+    _target = True
+
+
+class set_grad_enabled(_GradMode):
+    def __init__(self, mode: bool) -> None:
+        self._prev = state.enabled
+        self._target = bool(mode)
+        state.enabled = self._target  # torch applies it at construction, so a bare call works
+
+    def __call__(self, fn):
+        state.enabled = self._prev
+        mode = self._target
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def __enter__(self) -> None:
+        pass
+
+
+class inference_mode(_GradMode):
+    def __init__(self, mode: bool = True) -> None:
+        self._target = not mode
+
+    def __call__(self, fn):
+        mode = not self._target
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper

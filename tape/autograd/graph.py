@@ -1,0 +1,193 @@
+"""The recorded DAG: backward nodes (``grad_fn``) and the leaf accumulators.
+
+Each op creates one ``Node`` whose class is named after torch's backward function
+(``AddBackward0``), so ``print(t.grad_fn)`` reads ``<AddBackward0 object at 0x...>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+
+_sequence = itertools.count()
+
+SAVED_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+
+class Node:
+    """A backward function: what produced a tensor, and where its gradient flows next."""
+
+    __slots__ = (
+        "op",
+        "static",
+        "cast",
+        "inputs",
+        "edges",
+        "out_meta",
+        "float_outs",
+        "_saved",
+        "_seq",
+        "_freed",
+        "_hooks",
+        "_pre_hooks",
+        "_tensor_pre_hooks",
+        "_retained",
+        "metadata",
+        "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        self._seq = next(_sequence)
+        self._freed = False
+        self._saved = ()
+        self._hooks = None
+        self._pre_hooks = None
+        self._tensor_pre_hooks = None
+        self._retained = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        """torch's view of ``edges``: integer inputs (indices, masks) are not listed."""
+        from tape.tensor import Tensor
+
+        if self.inputs is None:
+            return self.edges
+        return tuple(
+            e
+            for e, x in zip(self.edges, self.inputs, strict=True)
+            if not isinstance(x, Tensor) or x.dtype.is_floating_point
+        )
+
+    def save_versions(self, saves: str, inputs: tuple, outputs) -> None:
+        """Remember the version of every tensor torch would save, to detect in-place changes."""
+        from tape.tensor import Tensor
+
+        saved = []
+        if saves in ("inputs", "both"):
+            saved.extend(
+                (t, t._storage, t._storage.version) for t in inputs if isinstance(t, Tensor)
+            )
+        if saves in ("output", "both"):
+            outs = outputs if isinstance(outputs, tuple) else (outputs,)
+            # The output is kept through its storage only: holding the tensor would be a cycle.
+            saved.extend((None, t._storage, t._storage.version) for t in outs)
+        self._saved = tuple(saved)
+
+    def check_saved(self) -> None:
+        if self._freed:
+            raise RuntimeError(SAVED_FREED)
+        for i, (tensor, storage, version) in enumerate(self._saved):
+            if storage.version != version:
+                what = (
+                    f"output {i} of {self.name()}" if tensor is None else f"input of {self.name()}"
+                )
+                shape = list(storage.array.shape)
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: [{_type_name(storage.array)} {shape}], which is {what}, "
+                    f"is at version {storage.version}; expected version {version} instead. Hint: "
+                    "enable anomaly detection to find the operation that failed to compute its "
+                    "gradient, with torch.autograd.set_detect_anomaly(True)."
+                )
+
+    def free(self) -> None:
+        if self._saved:
+            self._freed = True
+            self.inputs = None
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` runs after this node computes its input grads."""
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return _RemovableHandle(self._hooks, fn)
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs)`` runs before this node; it may return replacement grads."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+        return _RemovableHandle(self._pre_hooks, fn)
+
+    def __call__(self, *grads):
+        from tape.autograd.engine import call_node
+
+        return call_node(self, grads)
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf tensor: adds incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable) -> None:
+        super().__init__()
+        self._seq = float("inf")  # torch runs accumulators as soon as they are ready
+        self.variable = variable
+        self.edges = ()
+        self.inputs = ()
+        self.float_outs = None
+        self.out_meta = ((variable._storage.array.shape, variable._storage.array.dtype),)
+
+
+class _RemovableHandle:
+    __slots__ = ("_list", "_fn")
+
+    def __init__(self, hooks: list, fn) -> None:
+        self._list = hooks
+        self._fn = fn
+
+    def remove(self) -> None:
+        if self._fn in self._list:
+            self._list.remove(self._fn)
+
+
+_classes: dict[str, type] = {}
+
+
+def node_class(name: str) -> type:
+    """The Node subclass named ``name``, created once."""
+    cls = _classes.get(name)
+    if cls is None:
+        cls = _classes[name] = type(name, (Node,), {"__slots__": ()})
+    return cls
+
+
+def accumulator_of(tensor) -> AccumulateGrad:
+    """The leaf's AccumulateGrad; it lives as long as some graph refers to it, like torch's."""
+    ref = tensor._accumulator
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(tensor)
+        tensor._accumulator = weakref.ref(node)
+    return node
+
+
+def _type_name(array) -> str:
+    from tape import _dtype
+
+    name = _dtype.from_numpy_dtype(array.dtype).name
+    legacy = {
+        "float32": "FloatTensor",
+        "float64": "DoubleTensor",
+        "float16": "HalfTensor",
+        "bfloat16": "BFloat16Tensor",
+        "int64": "LongTensor",
+        "int32": "IntTensor",
+        "int16": "ShortTensor",
+        "int8": "CharTensor",
+        "uint8": "ByteTensor",
+        "bool": "BoolTensor",
+    }
+    return f"torch.{legacy[name]}"

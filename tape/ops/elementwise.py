@@ -1,0 +1,256 @@
+"""Elementwise ops: arithmetic, unary math, comparisons and logic, casts."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from tape import _dtype
+from tape._dispatch import promote
+from tape.ops.registry import COMPARE, FLOAT, NONE, SAME, binary, dispatch, register, unary
+
+# --- arithmetic ---------------------------------------------------------------------------------
+_add = register(
+    "add",
+    lambda x, y, alpha=1: x + y * alpha if alpha != 1 else x + y,
+    "AddBackward0",
+    SAME,
+    saves="none",
+)
+_sub = register(
+    "sub",
+    lambda x, y, alpha=1: x - y * alpha if alpha != 1 else x - y,
+    "SubBackward0",
+    SAME,
+    saves="none",
+)
+_rsub = register(
+    "rsub", lambda x, other, alpha=1: other - x * alpha, "RsubBackward1", SAME, saves="none"
+)
+mul = binary("mul", jnp.multiply, "MulBackward0")
+_div = register("div", jnp.true_divide, "DivBackward0", FLOAT)
+_div_trunc = register("div_trunc", lambda x, y: jnp.trunc(x / y).astype(x.dtype), None, SAME)
+_div_floor = register("div_floor", jnp.floor_divide, None, SAME)
+floor_divide = binary("floor_divide", jnp.floor_divide, None)
+_remainder = register("remainder", jnp.remainder, "RemainderBackward1", SAME)
+_remainder_scalar = register(
+    "remainder_scalar", lambda x, other: jnp.remainder(x, other), "RemainderBackward0", SAME
+)
+_pow = register("pow", jnp.power, "PowBackward1", SAME)
+_pow_scalar = register("pow_scalar", lambda x, exponent: x**exponent, "PowBackward0", SAME)
+_rpow = register(
+    "rpow", lambda x, base: jnp.power(jnp.asarray(base, x.dtype), x), "PowBackward2", SAME
+)
+_lerp_scalar = register(
+    "lerp_scalar", lambda x, end, weight: x + weight * (end - x), "LerpBackward0", SAME
+)
+_lerp = register("lerp", lambda x, end, weight: x + weight * (end - x), "LerpBackward1", SAME)
+maximum = binary("maximum", jnp.maximum, "MaximumBackward0")
+minimum = binary("minimum", jnp.minimum, "MinimumBackward0")
+_where = register(
+    "where",
+    lambda c, x, y, dtype: jnp.where(c, jnp.asarray(x, dtype), jnp.asarray(y, dtype)),
+    "WhereBackward0",
+    NONE,
+)
+_clamp = register(
+    "clamp", lambda x, min=None, max=None: jnp.clip(x, min, max), "ClampBackward1", SAME
+)
+_clamp_tensor = register(
+    "clamp_tensor", lambda x, lo, hi: jnp.clip(x, lo, hi), "ClampBackward0", SAME
+)
+
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, (int, float, bool))
+
+
+def add(input, other, *, alpha=1):
+    """input + alpha * other."""
+    return dispatch(_add, (input, other), (("alpha", alpha),) if alpha != 1 else ())
+
+
+def sub(input, other, *, alpha=1):
+    """input - alpha * other."""
+    return dispatch(_sub, (input, other), (("alpha", alpha),) if alpha != 1 else ())
+
+
+subtract = sub
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    if not _is_scalar(other):
+        return sub(other, input, alpha=alpha)
+    return dispatch(_rsub, (input,), (("other", other), ("alpha", alpha)))
+
+
+multiply = mul
+
+
+def div(input, other, *, rounding_mode=None):
+    """True division; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient."""
+    if rounding_mode is None:
+        return dispatch(_div, (input, other))
+    if rounding_mode == "trunc":
+        return dispatch(_div_trunc, (input, other))
+    if rounding_mode == "floor":
+        return dispatch(_div_floor, (input, other))
+    raise RuntimeError(
+        "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+        f"'{rounding_mode}'"
+    )
+
+
+divide = true_divide = div
+
+
+def remainder(input, other):
+    if _is_scalar(other):
+        return dispatch(_remainder_scalar, (input,), (("other", other),))
+    return dispatch(_remainder, (input, other))
+
+
+def pow(input, exponent):
+    """input ** exponent; a Python exponent is baked into the compiled op so x**2 is exact."""
+    if _is_scalar(input):
+        return dispatch(_rpow, (exponent,), (("base", input),))
+    if _is_scalar(exponent):
+        return dispatch(_pow_scalar, (input,), (("exponent", exponent),))
+    return dispatch(_pow, (input, exponent))
+
+
+def square(input):
+    return pow(input, 2)
+
+
+def lerp(input, end, weight):
+    if _is_scalar(weight):
+        return dispatch(_lerp_scalar, (input, end), (("weight", weight),))
+    return dispatch(_lerp, (input, end, weight))
+
+
+def where(condition, input=None, other=None):
+    """Pick ``input`` where ``condition`` holds, else ``other`` (either may be a Python scalar)."""
+    if input is None and other is None:
+        from tape.ops.indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    dtype = promote((input, other), SAME)
+    return dispatch(_where, (condition, input, other), (("dtype", dtype),))
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if (min is None or _is_scalar(min)) and (max is None or _is_scalar(max)):
+        return dispatch(_clamp, (input,), (("min", min), ("max", max)))
+    return dispatch(_clamp_tensor, (input, min, max))
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+# --- unary math ---------------------------------------------------------------------------------
+neg = unary("neg", jnp.negative, "NegBackward0", NONE, saves="none")
+negative = neg
+abs = unary("abs", jnp.abs, "AbsBackward0", NONE)
+absolute = abs
+sign = unary("sign", jnp.sign, "SignBackward0", NONE, saves="none")
+floor = unary("floor", jnp.floor, "FloorBackward0", NONE, saves="none")
+ceil = unary("ceil", jnp.ceil, "CeilBackward0", NONE, saves="none")
+round = unary("round", jnp.round, "RoundBackward0", NONE, saves="none")
+trunc = unary("trunc", jnp.trunc, "TruncBackward0", NONE, saves="none")
+fix = trunc
+exp = unary("exp", jnp.exp, "ExpBackward0", FLOAT, saves="output")
+exp2 = unary("exp2", jnp.exp2, "Exp2Backward0", FLOAT, saves="output")
+expm1 = unary("expm1", jnp.expm1, "Expm1Backward0", FLOAT, saves="output")
+log = unary("log", jnp.log, "LogBackward0", FLOAT)
+log2 = unary("log2", jnp.log2, "Log2Backward0", FLOAT)
+log10 = unary("log10", jnp.log10, "Log10Backward0", FLOAT)
+log1p = unary("log1p", jnp.log1p, "Log1PBackward0", FLOAT)
+sqrt = unary("sqrt", jnp.sqrt, "SqrtBackward0", FLOAT, saves="output")
+rsqrt = unary("rsqrt", lax.rsqrt, "RsqrtBackward0", FLOAT, saves="output")
+reciprocal = unary("reciprocal", jnp.reciprocal, "ReciprocalBackward0", FLOAT, saves="output")
+sin = unary("sin", jnp.sin, "SinBackward0", FLOAT)
+cos = unary("cos", jnp.cos, "CosBackward0", FLOAT)
+tan = unary("tan", jnp.tan, "TanBackward0", FLOAT, saves="output")
+asin = unary("asin", jnp.arcsin, "AsinBackward0", FLOAT)
+acos = unary("acos", jnp.arccos, "AcosBackward0", FLOAT)
+atan = unary("atan", jnp.arctan, "AtanBackward0", FLOAT)
+sinh = unary("sinh", jnp.sinh, "SinhBackward0", FLOAT)
+cosh = unary("cosh", jnp.cosh, "CoshBackward0", FLOAT)
+tanh = unary("tanh", jnp.tanh, "TanhBackward0", FLOAT, saves="output")
+sigmoid = unary("sigmoid", jax.nn.sigmoid, "SigmoidBackward0", FLOAT, saves="output")
+relu = unary("relu", jax.nn.relu, "ReluBackward0", NONE, saves="output")
+erf = unary("erf", jax.scipy.special.erf, "ErfBackward0", FLOAT)
+clone = unary("clone", lambda x: x, "CloneBackward0", NONE, saves="none")
+
+# --- comparisons and logic ----------------------------------------------------------------------
+eq = binary("eq", jnp.equal, None, COMPARE)
+ne = binary("ne", jnp.not_equal, None, COMPARE)
+lt = binary("lt", jnp.less, None, COMPARE)
+le = binary("le", jnp.less_equal, None, COMPARE)
+gt = binary("gt", jnp.greater, None, COMPARE)
+ge = binary("ge", jnp.greater_equal, None, COMPARE)
+less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
+logical_and = binary("logical_and", jnp.logical_and, None, NONE)
+logical_or = binary("logical_or", jnp.logical_or, None, NONE)
+logical_xor = binary("logical_xor", jnp.logical_xor, None, NONE)
+logical_not = unary("logical_not", jnp.logical_not, None, NONE)
+bitwise_and = binary("bitwise_and", jnp.bitwise_and, None, SAME)
+bitwise_or = binary("bitwise_or", jnp.bitwise_or, None, SAME)
+bitwise_xor = binary("bitwise_xor", jnp.bitwise_xor, None, SAME)
+bitwise_not = unary("bitwise_not", jnp.invert, None, NONE)
+isnan = unary("isnan", jnp.isnan, None, NONE)
+isinf = unary("isinf", jnp.isinf, None, NONE)
+isfinite = unary("isfinite", jnp.isfinite, None, NONE)
+_isclose = register(
+    "isclose",
+    lambda x, y, rtol, atol, equal_nan: jnp.isclose(
+        x, y, rtol=rtol, atol=atol, equal_nan=equal_nan
+    ),
+    None,
+    SAME,
+)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return dispatch(
+        _isclose, (input, other), (("rtol", rtol), ("atol", atol), ("equal_nan", equal_nan))
+    )
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input, other) -> bool:
+    """True when both have the same shape and elements."""
+    return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).all())
+
+
+# --- casts and moves ----------------------------------------------------------------------------
+_to_dtype = register(
+    "to_dtype", lambda x, dtype: x.astype(dtype), "ToCopyBackward0", NONE, saves="none"
+)
+_to_device = register(
+    "to_device", lambda x, device: jax.device_put(x, device), "ToCopyBackward0", NONE, saves="none"
+)
+
+
+def to_dtype(input, dtype: _dtype.dtype):
+    return dispatch(_to_dtype, (input,), (("dtype", dtype.np),))
+
+
+def to_device(input, device):
+    return dispatch(_to_device, (input,), (("device", device),))

@@ -1,0 +1,244 @@
+"""Indexing: ``t[...]`` and ``t[...] = v``, gather/scatter, index_select, masked_fill, nonzero.
+
+An index is split into a static part (ints, slices, None, Ellipsis: baked into the compiled op)
+and dynamic integer arrays (tensor indices), so one compiled op serves every index of a kind.
+Boolean masks become integer indices first, since their result shape depends on the values.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from tape.ops.registry import NONE, dispatch, register
+
+_ARRAY = "array"
+
+
+def _encode(index, tensor_cls):
+    """(static key, dynamic index arrays, torch's grad_fn kind) for a __getitem__ index."""
+    items = index if isinstance(index, tuple) else (index,)
+    static, dynamic, kind = [], [], None
+    for item in items:
+        if isinstance(item, tensor_cls) or isinstance(item, (list, np.ndarray)):
+            arr = item if isinstance(item, tensor_cls) else tensor_cls._wrap(np.asarray(item))
+            if arr.dtype.name == "bool":
+                for nz in np.nonzero(np.asarray(arr._storage.array)):
+                    static.append(_ARRAY)
+                    dynamic.append(tensor_cls._wrap(nz.astype(np.int64)))
+            else:
+                if arr.dtype.is_floating_point:
+                    raise IndexError(
+                        "tensors used as indices must be long, int, byte or bool tensors"
+                    )
+                static.append(_ARRAY)
+                dynamic.append(arr)
+            kind = "index"
+        elif isinstance(item, slice):
+            static.append(("slice", item.start, item.stop, item.step))
+            if kind != "index" and item != slice(None):
+                kind = "slice"
+        elif item is None:
+            static.append(None)
+            if kind != "index":
+                kind = "unsqueeze"
+        elif item is Ellipsis:
+            static.append(Ellipsis)
+        elif isinstance(item, (bool, np.bool_)):
+            static.append(bool(item))
+            kind = "index"
+        else:
+            static.append(int(item.__index__()))
+            if kind != "index":
+                kind = "select"
+    if kind is None:
+        kind = "slice" if any(isinstance(i, slice) for i in items) else "alias"
+    return tuple(static), dynamic, kind
+
+
+def _decode(static, arrays):
+    it = iter(arrays)
+    out = []
+    for s in static:
+        if s == _ARRAY:
+            out.append(next(it))
+        elif isinstance(s, tuple):
+            out.append(slice(*s[1:]))
+        else:
+            out.append(s)
+    return tuple(out)
+
+
+def _getitem(x, *arrays, index):
+    return x[_decode(index, arrays)]
+
+
+def _setitem(x, value, *arrays, index):
+    return x.at[_decode(index, arrays)].set(value.astype(x.dtype))
+
+
+_get_ops = {
+    kind: register(f"getitem_{kind}", _getitem, name, NONE, "none")
+    for kind, name in (
+        ("select", "SelectBackward0"),
+        ("slice", "SliceBackward0"),
+        ("unsqueeze", "UnsqueezeBackward0"),
+        ("alias", "AliasBackward0"),
+        ("index", "IndexBackward0"),
+    )
+}
+_set_slices = register("copy_slices", _setitem, "CopySlices", NONE, "none")
+_index_put = register("index_put", _setitem, "IndexPutBackward0", NONE, "none")
+
+
+def _consumes(s) -> bool:
+    return s is not None and s is not Ellipsis and not isinstance(s, bool)
+
+
+def _check_bounds(static, shape) -> None:
+    """torch's IndexErrors for too many indices and out-of-range integers."""
+    if sum(map(_consumes, static)) > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    dim = 0
+    for pos, s in enumerate(static):
+        if s is Ellipsis:
+            dim = len(shape) - sum(map(_consumes, static[pos + 1 :]))
+        elif _consumes(s):
+            if isinstance(s, int) and not -shape[dim] <= s < shape[dim]:
+                raise IndexError(
+                    f"index {s} is out of bounds for dimension {dim} with size {shape[dim]}"
+                )
+            dim += 1
+
+
+def getitem(input, index):
+    from tape.tensor import Tensor
+
+    static, dynamic, kind = _encode(index, Tensor)
+    _check_bounds(static, tuple(input.shape))
+    return dispatch(_get_ops[kind], (input, *dynamic), (("index", static),))
+
+
+def setitem(input, index, value) -> None:
+    """``input[index] = value`` in place: CopySlices for basic indices, IndexPutBackward0 else."""
+    from tape import creation
+    from tape.tensor import Tensor
+
+    input._check_inplace()
+    static, dynamic, kind = _encode(index, Tensor)
+    _check_bounds(static, tuple(input.shape))
+    if not isinstance(value, Tensor):
+        value = creation.tensor(value, dtype=input.dtype)
+    op = _index_put if kind == "index" else _set_slices
+    result = dispatch(op, (input._snapshot(), value, *dynamic), (("index", static),))
+    input._assign(result)
+
+
+_gather = register(
+    "gather",
+    lambda x, idx, axis: jnp.take_along_axis(x, idx, axis=axis),
+    "GatherBackward0",
+    NONE,
+    "none",
+)
+
+
+def gather(input, dim, index):
+    return dispatch(_gather, (input, index), (("axis", dim % max(input.dim(), 1)),))
+
+
+def _scatter_fwd(x, idx, src, axis, reduce):
+    grid = list(jnp.indices(idx.shape, sparse=True))
+    grid[axis] = idx
+    src = (
+        jnp.broadcast_to(src, idx.shape)
+        if jnp.ndim(src) == 0
+        else src[tuple(slice(0, s) for s in idx.shape)]
+    )
+    src = src.astype(x.dtype)
+    at = x.at[tuple(grid)]
+    if reduce == "add":
+        return at.add(src)
+    if reduce == "multiply":
+        return at.multiply(src)
+    return at.set(src)
+
+
+_scatter = register("scatter", _scatter_fwd, "ScatterBackward0", NONE, "none")
+_scatter_value = register("scatter_value", _scatter_fwd, "ScatterBackward1", NONE, "none")
+_scatter_add = register("scatter_add", _scatter_fwd, "ScatterAddBackward0", NONE, "none")
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    src = value if src is None else src
+    axis = dim % max(input.dim(), 1)
+    if isinstance(src, (int, float, bool)):
+        return dispatch(_scatter_value, (input, index, src), (("axis", axis), ("reduce", reduce)))
+    return dispatch(_scatter, (input, index, src), (("axis", axis), ("reduce", reduce)))
+
+
+def scatter_add(input, dim, index, src):
+    axis = dim % max(input.dim(), 1)
+    return dispatch(_scatter_add, (input, index, src), (("axis", axis), ("reduce", "add")))
+
+
+_index_select = register(
+    "index_select",
+    lambda x, idx, axis: jnp.take(x, idx, axis=axis),
+    "IndexSelectBackward0",
+    NONE,
+    "none",
+)
+
+
+def index_select(input, dim, index):
+    return dispatch(_index_select, (input, index), (("axis", dim % max(input.dim(), 1)),))
+
+
+_masked_fill = register(
+    "masked_fill",
+    lambda x, mask, value: jnp.where(mask, jnp.asarray(value, x.dtype), x),
+    "MaskedFillBackward0",
+    NONE,
+    "none",
+)
+
+
+def masked_fill(input, mask, value):
+    if not isinstance(value, (int, float, bool)):
+        if value.dim() != 0:
+            raise RuntimeError(
+                "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                f"{value.dim()} dimension(s)."
+            )
+    if mask.dtype.name != "bool":
+        raise RuntimeError(
+            f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}"
+        )
+    return dispatch(_masked_fill, (input, mask, value))
+
+
+def masked_select(input, mask):
+    return getitem(input.expand_as(mask) if input.shape != mask.shape else input, mask)
+
+
+def nonzero(input, *, as_tuple=False):
+    from tape.tensor import Tensor
+
+    idx = np.nonzero(np.asarray(input._storage.array))
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in idx)
+    return Tensor._wrap(np.stack(idx, axis=1).astype(np.int64))
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def narrow(input, dim, start, length):
+    index = (slice(None),) * (dim % input.dim()) + (slice(start, start + length),)
+    return getitem(input, index)
+
+
+def select(input, dim, index):
+    return getitem(input, (slice(None),) * (dim % input.dim()) + (index,))

@@ -1,0 +1,99 @@
+"""In-place ops. Each runs its out-of-place op on a snapshot of the tensor, then makes the tensor
+hold the result and its history (bumping the version counter autograd checks)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from tape import _random
+from tape.ops import elementwise, indexing
+from tape.ops.registry import NONE, dispatch, register
+
+_zero = register("zero", lambda x: jnp.zeros_like(x), "ZeroBackward0", NONE, "none")
+_fill = register("fill", lambda x, value: jnp.full_like(x, value), "FillBackward0", NONE, "none")
+_copy = register(
+    "copy",
+    lambda x, src: jnp.broadcast_to(src.astype(x.dtype), x.shape),
+    "CopyBackwards",
+    NONE,
+    "none",
+)
+
+
+def inplace(fn):
+    """The in-place form of ``fn(input, *args)``: ``x.add_(y)`` from ``add``."""
+
+    def method(self, *args, **kwargs):
+        self._check_inplace()
+        return self._assign(fn(self._snapshot(), *args, **kwargs))
+
+    method.__name__ = f"{fn.__name__}_"
+    method.__doc__ = f"In-place ``{fn.__name__}``."
+    return method
+
+
+def _zero_fn(input):
+    return dispatch(_zero, (input,))
+
+
+def _fill_fn(input, value):
+    if not isinstance(value, (int, float, bool)):
+        value = value.item()
+    return dispatch(_fill, (input,), (("value", value),))
+
+
+def _copy_fn(input, src, non_blocking=False):
+    from tape.tensor import Tensor
+
+    if not isinstance(src, Tensor):
+        from tape import creation
+
+        src = creation.tensor(src)
+    return dispatch(_copy, (input, src))
+
+
+_zero_fn.__name__, _fill_fn.__name__, _copy_fn.__name__ = "zero", "fill", "copy"
+zero_ = inplace(_zero_fn)
+fill_ = inplace(_fill_fn)
+copy_ = inplace(_copy_fn)
+
+
+def _random_fill(sample):
+    def fill(self, *args, generator=None):
+        from tape import creation
+
+        gen = generator or _random.default_generator
+        values = sample(gen, tuple(self.shape), self.dtype.np, *args)
+        return copy_(self, creation.tensor(values, dtype=self.dtype))
+
+    return fill
+
+
+uniform_ = _random_fill(lambda g, shape, dt, a=0.0, b=1.0: g.uniform(shape, dt, a, b))
+normal_ = _random_fill(lambda g, shape, dt, mean=0.0, std=1.0: g.normal(shape, dt, mean, std))
+random_ = _random_fill(lambda g, shape, dt, low=0, high=2**24: g.randint(low, high, shape, dt))
+bernoulli_ = _random_fill(lambda g, shape, dt, p=0.5: g.bernoulli(p, shape, dt))
+
+INPLACE = {
+    name: inplace(getattr(module, name))
+    for module, names in (
+        (
+            elementwise,
+            "add sub mul div pow clamp clamp_min clamp_max neg abs exp log sqrt rsqrt sigmoid "
+            "tanh relu floor ceil round trunc sign reciprocal lerp sin cos square remainder "
+            "floor_divide",
+        ),
+        (indexing, "masked_fill scatter scatter_add"),
+    )
+    for name in names.split()
+}
+INPLACE.update(
+    zero_=zero_,
+    fill_=fill_,
+    copy_=copy_,
+    uniform_=uniform_,
+    normal_=normal_,
+    random_=random_,
+    bernoulli_=bernoulli_,
+)
+INPLACE = {k if k.endswith("_") else f"{k}_": v for k, v in INPLACE.items()}

@@ -1,0 +1,89 @@
+"""Matrix products. ``matmul`` records the node torch's decomposition ends in."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from tape.ops.registry import SAME, dispatch, register
+
+_mm = register("mm", jnp.matmul, "MmBackward0", SAME)
+_bmm = register("bmm", jnp.matmul, "BmmBackward0", SAME)
+_mv = register("mv", jnp.matmul, "MvBackward0", SAME)
+_dot = register("dot", jnp.dot, "DotBackward0", SAME)
+_vm = register("vecmat", jnp.matmul, "SqueezeBackward4", SAME)
+_batched = register("matmul", jnp.matmul, "UnsafeViewBackward0", SAME)
+_einsum = register("einsum", lambda *xs, eq: jnp.einsum(eq, *xs), "ViewBackward0", SAME)
+
+
+def _check_dims(name: str, input, want: int, other=None) -> None:
+    if input.dim() != want:
+        raise RuntimeError(f"{input.dim()}D tensor passed to {name} (expected {want}D)")
+
+
+def matmul(input, other):
+    """Matrix product with torch's broadcasting rules for 1-D and batched operands."""
+    a, b = input.dim(), other.dim()
+    if a == 0 or b == 0:
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {a}D and {b}D"
+        )
+    sa, sb = tuple(input.shape), tuple(other.shape)
+    k_a = sa[-1]
+    k_b = sb[0] if b == 1 else sb[-2]
+    if k_a != k_b:
+        if a == 1 and b == 1:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have "
+                f"the same number of elements, but got {sa[0]} and {sb[0]} elements respectively"
+            )
+        left = f"{sa[0]}x{sa[1]}" if a == 2 else f"{'x'.join(map(str, sa))}"
+        right = f"{sb[0]}x{sb[1]}" if b == 2 else f"{'x'.join(map(str, sb))}"
+        if a >= 2 and b >= 2:
+            rows = 1
+            for s in sa[:-1]:
+                rows *= s
+            left = f"{rows}x{sa[-1]}"
+            right = f"{sb[-2]}x{sb[-1]}"
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
+    op = {(1, 1): _dot, (2, 2): _mm, (2, 1): _mv, (1, 2): _vm}.get((a, b), _batched)
+    return dispatch(op, (input, other))
+
+
+def mm(input, mat2):
+    _check_dims("mm", input, 2)
+    _check_dims("mm", mat2, 2)
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    if input.dim() != 3 or mat2.dim() != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    return dispatch(_bmm, (input, mat2))
+
+
+def mv(input, vec):
+    return dispatch(_mv, (input, vec))
+
+
+def dot(input, other):
+    if input.dim() != 1 or other.dim() != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors"
+        )
+    return matmul(input, other)
+
+
+inner = dot
+
+
+def outer(input, vec2):
+    return input.reshape(-1, 1) * vec2
+
+
+ger = outer
+
+
+def einsum(equation, *operands):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return dispatch(_einsum, operands, (("eq", equation.replace(" ", "")),))

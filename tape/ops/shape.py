@@ -1,0 +1,345 @@
+"""Shape ops: views, permutations, joins and splits."""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+
+from tape.ops.reduction import _dims
+from tape.ops.registry import NONE, SAME, dispatch, register
+
+_NO_SAVE = "none"
+
+
+def _sizes(args) -> tuple:
+    """Sizes given as ``f(2, 3)`` or ``f((2, 3))``."""
+    if len(args) == 1 and not isinstance(args[0], int):
+        return tuple(int(s) for s in args[0])
+    return tuple(int(s) for s in args)
+
+
+def _infer(shape: tuple, numel: int, original) -> tuple:
+    """Resolve a single -1 in ``shape``, with torch's error for an impossible shape."""
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(s for s in shape if s != -1)
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+_view = register("view", lambda x, shape: jnp.reshape(x, shape), "ViewBackward0", NONE, _NO_SAVE)
+_unsafe_view = register(
+    "reshape_alias", lambda x, shape: jnp.reshape(x, shape), "UnsafeViewBackward0", NONE, _NO_SAVE
+)
+
+
+def view(input, *shape):
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
+        return input.to(shape[0])  # view(dtype)
+    new = _infer(_sizes(shape), input.numel(), input)
+    return dispatch(_view, (input,), (("shape", new),))
+
+
+def reshape(input, *shape):
+    return view(input, *shape)
+
+
+def view_as(input, other):
+    return view(input, tuple(other.shape))
+
+
+def reshape_as(input, other):
+    return view(input, tuple(other.shape))
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    nd = input.dim()
+    if nd == 0:
+        return view(input, (1,))
+    s, e = start_dim % nd, end_dim % nd
+    if s == e:
+        return input
+    shape = tuple(input.shape)
+    return view(input, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
+
+
+def unflatten(input, dim, sizes):
+    shape = tuple(input.shape)
+    d = dim % len(shape)
+    sizes = _infer(tuple(sizes), shape[d], input)
+    return view(input, shape[:d] + sizes + shape[d + 1 :])
+
+
+def ravel(input):
+    return view(input, (-1,)) if input.dim() != 1 else input
+
+
+_squeeze = register(
+    "squeeze", lambda x, axis: jnp.squeeze(x, axis), "SqueezeBackward0", NONE, _NO_SAVE
+)
+_squeeze_dim = register(
+    "squeeze_dim", lambda x, axis: jnp.squeeze(x, axis), "SqueezeBackward1", NONE, _NO_SAVE
+)
+_squeeze_dims = register(
+    "squeeze_dims", lambda x, axis: jnp.squeeze(x, axis), "SqueezeBackward2", NONE, _NO_SAVE
+)
+
+
+def squeeze(input, dim=None):
+    shape = tuple(input.shape)
+    if dim is None:
+        axis = tuple(i for i, s in enumerate(shape) if s == 1)
+        return dispatch(_squeeze, (input,), (("axis", axis),))
+    dims = _dims(dim, input.dim()) or ()
+    axis = tuple(d for d in dims if shape[d] == 1)
+    op = _squeeze_dim if isinstance(dim, int) else _squeeze_dims
+    return dispatch(op, (input,), (("axis", axis),))
+
+
+_unsqueeze = register(
+    "unsqueeze", lambda x, axis: jnp.expand_dims(x, axis), "UnsqueezeBackward0", NONE, _NO_SAVE
+)
+
+
+def unsqueeze(input, dim):
+    n = input.dim() + 1
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dispatch(_unsqueeze, (input,), (("axis", dim % n),))
+
+
+_permute = register(
+    "permute", lambda x, axes: jnp.transpose(x, axes), "PermuteBackward0", NONE, _NO_SAVE
+)
+_transpose = register(
+    "transpose", lambda x, a, b: jnp.swapaxes(x, a, b), "TransposeBackward0", NONE, _NO_SAVE
+)
+_t = register("t", lambda x: x.T, "TBackward0", NONE, _NO_SAVE)
+
+
+def permute(input, *dims):
+    axes = _dims(_sizes(dims), input.dim()) or ()
+    if sorted(axes) != list(range(input.dim())):
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {input.dim()} is not "
+            f"equal to len(dims) = {len(axes)}"
+        )
+    return dispatch(_permute, (input,), (("axes", axes),))
+
+
+def transpose(input, dim0, dim1):
+    a, b = _dims((dim0, dim1), input.dim()) or (0, 0)
+    return dispatch(_transpose, (input,), (("a", a), ("b", b)))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if input.dim() > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.dim()}D")
+    return dispatch(_t, (input,))
+
+
+def T(input):
+    return permute(input, tuple(reversed(range(input.dim()))))
+
+
+def mT(input):
+    return transpose(input, -2, -1)
+
+
+_expand = register(
+    "expand", lambda x, shape: jnp.broadcast_to(x, shape), "ExpandBackward0", NONE, _NO_SAVE
+)
+
+
+def expand(input, *sizes):
+    sizes = _sizes(sizes)
+    shape = tuple(input.shape)
+    lead = len(sizes) - len(shape)
+    if lead < 0:
+        raise RuntimeError(
+            f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
+            "provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
+            f"tensor ({len(shape)})"
+        )
+    out = []
+    for i, s in enumerate(sizes):
+        old = shape[i - lead] if i >= lead else 1
+        if s == -1:
+            s = old
+        elif old != 1 and old != s:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({s}) must match the existing size ({old}) at "
+                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                f"{list(shape)}"
+            )
+        out.append(s)
+    if tuple(out) == shape:
+        return input
+    return dispatch(_expand, (input,), (("shape", tuple(out)),))
+
+
+def expand_as(input, other):
+    return expand(input, tuple(other.shape))
+
+
+def broadcast_to(input, size):
+    return expand(input, tuple(size))
+
+
+_repeat = register("repeat", lambda x, reps: jnp.tile(x, reps), "RepeatBackward0", NONE, _NO_SAVE)
+
+
+def repeat(input, *sizes):
+    sizes = _sizes(sizes)
+    if len(sizes) < input.dim():
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+            "tensor"
+        )
+    return dispatch(_repeat, (input,), (("reps", sizes),))
+
+
+def contiguous(input, memory_format=None):
+    return input
+
+
+_flip = register("flip", lambda x, axis: jnp.flip(x, axis), "FlipBackward0", NONE, _NO_SAVE)
+_roll = register(
+    "roll", lambda x, shift, axis: jnp.roll(x, shift, axis), "RollBackward0", NONE, _NO_SAVE
+)
+
+
+def flip(input, *dims):
+    return dispatch(_flip, (input,), (("axis", _dims(_sizes(dims), input.dim())),))
+
+
+def roll(input, shifts, dims=None):
+    shift = shifts if isinstance(shifts, int) else tuple(shifts)
+    axis = dims if dims is None or isinstance(dims, int) else tuple(dims)
+    return dispatch(_roll, (input,), (("shift", shift), ("axis", axis)))
+
+
+_cat = register("cat", lambda *xs, axis: jnp.concatenate(xs, axis), "CatBackward0", SAME, _NO_SAVE)
+_stack = register("stack", lambda *xs, axis: jnp.stack(xs, axis), "StackBackward0", SAME, _NO_SAVE)
+
+
+def cat(tensors, dim=0):
+    tensors = tuple(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    nonempty = [t for t in tensors if t.dim() != 1 or t.numel() != 0] or tensors[:1]
+    (axis,) = _dims(dim, nonempty[0].dim()) or (0,)
+    return dispatch(_cat, tuple(nonempty), (("axis", axis),))
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = tuple(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    n = tensors[0].dim() + 1
+    return dispatch(_stack, tensors, (("axis", dim % n),))
+
+
+def hstack(tensors):
+    tensors = tuple(tensors)
+    return cat(tensors, 0 if tensors[0].dim() == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t.unsqueeze(0) if t.dim() == 1 else t for t in tensors], 0)
+
+
+def _split_fwd(x, bounds, axis):
+    return tuple(jnp.split(x, bounds, axis))
+
+
+_split = register("split", _split_fwd, "SplitBackward0", NONE, _NO_SAVE)
+_split_sizes = register("split_with_sizes", _split_fwd, "SplitWithSizesBackward0", NONE, _NO_SAVE)
+_unbind = register(
+    "unbind", lambda x, axis: tuple(jnp.moveaxis(x, axis, 0)), "UnbindBackward0", NONE, _NO_SAVE
+)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    (axis,) = _dims(dim, tensor.dim()) or (0,)
+    n = tensor.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [n]
+        op = _split
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                f"at dimension {axis}), but got split_sizes={sizes}"
+            )
+        op = _split_sizes
+    bounds = tuple(int(b) for b in _cumulative(sizes)[:-1])
+    return dispatch(op, (tensor,), (("bounds", bounds), ("axis", axis)))
+
+
+def _cumulative(sizes):
+    out, acc = [], 0
+    for s in sizes:
+        acc += s
+        out.append(acc)
+    return out
+
+
+def chunk(input, chunks, dim=0):
+    n = input.shape[dim]
+    size = -(-n // chunks) if chunks else n
+    return split(input, max(size, 1), dim)
+
+
+def tensor_split(input, sections, dim=0):
+    n = input.shape[dim]
+    q, r = divmod(n, sections)
+    return split(input, [q + 1] * r + [q] * (sections - r), dim)
+
+
+def unbind(input, dim=0):
+    (axis,) = _dims(dim, input.dim()) or (0,)
+    return dispatch(_unbind, (input,), (("axis", axis),))
+
+
+_tril = register("tril", lambda x, k: jnp.tril(x, k), "TrilBackward0", NONE, _NO_SAVE)
+_triu = register("triu", lambda x, k: jnp.triu(x, k), "TriuBackward0", NONE, _NO_SAVE)
+
+
+def tril(input, diagonal=0):
+    return dispatch(_tril, (input,), (("k", diagonal),))
+
+
+def triu(input, diagonal=0):
+    return dispatch(_triu, (input,), (("k", diagonal),))
+
+
+_movedim = register(
+    "movedim", lambda x, src, dst: jnp.moveaxis(x, src, dst), "PermuteBackward0", NONE, _NO_SAVE
+)
+
+
+def movedim(input, source, destination):
+    src = _dims(source, input.dim()) or ()
+    dst = _dims(destination, input.dim()) or ()
+    return dispatch(_movedim, (input,), (("src", src), ("dst", dst)))
+
+
+moveaxis = movedim

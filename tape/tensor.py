@@ -1,0 +1,474 @@
+"""The ``Tensor`` facade: a JAX (or host numpy) array plus the autograd bookkeeping torch has.
+
+Math methods are not written here: they are the registry's functions (``tape.ops``), bound as
+methods at import time, so each op is defined once.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import numpy as np
+
+from tape import _device, _dispatch, _dtype, _tensor_str
+from tape.autograd import grad_mode
+
+
+class Storage:
+    """The array behind one or more tensors that alias it (``detach()``, ``.data``).
+
+    In-place ops replace ``array`` and bump ``version``, which autograd checks.
+    """
+
+    __slots__ = ("array", "version")
+
+    def __init__(self, array) -> None:
+        self.array = array
+        self.version = 0
+
+
+class Size(tuple):
+    """torch.Size: a tuple of ints that prints like torch's."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, i):
+        out = tuple.__getitem__(self, i)
+        return Size(out) if isinstance(i, slice) else out
+
+
+class Tensor:
+    """A multi-dimensional array that records the operations applied to it.
+
+    >>> a = tape.tensor([2., 3.], requires_grad=True)
+    >>> (a * a).sum().backward()
+    >>> a.grad
+    tensor([4., 6.])
+    """
+
+    __slots__ = (
+        "_storage",
+        "_requires_grad",
+        "_grad_fn",
+        "_output_nr",
+        "_grad",
+        "_accumulator",
+        "_retains_grad",
+        "_hooks",
+        "_is_param",
+        "__dict__",
+        "__weakref__",
+    )
+
+    # --- construction -------------------------------------------------------------------------
+    def __init__(self, *args) -> None:
+        from tape import creation
+
+        if len(args) == 1 and not isinstance(args[0], int):
+            src = creation.tensor(args[0], dtype=_dtype.get_default_dtype())
+        else:
+            src = creation.empty(*args)
+        self._init(src._storage, False, None, 0)
+
+    def _init(self, storage: Storage, requires_grad: bool, grad_fn, output_nr: int) -> None:
+        self._storage = storage
+        self._requires_grad = requires_grad
+        self._grad_fn = grad_fn
+        self._output_nr = output_nr
+        self._grad = None
+        self._accumulator = None
+        self._retains_grad = False
+        self._hooks = None
+        self._is_param = False
+
+    @classmethod
+    def _wrap(cls, array, grad_fn=None, output_nr: int = 0, requires_grad: bool = False) -> Tensor:
+        t = object.__new__(Tensor)
+        t._init(Storage(array), requires_grad and grad_fn is not None, grad_fn, output_nr)
+        if t._requires_grad and not _dtype.from_numpy_dtype(array.dtype).is_floating_point:
+            t._requires_grad = False
+            t._grad_fn = None
+        return t
+
+    # --- metadata -----------------------------------------------------------------------------
+    @property
+    def dtype(self) -> _dtype.dtype:
+        return _dtype._FROM_NP[self._storage.array.dtype]
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._storage.array.shape)
+
+    def size(self, dim: int | None = None):
+        shape = self._storage.array.shape
+        if dim is None:
+            return Size(shape)
+        return shape[_canonical_dim(dim, len(shape))]
+
+    def dim(self) -> int:
+        return self._storage.array.ndim
+
+    ndim = property(dim)
+
+    def ndimension(self) -> int:
+        return self.dim()
+
+    def numel(self) -> int:
+        return int(self._storage.array.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._storage.array.dtype.itemsize
+
+    def stride(self, dim: int | None = None):
+        shape = self._storage.array.shape
+        strides, acc = [], 1
+        for s in reversed(shape):
+            strides.append(acc)
+            acc *= max(s, 1)
+        strides = tuple(reversed(strides))
+        return strides if dim is None else strides[_canonical_dim(dim, len(shape))]
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return True
+
+    @property
+    def is_floating_point_(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def is_complex(self) -> bool:
+        return False
+
+    @property
+    def device(self) -> _device.device:
+        return _device.device_of(self._storage.array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def data(self) -> Tensor:
+        """The same storage, detached from the graph (in-place changes show in both)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, other: Tensor) -> None:
+        self._storage = Storage(other._storage.array)
+
+    # --- autograd attributes ------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self._grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach()."
+                )
+            return self
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def output_nr(self) -> int:
+        return self._output_nr
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self._grad_fn is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during autograd.backward(). If you indeed "
+                "want the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on "
+                "the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure you "
+                "access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for "
+                "more informations. (Triggered internally at "
+                "/pytorch/build/aten/src/ATen/core/TensorBody.h:498.)",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got {value!r}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: {tuple(value.shape)} "
+                    f"versus {tuple(self.shape)}"
+                )
+            if value.dtype is not self.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    def retain_grad(self) -> None:
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._grad_fn is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; it may return a new one."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        from tape.autograd.graph import _RemovableHandle
+
+        return _RemovableHandle(self._hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``."""
+        from tape.autograd import engine
+
+        engine.backward((self,), (gradient,), retain_graph, create_graph, inputs)
+
+    def detach(self) -> Tensor:
+        t = object.__new__(Tensor)
+        t._init(self._storage, False, None, 0)
+        return t
+
+    def detach_(self) -> Tensor:
+        self._grad_fn = None
+        self._output_nr = 0
+        self._requires_grad = False
+        return self
+
+    # --- in-place support ---------------------------------------------------------------------
+    def _check_inplace(self) -> None:
+        if self._requires_grad and self._grad_fn is None and grad_mode.state.enabled:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+
+    def _assign(self, result: Tensor) -> Tensor:
+        """Make ``self`` hold ``result`` (an in-place op's out-of-place value) and its history."""
+        storage = self._storage
+        new = result._storage.array
+        if new.shape != storage.array.shape:
+            raise RuntimeError(
+                f"output with shape {list(storage.array.shape)} doesn't match the broadcast shape "
+                f"{list(new.shape)}"
+            )
+        if new.dtype != storage.array.dtype:
+            new = _astype(new, storage.array.dtype)
+        storage.array = new
+        storage.version += 1
+        if result._grad_fn is not None:
+            self._grad_fn = result._grad_fn
+            self._output_nr = result._output_nr
+            self._requires_grad = True
+        return self
+
+    def _snapshot(self) -> Tensor:
+        """A tensor holding this one's current value and history, for an in-place op's input."""
+        t = object.__new__(Tensor)
+        t._init(Storage(self._storage.array), self._requires_grad, self._grad_fn, self._output_nr)
+        t._accumulator = self._accumulator
+        if self._grad_fn is None and self._requires_grad:
+            return self
+        return t
+
+    # --- conversion ---------------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return np.asarray(self._storage.array)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = np.asarray(self._storage.array)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
+            )
+        return np.asarray(self._storage.array).reshape(()).item()
+
+    def tolist(self):
+        return np.asarray(self._storage.array).tolist()
+
+    def __len__(self) -> int:
+        if self.dim() == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._storage.array.shape[0]
+
+    def __iter__(self):
+        if self.dim() == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(
+                "Boolean value of Tensor with more than one value is ambiguous"
+                if self.numel() > 1
+                else "Boolean value of Tensor with no values is ambiguous"
+            )
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __format__(self, spec: str) -> str:
+        if self.dim() == 0 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self, *, tensor_contents=None) -> str:
+        grad_fn = self._grad_fn
+        d = self.dtype
+        device = self.device
+        return _tensor_str.format_tensor(
+            np.asarray(self._storage.array),
+            dtype_name=repr(d),
+            show_dtype=d not in (_dtype.get_default_dtype(), _dtype.int64, _dtype.bool_),
+            device=None if device.type == "cpu" else str(device),
+            requires_grad=self._requires_grad and grad_fn is None,
+            grad_fn_name=None if grad_fn is None else grad_fn.name(),
+        )
+
+    __str__ = __repr__
+
+    # --- dtype and device moves ---------------------------------------------------------------
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, _dtype.dtype):
+                dtype = a
+            elif a is not None:
+                device = a
+        out = self
+        if dtype is not None and _dtype.to_dtype(dtype) is not self.dtype:
+            out = out.type_as_dtype(_dtype.to_dtype(dtype))
+        if device is not None:
+            out = _device.move(out, device)
+        return out
+
+    def type_as_dtype(self, d: _dtype.dtype) -> Tensor:
+        from tape.ops import elementwise
+
+        return elementwise.to_dtype(self, d)
+
+    def float(self) -> Tensor:
+        return self.to(_dtype.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dtype.float64)
+
+    def half(self) -> Tensor:
+        return self.to(_dtype.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(_dtype.bfloat16)
+
+    def long(self) -> Tensor:
+        return self.to(_dtype.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dtype.int32)
+
+    def short(self) -> Tensor:
+        return self.to(_dtype.int16)
+
+    def char(self) -> Tensor:
+        return self.to(_dtype.int8)
+
+    def byte(self) -> Tensor:
+        return self.to(_dtype.uint8)
+
+    def bool(self) -> Tensor:
+        return self.to(_dtype.bool_)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Tensor:
+        return self.to("cuda" if device is None else _device.device("cuda", device))
+
+
+def _astype(array, np_dtype):
+    return _CASTS(array, np_dtype)
+
+
+def _cast(array, np_dtype):
+    return jax.numpy.asarray(array, np_dtype)
+
+
+_CASTS = jax.jit(_cast, static_argnums=1)
+
+
+def _canonical_dim(dim: int, ndim: int) -> int:
+    """A dim in ``[-ndim, ndim)`` as a non-negative index, with torch's IndexError otherwise."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+_dispatch._bind_tensor(Tensor)
