@@ -31,10 +31,21 @@ class Op:
     ``fwd(*inputs, **static)`` is a pure JAX function of arrays (and dynamic Python scalars);
     ``static`` holds hashable configuration such as ``dim`` or ``keepdim``.
     ``saves`` says which values torch would save for backward, so that in-place changes to them
-    are detected: "inputs", "output", "both" or "none".
+    are detected: "inputs", "output", "both" or "none". ``remat`` says the op is cheap enough
+    to recompute inside a compiled backward instead of passing its output in.
     """
 
-    __slots__ = ("name", "fwd", "grad_fn", "promote", "saves", "_fwd_cache", "_bwd_cache", "_node")
+    __slots__ = (
+        "name",
+        "fwd",
+        "grad_fn",
+        "promote",
+        "saves",
+        "remat",
+        "_fwd_cache",
+        "_bwd_cache",
+        "_node",
+    )
 
     def __init__(
         self,
@@ -43,8 +54,10 @@ class Op:
         grad_fn: str | None,
         promote: int = NONE,
         saves: str = "inputs",
+        remat: bool = True,
     ) -> None:
         self.name = name
+        self.remat = remat
         self.fwd = fwd
         self.grad_fn = grad_fn
         self.promote = promote

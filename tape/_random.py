@@ -31,10 +31,12 @@ _DEFAULT_SEED = 67280421310721  # torch's default CPU seed
 _U64 = (1 << 64) - 1
 _BF16 = np.dtype(ml_dtypes.bfloat16)
 _FLOATS = (np.dtype(np.float16), _BF16, np.dtype(np.float32), np.dtype(np.float64))
-# randint draws 64 bits only for these dtypes (uniform_int_from_to_distribution).
-_RANDINT_64 = (np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.float32), _BF16)
+# uniform_int_from_to_distribution draws 64 bits from this range up (public builds;
+# fbcode builds use 2**32 and a dtype list instead).
+_RANDINT_64_FROM = 1 << 28
 # randperm switches algorithm at std::numeric_limits<uint32_t>::max() / 20.
 _RANDPERM_SMALL = 0xFFFFFFFF // 20
+_CHUNK = 16 * 8192  # elements per Box-Muller batch
 # get_state layout: 624 key words, pos, seed (2 words), has-normal flag, cached normal (2 words).
 _STATE_WORDS = 624 + 1 + 2 + 1 + 2
 
@@ -132,6 +134,9 @@ class Generator:
         shape, dtype = _shape(shape), _float_dtype(dtype)
         if not low <= high:
             raise ValueError(f"uniform_ expects low <= high, got low={low}, high={high}")
+        big = float(ml_dtypes.finfo(dtype).max)
+        if not (-big <= low and high <= big and high - low <= big):
+            raise ValueError(f"uniform_ bounds [{low}, {high}) are out of range for {dtype}")
         op = _opmath(dtype)
         lo, hi = op.type(low), op.type(high)
         x = self._unit(math.prod(shape), op)
@@ -157,7 +162,11 @@ class Generator:
         m, s = op.type(mean), op.type(std)
         full = n - n % 16
         out = np.empty(n, op)
-        out[:full] = fill(self._unit(full, op), m, s)
+        # float/double draw all n uniforms into the output first (the ragged ones are
+        # then overwritten); half types draw block by block through a 16-float buffer.
+        u = self._unit(n if dtype == op else full, op)
+        for i in range(0, full, _CHUNK):  # cache-sized pieces run ~1.5x faster
+            out[i : min(i + _CHUNK, full)] = fill(u[i : min(i + _CHUNK, full)], m, s)
         if n % 16:
             out[n - 16 :] = fill(self._unit(16, op), m, s)
         return _cast(out, dtype).reshape(shape)
@@ -188,7 +197,7 @@ class Generator:
         span, n = high - low, math.prod(shape)
         if span > _U64:
             raise ValueError(f"randint range [{low}, {high}) exceeds 2**64")
-        words = self._u64(n) if span >= 1 << 32 and dtype in _RANDINT_64 else self._u32(n)
+        words = self._u64(n) if span >= _RANDINT_64_FROM else self._u32(n)
         # uint64 arithmetic wraps exactly like the C++ (val % range) + base.
         v = ((words % np.uint64(span)) + np.uint64(low & _U64)).view(np.int64)
         if dtype in (np.dtype(np.float16), _BF16):
@@ -212,8 +221,7 @@ class Generator:
         """
         shape, dtype = _shape(shape), np.dtype(dtype)
         pa = np.asarray(p)
-        op = np.dtype(np.float64) if pa.dtype.kind != "f" or pa.dtype == np.float64 else None
-        op = op or np.dtype(np.float32)
+        op = np.dtype(np.float32) if pa.dtype in _FLOATS[:3] else np.dtype(np.float64)
         pa = np.broadcast_to(pa.astype(op), shape)
         if not ((pa >= 0) & (pa <= 1)).all():
             raise ValueError("bernoulli expects 0 <= p <= 1")
@@ -260,13 +268,34 @@ def _round_odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32) -> np.ndarray:
-    """Single-rounding float32 ``a * b + c``: the float64 product is exact."""
-    p = np.asarray(a, np.float64) * np.float64(b) if np.isscalar(b) else a * np.asarray(b, float)
-    return _round_odd_sum(p, np.broadcast_to(np.asarray(c, np.float64), p.shape)).astype(np.float32)
+    """Single-rounding float32 ``a * b + c`` (for normal, not subnormal, results).
+
+    The float64 product is exact, so rounding ``p + c`` to float64 and then to float32
+    is wrong only when the float64 sum was inexact and landed exactly on a float32
+    midpoint; those rare lanes are redone with the exact TwoSum error.
+    """
+    if np.ndim(b) == 0 and b == 1:  # exact product: a plain float32 add rounds once
+        return np.add(a, c, dtype=np.float32)
+    p = np.multiply(a, b, dtype=np.float64)
+    s = p + c
+    out = s.astype(np.float32)
+    tie = np.flatnonzero((s.view(np.int64) & 0x1FFFFFFF) == 0x10000000)
+    if tie.size:
+        pt, st = p.ravel()[tie], s.ravel()[tie]
+        ct = np.broadcast_to(np.asarray(c, np.float64), s.shape).ravel()[tie]
+        bp = st - pt
+        err = (pt - (st - bp)) + (ct - bp)  # TwoSum: p + c == s + err exactly
+        down = (st.view(np.int64) & ~0x1FFFFFFF).view(np.float64).astype(np.float32)
+        away = np.nextafter(down, np.copysign(np.float32(np.inf), down))
+        flat = out.reshape(-1)  # a view: `out` is freshly allocated
+        flat[tie] = np.where(err == 0, flat[tie], np.where((err > 0) == (st > 0), away, down))
+    return out
 
 
 def _fma64(a: np.ndarray, b: np.ndarray | np.float64, c: np.ndarray | np.float64) -> np.ndarray:
     """Single-rounding float64 ``a * b + c`` (Dekker product, Boldo-Melquiond sum)."""
+    if np.ndim(b) == 0 and b == 1:  # exact product: a plain add rounds once
+        return np.add(a, c, dtype=np.float64)
     a, b, c = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (a, b, c)))
     hi = a * b
     ah, al = _split(a)
@@ -337,8 +366,8 @@ def _log256_ps(x: np.ndarray) -> np.ndarray:
     for p in _LOG_P[1:]:
         y = _fma32(y, x, f(p))
     y = _fma32(y * x, z, e * f(-2.12194440e-4))
-    y = y - z * f(0.5)
-    return _fma32(e, f(0.693359375), x + y)
+    y = y - z * f(0.5)  # products by 0.5, and e * 0.693359375 (9 bits), are exact:
+    return (x + y) + e * f(0.693359375)  # fused or not, these round once
 
 
 def _sincos256_ps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -346,8 +375,10 @@ def _sincos256_ps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f = np.float32
     j = ((x * f(1.27323954473516)).astype(np.int32) + 1) & ~1  # truncate, round to even
     y = j.astype(f)
-    x = _fma32(y, f(-0.78515625), x)  # extended-precision reduction by pi/4
-    x = _fma32(y, f(-2.4187564849853515625e-4), x)
+    # Extended-precision reduction by pi/4; y <= 8 times the 8- and 11-bit constants
+    # is exact, so only the last step depends on the fusion.
+    x = x + y * f(-0.78515625)
+    x = x + y * f(-2.4187564849853515625e-4)
     x = _fma32(y, f(-3.77489497744594108e-8), x)
     poly = (j & 2) == 0
     z = x * x

@@ -238,7 +238,13 @@ class Tensor:
     def retain_grad(self) -> None:
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self._grad_fn is not None:
+        if self._grad_fn is not None and not self._retains_grad:
+            import weakref
+
+            node = self._grad_fn
+            if node._retained is None:
+                node._retained = {}
+            node._retained[self._output_nr] = weakref.ref(self)
             self._retains_grad = True
 
     @property
@@ -249,11 +255,20 @@ class Tensor:
         """``hook(grad)`` runs when this tensor's gradient is computed; it may return a new one."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from tape.autograd.graph import _RemovableHandle
+
+        if self._grad_fn is not None:
+            # A non-leaf's hooks live on its grad_fn, keyed by output number, where the engine
+            # runs them before the node (and before filling retained grads).
+            node = self._grad_fn
+            if node._tensor_pre_hooks is None:
+                node._tensor_pre_hooks = {}
+            hooks = node._tensor_pre_hooks.setdefault(self._output_nr, [])
+            hooks.append(hook)
+            return _RemovableHandle(hooks, hook)
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        from tape.autograd.graph import _RemovableHandle
-
         return _RemovableHandle(self._hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:

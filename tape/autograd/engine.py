@@ -6,14 +6,13 @@ as soon as they are ready), so gradients are summed in the same order as torch s
 
 from __future__ import annotations
 
-import heapq
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from tape import _dispatch
-from tape.autograd import grad_mode
+from tape.autograd import compiled, grad_mode
 from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
 
 _add = jax.jit(jnp.add)
@@ -143,33 +142,22 @@ def _target(t):
 
 
 def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate) -> None:
-    deps: dict = {}
-    stack = [node for node, _, _ in roots]
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for nxt, _ in node.edges:
-            if nxt is None:
-                continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-
+    order = compiled.plan(roots)
+    if not create_graph and capture is None:
+        pairs = compiled.try_run(order, roots, retain_graph, accumulate)
+        if pairs is not None:
+            for leaf, g in pairs:
+                if g is not None:
+                    _accumulate(leaf, g, False)
+            return
     add = _add_tensors if create_graph else _add
     buffers: dict = {}
     for node, nr, g in roots:
         buf = buffers.setdefault(node, [None] * len(node.out_meta))
         buf[nr] = g if buf[nr] is None else add(buf[nr], g)
 
-    heap = []
-    for node in {id(n): n for n, _, _ in roots}.values():
-        if deps.get(node, 0) == 0:
-            heapq.heappush(heap, (-node._seq, id(node), node))
-
     with grad_mode.set_grad_enabled(create_graph):
-        while heap:
-            _, _, node = heapq.heappop(heap)
+        for node in order:
             grads = buffers.pop(node, None)
             in_grads = None
             if grads is not None and any(g is not None for g in grads):
@@ -183,18 +171,13 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate) -> 
                         _accumulate(node.variable, grads[0], create_graph)
                 else:
                     in_grads = call_node(node, grads, create_graph)
-            for i, (nxt, nr) in enumerate(node.edges):
-                if nxt is None:
-                    continue
-                g = None if in_grads is None else in_grads[i]
-                if g is not None:
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * len(nxt.out_meta)
-                    buf[nr] = g if buf[nr] is None else add(buf[nr], g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+            if in_grads is not None:
+                for (nxt, nr), g in zip(node.edges, in_grads, strict=True):
+                    if nxt is not None and g is not None:
+                        buf = buffers.get(nxt)
+                        if buf is None:
+                            buf = buffers[nxt] = [None] * len(nxt.out_meta)
+                        buf[nr] = g if buf[nr] is None else add(buf[nr], g)
             if not retain_graph:
                 node.free()
 

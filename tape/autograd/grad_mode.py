@@ -37,13 +37,22 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):
+class _NoParamGradMode(_GradMode):
+    """A mode that takes no argument, so that it also works as a bare ``@decorator``."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamGradMode):
     """Disable recording: ``with tape.no_grad(): y = x * 2`` gives ``y.requires_grad == False``."""
 
     _target = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_NoParamGradMode):
     _target = True
 
 
@@ -69,6 +78,11 @@ class set_grad_enabled(_GradMode):
 
 
 class inference_mode(_GradMode):
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # bare ``@inference_mode``
+
     def __init__(self, mode: bool = True) -> None:
         self._target = not mode
 

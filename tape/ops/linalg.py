@@ -6,13 +6,15 @@ import jax.numpy as jnp
 
 from tape.ops.registry import SAME, dispatch, register
 
-_mm = register("mm", jnp.matmul, "MmBackward0", SAME)
-_bmm = register("bmm", jnp.matmul, "BmmBackward0", SAME)
-_mv = register("mv", jnp.matmul, "MvBackward0", SAME)
-_dot = register("dot", jnp.dot, "DotBackward0", SAME)
-_vm = register("vecmat", jnp.matmul, "SqueezeBackward4", SAME)
-_batched = register("matmul", jnp.matmul, "UnsafeViewBackward0", SAME)
-_einsum = register("einsum", lambda *xs, eq: jnp.einsum(eq, *xs), "ViewBackward0", SAME)
+_mm = register("mm", jnp.matmul, "MmBackward0", SAME, remat=False)
+_bmm = register("bmm", jnp.matmul, "BmmBackward0", SAME, remat=False)
+_mv = register("mv", jnp.matmul, "MvBackward0", SAME, remat=False)
+_dot = register("dot", jnp.dot, "DotBackward0", SAME, remat=False)
+_vm = register("vecmat", jnp.matmul, "SqueezeBackward4", SAME, remat=False)
+_batched = register("matmul", jnp.matmul, "UnsafeViewBackward0", SAME, remat=False)
+_einsum = register(
+    "einsum", lambda *xs, eq: jnp.einsum(eq, *xs), "ViewBackward0", SAME, remat=False
+)
 
 
 def _check_dims(name: str, input, want: int, other=None) -> None:

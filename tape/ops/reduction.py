@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 
 import jax
@@ -23,7 +24,7 @@ def _dims(dim, ndim: int):
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     if not dims:
         return None
-    n = max(ndim, 1)
+    n = builtins.max(ndim, 1)  # this module's max() is torch.max
     out = []
     for d in dims:
         if not -n <= d < n:
@@ -38,7 +39,7 @@ def _accum_dtype(x, dtype):
     """torch sums and products of bools and integers in int64."""
     if dtype is not None:
         return _dtype.to_dtype(dtype).np
-    if x.dtype.kind in "biu":
+    if x.dtype.np.kind in "biu":
         return jnp.int64
     return None
 

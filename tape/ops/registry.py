@@ -16,12 +16,18 @@ OPS: dict[str, Op] = {}
 
 
 def register(
-    name: str, fwd: Callable, grad_fn: str | None, promote: int = NONE, saves: str = "inputs"
+    name: str,
+    fwd: Callable,
+    grad_fn: str | None,
+    promote: int = NONE,
+    saves: str = "inputs",
+    remat: bool = True,
 ) -> Op:
-    """Add an op to the table; the name must be new."""
+    """Add an op to the table; the name must be new. ``remat=False`` for costly ops (matmul,
+    conv) whose outputs a compiled backward should take as inputs rather than recompute."""
     if name in OPS:
         raise ValueError(f"op {name!r} is registered twice")
-    op = OPS[name] = Op(name, fwd, grad_fn, promote, saves)
+    op = OPS[name] = Op(name, fwd, grad_fn, promote, saves, remat)
     return op
 
 

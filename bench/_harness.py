@@ -1,0 +1,39 @@
+"""Interleaved timing: every contender runs once per round, rounds alternate, medians reported."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def time_per_call(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def compare(workloads: dict[str, Callable[[], object]], number: int, rounds: int = 7,
+            warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each workload, measured in interleaved rounds."""
+    for fn in workloads.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in workloads}
+    for _ in range(rounds):
+        for name, fn in workloads.items():
+            samples[name].append(time_per_call(fn, number))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def report(title: str, medians: dict[str, float], baseline: str = "torch eager") -> list[str]:
+    """Print and return markdown rows: time per step and the ratio to the baseline."""
+    base = medians[baseline]
+    rows = []
+    print(f"\n{title}")
+    for name, t in medians.items():
+        row = f"| {title} | {name} | {t * 1e6:,.1f} µs | {t / base:.2f} |"
+        print(f"  {name:<22} {t * 1e6:>12,.1f} µs   {t / base:5.2f}x {baseline}")
+        rows.append(row)
+    return rows

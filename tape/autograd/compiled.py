@@ -1,0 +1,179 @@
+"""Whole-graph backward: when a graph's structure repeats (a training loop), run its entire
+backward pass as one compiled XLA call instead of one dispatch per node.
+
+The graph signature is the ordered list of nodes with their ops, static arguments, wiring and
+input kinds; shapes and dtypes are left to ``jax.jit``'s own cache. A signature seen once runs
+node by node (cheap to start); from the second sighting on it is compiled.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import jax
+import jax.numpy as jnp
+
+from tape.autograd.graph import AccumulateGrad
+
+COMPILE_AFTER = 2  # sightings of a signature before it is compiled
+
+_ARG = "<array>"  # marks where a node input is an array argument rather than a constant
+_seen: dict = {}
+_compiled: dict = {}
+
+
+def plan(roots) -> list:
+    """Nodes in the engine's execution order: torch's, highest sequence number first."""
+    deps: dict = {}
+    stack = [node for node, _, _ in roots]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.edges:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    heap = [(-n._seq, id(n), n) for n in {id(n): n for n, _, _ in roots}.values() if n not in deps]
+    heapq.heapify(heap)
+    order = []
+    while heap:
+        node = heapq.heappop(heap)[2]
+        order.append(node)
+        for nxt, _ in node.edges:
+            if nxt is not None:
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+    return order
+
+
+def _has_hooks(node) -> bool:
+    if isinstance(node, AccumulateGrad):
+        return bool(node.variable._hooks)
+    return bool(node._hooks or node._pre_hooks or node._tensor_pre_hooks or node._retained)
+
+
+def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
+    """Run the backward compiled if this graph shape was seen before.
+
+    Returns the ``(leaf, grad)`` pairs to accumulate, or None when the caller should run the
+    graph node by node (first sighting, hooks, or anything else the compiled path doesn't cover).
+    """
+    from tape.tensor import Tensor
+
+    index = {node: i for i, node in enumerate(order)}
+    sig = []
+    args = []
+    leaves = []
+    for node in order:
+        if _has_hooks(node):
+            return None
+        if isinstance(node, AccumulateGrad):
+            keep = accumulate is None or (node, 0) in accumulate
+            sig.append(keep)
+            if keep:
+                leaves.append(node.variable)
+            continue
+        node.check_saved()
+        # Each input is an array argument, a value recomputed inside the program from the node
+        # that produced it (cheap ops: every argument costs about a microsecond to pass), or a
+        # Python scalar baked in as a constant.
+        sources = []
+        for x in node.inputs:
+            if isinstance(x, Tensor):
+                producer = x._grad_fn
+                if producer is not None and producer.op.remat and producer in index:
+                    sources.append((index[producer], x._output_nr))
+                else:
+                    sources.append(_ARG)
+                    args.append(x._storage.array)
+            else:
+                sources.append(x)
+        edges = tuple(None if n is None else (index[n], nr) for n, nr in node.edges)
+        sig.append(
+            (
+                node.op,
+                node.static,
+                node.cast,
+                node.float_outs,
+                tuple(sources),
+                edges,
+                len(node.out_meta),
+            )
+        )
+    root_sig = tuple((index[n], nr) for n, nr, _ in roots)
+    key = (tuple(sig), root_sig)
+    fn = _compiled.get(key)
+    if fn is None:
+        count = _seen.get(key, 0) + 1
+        _seen[key] = count
+        if count < COMPILE_AFTER:
+            return None
+        fn = _compiled[key] = jax.jit(_backward_program(key))
+    grads = fn(args, [g for _, _, g in roots])
+    if not retain_graph:
+        for node in order:
+            node.free()
+    return list(zip(leaves, grads, strict=True))
+
+
+def _backward_program(key):
+    """A pure function (array arguments, root cotangents) -> leaf gradients for one signature."""
+    from tape._dispatch import _make_vjp
+
+    sig, root_sig = key
+
+    def program(args, root_cts):
+        arg_iter = iter(args)
+        inputs_of = {}
+        for i, entry in enumerate(sig):
+            if not isinstance(entry, bool):
+                inputs_of[i] = [next(arg_iter) if s is _ARG else s for s in entry[4]]
+        outputs_of = {}
+
+        def value(source):
+            if not isinstance(source, tuple):
+                return source
+            i, nr = source
+            if i not in outputs_of:
+                op, static, cast = sig[i][:3]
+                outputs_of[i] = op.pure(static, cast)(*map(value, inputs_of[i]))
+            out = outputs_of[i]
+            return out[nr] if isinstance(out, tuple) else out
+
+        buffers = [None] * len(sig)
+        for (i, nr), ct in zip(root_sig, root_cts, strict=True):
+            _add_to(buffers, i, nr, ct, sig)
+        out = []
+        for i, entry in enumerate(sig):
+            grads = buffers[i]
+            if isinstance(entry, bool):
+                if entry:
+                    out.append(grads[0] if grads else None)
+                continue
+            op, static, cast, float_outs, _, edges, _ = entry
+            if grads is None:
+                continue
+            cts = grads[0] if float_outs is None else tuple(grads[j] for j in float_outs)
+            if cts is None:
+                continue
+            diff = tuple(j for j, e in enumerate(edges) if e is not None)
+            inputs = tuple(map(value, inputs_of[i]))
+            in_grads = _make_vjp(op.pure(static, cast), diff, float_outs)(inputs, cts)
+            for j, g in zip(diff, in_grads, strict=True):
+                _add_to(buffers, edges[j][0], edges[j][1], g, sig)
+        return out
+
+    return program
+
+
+def _add_to(buffers, i, nr, g, sig) -> None:
+    entry = sig[i]
+    n_out = 1 if isinstance(entry, bool) else entry[6]
+    buf = buffers[i]
+    if buf is None:
+        buf = buffers[i] = [None] * n_out
+    buf[nr] = g if buf[nr] is None else jnp.add(buf[nr], g)

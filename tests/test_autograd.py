@@ -1,0 +1,1183 @@
+"""Autograd semantics, checked against torch: every test runs the same code under both libraries.
+
+Error tests check the exception type, that tape's message starts like torch's, and that the
+tensors and the graph are unchanged after the error (a correct call afterwards still works).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import LIBS, assert_same, assert_same_error, normalize, to_numpy
+
+import tape
+
+
+def both(fn):
+    """``fn(lib)`` under tape and under torch."""
+    return fn(tape), fn(torch)
+
+
+def check(fn, **kw):
+    got, want = both(fn)
+    assert_same(got, want, **kw)
+    return got, want
+
+
+def leaf(lib, values, dtype=None, requires_grad=True):
+    return lib.tensor(values, dtype=dtype or lib.float32, requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------------------------------
+# backward: seeds, dtypes, shapes
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(), (1,), (1, 1), (1, 1, 1)],
+    ids=str,
+)
+def test_implicit_grad_for_single_element_outputs(shape):
+    def f(lib):
+        x = lib.full(shape, 3.0, requires_grad=True)
+        (x * x).backward()
+        return x.grad
+
+    check(f)
+
+
+@pytest.mark.parametrize("shape", [(2,), (2, 3), (0,)], ids=str)
+def test_implicit_grad_only_for_scalars(shape):
+    objs = {}
+
+    def make(lib):
+        x = lib.ones(shape, requires_grad=True)
+        y = x * 2
+        objs[lib.__name__] = (x, y)
+        return lambda: y.backward()
+
+    assert_same_error(make(tape), make(torch))
+    for name, lib in LIBS.items():
+        x, y = objs[lib.__name__]
+        assert x.grad is None
+        # The graph is intact: a correct backward afterwards works.
+        y.sum().backward()
+    assert_same(objs["tape"][0].grad, objs["torch"][0].grad)
+
+
+def test_implicit_grad_needs_float_output():
+    # An integer result of a graph has no grad_fn, so torch complains about requires_grad.
+    def make(lib):
+        x = leaf(lib, [1.5, 2.5])
+        y = x.sum().long()
+        return lambda: y.backward()
+
+    assert_same_error(make(tape), make(torch))
+
+
+@pytest.mark.parametrize(
+    "grad",
+    [[1, 1], [1.0, 1.0], [2, -3]],
+    ids=["int", "float", "int-values"],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gradient_is_cast_to_output_dtype(grad, dtype):
+    def f(lib):
+        a = lib.tensor([2.0, 3.0], dtype=getattr(lib, dtype), requires_grad=True)
+        b = lib.tensor([6.0, 4.0], dtype=getattr(lib, dtype), requires_grad=True)
+        Q = 3 * a**3 - b**2
+        Q.backward(lib.tensor(grad))
+        return a.grad, b.grad
+
+    check(f)
+
+
+def test_gradient_of_other_float_dtype_is_cast():
+    def f(lib):
+        a = leaf(lib, [2.0, 3.0])
+        (a * a).backward(lib.tensor([1.0, 0.5], dtype=lib.float64))
+        return a.grad
+
+    got, want = check(f)
+    assert got.dtype == tape.float32
+
+
+@pytest.mark.parametrize("gshape", [(3,), (2, 1), (1, 2), ()], ids=str)
+def test_gradient_shape_mismatch(gshape):
+    objs = {}
+
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = x.exp()
+        objs[lib.__name__] = (x, y)
+        return lambda: y.backward(lib.ones(gshape))
+
+    assert_same_error(make(tape), make(torch))
+    for name in ("tape", "torch"):
+        x, y = objs[name]
+        assert x.grad is None
+        y.backward(y.detach() * 0 + 1)
+    assert_same(objs["tape"][0].grad, objs["torch"][0].grad)
+
+
+def test_backward_on_tensor_not_requiring_grad():
+    def make(lib):
+        x = lib.ones(2)
+        return lambda: x.sum().backward()
+
+    assert_same_error(make(tape), make(torch))
+
+
+def test_autograd_backward_function_multiple_roots():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        y1 = (x * x).sum()
+        y2 = x.exp()
+        lib.autograd.backward([y1, y2], [None, lib.ones(3)])
+        return x.grad
+
+    check(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# accumulation, retain_graph, freed graphs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_grad_accumulates_across_backward_calls():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        out = []
+        for k in range(3):
+            (x * x * (k + 1)).sum().backward()
+            out.append(x.grad.clone())
+        return out
+
+    check(f)
+
+
+def test_grad_accumulates_over_paths_and_is_same_object():
+    def f(lib):
+        x = leaf(lib, [1.0, -2.0])
+        y = x * 3 + x.exp() + x.sin() * x
+        y.sum().backward()
+        g = x.grad
+        y2 = (x**2).sum()
+        y2.backward()
+        # torch accumulates in place into the existing .grad tensor
+        return x.grad, g is x.grad
+
+    got, want = check(f)
+
+
+def test_zero_grad_and_none_grad():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        (x * x).sum().backward()
+        x.grad.zero_()
+        (x * x).sum().backward()
+        a = x.grad.clone()
+        x.grad = None
+        (x * 3).sum().backward()
+        return a, x.grad
+
+    check(f)
+
+
+def test_retain_graph_allows_second_backward():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = (x.exp() * x).sum()
+        y.backward(retain_graph=True)
+        g1 = x.grad.clone()
+        y.backward()
+        return g1, x.grad
+
+    check(f)
+
+
+SAVING = [
+    "(a * b).sum()",
+    "(a * 2).sum()",
+    "a.exp().sum()",
+    "(a / b).sum()",
+    "(a ** 2).sum()",
+    "a.sigmoid().sum()",
+    "a.tanh().sum()",
+    "(a @ b).sum()",
+    "a.pow(3).mean()",
+    "a.max()",
+    "a.sqrt().sum()",
+    "a.log().sum()",
+    "(a.relu() * b).sum()",
+]
+NOT_SAVING = [
+    "(a + b).sum()",
+    "(a - b).sum()",
+    "a.sum()",
+    "(-a).sum()",
+    "a.mean()",
+    "a.reshape(-1).sum()",
+    "a.t().sum()",
+    "(a + 1).sum()",
+    "a[0].sum()",
+    "a.clone().sum()",
+]
+
+
+@pytest.mark.parametrize("expr", SAVING + NOT_SAVING)
+def test_second_backward_raises_iff_torch_does(expr):
+    objs = {}
+
+    def make(lib):
+        a = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        b = lib.tensor([[0.5, 1.5], [2.5, 3.5]], requires_grad=True)
+        y = eval(expr, {"a": a, "b": b})
+        y.backward()
+        objs[lib.__name__] = (a, b)
+        return lambda: y.backward()
+
+    et_fn, eo_fn = make(tape), make(torch)
+    from conftest import capture_error
+
+    eo = capture_error(eo_fn)
+    if eo is None:
+        assert capture_error(et_fn) is None
+    else:
+        assert_same_error(et_fn, lambda: (_ for _ in ()).throw(eo))
+    for i in range(2):
+        assert_same(objs["tape"][i].grad, objs["torch"][i].grad)
+
+
+def test_freed_graph_error_after_autograd_grad():
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = (x * x).sum()
+        lib.autograd.grad(y, x)
+        return lambda: lib.autograd.grad(y, x)
+
+    assert_same_error(make(tape), make(torch))
+
+
+# ---------------------------------------------------------------------------------------------
+# .grad of non-leaves, retain_grad, hooks
+# ---------------------------------------------------------------------------------------------
+
+
+def test_non_leaf_grad_is_none_with_warning():
+    for lib in (tape, torch):
+        x = leaf(lib, [1.0, 2.0])
+        y = x * 2
+        y.sum().backward()
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            assert y.grad is None
+        assert len(w) == 1 and issubclass(w[0].category, UserWarning)
+        assert str(w[0].message).startswith(
+            "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed"
+        )
+        # A leaf and a retained non-leaf do not warn.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            x.grad  # noqa: B018
+            z = x * 3
+            z.retain_grad()
+            z.grad  # noqa: B018
+
+
+def test_retain_grad():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        y = x * x
+        y.retain_grad()
+        z = y.exp()
+        z.retain_grad()
+        w = (z * y).sum()
+        w.retain_grad()
+        w.backward()
+        x.retain_grad()  # a no-op on leaves
+        return (
+            x.grad,
+            y.grad,
+            z.grad,
+            w.grad,
+            y.retains_grad,
+            x.retains_grad,
+            (x * 1).retains_grad,
+        )
+
+    check(f)
+
+
+def test_retain_grad_accumulates():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = x * x
+        y.retain_grad()
+        y.sum().backward(retain_graph=True)
+        (y * 3).sum().backward()
+        return y.grad, x.grad
+
+    check(f)
+
+
+def test_retain_grad_on_tensor_not_requiring_grad():
+    assert_same_error(lambda: tape.ones(2).retain_grad(), lambda: torch.ones(2).retain_grad())
+
+
+def test_hook_on_leaf_modifies_accumulated_grad():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        seen = []
+        x.register_hook(lambda g: seen.append(g.clone()))
+        x.register_hook(lambda g: g * 10)
+        x.register_hook(lambda g: seen.append(g.clone()))
+        (x * x).sum().backward()
+        return x.grad, seen
+
+    check(f)
+
+
+def test_hook_on_non_leaf_modifies_flowing_grad():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        y = x * x
+        y.retain_grad()
+        y.register_hook(lambda g: g + 1)
+        z = y.sin()
+        seen = []
+        z.register_hook(lambda g: seen.append(g.clone()))
+        (z * 2).sum().backward()
+        # retain_grad's value is the gradient after the hooks, whatever the registration order
+        return x.grad, y.grad, seen
+
+    check(f)
+
+
+def test_hook_handle_remove():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        h = x.register_hook(lambda g: g * 100)
+        h.remove()
+        y = x * 2
+        h2 = y.register_hook(lambda g: g * 100)
+        h2.remove()
+        y.sum().backward()
+        return x.grad
+
+    check(f)
+
+
+def test_hook_on_shared_subexpression_runs_once_with_summed_grad():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = x * 2
+        calls = []
+        y.register_hook(lambda g: calls.append(g.clone()))
+        (y * y + y).sum().backward()
+        return calls, x.grad
+
+    check(f)
+
+
+def test_register_hook_on_tensor_not_requiring_grad():
+    assert_same_error(
+        lambda: tape.ones(2).register_hook(lambda g: g),
+        lambda: torch.ones(2).register_hook(lambda g: g),
+    )
+
+
+def test_grad_fn_hooks():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = x * 3
+        seen = []
+        y.grad_fn.register_hook(lambda gi, go: seen.append((gi[0].clone(), go[0].clone())))
+        y.grad_fn.register_prehook(lambda go: (go[0] * 2,))
+        y.sum().backward()
+        return x.grad, seen[0]
+
+    check(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# requires_grad, detach, .data
+# ---------------------------------------------------------------------------------------------
+
+PROPAGATION = [
+    ("x + y", False),
+    ("x + z", True),
+    ("z * 0", True),
+    ("x.exp() + y", False),
+    ("z.detach() + x", False),
+    ("z[0]", True),
+    ("z.sum()", True),
+    ("(z > 0).float()", False),
+    ("z.argmax()", False),
+    ("z.max(0)[0]", True),
+    ("z.max(0)[1]", False),
+    ("z.long()", False),
+    ("z.double()", True),
+    ("lib.cat([x, z])", True),
+    ("lib.stack([x, y])", False),
+    ("lib.where(x > 0.5, z, y)", True),
+    ("lib.zeros_like(z)", False),
+    ("z.clone()", True),
+]
+
+
+@pytest.mark.parametrize("expr,expected", PROPAGATION, ids=[e for e, _ in PROPAGATION])
+def test_requires_grad_propagation(expr, expected):
+    def f(lib):
+        lib.manual_seed(0)
+        x = lib.rand(5, 5)
+        y = lib.rand(5, 5)
+        z = lib.rand((5, 5), requires_grad=True)
+        r = eval(expr, {"x": x, "y": y, "z": z, "lib": lib})
+        return r.requires_grad, r.is_leaf, r.grad_fn is None
+
+    got, want = check(f)
+    assert got[0] is expected
+
+
+def test_requires_grad_setter_and_method():
+    def f(lib):
+        x = lib.ones(3)
+        r0 = x.requires_grad
+        x.requires_grad = True
+        r1 = x.requires_grad
+        x.requires_grad_(False)
+        r2 = x.requires_grad
+        ret = x.requires_grad_()
+        return r0, r1, r2, x.requires_grad, ret is x, x.is_leaf
+
+    check(f)
+
+
+def test_requires_grad_false_on_non_leaf():
+    def make(lib):
+        x = leaf(lib, [1.0])
+        y = x * 2
+        return lambda: y.requires_grad_(False)
+
+    assert_same_error(make(tape), make(torch))
+
+    def f(lib):  # requires_grad_(True) on a non-leaf is fine
+        x = leaf(lib, [1.0])
+        y = (x * 2).requires_grad_(True)
+        return y.requires_grad, y.is_leaf
+
+    check(f)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_int_tensors_cannot_require_grad(dtype):
+    assert_same_error(
+        lambda: tape.tensor([1, 0], dtype=getattr(tape, dtype), requires_grad=True),
+        lambda: torch.tensor([1, 0], dtype=getattr(torch, dtype), requires_grad=True),
+    )
+    assert_same_error(
+        lambda: tape.tensor([1, 0], dtype=getattr(tape, dtype)).requires_grad_(),
+        lambda: torch.tensor([1, 0], dtype=getattr(torch, dtype)).requires_grad_(),
+    )
+    assert_same_error(
+        lambda: tape.zeros(2, dtype=getattr(tape, dtype), requires_grad=True),
+        lambda: torch.zeros(2, dtype=getattr(torch, dtype), requires_grad=True),
+    )
+    t = tape.tensor([1, 0], dtype=getattr(tape, dtype))
+    try:
+        t.requires_grad_()
+    except RuntimeError:
+        pass
+    assert not t.requires_grad
+
+
+def test_detach_shares_storage_and_cuts_graph():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        y = x * 2
+        d = y.detach()
+        flags = (d.requires_grad, d.is_leaf, d.grad_fn is None, y.requires_grad)
+        d[0] = 100.0  # visible through y
+        z = (y * x).sum()  # x*y saves y; y changed through d before this op: fine
+        z.backward()
+        return flags, y.detach().clone(), x.grad
+
+    check(f)
+
+
+def test_detach_version_counter_is_shared():
+    """An in-place change through a detached alias of a saved tensor is caught at backward."""
+    objs = {}
+
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        y = x.exp()  # saves its output
+        y.detach().zero_()
+        objs[lib.__name__] = y
+        return lambda: y.sum().backward()
+
+    et, eo = assert_same_error(make(tape), make(torch))
+    assert "modified by an inplace operation" in str(et)
+
+
+def test_detach_():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = x * 2
+        r = y.detach_()
+        z = leaf(lib, [3.0, 4.0])
+        z.detach_()
+        return r is y, y.requires_grad, y.is_leaf, y.grad_fn is None, z.requires_grad, y
+
+    check(f)
+
+
+def test_data_attribute():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        d = x.data
+        flags = (d.requires_grad, d.is_leaf, x.requires_grad)
+        d.mul_(3)  # in-place on .data is allowed and shows in x
+        y = (x * x).sum()
+        y.backward()
+        return flags, x.detach().clone(), x.grad
+
+    check(f)
+
+
+def test_data_has_its_own_version_counter():
+    """torch: an in-place change through .data is NOT seen by autograd (silently uses the new values)."""
+
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = (x * x).sum()
+        x.data.mul_(2)
+        y.backward()
+        return x.grad
+
+    check(f)
+
+
+def test_data_setter():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        x.data = lib.tensor([5.0, 6.0])
+        (x * x).sum().backward()
+        return x.grad, x.requires_grad, x.is_leaf
+
+    check(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# grad modes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_no_grad_context():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        with lib.no_grad():
+            y = x * 2
+            inside = lib.is_grad_enabled()
+        return y.requires_grad, y.grad_fn is None, inside, lib.is_grad_enabled()
+
+    check(f)
+
+
+def test_no_grad_decorators():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+
+        @lib.no_grad()
+        def g1(t):
+            return t * 2
+
+        @lib.no_grad
+        def g2(t):
+            """doc"""
+            return t * 3
+
+        return g1(x).requires_grad, g2(x).requires_grad, g2.__name__, g2.__doc__, (x * 1).requires_grad
+
+    check(f)
+
+
+def test_no_grad_restores_on_exception():
+    for lib in (tape, torch):
+        with pytest.raises(ValueError):
+            with lib.no_grad():
+                raise ValueError
+        assert lib.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        with lib.no_grad():
+            with lib.enable_grad():
+                y = x * 2
+            z = x * 2
+
+            @lib.enable_grad()
+            def g(t):
+                return t * 3
+
+            @lib.enable_grad
+            def h(t):
+                return t * 3
+
+            w, v = g(x), h(x)
+        return y.requires_grad, z.requires_grad, w.requires_grad, v.requires_grad
+
+    check(f)
+
+
+def test_set_grad_enabled():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        out = []
+        with lib.set_grad_enabled(False):
+            out.append((x * 2).requires_grad)
+            with lib.set_grad_enabled(True):
+                out.append((x * 2).requires_grad)
+        out.append(lib.is_grad_enabled())
+        lib.set_grad_enabled(False)  # a bare call switches the mode
+        out.append(lib.is_grad_enabled())
+        out.append((x * 2).requires_grad)
+        lib.set_grad_enabled(True)
+        out.append(lib.is_grad_enabled())
+
+        @lib.set_grad_enabled(False)
+        def g(t):
+            return t * 2
+
+        out.append(lib.is_grad_enabled())  # constructing the decorator does not switch it
+        out.append(g(x).requires_grad)
+        out.append(lib.is_grad_enabled())
+        return out
+
+    check(f)
+
+
+def test_inference_mode():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        with lib.inference_mode():
+            y = x * 2
+            inside = lib.is_grad_enabled()
+        with lib.inference_mode(False):
+            z = x * 2
+
+        @lib.inference_mode()
+        def g(t):
+            return t * 2
+
+        return y.requires_grad, inside, z.requires_grad, g(x).requires_grad, lib.is_grad_enabled()
+
+    check(f)
+
+
+def test_is_grad_enabled_in_backward_hooks():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        seen = []
+        x.register_hook(lambda g: seen.append(lib.is_grad_enabled()))
+        (x * x).sum().backward()
+        (x * x).sum().backward(create_graph=True)
+        return seen
+
+    check(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# in-place ops and version counters
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "op",
+    ["add_(1)", "mul_(2)", "zero_()", "fill_(3.0)", "sub_(x.detach())", "__setitem__(0, 5.0)"],
+)
+def test_inplace_on_leaf_requiring_grad(op):
+    objs = {}
+
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0])
+        objs[lib.__name__] = x
+        return lambda: eval(f"x.{op}", {"x": x})
+
+    assert_same_error(make(tape), make(torch))
+    for lib in (tape, torch):
+        x = objs[lib.__name__]
+        assert x.detach().tolist() == [1.0, 2.0] and x.is_leaf and x.requires_grad
+        with lib.no_grad():  # allowed under no_grad
+            eval(f"x.{op}", {"x": x})
+    assert_same(objs["tape"], objs["torch"])
+
+
+def test_inplace_on_non_leaf_is_recorded():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        y = x + 1  # AddBackward saves nothing
+        y.mul_(x)
+        y.add_(1)
+        y[1] = 0.0
+        name = y.grad_fn.name()
+        y.sum().backward()
+        return x.grad, name, y.is_leaf
+
+    check(f)
+
+
+SAVED_MODIFIED = [
+    # (setup, in-place on saved tensor)
+    ("y = x.exp(); r = y", "y.add_(1)"),
+    ("y = x.sigmoid(); r = y * 2", "y.mul_(2)"),
+    ("a = x * 1; r = a * a", "a.add_(1)"),
+    ("a = x * 1; r = a.pow(2)", "a[0] = 3.0"),
+    ("a = x + 0; r = a.sin()", "a.zero_()"),
+]
+
+
+@pytest.mark.parametrize("setup,mod", SAVED_MODIFIED)
+def test_modified_saved_tensor_is_detected_at_backward(setup, mod):
+    objs = {}
+
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        ns = {"x": x}
+        exec(setup, ns)
+        exec(mod, ns)
+        objs[lib.__name__] = x
+        return lambda: ns["r"].sum().backward()
+
+    et, eo = assert_same_error(make(tape), make(torch))
+    # torch's full message: which tensor, which node, which versions.
+    assert normalize(str(et)) == normalize(str(eo))
+    assert objs["tape"].grad is None
+
+
+def test_inplace_on_unsaved_tensor_is_fine():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        a = x * 1
+        b = a + 2  # AddBackward0 saves nothing
+        a.add_(1)
+        (b * 1).sum().backward()
+        return x.grad, a._version if hasattr(a, "_version") else 1
+
+    check(f)
+
+
+def test_version_counter():
+    def f(lib):
+        x = lib.ones(3)
+        v = [x._version]
+        x.add_(1)
+        v.append(x._version)
+        x[0] = 2.0
+        v.append(x._version)
+        d = x.detach()
+        d.mul_(2)
+        v.append(x._version)
+        return v
+
+    check(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# tape.autograd.grad
+# ---------------------------------------------------------------------------------------------
+
+
+def test_autograd_grad_basic_and_no_accumulation():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        w = leaf(lib, [0.5, -1.0, 2.0])
+        y = (x * w).exp().sum()
+        gx, gw = lib.autograd.grad(y, [x, w])
+        return gx, gw, x.grad, w.grad, y.requires_grad
+
+    check(f)
+
+
+def test_autograd_grad_single_input_and_non_leaf_input():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        h = x.sin()
+        y = (h * h).sum()
+        (gh,) = lib.autograd.grad(y, h, retain_graph=True)
+        (gx,) = lib.autograd.grad(y, x)
+        return gh, gx
+
+    check(f)
+
+
+def test_autograd_grad_outputs():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        y = x**2
+        z = x.exp()
+        return lib.autograd.grad(
+            [y, z], [x], grad_outputs=[lib.tensor([1.0, 0.0, -1.0]), lib.ones(3)]
+        )
+
+    check(f)
+
+
+def test_autograd_grad_allow_unused():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0])
+        u = leaf(lib, [3.0])
+        y = (x * 2).sum()
+        return lib.autograd.grad(y, [x, u], allow_unused=True)
+
+    check(f)
+
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0])
+        u = leaf(lib, [3.0])
+        y = (x * 2).sum()
+        return lambda: lib.autograd.grad(y, [x, u])
+
+    assert_same_error(make(tape), make(torch))
+
+    def g(lib):
+        x = leaf(lib, [1.0, 2.0])
+        u = leaf(lib, [3.0])
+        y = (x * 2).sum()
+        return lib.autograd.grad(y, [x, u], materialize_grads=True)
+
+    check(g)
+
+
+def test_autograd_grad_input_not_requiring_grad():
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0])
+        c = lib.ones(2)
+        y = (x * c).sum()
+        return lambda: lib.autograd.grad(y, [c])
+
+    assert_same_error(make(tape), make(torch))
+
+
+def test_second_derivative_of_cube():
+    def f(lib):
+        x = leaf(lib, [1.0, -2.0, 3.0])
+        y = x**3
+        (dy,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+        flags = (dy.requires_grad, dy.grad_fn is not None)
+        (d2y,) = lib.autograd.grad(dy.sum(), x, create_graph=True)
+        (d3y,) = lib.autograd.grad(d2y.sum(), x)
+        return dy, d2y, d3y, flags
+
+    check(f)
+
+
+def test_double_backward_via_backward_create_graph():
+    def f(lib):
+        x = leaf(lib, [0.5, 1.5])
+        y = (x.sin() * x).sum()
+        y.backward(create_graph=True)
+        g = x.grad
+        flags = (g.requires_grad,)
+        x.grad = None
+        g.sum().backward()
+        return x.grad, flags
+
+    check(f)
+
+
+def test_gradient_penalty():
+    def f(lib):
+        lib.manual_seed(0)
+        w = lib.randn(4, 3, requires_grad=True)
+        inp = lib.randn(5, 4, requires_grad=True)
+        out = (inp @ w).tanh().sum(1)
+        (g,) = lib.autograd.grad(out, inp, grad_outputs=lib.ones_like(out), create_graph=True)
+        penalty = ((g.norm(2, dim=1) - 1) ** 2).mean()
+        loss = out.mean() + 10 * penalty
+        loss.backward()
+        return loss, w.grad, inp.grad
+
+    check(f, rtol=1e-4, atol=1e-5)
+
+
+def test_hessian_vector_product():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        v = lib.tensor([1.0, 0.0, -1.0])
+        y = (x.exp() * x.sum()).sum()
+        (g,) = lib.autograd.grad(y, x, create_graph=True)
+        (hv,) = lib.autograd.grad(g, x, grad_outputs=v)
+        return hv
+
+    check(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# backward(inputs=...)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_backward_inputs():
+    def f(lib):
+        a = leaf(lib, [1.0, 2.0])
+        b = leaf(lib, [3.0, 4.0])
+        c = leaf(lib, [5.0, 6.0])
+        h = a * b
+        h.retain_grad()
+        y = (h * c).sum()
+        y.backward(inputs=[a, c], retain_graph=True)
+        r1 = (a.grad, b.grad, c.grad, h.grad)
+        y.backward(inputs=b)
+        return r1, b.grad
+
+    check(f)
+
+
+def test_backward_inputs_non_leaf():
+    def f(lib):
+        a = leaf(lib, [1.0, 2.0])
+        h = a.exp()
+        y = (h * h).sum()
+        y.backward(inputs=[h])
+        return a.grad, h.grad
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(f)
+
+
+def test_backward_inputs_empty():
+    def make(lib):
+        a = leaf(lib, [1.0, 2.0])
+        y = (a * a).sum()
+        return lambda: y.backward(inputs=[])
+
+    assert_same_error(make(tape), make(torch))
+
+
+# ---------------------------------------------------------------------------------------------
+# graph structure
+# ---------------------------------------------------------------------------------------------
+
+
+def describe(fn, depth=0):
+    """A comparable picture of a graph: names and output numbers, recursively."""
+    if fn is None:
+        return None
+    if depth > 12:
+        return "..."
+    return (
+        type(fn).__name__,
+        tuple((describe(n, depth + 1), nr) for n, nr in fn.next_functions),
+    )
+
+
+GRAPHS = [
+    "3*a**3 - b**2",
+    "(a * b).sum()",
+    "a.exp() + b",
+    "(a + 1) / b",
+    "a.sin().cos().tanh()",
+    "a.reshape(2, 1).t().sum(0)",
+    "a[0] * b[1]",
+    "lib.stack([a, b]).mean()",
+    "lib.cat([a, a * 2]).max()",
+    "(a @ b)",
+    "a.unsqueeze(0).expand(3, 2)",
+    "a.sigmoid() - b.relu()",
+    "a.pow(2) + a.sqrt()",
+    "(a - 1).abs().log()",
+    "a * 2.0",
+    "2.0 - a",
+    "a.mean() + b.sum()",
+    "lib.where(a > 2.5, a, b)",
+    "a.double() * 3",
+    "-a",
+    "a.clamp(min=2.5)",
+    "a.view(-1)",
+    "a.transpose(0, 0)",
+    "lib.matmul(a.reshape(1, 2), b.reshape(2, 1))",
+]
+
+
+@pytest.mark.parametrize("expr", GRAPHS)
+def test_grad_fn_structure(expr):
+    def f(lib):
+        a = leaf(lib, [2.0, 3.0])
+        b = leaf(lib, [6.0, 4.0])
+        r = eval(expr, {"a": a, "b": b, "lib": lib})
+        g = r.sum() if r.dim() else r
+        g.backward()
+        return describe(r.grad_fn), r.is_leaf, r.requires_grad, r, a.grad, b.grad
+
+    got, want = both(f)
+    assert got[0] == want[0]
+    assert_same(got[1:], want[1:])
+
+
+def test_accumulate_grad_node():
+    for lib in (tape, torch):
+        a = leaf(lib, [2.0, 3.0])
+        y = a * 2
+        acc = y.grad_fn.next_functions[0][0]
+        assert type(acc).__name__ == "AccumulateGrad"
+        assert acc.variable is a
+        assert acc.next_functions == ()
+        # the same node for every use of the leaf, while a graph holds it
+        assert (a + 1).grad_fn.next_functions[0][0] is acc
+        assert a.is_leaf and not y.is_leaf and a.grad_fn is None
+        assert lib.ones(2).is_leaf
+        assert (lib.ones(2) * 2).is_leaf
+        assert "AccumulateGrad object at 0x" in repr(acc)
+        assert y.grad_fn.name() == "MulBackward0"
+
+
+def test_grad_fn_is_callable():
+    def f(lib):
+        a = leaf(lib, [2.0, 3.0])
+        b = leaf(lib, [6.0, 4.0])
+        y = a * b
+        return y.grad_fn(lib.ones(2))
+
+    check(f)
+
+
+def test_output_nr_for_multi_output_ops():
+    def f(lib):
+        a = leaf(lib, [[2.0, 3.0], [1.0, 7.0]])
+        vals, idx = a.max(1)
+        parts = a.unbind(0)
+        return (
+            vals.output_nr if hasattr(vals, "output_nr") else 0,
+            idx.requires_grad,
+            type(vals.grad_fn).__name__,
+            [p.output_nr for p in parts],
+            type(parts[1].grad_fn).__name__,
+        )
+
+    check(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# conversions and printing of tensors in a graph
+# ---------------------------------------------------------------------------------------------
+
+
+def test_numpy_on_requires_grad_tensor():
+    objs = {}
+
+    def make(lib):
+        x = leaf(lib, [1.0, 2.0])
+        objs[lib.__name__] = x
+        return lambda: x.numpy()
+
+    assert_same_error(make(tape), make(torch))
+    assert_same_error(lambda: (objs["tape"] * 2).numpy(), lambda: (objs["torch"] * 2).numpy())
+    np.testing.assert_array_equal(objs["tape"].detach().numpy(), objs["torch"].detach().numpy())
+    np.testing.assert_array_equal(objs["tape"].numpy(force=True), [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "x.sum().item()",
+        "x[1].item()",
+        "x.tolist()",
+        "(x * 2).tolist()",
+        "x.sum().tolist()",
+        "len(x)",
+        "len(x * 2)",
+        "bool(x[0])",
+        "bool(x.sum() > 3)",
+        "float(x[1] * 2)",
+        "int(x[1] * 2)",
+        "f'{x.sum():.3f}'",
+        "f'{x.sum()}'",
+        "f'{x}'",
+        "f'{x * 2}'",
+        "f'{x[0] * 2:>12}'",
+        "'%s' % (x * 2)",
+        "str(x.sum() * 3)",
+        "repr(x.sum())",
+        "[float(t) for t in x]",
+        "x.requires_grad",
+    ],
+)
+def test_python_conversions(expr):
+    def f(lib):
+        x = leaf(lib, [1.5, 2.5, 3.25])
+        return eval(expr, {"x": x})
+
+    got, want = both(f)
+    if isinstance(want, str):
+        got, want = normalize(got), normalize(want)
+    assert got == want
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "len(x.sum())",
+        "bool(x)",
+        "bool(x[:0])",
+        "x.item()",
+        "format(x, '.2f')",
+        "iter(x.sum())",
+        "int(x)",
+    ],
+)
+def test_python_conversion_errors(expr):
+    def make(lib):
+        x = leaf(lib, [1.5, 2.5, 3.25])
+        return lambda: eval(expr, {"x": x})
+
+    assert_same_error(make(tape), make(torch))
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "x",
+        "x * 2",
+        "x.sum()",
+        "x.exp() + 1",
+        "x.double() * 2",
+        "x.detach()",
+        "x[0]",
+        "x.max(0)",
+        "x.reshape(3, 1)",
+        "(x * 2).long()",
+        "x.sum() / 3",
+        "lib.stack([x, x])",
+        "x.mean()",
+        "x - 1",
+        "1 - x",
+        "x.unsqueeze(0).t()",
+    ],
+)
+def test_printing_tensors_with_grad_fn(expr):
+    def f(lib):
+        x = leaf(lib, [1.5, 2.5, 3.25])
+        r = eval(expr, {"x": x, "lib": lib})
+        return repr(r), str(r), f"{r}"
+
+    got, want = both(f)
+    assert tuple(map(normalize, got)) == tuple(map(normalize, want))
+
+
+def test_printing_grad_fn():
+    def f(lib):
+        x = leaf(lib, [1.5, 2.5, 3.25])
+        y = x * 2
+        return str(y.grad_fn), repr(y.grad_fn), f"{y.grad_fn}", y.grad_fn.name()
+
+    got, want = both(f)
+    assert tuple(map(normalize, got)) == tuple(map(normalize, want))

@@ -1,0 +1,582 @@
+"""Differential OpInfo-style table: every case runs on torch and on tape with the same inputs.
+
+Each ``OpCase`` names a lambda ``fn(t, *inputs)`` written once for both libraries (``t`` is the
+module ``torch`` or ``tape``). The generic test compares forward values, dtype, shape,
+``requires_grad`` and the ``grad_fn`` name, then back-propagates the same random cotangent and
+compares every leaf's ``.grad``. Multi-output ops back-propagate a sum over their outputs.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+import tape
+
+F32, F64, F16, I64, I32, B = "float32", "float64", "float16", "int64", "int32", "bool"
+
+
+@dataclass(frozen=True)
+class OpCase:
+    name: str
+    fn: Callable
+    shapes: Sequence = ()  # one shape per input tensor
+    dtypes: Sequence | str = F32  # one dtype for all inputs, or one per input
+    grad: bool = True  # float inputs require grad and the result is back-propagated
+    low: float | None = None  # uniform inputs in [low, high); default normal / ints in [-5, 5]
+    high: float | None = None
+    values: bool = True  # False: compare metadata only (empty, empty_like)
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+
+def _setitem(index, value=None):
+    """``y = x.clone(); y[index] = value``: the value is a scalar or the case's second input.
+
+    ``index`` is a literal or ``index(t, y)``, for indices that are tensors.
+    """
+
+    def fn(t, x, *v):
+        y = x.clone()
+        y[index(t, y) if callable(index) else index] = v[0] if v else value
+        return y
+
+    return fn
+
+
+def _nonleaf(x):
+    """A non-leaf copy of ``x`` for in-place ops (a leaf requiring grad cannot be modified)."""
+    return x * 1
+
+
+# fmt: off
+CASES = [
+    # --- creation ------------------------------------------------------------------------------
+    OpCase("tensor_float", lambda t: t.tensor([[1.5, 2.0], [3.0, -4.25]])),
+    OpCase("tensor_int", lambda t: t.tensor([1, 2, -3])),
+    OpCase("tensor_bool", lambda t: t.tensor([True, False])),
+    OpCase("tensor_scalar", lambda t: t.tensor(3.5)),
+    OpCase("tensor_mixed", lambda t: t.tensor([1, 2.5, True])),
+    OpCase("tensor_dtype", lambda t: t.tensor([1, 2], dtype=t.float64)),
+    OpCase("tensor_requires_grad", lambda t: t.tensor([1.0, 2.0], requires_grad=True)),
+    OpCase("zeros", lambda t: t.zeros(2, 3)),
+    OpCase("zeros_tuple_int", lambda t: t.zeros((2, 3), dtype=t.int64)),
+    OpCase("ones", lambda t: t.ones(3, 2)),
+    OpCase("ones_f64", lambda t: t.ones(4, dtype=t.float64)),
+    OpCase("full_float", lambda t: t.full((2, 3), 1.5)),
+    OpCase("full_int", lambda t: t.full((2,), 7)),
+    OpCase("full_bool", lambda t: t.full((2, 2), True)),
+    OpCase("full_dtype", lambda t: t.full((3,), 2, dtype=t.float32)),
+    OpCase("empty", lambda t: t.empty(2, 3), values=False),
+    OpCase("empty_int", lambda t: t.empty((4,), dtype=t.int32), values=False),
+    OpCase("eye", lambda t: t.eye(3)),
+    OpCase("eye_rect", lambda t: t.eye(2, 4)),
+    OpCase("arange_end", lambda t: t.arange(5)),
+    OpCase("arange_step", lambda t: t.arange(1, 8, 2)),
+    OpCase("arange_neg_step", lambda t: t.arange(10, 0, -3)),
+    OpCase("arange_float_step", lambda t: t.arange(0, 1, 0.1)),
+    OpCase("arange_float_start", lambda t: t.arange(0.5, 3)),
+    OpCase("arange_dtype", lambda t: t.arange(4, dtype=t.float64)),
+    OpCase("linspace", lambda t: t.linspace(0, 1, 5)),
+    OpCase("linspace_odd", lambda t: t.linspace(-2, 3, 7)),
+    OpCase("zeros_like", lambda t, x: t.zeros_like(x), [(2, 3)]),
+    OpCase("ones_like", lambda t, x: t.ones_like(x), [(2, 3)]),
+    OpCase("ones_like_int", lambda t, x: t.ones_like(x), [(4,)], I64),
+    OpCase("ones_like_dtype", lambda t, x: t.ones_like(x, dtype=t.float64), [(2,)]),
+    OpCase("full_like", lambda t, x: t.full_like(x, 2.5), [(3, 1)]),
+    OpCase("full_like_int", lambda t, x: t.full_like(x, 2.5), [(3,)], I64),
+    OpCase("empty_like", lambda t, x: t.empty_like(x), [(2, 5)], values=False),
+    # --- casts ---------------------------------------------------------------------------------
+    OpCase("float_of_int", lambda t, x: x.float(), [(5,)], I64),
+    OpCase("float_of_float", lambda t, x: x.float(), [(5,)]),
+    OpCase("double", lambda t, x: x.double(), [(2, 3)]),
+    OpCase("half", lambda t, x: x.half(), [(2, 3)], rtol=1e-3, atol=1e-3),
+    OpCase("long", lambda t, x: x.long(), [(8,)], low=-4, high=4),
+    OpCase("int", lambda t, x: x.int(), [(8,)], low=-4, high=4),
+    OpCase("bool", lambda t, x: x.bool(), [(6,)], I64),
+    OpCase("bool_of_float", lambda t, x: (x * (x > 0)).bool(), [(6,)]),
+    OpCase("to_f64", lambda t, x: x.to(t.float64), [(3,)]),
+    OpCase("to_int32", lambda t, x: x.to(t.int32), [(3,)], I64),
+    OpCase("to_dtype_kw", lambda t, x: x.to(dtype=t.float16), [(3,)], rtol=1e-3, atol=1e-3),
+    OpCase("half_back_to_float", lambda t, x: x.half().float() * 2, [(4,)], F64, rtol=1e-3, atol=1e-3),
+    # --- type promotion ------------------------------------------------------------------------
+    OpCase("int_mul_float_scalar", lambda t, x: x * 2.5, [(4,)], I64),
+    OpCase("int_div_int", lambda t, x, y: x / y, [(4,), (4,)], I64, low=1, high=5),
+    OpCase("int_add_int_scalar", lambda t, x: x + 2, [(4,)], I64),
+    OpCase("int32_add_int64", lambda t, x, y: x + y, [(3,), (3,)], [I32, I64]),
+    OpCase("int32_add_scalar", lambda t, x: x + 1.5, [(3,)], I32),
+    OpCase("bool_add_int_scalar", lambda t, x: x + 1, [(3,)], B),
+    OpCase("bool_mul_float_scalar", lambda t, x: x * 1.5, [(3,)], B),
+    OpCase("int_lt_float", lambda t, x: x < 0.5, [(5,)], I64),
+    OpCase("half_add_float", lambda t, x, y: x + y, [(3,), (3,)], [F16, F32], rtol=1e-3, atol=1e-3),
+    OpCase("half_mul_scalar", lambda t, x: x * 2.5, [(3,)], F16, rtol=1e-3, atol=1e-3),
+    OpCase("f64_zerodim_add_f32", lambda t, x, y: x + y, [(), (3,)], [F64, F32]),
+    OpCase("f32_add_f64_zerodim", lambda t, x, y: x * y, [(2, 3), ()], [F32, F64]),
+    OpCase("int_zerodim_add_int32", lambda t, x, y: x + y, [(), (3,)], [I64, I32]),
+    OpCase("f32_zerodim_add_int", lambda t, x, y: x + y, [(), (3,)], [F32, I64]),
+    OpCase("f64_dim_add_f32_dim", lambda t, x, y: x + y, [(3,), (3,)], [F64, F32]),
+    OpCase("int_pow_int", lambda t, x: x ** 2, [(4,)], I64),
+    OpCase("int_pow_float", lambda t, x: x ** 0.5, [(4,)], I64, low=0, high=9),
+    OpCase("f32_mul_int_tensor", lambda t, x, y: x * y, [(3,), (3,)], [F32, I64]),
+    # --- arithmetic ----------------------------------------------------------------------------
+    OpCase("add", lambda t, x, y: x + y, [(3, 4), (3, 4)]),
+    OpCase("add_scalar", lambda t, x: x + 2.5, [(3, 4)]),
+    OpCase("radd_scalar", lambda t, x: 2.5 + x, [(3, 4)]),
+    OpCase("add_alpha", lambda t, x, y: t.add(x, y, alpha=2), [(3,), (3,)]),
+    OpCase("add_broadcast", lambda t, x, y: x + y, [(3, 1), (1, 4)]),
+    OpCase("add_broadcast_rank", lambda t, x, y: x + y, [(4,), (2, 3, 4)]),
+    OpCase("add_f64", lambda t, x, y: x + y, [(3,), (3,)], F64),
+    OpCase("add_int", lambda t, x, y: x + y, [(3,), (3,)], I64),
+    OpCase("add_noncontig", lambda t, x, y: x.t() + y[:, ::2], [(4, 3), (3, 8)]),
+    OpCase("sub", lambda t, x, y: x - y, [(3, 4), (3, 4)]),
+    OpCase("sub_scalar", lambda t, x: x - 1, [(3,)]),
+    OpCase("rsub_scalar", lambda t, x: 1 - x, [(3,)]),
+    OpCase("rsub_fn", lambda t, x: t.rsub(x, 2), [(3,)]),
+    OpCase("sub_alpha", lambda t, x, y: t.sub(x, y, alpha=3), [(3,), (3,)]),
+    OpCase("sub_broadcast", lambda t, x, y: x - y, [(3, 1), (1, 4)]),
+    OpCase("mul", lambda t, x, y: x * y, [(3, 4), (3, 4)]),
+    OpCase("mul_scalar", lambda t, x: x * 3, [(3,)]),
+    OpCase("rmul_scalar", lambda t, x: 3 * x, [(3,)]),
+    OpCase("mul_broadcast", lambda t, x, y: x * y, [(4,), (2, 3, 4)]),
+    OpCase("mul_int", lambda t, x, y: x * y, [(3,), (3,)], I64),
+    OpCase("div", lambda t, x, y: x / y, [(3, 4), (3, 4)], low=0.5, high=2),
+    OpCase("div_scalar", lambda t, x: x / 4, [(3,)]),
+    OpCase("rdiv_scalar", lambda t, x: 2 / x, [(3,)], low=0.5, high=2),
+    OpCase("div_broadcast", lambda t, x, y: x / y, [(3, 1), (1, 4)], low=0.5, high=2),
+    OpCase("div_trunc", lambda t, x, y: t.div(x, y, rounding_mode="trunc"), [(6,), (6,)], low=-3, high=3),
+    OpCase("div_floor", lambda t, x, y: t.div(x, y, rounding_mode="floor"), [(6,), (6,)], low=-3, high=3),
+    OpCase("div_floor_int", lambda t, x, y: t.div(x, y, rounding_mode="floor"), [(6,), (6,)], I64, low=1, high=6),
+    OpCase("floordiv", lambda t, x, y: x // y, [(6,), (6,)], low=0.5, high=4),
+    OpCase("floordiv_scalar", lambda t, x: x // 0.7, [(6,)]),
+    OpCase("floordiv_int", lambda t, x, y: x // y, [(6,), (6,)], I64, low=1, high=6),
+    OpCase("rfloordiv_scalar", lambda t, x: 5 // x, [(6,)], I64, low=1, high=6),
+    OpCase("mod", lambda t, x, y: x % y, [(6,), (6,)], low=0.5, high=4),
+    OpCase("mod_scalar", lambda t, x: x % 1.5, [(6,)]),
+    OpCase("mod_int", lambda t, x: x % 3, [(6,)], I64),
+    OpCase("rmod_scalar", lambda t, x: 7 % x, [(6,)], I64, low=1, high=6),
+    OpCase("pow_tensor", lambda t, x, y: x ** y, [(3, 4), (3, 4)], low=0.5, high=2),
+    OpCase("pow_scalar", lambda t, x: x ** 3, [(3, 4)]),
+    OpCase("pow_float_scalar", lambda t, x: x ** 1.5, [(3, 4)], low=0.5, high=2),
+    OpCase("rpow_scalar", lambda t, x: 2 ** x, [(3, 4)]),
+    OpCase("pow_fn", lambda t, x: t.pow(x, 2), [(3,)]),
+    OpCase("pow_fn_rscalar", lambda t, x: t.pow(3.0, x), [(3,)]),
+    OpCase("pow_broadcast", lambda t, x, y: x ** y, [(3, 1), (4,)], low=0.5, high=2),
+    OpCase("neg_op", lambda t, x: -x, [(3,)]),
+    OpCase("neg_int", lambda t, x: -x, [(3,)], I64),
+    # --- unary math ----------------------------------------------------------------------------
+    OpCase("neg", lambda t, x: t.neg(x), [(3, 4)]),
+    OpCase("abs", lambda t, x: t.abs(x), [(3, 4)]),
+    OpCase("abs_op", lambda t, x: abs(x), [(3,)]),
+    OpCase("abs_int", lambda t, x: x.abs(), [(5,)], I64),
+    OpCase("exp", lambda t, x: t.exp(x), [(3, 4)]),
+    OpCase("exp_f64", lambda t, x: x.exp(), [(3,)], F64),
+    OpCase("exp_int", lambda t, x: t.exp(x), [(3,)], I64),
+    OpCase("exp_noncontig", lambda t, x: x.t()[::2].exp(), [(4, 3)]),
+    OpCase("log", lambda t, x: t.log(x), [(3, 4)], low=0.1, high=3),
+    OpCase("log_int", lambda t, x: t.log(x), [(3,)], I64, low=1, high=9),
+    OpCase("log2", lambda t, x: t.log2(x), [(3, 4)], low=0.1, high=3),
+    OpCase("log1p", lambda t, x: t.log1p(x), [(3, 4)], low=-0.5, high=3),
+    OpCase("expm1", lambda t, x: t.expm1(x), [(3, 4)]),
+    OpCase("sqrt", lambda t, x: t.sqrt(x), [(3, 4)], low=0.1, high=3),
+    OpCase("sqrt_f64", lambda t, x: x.sqrt(), [(3,)], F64, low=0.1, high=3),
+    OpCase("rsqrt", lambda t, x: t.rsqrt(x), [(3, 4)], low=0.1, high=3),
+    OpCase("sin", lambda t, x: t.sin(x), [(3, 4)]),
+    OpCase("cos", lambda t, x: t.cos(x), [(3, 4)]),
+    OpCase("tan", lambda t, x: t.tan(x), [(3, 4)], low=-1, high=1),
+    OpCase("tanh", lambda t, x: t.tanh(x), [(3, 4)]),
+    OpCase("sigmoid", lambda t, x: t.sigmoid(x), [(3, 4)]),
+    OpCase("relu", lambda t, x: t.relu(x), [(3, 4)]),
+    OpCase("relu_int", lambda t, x: x.relu(), [(5,)], I64),
+    OpCase("sign", lambda t, x: t.sign(x), [(3, 4)]),
+    OpCase("floor", lambda t, x: t.floor(x), [(3, 4)], low=-3, high=3),
+    OpCase("ceil", lambda t, x: t.ceil(x), [(3, 4)], low=-3, high=3),
+    OpCase("round", lambda t, x: t.round(x), [(3, 4)], low=-3, high=3),
+    OpCase("round_half_even", lambda t, x: (x * 0 + t.tensor([0.5, 1.5, 2.5, -0.5])).round(), [(4,)]),
+    OpCase("trunc", lambda t, x: t.trunc(x), [(3, 4)], low=-3, high=3),
+    OpCase("reciprocal", lambda t, x: t.reciprocal(x), [(3, 4)], low=0.5, high=2),
+    OpCase("square", lambda t, x: t.square(x), [(3, 4)]),
+    OpCase("square_method", lambda t, x: x.square(), [(3,)], F64),
+    OpCase("clamp", lambda t, x: t.clamp(x, -0.5, 0.5), [(3, 4)]),
+    OpCase("clamp_min", lambda t, x: t.clamp(x, min=0.0), [(3, 4)]),
+    OpCase("clamp_max", lambda t, x: x.clamp(max=0.2), [(3, 4)]),
+    OpCase("clip", lambda t, x: t.clip(x, -0.3, 0.3), [(3, 4)]),
+    OpCase("clamp_int", lambda t, x: x.clamp(-2, 2), [(6,)], I64),
+    OpCase("clamp_tensors", lambda t, x, lo, hi: t.clamp(x, lo, hi - 2 * lo.abs()), [(3, 4), (3, 4), (4,)]),
+    OpCase("clamp_tensor_min", lambda t, x, lo: t.clamp(x, min=lo), [(3, 4), (3, 4)]),
+    OpCase("clamp_tensor_max", lambda t, x, hi: x.clamp(max=hi), [(3, 4), (1, 4)]),
+    OpCase("maximum", lambda t, x, y: t.maximum(x, y), [(3, 4), (3, 4)]),
+    OpCase("maximum_broadcast", lambda t, x, y: t.maximum(x, y), [(3, 1), (1, 4)]),
+    OpCase("minimum", lambda t, x, y: t.minimum(x, y), [(3, 4), (3, 4)]),
+    OpCase("minimum_int", lambda t, x, y: t.minimum(x, y), [(5,), (5,)], I64),
+    OpCase("where", lambda t, x, y: t.where(x > 0, x, y), [(3, 4), (3, 4)]),
+    OpCase("where_broadcast", lambda t, x, y: t.where(x > y, x, y), [(3, 1), (4,)]),
+    OpCase("where_scalar", lambda t, x: t.where(x > 0, x, 0.0), [(3, 4)]),
+    OpCase("where_scalar_first", lambda t, x: t.where(x > 0, 1.5, x), [(3, 4)]),
+    OpCase("where_method", lambda t, x, y: x.where(x > 0, y), [(3, 4), (3, 4)]),
+    OpCase("where_mixed_dtype", lambda t, x, y: t.where(x > 0, x, y), [(4,), (4,)], [F32, F64]),
+    OpCase("lerp_scalar", lambda t, x, y: t.lerp(x, y, 0.3), [(3, 4), (3, 4)]),
+    OpCase("lerp_tensor", lambda t, x, y, w: t.lerp(x, y, w), [(3, 4), (3, 4), (3, 4)]),
+    OpCase("lerp_broadcast", lambda t, x, y, w: x.lerp(y, w), [(3, 4), (4,), (3, 1)]),
+    # --- matrix products -----------------------------------------------------------------------
+    OpCase("matmul_1d_1d", lambda t, x, y: x @ y, [(3,), (3,)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_2d_1d", lambda t, x, y: x @ y, [(2, 3), (3,)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_1d_2d", lambda t, x, y: x @ y, [(3,), (3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_2d_2d", lambda t, x, y: x @ y, [(2, 3), (3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_3d_2d", lambda t, x, y: t.matmul(x, y), [(2, 2, 3), (3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_2d_3d", lambda t, x, y: t.matmul(x, y), [(2, 3), (2, 3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_3d_3d", lambda t, x, y: x @ y, [(2, 2, 3), (2, 3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_3d_1d", lambda t, x, y: x @ y, [(2, 2, 3), (3,)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_1d_3d", lambda t, x, y: x @ y, [(3,), (2, 3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_bcast_batch", lambda t, x, y: x @ y, [(2, 1, 2, 3), (3, 3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("matmul_f64", lambda t, x, y: x @ y, [(2, 3), (3, 4)], F64),
+    OpCase("matmul_int", lambda t, x, y: x @ y, [(2, 3), (3, 4)], I64),
+    OpCase("matmul_noncontig", lambda t, x, y: x.t() @ y, [(3, 2), (3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("mm", lambda t, x, y: t.mm(x, y), [(2, 3), (3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("mm_method", lambda t, x, y: x.mm(y.t()), [(2, 3), (4, 3)], rtol=1e-4, atol=1e-5),
+    OpCase("bmm", lambda t, x, y: t.bmm(x, y), [(2, 2, 3), (2, 3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("mv", lambda t, x, y: t.mv(x, y), [(2, 3), (3,)], rtol=1e-4, atol=1e-5),
+    OpCase("dot", lambda t, x, y: t.dot(x, y), [(5,), (5,)], rtol=1e-4, atol=1e-5),
+    OpCase("outer", lambda t, x, y: t.outer(x, y), [(3,), (4,)]),
+    OpCase("einsum_mm", lambda t, x, y: t.einsum("ij,jk->ik", x, y), [(2, 3), (3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("einsum_bmm", lambda t, x, y: t.einsum("bij,bjk->bik", x, y), [(2, 2, 3), (2, 3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("einsum_dot", lambda t, x, y: t.einsum("i,i->", x, y), [(5,), (5,)], rtol=1e-4, atol=1e-5),
+    OpCase("einsum_outer", lambda t, x, y: t.einsum("i,j->ij", x, y), [(3,), (4,)]),
+    OpCase("einsum_transpose", lambda t, x: t.einsum("ij->ji", x), [(2, 3)]),
+    OpCase("einsum_sum", lambda t, x: t.einsum("ij->i", x), [(2, 3)]),
+    OpCase("einsum_list", lambda t, x, y: t.einsum("ij,j->i", [x, y]), [(2, 3), (3,)], rtol=1e-4, atol=1e-5),
+    # --- reductions ----------------------------------------------------------------------------
+    OpCase("sum", lambda t, x: x.sum(), [(3, 4)]),
+    OpCase("sum_dim", lambda t, x: t.sum(x, dim=1), [(3, 4)]),
+    OpCase("sum_dim_keepdim", lambda t, x: x.sum(0, keepdim=True), [(3, 4)]),
+    OpCase("sum_neg_dim", lambda t, x: x.sum(-1), [(2, 3, 4)]),
+    OpCase("sum_dims", lambda t, x: x.sum((0, 2)), [(2, 3, 4)]),
+    OpCase("sum_int", lambda t, x: x.sum(), [(3, 4)], I64),
+    OpCase("sum_int32_dim", lambda t, x: x.sum(0), [(3, 4)], I32),
+    OpCase("sum_bool", lambda t, x: x.sum(), [(3, 4)], B),
+    OpCase("sum_dtype", lambda t, x: x.sum(dtype=t.float64), [(3, 4)]),
+    OpCase("sum_zerodim", lambda t, x: x.sum(), [()]),
+    OpCase("sum_noncontig", lambda t, x: x.t()[1:].sum(0), [(4, 3)]),
+    OpCase("mean", lambda t, x: x.mean(), [(3, 4)]),
+    OpCase("mean_dim", lambda t, x: t.mean(x, 1), [(3, 4)]),
+    OpCase("mean_dim_keepdim", lambda t, x: x.mean(dim=(0, 1), keepdim=True), [(2, 3, 4)]),
+    OpCase("mean_f64", lambda t, x: x.mean(0), [(3, 4)], F64),
+    OpCase("prod", lambda t, x: x.prod(), [(3, 4)], low=0.5, high=1.5),
+    OpCase("prod_dim", lambda t, x: t.prod(x, 1), [(3, 4)], low=0.5, high=1.5),
+    OpCase("prod_dim_keepdim", lambda t, x: x.prod(0, keepdim=True), [(3, 4)], low=0.5, high=1.5),
+    OpCase("prod_int", lambda t, x: x.prod(1), [(3, 4)], I64),
+    OpCase("max", lambda t, x: x.max(), [(3, 4)]),
+    OpCase("max_dim", lambda t, x: x.max(dim=1), [(3, 4)]),
+    OpCase("max_dim_keepdim", lambda t, x: t.max(x, 0, keepdim=True), [(3, 4)]),
+    OpCase("max_dim_values", lambda t, x: x.max(-1).values, [(2, 3, 4)]),
+    OpCase("max_dim_indices", lambda t, x: x.max(-1)[1], [(2, 3, 4)]),
+    OpCase("max_binary", lambda t, x, y: t.max(x, y), [(3, 4), (4,)]),
+    OpCase("max_int", lambda t, x: x.max(), [(7,)], I64),
+    OpCase("min", lambda t, x: t.min(x), [(3, 4)]),
+    OpCase("min_dim", lambda t, x: x.min(0), [(3, 4)]),
+    OpCase("min_dim_keepdim", lambda t, x: x.min(1, keepdim=True), [(3, 4)]),
+    OpCase("amax", lambda t, x: t.amax(x, 1), [(3, 4)]),
+    OpCase("amax_dims_keepdim", lambda t, x: x.amax((0, 2), keepdim=True), [(2, 3, 4)]),
+    OpCase("amax_all", lambda t, x: x.amax(), [(2, 3)]),
+    OpCase("amin", lambda t, x: t.amin(x, 0), [(3, 4)]),
+    OpCase("amin_keepdim", lambda t, x: x.amin(-1, keepdim=True), [(3, 4)]),
+    OpCase("argmax", lambda t, x: x.argmax(), [(3, 4)]),
+    OpCase("argmax_dim", lambda t, x: t.argmax(x, 1), [(3, 4)]),
+    OpCase("argmax_keepdim", lambda t, x: x.argmax(0, keepdim=True), [(3, 4)]),
+    OpCase("argmin", lambda t, x: t.argmin(x), [(3, 4)]),
+    OpCase("argmin_dim", lambda t, x: x.argmin(dim=-1), [(2, 3, 4)]),
+    OpCase("std", lambda t, x: x.std(), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("std_dim", lambda t, x: t.std(x, 1), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("std_correction0", lambda t, x: x.std(0, correction=0), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("std_unbiased_false", lambda t, x: x.std(unbiased=False), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("std_keepdim", lambda t, x: x.std(dim=(0, 1), keepdim=True), [(2, 3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("var", lambda t, x: x.var(), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("var_dim", lambda t, x: t.var(x, 0), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("var_correction2", lambda t, x: x.var(1, correction=2), [(3, 5)], rtol=1e-4, atol=1e-5),
+    OpCase("var_keepdim", lambda t, x: x.var(-1, keepdim=True), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("norm", lambda t, x: x.norm(), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("norm_fn", lambda t, x: t.norm(x), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("norm_p1", lambda t, x: x.norm(p=1), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("norm_dim", lambda t, x: x.norm(dim=1), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("norm_dim_keepdim", lambda t, x: x.norm(2, dim=0, keepdim=True), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("logsumexp", lambda t, x: t.logsumexp(x, 1), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("logsumexp_keepdim", lambda t, x: x.logsumexp(dim=0, keepdim=True), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("logsumexp_dims", lambda t, x: x.logsumexp((0, 1)), [(3, 4)], rtol=1e-4, atol=1e-5),
+    OpCase("all", lambda t, x: x.all(), [(3, 4)], B),
+    OpCase("all_dim", lambda t, x: t.all(x, 1), [(3, 4)], B),
+    OpCase("all_float", lambda t, x: (x > -3).all(), [(3, 4)]),
+    OpCase("any", lambda t, x: t.any(x), [(3, 4)], B),
+    OpCase("any_dim_keepdim", lambda t, x: x.any(0, keepdim=True), [(3, 4)], B),
+    OpCase("any_int", lambda t, x: x.any(), [(3, 4)], I64),
+    OpCase("cumsum", lambda t, x: t.cumsum(x, 1), [(3, 4)]),
+    OpCase("cumsum_neg_dim", lambda t, x: x.cumsum(dim=-2), [(2, 3, 4)]),
+    OpCase("cumsum_int", lambda t, x: x.cumsum(0), [(5,)], I32),
+    OpCase("cumprod", lambda t, x: t.cumprod(x, 1), [(3, 4)], low=0.5, high=1.5),
+    OpCase("cumprod_dim0", lambda t, x: x.cumprod(0), [(3, 4)], rtol=1e-4, atol=1e-5),
+    # --- shape ---------------------------------------------------------------------------------
+    OpCase("reshape", lambda t, x: x.reshape(4, 3), [(3, 4)]),
+    OpCase("reshape_infer", lambda t, x: t.reshape(x, (-1,)), [(3, 4)]),
+    OpCase("reshape_noncontig", lambda t, x: x.t().reshape(-1), [(3, 4)]),
+    OpCase("view", lambda t, x: x.view(2, 6), [(3, 4)]),
+    OpCase("view_tuple", lambda t, x: x.view((-1, 2)), [(3, 4)]),
+    OpCase("view_as", lambda t, x, y: x.view_as(y), [(3, 4), (6, 2)]),
+    OpCase("flatten", lambda t, x: x.flatten(), [(2, 3, 4)]),
+    OpCase("flatten_start", lambda t, x: t.flatten(x, 1), [(2, 3, 4)]),
+    OpCase("flatten_range", lambda t, x: x.flatten(0, 1), [(2, 3, 4)]),
+    OpCase("squeeze", lambda t, x: x.squeeze(), [(3, 1, 4, 1)]),
+    OpCase("squeeze_dim", lambda t, x: t.squeeze(x, 1), [(3, 1, 4)]),
+    OpCase("squeeze_dim_noop", lambda t, x: x.squeeze(0), [(3, 1, 4)]),
+    OpCase("squeeze_dims", lambda t, x: x.squeeze((1, 3)), [(3, 1, 4, 1)]),
+    OpCase("unsqueeze", lambda t, x: x.unsqueeze(0), [(3, 4)]),
+    OpCase("unsqueeze_neg", lambda t, x: t.unsqueeze(x, -1), [(3, 4)]),
+    OpCase("permute", lambda t, x: x.permute(2, 0, 1), [(2, 3, 4)]),
+    OpCase("permute_tuple", lambda t, x: t.permute(x, (1, 0, 2)), [(2, 3, 4)]),
+    OpCase("transpose", lambda t, x: x.transpose(0, 2), [(2, 3, 4)]),
+    OpCase("transpose_fn", lambda t, x: t.transpose(x, -1, -2), [(2, 3, 4)]),
+    OpCase("t", lambda t, x: x.t(), [(3, 4)]),
+    OpCase("t_fn", lambda t, x: t.t(x), [(3, 4)]),
+    OpCase("T", lambda t, x: x.T, [(3, 4)]),
+    OpCase("expand", lambda t, x: x.expand(2, 3, 4), [(3, 1)]),
+    OpCase("expand_neg", lambda t, x: x.expand(-1, 5), [(3, 1)]),
+    OpCase("expand_as", lambda t, x, y: x.expand_as(y), [(4,), (3, 4)]),
+    OpCase("repeat", lambda t, x: x.repeat(2, 3), [(3, 4)]),
+    OpCase("repeat_more_dims", lambda t, x: x.repeat(2, 1, 2), [(3, 4)]),
+    OpCase("contiguous", lambda t, x: x.t().contiguous(), [(3, 4)]),
+    OpCase("contiguous_noop", lambda t, x: x.contiguous(), [(3, 4)]),
+    OpCase("flip", lambda t, x: x.flip(0), [(3, 4)]),
+    OpCase("flip_dims", lambda t, x: t.flip(x, (0, 1)), [(3, 4)]),
+    OpCase("roll", lambda t, x: x.roll(1, 0), [(3, 4)]),
+    OpCase("roll_dims", lambda t, x: t.roll(x, (1, -2), (0, 1)), [(3, 4)]),
+    OpCase("roll_flat", lambda t, x: x.roll(5), [(3, 4)]),
+    OpCase("cat", lambda t, x, y: t.cat([x, y]), [(2, 4), (3, 4)]),
+    OpCase("cat_dim1", lambda t, x, y: t.cat((x, y), dim=1), [(3, 2), (3, 4)]),
+    OpCase("cat_neg_dim", lambda t, x, y, z: t.cat([x, y, z], -1), [(2, 1), (2, 3), (2, 2)]),
+    OpCase("cat_mixed_dtype", lambda t, x, y: t.cat([x, y]), [(2,), (3,)], [F32, F64]),
+    OpCase("cat_int", lambda t, x, y: t.cat([x, y]), [(2,), (3,)], I64),
+    OpCase("stack", lambda t, x, y: t.stack([x, y]), [(3, 4), (3, 4)]),
+    OpCase("stack_dim", lambda t, x, y: t.stack((x, y), dim=-1), [(3, 4), (3, 4)]),
+    OpCase("split", lambda t, x: x.split(2), [(5, 3)]),
+    OpCase("split_sizes", lambda t, x: t.split(x, [1, 3], dim=1), [(2, 4)]),
+    OpCase("chunk", lambda t, x: x.chunk(3), [(7, 2)]),
+    OpCase("chunk_dim", lambda t, x: t.chunk(x, 2, dim=1), [(2, 4)]),
+    OpCase("unbind", lambda t, x: x.unbind(), [(3, 4)]),
+    OpCase("unbind_dim", lambda t, x: t.unbind(x, 1), [(3, 4)]),
+    OpCase("gather", lambda t, x: t.gather(x, 1, t.tensor([[0, 2], [1, 1], [3, 0]])), [(3, 4)]),
+    OpCase("gather_dim0", lambda t, x: x.gather(0, t.tensor([[2, 0, 1, 1]])), [(3, 4)]),
+    OpCase("scatter_src", lambda t, x, y: t.scatter(x, 1, t.tensor([[0, 2], [1, 3]]), y), [(2, 4), (2, 2)]),
+    OpCase("scatter_value", lambda t, x: x.scatter(0, t.tensor([[1, 0, 1, 0]]), 2.5), [(2, 4)]),
+    OpCase("index_select", lambda t, x: t.index_select(x, 0, t.tensor([2, 0, 2])), [(3, 4)]),
+    OpCase("index_select_dim1", lambda t, x: x.index_select(1, t.tensor([3, 1])), [(3, 4)]),
+    OpCase("masked_fill", lambda t, x: x.masked_fill(x > 0, 0.5), [(3, 4)]),
+    OpCase("masked_fill_fn", lambda t, x, y: t.masked_fill(x, y > 0, -1.0), [(3, 4), (4,)]),
+    OpCase("masked_fill_tensor", lambda t, x, v: x.masked_fill(x < 0, v), [(3, 4), ()]),
+    OpCase("masked_fill_int", lambda t, x: x.masked_fill(x > 0, 9), [(5,)], I64),
+    OpCase("tril", lambda t, x: t.tril(x), [(4, 4)]),
+    OpCase("tril_diag", lambda t, x: x.tril(-1), [(3, 4)]),
+    OpCase("triu", lambda t, x: t.triu(x), [(4, 4)]),
+    OpCase("triu_diag", lambda t, x: x.triu(1), [(3, 4)]),
+    # --- __getitem__ ---------------------------------------------------------------------------
+    OpCase("getitem_int", lambda t, x: x[1], [(3, 4)]),
+    OpCase("getitem_neg_int", lambda t, x: x[-1], [(3, 4)]),
+    OpCase("getitem_two_ints", lambda t, x: x[1, -2], [(3, 4)]),
+    OpCase("getitem_slice", lambda t, x: x[1:3], [(4, 3)]),
+    OpCase("getitem_slice_step", lambda t, x: x[::2], [(5, 3)]),
+    OpCase("getitem_slice_2d", lambda t, x: x[:, 1:], [(3, 4)]),
+    OpCase("getitem_slice_neg", lambda t, x: x[-3:-1, ::3], [(4, 5)]),
+    OpCase("getitem_full_slice", lambda t, x: x[:], [(3, 4)]),
+    OpCase("getitem_none", lambda t, x: x[None], [(3, 4)]),
+    OpCase("getitem_none_mid", lambda t, x: x[:, None], [(3, 4)]),
+    OpCase("getitem_ellipsis", lambda t, x: x[..., 1], [(2, 3, 4)]),
+    OpCase("getitem_ellipsis_only", lambda t, x: x[...], [(2, 3)]),
+    OpCase("getitem_ellipsis_none", lambda t, x: x[1, ..., None], [(2, 3, 4)]),
+    OpCase("getitem_int_slice", lambda t, x: x[1, 1:3], [(3, 4)]),
+    OpCase("getitem_bool_mask", lambda t, x: x[x > 0], [(3, 4)]),
+    OpCase("getitem_bool_row_mask", lambda t, x: x[t.tensor([True, False, True])], [(3, 4)]),
+    OpCase("getitem_int_tensor", lambda t, x: x[t.tensor([0, 2, 2])], [(3, 4)]),
+    OpCase("getitem_int_tensor_2d", lambda t, x: x[t.tensor([[0, 1], [2, 0]])], [(3, 4)]),
+    OpCase("getitem_list", lambda t, x: x[[0, 2]], [(3, 4)]),
+    OpCase("getitem_two_tensors", lambda t, x: x[t.tensor([0, 1]), t.tensor([1, 3])], [(3, 4)]),
+    OpCase("getitem_slice_list", lambda t, x: x[1:, [0, 2]], [(3, 4)]),
+    OpCase("getitem_int_list", lambda t, x: x[1, [0, 3]], [(3, 4)]),
+    OpCase("getitem_none_tensor", lambda t, x: x[None, t.tensor([2, 0])], [(3, 4)]),
+    OpCase("getitem_noncontig", lambda t, x: x.t()[1:, 0], [(3, 4)]),
+    OpCase("getitem_int_input", lambda t, x: x[1:, 0], [(3, 4)], I64),
+    # --- __setitem__ on a non-leaf -------------------------------------------------------------
+    OpCase("setitem_int_scalar", _setitem(0, 1.5), [(3, 4)]),
+    OpCase("setitem_slice_scalar", _setitem((slice(None), 1), -2.0), [(3, 4)]),
+    OpCase("setitem_slice_tensor", _setitem((slice(None), 1)), [(3, 4), (3,)]),
+    OpCase("setitem_broadcast_tensor", _setitem((slice(1, 3), slice(None, None, 2))), [(3, 4), (2,)]),
+    OpCase("setitem_ellipsis", _setitem((Ellipsis, 0)), [(2, 3, 4), (2, 3)]),
+    OpCase("setitem_mask_scalar", _setitem(lambda t, y: y > 0, 0.0), [(3, 4)]),
+    OpCase("setitem_list_tensor", _setitem([0, 2]), [(3, 4), (2, 4)]),
+    OpCase("setitem_tensor_index", _setitem(lambda t, y: t.tensor([1, 0])), [(3, 4), (4,)]),
+    OpCase("setitem_int_dtype", _setitem(1, 7), [(3, 2)], I64),
+    OpCase("setitem_f64_value", _setitem(1), [(3, 2), (2,)], [F32, F64]),
+    # --- comparisons and logic -----------------------------------------------------------------
+    OpCase("eq", lambda t, x, y: t.eq(x, y), [(6,), (6,)], I64, low=0, high=3),
+    OpCase("eq_op_scalar", lambda t, x: x == 1, [(6,)], I64, low=0, high=3),
+    OpCase("ne", lambda t, x, y: t.ne(x, y), [(6,), (6,)], I64, low=0, high=3),
+    OpCase("ne_op", lambda t, x, y: x != y, [(3, 1), (4,)], I64, low=0, high=3),
+    OpCase("lt", lambda t, x, y: t.lt(x, y), [(3, 4), (3, 4)]),
+    OpCase("lt_op", lambda t, x: x < 0, [(3, 4)]),
+    OpCase("le", lambda t, x, y: t.le(x, y), [(6,), (6,)], I64, low=0, high=3),
+    OpCase("le_op", lambda t, x, y: x <= y, [(3, 1), (1, 4)]),
+    OpCase("gt", lambda t, x, y: t.gt(x, y), [(3, 4), (3, 4)]),
+    OpCase("gt_op_scalar", lambda t, x: x > 0.25, [(3, 4)]),
+    OpCase("gt_reflected", lambda t, x: 0.25 < x, [(3, 4)]),
+    OpCase("ge", lambda t, x, y: t.ge(x, y), [(6,), (6,)], I64, low=0, high=3),
+    OpCase("ge_op_mixed", lambda t, x, y: x >= y, [(4,), (4,)], [F32, I64]),
+    OpCase("equal_true", lambda t, x: t.equal(x, x.clone()), [(3, 4)]),
+    OpCase("equal_false", lambda t, x, y: t.equal(x, y), [(3, 4), (3, 4)]),
+    OpCase("equal_shape", lambda t, x: x.equal(x[:2]), [(3, 4)]),
+    OpCase("allclose", lambda t, x: t.allclose(x, x + 1e-7), [(3, 4)]),
+    OpCase("allclose_false", lambda t, x, y: x.allclose(y), [(3, 4), (3, 4)]),
+    OpCase("isclose", lambda t, x, y: t.isclose(x, x + y * 1e-3, atol=1e-3), [(3, 4), (3, 4)]),
+    OpCase("isnan", lambda t, x: t.isnan(t.log(x)), [(3, 4)]),
+    OpCase("isinf", lambda t, x: t.isinf(t.exp(x * 100)), [(3, 4)]),
+    OpCase("isfinite", lambda t, x: x.log().isfinite(), [(3, 4)]),
+    OpCase("isnan_int", lambda t, x: x.isnan(), [(3,)], I64),
+    OpCase("logical_and", lambda t, x, y: t.logical_and(x, y), [(3, 4), (3, 4)], B),
+    OpCase("logical_or", lambda t, x, y: t.logical_or(x, y), [(3, 4), (4,)], B),
+    OpCase("logical_not", lambda t, x: t.logical_not(x), [(3, 4)], B),
+    OpCase("logical_not_float", lambda t, x: (x * (x > 0)).logical_not(), [(3, 4)]),
+    OpCase("logical_xor", lambda t, x, y: x.logical_xor(y), [(3, 4), (3, 4)], B),
+    OpCase("logical_and_float", lambda t, x, y: t.logical_and(x > 0, y), [(5,), (5,)], I64),
+    OpCase("invert_bool", lambda t, x: ~x, [(5,)], B),
+    # --- in-place on a non-leaf ----------------------------------------------------------------
+    OpCase("add_", lambda t, x, y: _nonleaf(x).add_(y), [(3, 4), (3, 4)]),
+    OpCase("add_scalar_", lambda t, x: _nonleaf(x).add_(2), [(3, 4)]),
+    OpCase("add_alpha_", lambda t, x, y: _nonleaf(x).add_(y, alpha=0.5), [(3, 4), (4,)]),
+    OpCase("iadd", lambda t, x, y: _nonleaf(x).__iadd__(y), [(3, 4), (3, 4)]),
+    OpCase("sub_", lambda t, x, y: _nonleaf(x).sub_(y), [(3, 4), (1, 4)]),
+    OpCase("mul_", lambda t, x, y: _nonleaf(x).mul_(y), [(3, 4), (3, 4)]),
+    OpCase("mul_scalar_", lambda t, x: _nonleaf(x).mul_(3), [(3, 4)]),
+    OpCase("div_", lambda t, x, y: _nonleaf(x).div_(y), [(3, 4), (3, 4)], low=0.5, high=2),
+    OpCase("div_scalar_", lambda t, x: _nonleaf(x).div_(4), [(3, 4)]),
+    OpCase("pow_", lambda t, x: _nonleaf(x).pow_(2), [(3, 4)]),
+    OpCase("pow_tensor_", lambda t, x, y: _nonleaf(x).pow_(y), [(3, 4), (3, 4)], low=0.5, high=2),
+    OpCase("zero_", lambda t, x: _nonleaf(x).zero_(), [(3, 4)]),
+    OpCase("fill_", lambda t, x: _nonleaf(x).fill_(1.5), [(3, 4)]),
+    OpCase("fill_tensor_", lambda t, x, v: _nonleaf(x).fill_(v), [(3, 4), ()]),
+    OpCase("copy_", lambda t, x, y: _nonleaf(x).copy_(y), [(3, 4), (3, 4)]),
+    OpCase("copy_broadcast_", lambda t, x, y: _nonleaf(x).copy_(y), [(3, 4), (4,)]),
+    OpCase("copy_dtype_", lambda t, x, y: _nonleaf(x).copy_(y), [(3, 4), (3, 4)], [F32, F64]),
+    OpCase("clamp_", lambda t, x: _nonleaf(x).clamp_(-0.5, 0.5), [(3, 4)]),
+    OpCase("clamp_min_", lambda t, x: _nonleaf(x).clamp_(min=0), [(3, 4)]),
+    OpCase("inplace_int", lambda t, x: x.clone().add_(3).mul_(2), [(4,)], I64),
+    OpCase("inplace_chain", lambda t, x, y: (x.exp() * 1).mul_(y).add_(x), [(3, 4), (3, 4)]),
+    OpCase("inplace_then_use", lambda t, x: _nonleaf(x).add_(1).sum(1), [(3, 4)]),
+]
+# fmt: on
+
+
+def _make_inputs(case: OpCase) -> list[np.ndarray]:
+    rng = np.random.default_rng(zlib.crc32(case.name.encode()))
+    dtypes = [case.dtypes] * len(case.shapes) if isinstance(case.dtypes, str) else case.dtypes
+    arrays = []
+    for shape, dtype in zip(case.shapes, dtypes, strict=True):
+        if dtype == B:
+            a = rng.random(shape) < 0.5
+        elif dtype in (I64, I32):
+            lo = -5 if case.low is None else int(case.low)
+            hi = 6 if case.high is None else int(case.high)
+            a = rng.integers(lo, hi, shape)
+        elif case.low is not None:
+            a = rng.uniform(case.low, case.high, shape)
+        else:
+            a = rng.standard_normal(shape)
+        arrays.append(np.asarray(a, dtype=dtype))
+    return arrays
+
+
+def _name(t) -> str:
+    return str(t.dtype).rsplit(".", 1)[-1]
+
+
+def _grad_fn_name(lib, out) -> str | None:
+    if out.grad_fn is None:
+        return None
+    return type(out.grad_fn).__name__ if lib is torch else out.grad_fn.name()
+
+
+def _numpy(x) -> np.ndarray:
+    return np.asarray(x.detach().numpy() if isinstance(x, torch.Tensor) else np.asarray(x))
+
+
+def _compare_tensor(expected, actual, case: OpCase, what: str, values: bool = True) -> None:
+    assert isinstance(actual, tape.Tensor), f"{what}: {type(actual).__name__} is not a Tensor"
+    assert _name(actual) == _name(expected), f"{what}: dtype {_name(actual)} != {_name(expected)}"
+    assert tuple(actual.shape) == tuple(expected.shape), f"{what}: shape"
+    if not values:
+        return
+    e, a = _numpy(expected), _numpy(actual)
+    if e.dtype.kind == "f":
+        half = e.dtype == np.float16
+        np.testing.assert_allclose(
+            a.astype(np.float64),
+            e.astype(np.float64),
+            rtol=max(case.rtol, 1e-3 if half else 0),
+            atol=max(case.atol, 1e-3 if half else 0),
+            err_msg=what,
+        )
+    else:
+        np.testing.assert_array_equal(a, e, err_msg=what)
+
+
+def _outputs(out) -> list:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _run(lib, case: OpCase, arrays: list[np.ndarray], cotangent_seed: int):
+    leaves = [
+        lib.tensor(a, requires_grad=case.grad and a.dtype.kind == "f" and case.values)
+        for a in arrays
+    ]
+    out = case.fn(lib, *leaves)
+    result = {"out": out, "leaves": leaves}
+    if not isinstance(out, (lib.Tensor, tuple, list)):
+        return result
+    outs = [o for o in _outputs(out) if o.requires_grad]
+    if not (case.grad and outs):
+        return result
+    rng = np.random.default_rng(cotangent_seed)
+    cts = [rng.standard_normal(tuple(o.shape)).astype(_name(o)) for o in outs]
+    if isinstance(out, lib.Tensor):
+        out.backward(lib.tensor(cts[0]))
+    else:
+        loss = sum((o * lib.tensor(c)).sum() for o, c in zip(outs, cts, strict=True))
+        loss.backward()
+    return result
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_op_matches_torch(case: OpCase) -> None:
+    arrays = _make_inputs(case)
+    seed = zlib.crc32(case.name.encode()) + 1
+    expected = _run(torch, case, arrays, seed)
+    actual = _run(tape, case, arrays, seed)
+
+    e_out, a_out = expected["out"], actual["out"]
+    if not isinstance(e_out, (torch.Tensor, tuple, list)):
+        assert type(a_out) is type(e_out) and a_out == e_out, f"{a_out!r} != {e_out!r}"
+        return
+    e_outs, a_outs = _outputs(e_out), _outputs(a_out)
+    assert isinstance(a_out, (tuple, list)) == isinstance(e_out, (tuple, list)), "output kind"
+    assert len(a_outs) == len(e_outs), "number of outputs"
+    for i, (e, a) in enumerate(zip(e_outs, a_outs, strict=True)):
+        what = f"output {i}"
+        _compare_tensor(e, a, case, what, case.values)
+        assert a.requires_grad == e.requires_grad, f"{what}: requires_grad"
+        assert a.is_leaf == e.is_leaf, f"{what}: is_leaf"
+        assert _grad_fn_name(tape, a) == _grad_fn_name(torch, e), f"{what}: grad_fn"
+
+    for i, (e, a) in enumerate(zip(expected["leaves"], actual["leaves"], strict=True)):
+        if e.grad is None:
+            assert a.grad is None, f"input {i}: grad should be None"
+        else:
+            assert a.grad is not None, f"input {i}: grad is None"
+            _compare_tensor(e.grad, a.grad, case, f"input {i} grad")
