@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from tape import _dtype
 from tape.autograd import grad_mode
-from tape.autograd.graph import Node, accumulator_of, node_class
+from tape.autograd.graph import UNLISTED, Node, accumulator_of, node_class
 
 # How an op picks the dtype it computes in.
 NONE = 0  # no promotion: inputs go through as they are
@@ -126,8 +126,28 @@ def _bind_tensor(cls) -> None:
     _Tensor = cls
 
 
+_promotions: dict = {}
+
+
 def promote(args: tuple, mode: int):
-    """The dtype an op computes in, by torch's rules, or None when no cast is needed."""
+    """The numpy dtype an op computes in, by torch's rules (cached by the argument kinds)."""
+    Tensor = _Tensor
+    key = [mode]
+    for a in args:
+        if isinstance(a, Tensor):
+            array = a._storage.array
+            key.append(array.dtype)
+            key.append(array.ndim == 0)
+        else:
+            key.append(type(a))
+    key = tuple(key)
+    d = _promotions.get(key)
+    if d is None:
+        d = _promotions[key] = _promote_slow(args, mode)
+    return d
+
+
+def _promote_slow(args: tuple, mode: int):
     Tensor = _Tensor
     dims, zeros, scalars = [], [], []
     for a in args:
@@ -157,40 +177,56 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
         else:
             arrays.append(a)
     cast = promote(args, op.promote) if op.promote else None
-    out = op.compiled(static, cast)(*arrays)
-    if not (needs_grad and grad_mode.state.enabled and op._node is not None):
-        if type(out) is tuple:
-            return tuple(Tensor._wrap(o) for o in out)
-        return Tensor._wrap(out)
-    return record(op, args, static, cast, out)
+    fn = op._fwd_cache.get((static, cast))
+    if fn is None:
+        fn = op.compiled(static, cast)
+    out = fn(*arrays)
+    if needs_grad and op._node is not None and grad_mode.state.enabled:
+        return record(op, args, static, cast, out)
+    if type(out) is tuple:
+        return tuple(Tensor._wrap(o) for o in out)
+    return Tensor._wrap(out)
 
 
 def record(op: Op, args: tuple, static: tuple, cast, out):
     """Wrap the forward result in Tensors whose ``grad_fn`` is a new node for ``op``."""
     Tensor = _Tensor
     node: Node = op._node()
-    next_functions = []
+    edges = []
     for a in args:
         if isinstance(a, Tensor) and a._requires_grad:
             fn = a._grad_fn
-            next_functions.append((fn, a._output_nr) if fn is not None else (accumulator_of(a), 0))
+            edges.append((fn, a._output_nr) if fn is not None else (accumulator_of(a), 0))
+        elif isinstance(a, Tensor) and a._storage.array.dtype.kind in "biu":
+            edges.append(UNLISTED)
         else:
-            next_functions.append((None, 0))
+            edges.append(_NO_EDGE)
     node.op = op
     node.static = static
     node.cast = cast
     node.inputs = args
-    node.edges = tuple(next_functions)
+    node.edges = tuple(edges)
     if type(out) is tuple:
-        outs = tuple(
-            Tensor._wrap(o, node, i, o.dtype.kind == "f" or o.dtype == jnp.bfloat16)
-            for i, o in enumerate(out)
-        )
+        outs = tuple(Tensor._wrap(o, node, i, True) for i, o in enumerate(out))
         node.out_meta = tuple((o.shape, o.dtype) for o in out)
         node.float_outs = tuple(i for i, t in enumerate(outs) if t._requires_grad)
     else:
         outs = Tensor._wrap(out, node, 0, True)
         node.out_meta = ((out.shape, out.dtype),)
         node.float_outs = None
-    node.save_versions(op.saves, args, outs)
+    # Versions of what torch would save, so that a later in-place change is caught in backward.
+    saves = op.saves
+    if saves != "none":
+        saved = []
+        if saves != "output":
+            for t in args:
+                if isinstance(t, Tensor):
+                    saved.append((t, t._storage, t._storage.version))
+        if saves != "inputs":
+            for t in outs if type(outs) is tuple else (outs,):
+                saved.append((None, t._storage, t._storage.version))
+        node._saved = tuple(saved)
     return outs
+
+
+_NO_EDGE = (None, 0)

@@ -24,7 +24,7 @@ def _rfloordiv(self, other):
 
 
 def _rmod(self, other):
-    return elementwise.remainder(_full_like(self, other), self)
+    return elementwise.remainder(other, self)
 
 
 def _full_like(self, value):

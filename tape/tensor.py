@@ -28,6 +28,25 @@ class Storage:
         self.version = 0
 
 
+class _AliasStorage(Storage):
+    """``base``'s array under a version counter of its own: what ``.data`` hands out, so that
+    in-place changes made through it are not seen by autograd (as in torch)."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: Storage) -> None:
+        self.base = base
+        self.version = 0
+
+    @property
+    def array(self):
+        return self.base.array
+
+    @array.setter
+    def array(self, value) -> None:
+        self.base.array = value
+
+
 class Size(tuple):
     """torch.Size: a tuple of ints that prints like torch's."""
 
@@ -95,7 +114,7 @@ class Tensor:
     def _wrap(cls, array, grad_fn=None, output_nr: int = 0, requires_grad: bool = False) -> Tensor:
         t = object.__new__(Tensor)
         t._init(Storage(array), requires_grad and grad_fn is not None, grad_fn, output_nr)
-        if t._requires_grad and not _dtype.from_numpy_dtype(array.dtype).is_floating_point:
+        if t._requires_grad and not _dtype._FROM_NP[array.dtype].is_floating_point:
             t._requires_grad = False
             t._grad_fn = None
         return t
@@ -163,12 +182,19 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """The same storage, detached from the graph (in-place changes show in both)."""
-        return self.detach()
+        """The same array, detached from the graph (in-place changes show in both), with its
+        own version counter: autograd does not see changes made through ``.data``."""
+        t = object.__new__(Tensor)
+        t._init(_AliasStorage(self._storage), False, None, 0)
+        return t
 
     @data.setter
     def data(self, other: Tensor) -> None:
-        self._storage = Storage(other._storage.array)
+        self._storage = _AliasStorage(other._storage)
+
+    @property
+    def _version(self) -> int:
+        return self._storage.version
 
     # --- autograd attributes ------------------------------------------------------------------
     @property
@@ -366,9 +392,22 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self) -> float:
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        global _warned_float
+        if self._requires_grad and not _warned_float:
+            _warned_float = True  # torch warns once per process
+            warnings.warn(
+                "Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+                "behavior.\nConsider using tensor.detach() first.",
+                UserWarning,
+                stacklevel=2,
+            )
         return float(self.item())
 
     def __int__(self) -> int:
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self) -> int:
@@ -380,9 +419,12 @@ class Tensor:
         return id(self)
 
     def __format__(self, spec: str) -> str:
-        if self.dim() == 0 and spec:
+        # torch: 0-d tensors format as their Python value; others only with an empty spec.
+        if self.dim() == 0:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
 
     def __repr__(self, *, tensor_contents=None) -> str:
         grad_fn = self._grad_fn
@@ -463,6 +505,9 @@ class Tensor:
 
     def cuda(self, device=None) -> Tensor:
         return self.to("cuda" if device is None else _device.device("cuda", device))
+
+
+_warned_float = False
 
 
 def _astype(array, np_dtype):

@@ -50,12 +50,6 @@ def plan(roots) -> list:
     return order
 
 
-def _has_hooks(node) -> bool:
-    if isinstance(node, AccumulateGrad):
-        return bool(node.variable._hooks)
-    return bool(node._hooks or node._pre_hooks or node._tensor_pre_hooks or node._retained)
-
-
 def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
     """Run the backward compiled if this graph shape was seen before.
 
@@ -69,15 +63,18 @@ def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
     args = []
     leaves = []
     for node in order:
-        if _has_hooks(node):
-            return None
-        if isinstance(node, AccumulateGrad):
+        if type(node) is AccumulateGrad:
+            if node.variable._hooks:
+                return None
             keep = accumulate is None or (node, 0) in accumulate
             sig.append(keep)
             if keep:
                 leaves.append(node.variable)
             continue
-        node.check_saved()
+        if node._hooks or node._pre_hooks or node._tensor_pre_hooks or node._retained:
+            return None
+        if node._saved or node._freed:
+            node.check_saved()
         # Each input is an array argument, a value recomputed inside the program from the node
         # that produced it (cheap ops: every argument costs about a microsecond to pass), or a
         # Python scalar baked in as a constant.
@@ -92,7 +89,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
                     args.append(x._storage.array)
             else:
                 sources.append(x)
-        edges = tuple(None if n is None else (index[n], nr) for n, nr in node.edges)
+        edges = []
+        for n, nr in node.edges:
+            edges.append(None if n is None else (index[n], nr))
         sig.append(
             (
                 node.op,
@@ -100,7 +99,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
                 node.cast,
                 node.float_outs,
                 tuple(sources),
-                edges,
+                tuple(edges),
                 len(node.out_meta),
             )
         )

@@ -77,13 +77,20 @@ def backward(tensors, grad_tensors, retain_graph=None, create_graph=False, input
     for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
         node, nr = _root_node(t, i)
         roots.append((node, nr, _initial_grad(t, g, i, create_graph)))
-    only = None
+    only = capture = None
     if inputs is not None:
         inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
         only = {_target(t) for t in inputs}
-    _run(roots, retain_graph, create_graph, capture=None, accumulate=only)
+        # Non-leaf inputs get their gradient in .grad too, as torch does.
+        capture = {_target(t): None for t in inputs if t._grad_fn is not None} or None
+    _run(roots, retain_graph, create_graph, capture=capture, accumulate=only)
+    if capture is not None:
+        for t in inputs:
+            g = capture.get(_target(t)) if t._grad_fn is not None else None
+            if g is not None:
+                _store_grad(t, g if isinstance(g, Tensor) else Tensor._wrap(g))
 
 
 def grad(
@@ -115,7 +122,7 @@ def grad(
     capture = {_target(t): None for t in inputs}
     _run(roots, retain_graph, create_graph, capture=capture, accumulate=set())
     result = []
-    for t in inputs:
+    for i, t in enumerate(inputs):
         g = capture[_target(t)]
         if g is None:
             if materialize_grads:
@@ -125,8 +132,8 @@ def grad(
                 continue
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
-                    "Set allow_unused=True if this is the desired behavior."
+                    f"The differentiated Tensor at index {i} appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior."
                 )
             result.append(None)
         else:

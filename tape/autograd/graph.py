@@ -7,6 +7,7 @@ Each op creates one ``Node`` whose class is named after torch's backward functio
 from __future__ import annotations
 
 import itertools
+import re
 import weakref
 
 _sequence = itertools.count()
@@ -51,7 +52,8 @@ class Node:
         self._retained = None
 
     def name(self) -> str:
-        return type(self).__name__
+        n = type(self).__name__
+        return f"torch::autograd::{n}" if n in _CPP_NODES else n
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
@@ -59,47 +61,33 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         """torch's view of ``edges``: integer inputs (indices, masks) are not listed."""
-        from tape.tensor import Tensor
-
-        if self.inputs is None:
-            return self.edges
-        return tuple(
-            e
-            for e, x in zip(self.edges, self.inputs, strict=True)
-            if not isinstance(x, Tensor) or x.dtype.is_floating_point
-        )
-
-    def save_versions(self, saves: str, inputs: tuple, outputs) -> None:
-        """Remember the version of every tensor torch would save, to detect in-place changes."""
-        from tape.tensor import Tensor
-
-        saved = []
-        if saves in ("inputs", "both"):
-            saved.extend(
-                (t, t._storage, t._storage.version) for t in inputs if isinstance(t, Tensor)
-            )
-        if saves in ("output", "both"):
-            outs = outputs if isinstance(outputs, tuple) else (outputs,)
-            # The output is kept through its storage only: holding the tensor would be a cycle.
-            saved.extend((None, t._storage, t._storage.version) for t in outs)
-        self._saved = tuple(saved)
+        return tuple(e for e in self.edges if e is not UNLISTED)
 
     def check_saved(self) -> None:
         if self._freed:
             raise RuntimeError(SAVED_FREED)
-        for i, (tensor, storage, version) in enumerate(self._saved):
+        n_out = 0
+        for tensor, storage, version in self._saved:
             if storage.version != version:
-                what = (
-                    f"output {i} of {self.name()}" if tensor is None else f"input of {self.name()}"
-                )
+                # torch names the saved output's own node, or a saved input's current grad_fn
+                # (none for leaves), by its forward name: "output 0 of Exp".
+                if tensor is None:
+                    what = f", which is output {n_out} of {_forward_name(self.name())},"
+                elif tensor._grad_fn is not None:
+                    fn = tensor._grad_fn
+                    what = f", which is output {tensor._output_nr} of {_forward_name(fn.name())},"
+                else:
+                    what = ""
                 shape = list(storage.array.shape)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{_type_name(storage.array)} {shape}], which is {what}, "
+                    f"inplace operation: [{_type_name(storage.array)} {shape}]{what} "
                     f"is at version {storage.version}; expected version {version} instead. Hint: "
                     "enable anomaly detection to find the operation that failed to compute its "
-                    "gradient, with torch.autograd.set_detect_anomaly(True)."
+                    "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
                 )
+            if tensor is None:
+                n_out += 1
 
     def free(self) -> None:
         if self._saved:
@@ -121,9 +109,18 @@ class Node:
         return _RemovableHandle(self._pre_hooks, fn)
 
     def __call__(self, *grads):
+        """Apply the backward function to output gradients (Tensors), like torch's Node."""
         from tape.autograd.engine import call_node
+        from tape.tensor import Tensor
 
-        return call_node(self, grads)
+        arrays = [g._storage.array if isinstance(g, Tensor) else g for g in grads]
+        result = call_node(self, arrays)
+        out = tuple(
+            None if g is None else g if isinstance(g, Tensor) else Tensor._wrap(g)
+            for g, e in zip(result, self.edges, strict=True)
+            if e is not UNLISTED
+        )
+        return out[0] if len(out) == 1 else out
 
 
 class AccumulateGrad(Node):
@@ -172,6 +169,23 @@ def accumulator_of(tensor) -> AccumulateGrad:
         node = AccumulateGrad(tensor)
         tensor._accumulator = weakref.ref(node)
     return node
+
+
+# The edge of an integer tensor input (an index, a mask): torch leaves it out of next_functions.
+# A distinct object, so the check is an identity test and recording pays nothing for floats.
+UNLISTED = (None, 0)
+
+
+_CPP_NODES = frozenset({"AccumulateGrad", "CopySlices", "CopyBackwards", "NotImplemented"})
+
+
+def _forward_name(node_name: str) -> str:
+    """torch's name for a node in the in-place error: ``ExpBackward0`` -> ``Exp``,
+    ``ClampBackward1`` -> ``Clamp1``; C++ nodes keep their full name."""
+    m = re.fullmatch(r"(.*)Backward(\d+)", node_name)
+    if m is None:
+        return node_name
+    return m[1] if m[2] == "0" else m[1] + m[2]
 
 
 def _type_name(array) -> str:

@@ -30,12 +30,52 @@ _rsub = register(
 )
 mul = binary("mul", jnp.multiply, "MulBackward0")
 _div = register("div", jnp.true_divide, "DivBackward0", FLOAT)
-_div_trunc = register("div_trunc", lambda x, y: jnp.trunc(x / y).astype(x.dtype), None, SAME)
-_div_floor = register("div_floor", jnp.floor_divide, None, SAME)
-floor_divide = binary("floor_divide", jnp.floor_divide, None)
+
+
+def _not_implemented(fn, aten: str):
+    """``fn`` with torch's "NotImplemented" backward: building the graph works, backward raises."""
+
+    def f_bwd(_, g):
+        raise RuntimeError(f"derivative for aten::{aten} is not implemented")
+
+    def wrapped(*xs, **static):
+        @jax.custom_vjp
+        def f(*xs):
+            return fn(*xs, **static)
+
+        f.defvjp(lambda *xs: (fn(*xs, **static), None), f_bwd)
+        return f(*xs)
+
+    return wrapped
+
+
+# Rounded quotients have a zero gradient in torch (DivBackward2), not a missing one.
+_div_trunc = register(
+    "div_trunc",
+    lambda x, y: lax.stop_gradient(jnp.trunc(x / y).astype(x.dtype)),
+    "DivBackward2",
+    SAME,
+    saves="none",
+)
+_div_floor = register(
+    "div_floor",
+    lambda x, y: lax.stop_gradient(jnp.floor_divide(x, y)),
+    "DivBackward2",
+    SAME,
+    saves="none",
+)
+floor_divide = binary(
+    "floor_divide", _not_implemented(jnp.floor_divide, "floor_divide"), "NotImplemented"
+)
 _remainder = register("remainder", jnp.remainder, "RemainderBackward1", SAME)
 _remainder_scalar = register(
     "remainder_scalar", lambda x, other: jnp.remainder(x, other), "RemainderBackward0", SAME
+)
+_rremainder = register(
+    "rremainder",
+    _not_implemented(lambda x, base: jnp.remainder(jnp.asarray(base, x.dtype), x), "remainder"),
+    "NotImplemented",
+    SAME,
 )
 _pow = register("pow", jnp.power, "PowBackward1", SAME)
 _pow_scalar = register("pow_scalar", lambda x, exponent: x**exponent, "PowBackward0", SAME)
@@ -54,16 +94,40 @@ _where = register(
     "WhereBackward0",
     NONE,
 )
-_clamp = register(
-    "clamp", lambda x, min=None, max=None: jnp.clip(x, min, max), "ClampBackward1", SAME
-)
-_clamp_tensor = register(
-    "clamp_tensor", lambda x, lo, hi: jnp.clip(x, lo, hi), "ClampBackward0", SAME
+
+
+def _clip(x, min=None, max=None):
+    """torch's clamp, min(max(x, lo), hi), with its gradient: at a bound, all of it goes to ``x``
+    (``jnp.clip`` splits ties in half)."""
+    if min is not None:
+        x = jnp.where(x < min, jnp.asarray(min, x.dtype), x)
+    if max is not None:
+        x = jnp.where(x > max, jnp.asarray(max, x.dtype), x)
+    return x
+
+
+_clamp = register("clamp", _clip, "ClampBackward1", SAME)
+_clamp_tensor = register("clamp_tensor", _clip, "ClampBackward0", SAME)
+_clamp_min = register("clamp_min", _clip, "ClampMinBackward0", SAME)
+_clamp_min_tensor = register("clamp_min_tensor", _clip, "ClampMinBackward1", SAME)
+_clamp_max = register("clamp_max", _clip, "ClampMaxBackward0", SAME)
+_clamp_max_tensor = register(
+    "clamp_max_tensor", lambda x, max: _clip(x, None, max), "ClampMaxBackward1", SAME
 )
 
 
 def _is_scalar(x) -> bool:
     return isinstance(x, (int, float, bool))
+
+
+def _lift(input, *scalars):
+    """``input`` cast to torch's result type with Python ``scalars`` that are baked into an op as
+    static arguments (``int_tensor ** 0.5`` is float32). Only integer and bool tensors change,
+    and those never require grad, so the cast records nothing."""
+    dtype = promote((input, *scalars), SAME)
+    if dtype == input.dtype.np:
+        return input
+    return to_dtype(input, _dtype.from_numpy_dtype(dtype))
 
 
 def add(input, other, *, alpha=1):
@@ -83,6 +147,7 @@ def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
     if not _is_scalar(other):
         return sub(other, input, alpha=alpha)
+    input = _lift(input, other, alpha)
     return dispatch(_rsub, (input,), (("other", other), ("alpha", alpha)))
 
 
@@ -107,17 +172,19 @@ divide = true_divide = div
 
 
 def remainder(input, other):
+    if _is_scalar(input):
+        return dispatch(_rremainder, (_lift(other, input),), (("base", input),))
     if _is_scalar(other):
-        return dispatch(_remainder_scalar, (input,), (("other", other),))
+        return dispatch(_remainder_scalar, (_lift(input, other),), (("other", other),))
     return dispatch(_remainder, (input, other))
 
 
 def pow(input, exponent):
     """input ** exponent; a Python exponent is baked into the compiled op so x**2 is exact."""
     if _is_scalar(input):
-        return dispatch(_rpow, (exponent,), (("base", input),))
+        return dispatch(_rpow, (_lift(exponent, input),), (("base", input),))
     if _is_scalar(exponent):
-        return dispatch(_pow_scalar, (input,), (("exponent", exponent),))
+        return dispatch(_pow_scalar, (_lift(input, exponent),), (("exponent", exponent),))
     return dispatch(_pow, (input, exponent))
 
 
@@ -127,7 +194,7 @@ def square(input):
 
 def lerp(input, end, weight):
     if _is_scalar(weight):
-        return dispatch(_lerp_scalar, (input, end), (("weight", weight),))
+        return dispatch(_lerp_scalar, (_lift(input, weight), end), (("weight", weight),))
     return dispatch(_lerp, (input, end, weight))
 
 
@@ -145,6 +212,7 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if (min is None or _is_scalar(min)) and (max is None or _is_scalar(max)):
+        input = _lift(input, *(v for v in (min, max) if v is not None))
         return dispatch(_clamp, (input,), (("min", min), ("max", max)))
     return dispatch(_clamp_tensor, (input, min, max))
 
@@ -153,17 +221,35 @@ clip = clamp
 
 
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    if _is_scalar(min):
+        return dispatch(_clamp_min, (_lift(input, min),), (("min", min),))
+    return dispatch(_clamp_min_tensor, (input, min))
 
 
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    if _is_scalar(max):
+        return dispatch(_clamp_max, (_lift(input, max),), (("max", max),))
+    return dispatch(_clamp_max_tensor, (input, max))
 
 
 # --- unary math ---------------------------------------------------------------------------------
 neg = unary("neg", jnp.negative, "NegBackward0", NONE, saves="none")
 negative = neg
-abs = unary("abs", jnp.abs, "AbsBackward0", NONE)
+
+
+@jax.custom_jvp
+def _abs(x):
+    return jnp.abs(x)
+
+
+@_abs.defjvp
+def _abs_jvp(primals, tangents):
+    # torch's d|x| is sign(x): 0 at 0, where JAX's is 1.
+    (x,), (t,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * t
+
+
+abs = unary("abs", _abs, "AbsBackward0", NONE)
 absolute = abs
 sign = unary("sign", jnp.sign, "SignBackward0", NONE, saves="none")
 floor = unary("floor", jnp.floor, "FloorBackward0", NONE, saves="none")

@@ -195,12 +195,13 @@ def index_select(input, dim, index):
     return dispatch(_index_select, (input, index), (("axis", dim % max(input.dim(), 1)),))
 
 
-_masked_fill = register(
-    "masked_fill",
-    lambda x, mask, value: jnp.where(mask, jnp.asarray(value, x.dtype), x),
-    "MaskedFillBackward0",
-    NONE,
-    "none",
+def _masked_fill_fwd(x, mask, value):
+    return jnp.where(mask, jnp.asarray(value, x.dtype), x)
+
+
+_masked_fill = register("masked_fill", _masked_fill_fwd, "MaskedFillBackward0", NONE, "none")
+_masked_fill_tensor = register(
+    "masked_fill_tensor", _masked_fill_fwd, "MaskedFillBackward1", NONE, "none"
 )
 
 
@@ -215,7 +216,8 @@ def masked_fill(input, mask, value):
         raise RuntimeError(
             f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}"
         )
-    return dispatch(_masked_fill, (input, mask, value))
+    op = _masked_fill if isinstance(value, (int, float, bool)) else _masked_fill_tensor
+    return dispatch(op, (input, mask, value))
 
 
 def masked_select(input, mask):

@@ -10,7 +10,15 @@ from tape.ops import elementwise, indexing
 from tape.ops.registry import NONE, dispatch, register
 
 _zero = register("zero", lambda x: jnp.zeros_like(x), "ZeroBackward0", NONE, "none")
-_fill = register("fill", lambda x, value: jnp.full_like(x, value), "FillBackward0", NONE, "none")
+# torch names the in-place fills' backward FillBackward2 (scalar) and FillBackward3 (tensor).
+_fill = register("fill", lambda x, value: jnp.full_like(x, value), "FillBackward2", NONE, "none")
+_fill_tensor = register(
+    "fill_tensor",
+    lambda x, value: jnp.broadcast_to(value.astype(x.dtype), x.shape),
+    "FillBackward3",
+    NONE,
+    "none",
+)
 _copy = register(
     "copy",
     lambda x, src: jnp.broadcast_to(src.astype(x.dtype), x.shape),
@@ -38,7 +46,12 @@ def _zero_fn(input):
 
 def _fill_fn(input, value):
     if not isinstance(value, (int, float, bool)):
-        value = value.item()
+        if value.dim() != 0:
+            raise RuntimeError(
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value.dim()} dimensions."
+            )
+        return dispatch(_fill_tensor, (input, value))
     return dispatch(_fill, (input,), (("value", value),))
 
 

@@ -12,9 +12,19 @@ _mv = register("mv", jnp.matmul, "MvBackward0", SAME, remat=False)
 _dot = register("dot", jnp.dot, "DotBackward0", SAME, remat=False)
 _vm = register("vecmat", jnp.matmul, "SqueezeBackward4", SAME, remat=False)
 _batched = register("matmul", jnp.matmul, "UnsafeViewBackward0", SAME, remat=False)
-_einsum = register(
-    "einsum", lambda *xs, eq: jnp.einsum(eq, *xs), "ViewBackward0", SAME, remat=False
-)
+# torch computes 2-D @ N-D (N >= 3) with a grad-requiring matrix as (b.mT @ a.mT).mT.contiguous().
+_folded_t = register("matmul_folded_t", jnp.matmul, "CloneBackward0", SAME, remat=False)
+
+
+def _einsum_fwd(*xs, eq):
+    return jnp.einsum(eq, *xs)
+
+
+# torch's einsum ends in a different op depending on the equation; see ``_einsum_last_op``.
+_einsum_ops = {
+    name: register(f"einsum_{name}", _einsum_fwd, f"{name}Backward{n}", SAME, remat=False)
+    for name, n in (("View", 0), ("Mul", 0), ("Sum", 1), ("Permute", 0))
+}
 
 
 def _check_dims(name: str, input, want: int, other=None) -> None:
@@ -48,6 +58,8 @@ def matmul(input, other):
             right = f"{sb[-2]}x{sb[-1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
     op = {(1, 1): _dot, (2, 2): _mm, (2, 1): _mv, (1, 2): _vm}.get((a, b), _batched)
+    if a == 2 and b >= 3 and input.requires_grad:
+        op = _folded_t
     return dispatch(op, (input, other))
 
 
@@ -88,4 +100,18 @@ ger = outer
 def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    return dispatch(_einsum, operands, (("eq", equation.replace(" ", "")),))
+    eq = equation.replace(" ", "")
+    return dispatch(_einsum_ops[_einsum_last_op(eq, len(operands))], operands, (("eq", eq),))
+
+
+def _einsum_last_op(eq: str, n: int) -> str:
+    """The op torch's einsum ends in: one operand is permuted, then summed over dropped indices;
+    two or more are multiplied, or contracted by bmm and viewed when some index is dropped."""
+    lhs, arrow, out = eq.partition("->")
+    letters = [c for c in lhs if c.isalpha()]
+    if not arrow:
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    dropped = any(c not in out for c in letters)
+    if n == 1:
+        return "Sum" if dropped else "Permute"
+    return "View" if dropped else "Mul"

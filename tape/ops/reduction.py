@@ -250,7 +250,14 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def _vector_norm(x, ord, axis, keepdims):
     if ord == 2:
-        return jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=keepdims))
+        # torch's gradient of a zero norm is 0, not the NaN of d sqrt(s) at s = 0.
+        sq = jnp.sum(x * x, axis=axis, keepdims=keepdims)
+        zero = sq == 0
+        return jnp.where(zero, 0, jnp.sqrt(jnp.where(zero, 1, sq))).astype(sq.dtype)
+    if ord == 1:
+        from tape.ops.elementwise import _abs
+
+        return jnp.sum(_abs(x), axis=axis, keepdims=keepdims)
     return jnp.linalg.vector_norm(x, ord=ord, axis=axis, keepdims=keepdims)
 
 

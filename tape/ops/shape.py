@@ -241,6 +241,19 @@ def cat(tensors, dim=0):
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     nonempty = [t for t in tensors if t.dim() != 1 or t.numel() != 0] or tensors[:1]
     (axis,) = _dims(dim, nonempty[0].dim()) or (0,)
+    first = tuple(nonempty[0].shape)
+    for i, t in enumerate(nonempty[1:], 1):
+        shape = tuple(t.shape)
+        if len(shape) != len(first):
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {len(first)} and {len(shape)}"
+            )
+        for d, (a, b) in enumerate(zip(first, shape, strict=True)):
+            if d != axis and a != b:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {axis}. Expected size {a} "
+                    f"but got size {b} for tensor number {i} in the list."
+                )
     return dispatch(_cat, tuple(nonempty), (("axis", axis),))
 
 
