@@ -14,8 +14,9 @@ def time_per_call(fn: Callable[[], object], number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
-def compare(workloads: dict[str, Callable[[], object]], number: int, rounds: int = 7,
-            warmup: int = 3) -> dict[str, float]:
+def compare(
+    workloads: dict[str, Callable[[], object]], number: int, rounds: int = 7, warmup: int = 3
+) -> dict[str, float]:
     """Median seconds per call of each workload, measured in interleaved rounds."""
     for fn in workloads.values():
         for _ in range(warmup):

@@ -63,7 +63,7 @@ def jax_chain(data):
 
 def main() -> list[str]:
     data = np.random.default_rng(0).standard_normal(64).astype(np.float32)
-    block = lambda f: (lambda: jax.block_until_ready(f()._storage.array))  # noqa: E731
+    block = lambda f: lambda: jax.block_until_ready(f()._storage.array)  # noqa: E731
     rows = report(
         "Q-step",
         compare(

@@ -180,12 +180,29 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
     fn = op._fwd_cache.get((static, cast))
     if fn is None:
         fn = op.compiled(static, cast)
-    out = fn(*arrays)
+    try:
+        out = fn(*arrays)
+    except (ValueError, TypeError) as error:
+        _raise_broadcast_error(arrays, error)
+        raise
     if needs_grad and op._node is not None and grad_mode.state.enabled:
         return record(op, args, static, cast, out)
     if type(out) is tuple:
         return tuple(Tensor._wrap(o) for o in out)
     return Tensor._wrap(out)
+
+
+def _raise_broadcast_error(arrays, error: Exception) -> None:
+    """torch's RuntimeError when tensor shapes do not broadcast (JAX raises ValueError)."""
+    shapes = [a.shape for a in arrays if hasattr(a, "shape") and a.ndim]
+    for i, a in enumerate(shapes):
+        for b in shapes[i + 1 :]:
+            for k in range(1, min(len(a), len(b)) + 1):
+                if a[-k] != b[-k] and 1 not in (a[-k], b[-k]):
+                    raise RuntimeError(
+                        f"The size of tensor a ({a[-k]}) must match the size of tensor b "
+                        f"({b[-k]}) at non-singleton dimension {max(len(a), len(b)) - k}"
+                    ) from error
 
 
 def record(op: Op, args: tuple, static: tuple, cast, out):

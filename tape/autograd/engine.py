@@ -6,7 +6,6 @@ as soon as they are ready), so gradients are summed in the same order as torch s
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
