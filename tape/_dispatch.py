@@ -14,7 +14,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from tape import _dtype
+from tape import _dtype, _lazy
 from tape.autograd import grad_mode
 from tape.autograd.graph import UNLISTED, Node, accumulator_of, node_class
 
@@ -36,6 +36,7 @@ class Op:
     """
 
     __slots__ = (
+        "_avals",
         "name",
         "fwd",
         "grad_fn",
@@ -63,6 +64,7 @@ class Op:
         self.promote = promote
         self.saves = saves
         self._fwd_cache: dict = {}
+        self._avals: dict = {}  # (static, cast, input kinds) -> output Aval(s)
         self._bwd_cache: dict = {}
         self._node = node_class(grad_fn) if grad_fn else None
 
@@ -118,78 +120,108 @@ def _make_vjp(pure: Callable, diff: tuple, float_outs: tuple | None) -> Callable
     return bwd
 
 
-_Tensor = None  # set by tape.tensor, which imports this module
+_Tensor = Storage = _LazyStorage = None  # set by tape.tensor, which imports this module
 
 
-def _bind_tensor(cls) -> None:
-    global _Tensor
-    _Tensor = cls
+def _bind_tensor(cls, storage, lazy_storage) -> None:
+    global _Tensor, Storage, _LazyStorage
+    _Tensor, Storage, _LazyStorage = cls, storage, lazy_storage
 
+
+# Deferred execution (tape._lazy) is on by default; tests can turn it off to compare.
+LAZY = True
 
 _promotions: dict = {}
 
 
 def promote(args: tuple, mode: int):
-    """The numpy dtype an op computes in, by torch's rules (cached by the argument kinds)."""
-    Tensor = _Tensor
-    key = [mode]
-    for a in args:
-        if isinstance(a, Tensor):
-            array = a._storage.array
-            key.append(array.dtype)
-            key.append(array.ndim == 0)
-        else:
-            key.append(type(a))
-    key = tuple(key)
+    """The numpy dtype an op computes in, by torch's rules."""
+    return _promote(_kinds(args)[1], mode)
+
+
+def _promote(kinds: tuple, mode: int):
+    key = (mode, kinds)
     d = _promotions.get(key)
     if d is None:
-        d = _promotions[key] = _promote_slow(args, mode)
+        dims, zeros, scalars = [], [], []
+        for k in kinds:
+            if isinstance(k, _lazy.Aval):
+                (dims if k.ndim else zeros).append(_dtype._FROM_NP[k.dtype])
+            elif k is not type(None):
+                scalars.append(_dtype.scalar_rank(k()))
+        d = _dtype.result_type(dims, zeros, scalars)
+        if mode == FLOAT and not d.is_floating_point:
+            d = _dtype.get_default_dtype()
+        d = _promotions[key] = d.np
     return d
 
 
-def _promote_slow(args: tuple, mode: int):
+def _kinds(args: tuple):
+    """(thunk inputs, kinds): each Tensor becomes its array or pending ``(thunk, index)`` and
+    its interned Aval; scalars stay as they are, with their type as kind."""
     Tensor = _Tensor
-    dims, zeros, scalars = [], [], []
+    inputs, kinds = [], []
     for a in args:
         if isinstance(a, Tensor):
-            (dims if a._storage.array.ndim else zeros).append(a.dtype)
-        elif a is not None:
-            scalars.append(_dtype.scalar_rank(a))
-    d = _dtype.result_type(dims, zeros, scalars)
-    if mode == FLOAT and not d.is_floating_point:
-        d = _dtype.get_default_dtype()
-    return d.np
+            s = a._storage
+            if type(s) is _LazyStorage:
+                ref = s.pending()
+                if ref is not None:
+                    inputs.append(ref)
+                    kinds.append(s.meta)
+                    continue
+            array = s.array
+            inputs.append(array)
+            kinds.append(_lazy.aval(array.shape, array.dtype))
+        else:
+            inputs.append(a)
+            kinds.append(type(a))
+    return inputs, tuple(kinds)
 
 
 def dispatch(op: Op, args: tuple, static: tuple = ()):
     """Run ``op`` on ``args`` (Tensors and Python scalars) and record it when grad is on.
 
-    Returns a Tensor, or a tuple of Tensors for multi-output ops.
+    When the op has run before on inputs of the same shapes and dtypes, the output's shape is
+    known and the op is deferred (``tape._lazy``) rather than run. Returns a Tensor, or a tuple
+    of Tensors for multi-output ops.
     """
     Tensor = _Tensor
-    arrays = []
-    needs_grad = False
-    for a in args:
-        if isinstance(a, Tensor):
-            arrays.append(a._storage.array)
-            if a._requires_grad:
-                needs_grad = True
+    inputs, kinds = _kinds(args)
+    cast = _promote(kinds, op.promote) if op.promote else None
+    key = (static, cast, kinds)
+    meta = op._avals.get(key) if LAZY else None
+    if meta is not None:
+        thunk = _lazy.Thunk(op, static, cast, tuple(inputs))
+        if type(meta) is tuple:
+            out = tuple(_LazyStorage(thunk, i, m) for i, m in enumerate(meta))
         else:
-            arrays.append(a)
-    cast = promote(args, op.promote) if op.promote else None
-    fn = op._fwd_cache.get((static, cast))
-    if fn is None:
-        fn = op.compiled(static, cast)
-    try:
-        out = fn(*arrays)
-    except (ValueError, TypeError) as error:
-        _raise_broadcast_error(arrays, error)
-        raise
-    if needs_grad and op._node is not None and grad_mode.state.enabled:
-        return record(op, args, static, cast, out)
+            out = _LazyStorage(thunk, 0, meta)
+    else:
+        arrays = inputs
+        if any(type(x) is tuple for x in inputs):  # a pending input: compute it first
+            arrays = [a._storage.array if isinstance(a, Tensor) else a for a in args]
+        fn = op._fwd_cache.get((static, cast))
+        if fn is None:
+            fn = op.compiled(static, cast)
+        try:
+            result = fn(*arrays)
+        except (ValueError, TypeError) as error:
+            _raise_broadcast_error(arrays, error)
+            raise
+        if type(result) is tuple:
+            op._avals[key] = tuple(_lazy.aval(r.shape, r.dtype) for r in result)
+            out = tuple(Storage(r) for r in result)
+        else:
+            op._avals[key] = _lazy.aval(result.shape, result.dtype)
+            out = Storage(result)
+    if op._node is not None and grad_mode.state.enabled:
+        for a in args:
+            if isinstance(a, Tensor) and a._requires_grad:
+                return record(op, args, static, cast, out)
     if type(out) is tuple:
-        return tuple(Tensor._wrap(o) for o in out)
-    return Tensor._wrap(out)
+        return tuple(Tensor._of(o) for o in out)
+    return Tensor._of(out)
 
 
 def _raise_broadcast_error(arrays, error: Exception) -> None:
@@ -214,7 +246,7 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
         if isinstance(a, Tensor) and a._requires_grad:
             fn = a._grad_fn
             edges.append((fn, a._output_nr) if fn is not None else (accumulator_of(a), 0))
-        elif isinstance(a, Tensor) and a._storage.array.dtype.kind in "biu":
+        elif isinstance(a, Tensor) and a._storage.meta.dtype.kind in "biu":
             edges.append(UNLISTED)
         else:
             edges.append(_NO_EDGE)
@@ -224,12 +256,12 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
     node.inputs = args
     node.edges = tuple(edges)
     if type(out) is tuple:
-        outs = tuple(Tensor._wrap(o, node, i, True) for i, o in enumerate(out))
-        node.out_meta = tuple((o.shape, o.dtype) for o in out)
+        outs = tuple(Tensor._of(o, node, i, True) for i, o in enumerate(out))
+        node.out_meta = tuple(o.meta for o in out)
         node.float_outs = tuple(i for i, t in enumerate(outs) if t._requires_grad)
     else:
-        outs = Tensor._wrap(out, node, 0, True)
-        node.out_meta = ((out.shape, out.dtype),)
+        outs = Tensor._of(out, node, 0, True)
+        node.out_meta = (out.meta,)
         node.float_outs = None
     # Versions of what torch would save, so that a later in-place change is caught in backward.
     saves = op.saves

@@ -11,7 +11,7 @@ import warnings
 import jax
 import numpy as np
 
-from tape import _device, _dispatch, _dtype, _tensor_str
+from tape import _device, _dispatch, _dtype, _lazy, _tensor_str
 from tape.autograd import grad_mode
 
 
@@ -26,6 +26,48 @@ class Storage:
     def __init__(self, array) -> None:
         self.array = array
         self.version = 0
+
+    @property
+    def meta(self):
+        """Shape and dtype (``.shape``, ``.dtype``, ``.ndim``, ``.size``) without computing."""
+        return self.array
+
+
+class LazyStorage(Storage):
+    """A value a pending ``Thunk`` will compute; reading ``array`` computes it."""
+
+    __slots__ = ("_array", "thunk", "index", "meta")
+
+    def __init__(self, thunk: _lazy.Thunk, index: int, meta: _lazy.Aval) -> None:
+        self._array = None
+        self.thunk = thunk
+        self.index = index
+        self.meta = meta
+        self.version = 0
+
+    @property
+    def array(self):
+        array = self._array
+        if array is None:
+            thunk = self.thunk
+            if thunk.values is None:
+                _lazy.materialize(thunk)
+            array = self._array = thunk.values[self.index]
+            self.thunk = None
+        return array
+
+    @array.setter
+    def array(self, value) -> None:
+        self._array = value
+        self.thunk = None
+
+    def pending(self):
+        """``(thunk, index)`` while the value is not computed, else None."""
+        thunk = self.thunk
+        if thunk is not None and self._array is None:
+            if thunk.values is None:
+                return thunk, self.index
+        return None
 
 
 class _AliasStorage(Storage):
@@ -112,9 +154,14 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, array, grad_fn=None, output_nr: int = 0, requires_grad: bool = False) -> Tensor:
+        return cls._of(Storage(array), grad_fn, output_nr, requires_grad)
+
+    @staticmethod
+    def _of(storage: Storage, grad_fn=None, output_nr: int = 0, requires_grad: bool = False):
+        """A tensor on ``storage``; only floating-point results keep ``grad_fn``."""
         t = object.__new__(Tensor)
-        t._init(Storage(array), requires_grad and grad_fn is not None, grad_fn, output_nr)
-        if t._requires_grad and not _dtype._FROM_NP[array.dtype].is_floating_point:
+        t._init(storage, requires_grad and grad_fn is not None, grad_fn, output_nr)
+        if t._requires_grad and not _dtype._FROM_NP[storage.meta.dtype].is_floating_point:
             t._requires_grad = False
             t._grad_fn = None
         return t
@@ -122,20 +169,20 @@ class Tensor:
     # --- metadata -----------------------------------------------------------------------------
     @property
     def dtype(self) -> _dtype.dtype:
-        return _dtype._FROM_NP[self._storage.array.dtype]
+        return _dtype._FROM_NP[self._storage.meta.dtype]
 
     @property
     def shape(self) -> Size:
-        return Size(self._storage.array.shape)
+        return Size(self._storage.meta.shape)
 
     def size(self, dim: int | None = None):
-        shape = self._storage.array.shape
+        shape = self._storage.meta.shape
         if dim is None:
             return Size(shape)
         return shape[_canonical_dim(dim, len(shape))]
 
     def dim(self) -> int:
-        return self._storage.array.ndim
+        return self._storage.meta.ndim
 
     ndim = property(dim)
 
@@ -143,15 +190,15 @@ class Tensor:
         return self.dim()
 
     def numel(self) -> int:
-        return int(self._storage.array.size)
+        return int(self._storage.meta.size)
 
     nelement = numel
 
     def element_size(self) -> int:
-        return self._storage.array.dtype.itemsize
+        return self._storage.meta.dtype.itemsize
 
     def stride(self, dim: int | None = None):
-        shape = self._storage.array.shape
+        shape = self._storage.meta.shape
         strides, acc = [], 1
         for s in reversed(shape):
             strides.append(acc)
@@ -375,7 +422,7 @@ class Tensor:
     def __len__(self) -> int:
         if self.dim() == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._storage.array.shape[0]
+        return self._storage.meta.shape[0]
 
     def __iter__(self):
         if self.dim() == 0:
@@ -531,4 +578,4 @@ def _canonical_dim(dim: int, ndim: int) -> int:
     return dim % n
 
 
-_dispatch._bind_tensor(Tensor)
+_dispatch._bind_tensor(Tensor, Storage, LazyStorage)

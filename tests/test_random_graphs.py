@@ -377,3 +377,50 @@ def test_random_graph_matches_torch(n_leaves, n_steps, seed):
                 np.testing.assert_allclose(
                     to_numpy(t.grad), to_numpy(o.grad), rtol=1e-8, atol=1e-10, err_msg=str(program)
                 )
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(n_leaves=st.integers(1, 2), n_steps=st.integers(2, 7), seed=st.integers(0, 2**31 - 1))
+def test_random_graph_double_backward_matches_torch(n_leaves, n_steps, seed):
+    """autograd.grad(create_graph=True) then backward of a gradient penalty, on random graphs."""
+    leaves, const, program, weights, outputs = _draw_program(_Rng(seed), n_leaves, n_steps)
+    rng = np.random.default_rng(seed + 1)
+    values = [rng.uniform(-2, 2, s) for s in [*leaves, const]]
+    values = [np.where(np.abs(v) < 0.05, 0.3, v) for v in values]
+
+    results = {}
+    for lib in (torch, tape):
+        pool, leaf_ts = run(lib, leaves, const, program, values)
+        loss = _loss(lib, pool, weights, outputs)
+        if not loss.requires_grad:
+            return
+        grads = lib.autograd.grad(loss, leaf_ts, create_graph=True, allow_unused=True)
+        penalty = None
+        for g in grads:
+            if g is not None and g.requires_grad:
+                term = (g * g).sum()
+                penalty = term if penalty is None else penalty + term
+        first = [None if g is None else to_numpy(g) for g in grads]
+        if penalty is None:
+            results[lib.__name__] = (first, None)
+            continue
+        penalty.backward()
+        results[lib.__name__] = (
+            first,
+            [None if t.grad is None else to_numpy(t.grad) for t in leaf_ts],
+        )
+    (first_t, second_t), (first_o, second_o) = results["tape"], results["torch"]
+    for g, w in zip(first_t, first_o):
+        assert (g is None) == (w is None), program
+        if w is not None:
+            np.testing.assert_allclose(g, w, rtol=1e-8, atol=1e-10, err_msg=str(program))
+    assert (second_t is None) == (second_o is None), program
+    if second_o is not None:
+        for g, w in zip(second_t, second_o):
+            assert (g is None) == (w is None), program
+            if w is not None:
+                np.testing.assert_allclose(g, w, rtol=1e-7, atol=1e-9, err_msg=str(program))

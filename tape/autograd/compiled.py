@@ -13,11 +13,13 @@ import heapq
 import jax
 import jax.numpy as jnp
 
+from tape import _lazy
 from tape.autograd.graph import AccumulateGrad
 
 COMPILE_AFTER = 2  # sightings of a signature before it is compiled
 
-_ARG = "<array>"  # marks where a node input is an array argument rather than a constant
+_ARG = "<array>"
+_PENDING = "<pending>"  # a source that is a pending forward value: (_PENDING, thunk, output)  # marks where a node input is an array argument rather than a constant
 _seen: dict = {}
 _compiled: dict = {}
 
@@ -50,13 +52,35 @@ def plan(roots) -> list:
     return order
 
 
-def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
+def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> list | None:
     """Run the backward compiled if this graph shape was seen before.
 
-    Returns the ``(leaf, grad)`` pairs to accumulate, or None when the caller should run the
-    graph node by node (first sighting, hooks, or anything else the compiled path doesn't cover).
+    Pending forward values (``tape._lazy``) the backward needs are computed in the same
+    program, and so are the values of ``outputs`` (the tensors ``backward`` was called on), so
+    reading the loss afterwards costs nothing. Returns the ``(leaf, grad)`` pairs to
+    accumulate, or None when the caller should run the graph node by node (first sighting,
+    hooks, or anything else the compiled path doesn't cover).
     """
-    from tape.tensor import Tensor
+    from tape.tensor import LazyStorage, Tensor
+
+    wanted = [s.pending() for s in (t._storage for t in outputs) if type(s) is LazyStorage]
+    wanted = [ref[0] for ref in wanted if ref is not None]
+    for node in order:
+        if type(node) is not AccumulateGrad and node.inputs is not None:
+            for x in node.inputs:
+                if isinstance(x, Tensor) and type(x._storage) is LazyStorage:
+                    ref = x._storage.pending()
+                    if ref is not None:
+                        wanted.append(ref[0])
+    thunks = _lazy.collect(wanted)
+    thunk_index = {id(t): i for i, t in enumerate(thunks)}
+    thunk_args: list = []
+    thunk_sig = _lazy.signature(thunks, thunk_index, thunk_args)
+    out_thunks = tuple(
+        thunk_index[id(s.thunk)]
+        for s in (t._storage for t in outputs)
+        if type(s) is LazyStorage and s.pending() is not None
+    )
 
     index = {node: i for i, node in enumerate(order)}
     sig = []
@@ -81,6 +105,10 @@ def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
         sources = []
         for x in node.inputs:
             if isinstance(x, Tensor):
+                storage = x._storage
+                if type(storage) is LazyStorage and storage.pending() is not None:
+                    sources.append((_PENDING, thunk_index[id(storage.thunk)], storage.index))
+                    continue
                 producer = x._grad_fn
                 if producer is not None and producer.op.remat and producer in index:
                     sources.append((index[producer], x._output_nr))
@@ -104,7 +132,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
             )
         )
     root_sig = tuple((index[n], nr) for n, nr, _ in roots)
-    key = (tuple(sig), root_sig)
+    key = (tuple(sig), root_sig, thunk_sig, out_thunks)
     fn = _compiled.get(key)
     if fn is None:
         count = _seen.get(key, 0) + 1
@@ -112,7 +140,10 @@ def try_run(order: list, roots, retain_graph: bool, accumulate) -> list | None:
         if count < COMPILE_AFTER:
             return None
         fn = _compiled[key] = jax.jit(_backward_program(key))
-    grads = fn(args, [g for _, _, g in roots])
+    grads, values = fn(args, [g for _, _, g in roots], thunk_args)
+    for i, v in zip(out_thunks, values, strict=True):
+        thunks[i].values = v
+        thunks[i].inputs = None
     if not retain_graph:
         for node in order:
             node.free()
@@ -123,9 +154,10 @@ def _backward_program(key):
     """A pure function (array arguments, root cotangents) -> leaf gradients for one signature."""
     from tape._dispatch import _make_vjp
 
-    sig, root_sig = key
+    sig, root_sig, thunk_sig, out_thunks = key
 
-    def program(args, root_cts):
+    def program(args, root_cts, thunk_args):
+        pending = _lazy.evaluate(thunk_sig, thunk_args)
         arg_iter = iter(args)
         inputs_of = {}
         for i, entry in enumerate(sig):
@@ -136,6 +168,8 @@ def _backward_program(key):
         def value(source):
             if not isinstance(source, tuple):
                 return source
+            if source[0] is _PENDING:
+                return pending[source[1]][source[2]]
             i, nr = source
             if i not in outputs_of:
                 op, static, cast = sig[i][:3]
@@ -164,7 +198,7 @@ def _backward_program(key):
             in_grads = _make_vjp(op.pure(static, cast), diff, float_outs)(inputs, cts)
             for j, g in zip(diff, in_grads, strict=True):
                 _add_to(buffers, edges[j][0], edges[j][1], g, sig)
-        return out
+        return out, [pending[i] for i in out_thunks]
 
     return program
 

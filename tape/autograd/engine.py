@@ -84,7 +84,7 @@ def backward(tensors, grad_tensors, retain_graph=None, create_graph=False, input
         only = {_target(t) for t in inputs}
         # Non-leaf inputs get their gradient in .grad too, as torch does.
         capture = {_target(t): None for t in inputs if t._grad_fn is not None} or None
-    _run(roots, retain_graph, create_graph, capture=capture, accumulate=only)
+    _run(roots, retain_graph, create_graph, capture=capture, accumulate=only, outputs=tensors)
     if capture is not None:
         for t in inputs:
             g = capture.get(_target(t)) if t._grad_fn is not None else None
@@ -147,10 +147,10 @@ def _target(t):
     return (accumulator_of(t), 0)
 
 
-def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate) -> None:
+def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, outputs=()) -> None:
     order = compiled.plan(roots)
     if not create_graph and capture is None:
-        pairs = compiled.try_run(order, roots, retain_graph, accumulate)
+        pairs = compiled.try_run(order, roots, retain_graph, accumulate, outputs)
         if pairs is not None:
             for leaf, g in pairs:
                 if g is not None:

@@ -135,7 +135,7 @@ class AccumulateGrad(Node):
         self.edges = ()
         self.inputs = ()
         self.float_outs = None
-        self.out_meta = ((variable._storage.array.shape, variable._storage.array.dtype),)
+        self.out_meta = ((variable._storage.meta.shape, variable._storage.meta.dtype),)
 
 
 class _RemovableHandle:

@@ -1,12 +1,25 @@
-"""``tape.nn.functional``: activations and losses as registry ops."""
+"""``tape.nn.functional``: layers, activations and losses as registry ops.
+
+Each public function validates its arguments the way torch does (same exception types, messages
+that name the shapes), then dispatches ONE registry entry whose backward node carries torch's
+``grad_fn`` name. Users see NCHW / OIHW layouts; convolutions and pooling pick per shape the XLA
+CPU lowering that avoids its slow paths (see DESIGN.md §3).
+"""
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
+from tape import _dtype
+from tape.autograd import grad_mode
 from tape.ops import elementwise
-from tape.ops.registry import FLOAT, dispatch, register
+from tape.ops.registry import FLOAT, NONE, SAME, dispatch, register
 
 relu = elementwise.relu
 sigmoid = elementwise.sigmoid
@@ -28,6 +41,1079 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """torch's deprecated ``size_average`` / ``reduce`` arguments, folded into ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _pair(v, n: int = 2) -> tuple:
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return tuple(int(v[0]) for _ in range(n))
+        return tuple(int(x) for x in v)
+    return (int(v),) * n
+
+
+_TYPE_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
+def _type_name(t) -> str:
+    return _TYPE_NAMES.get(t.dtype.name, t.dtype.name)
+
+
+def _size_str(t) -> str:
+    return str(list(t.shape))
+
+
+# ================================================================================================
+# linear
+# ================================================================================================
+def _linear_fwd(x, w, b):
+    y = jnp.matmul(x, w.T)
+    return y if b is None else y + b
+
+
+# torch's linear ends in addmm (2-D with bias), mm (2-D), or a view of a folded matmul (N-D).
+_linear_ops = {
+    (2, True): register("linear", _linear_fwd, "AddmmBackward0", SAME, remat=False),
+    (2, False): register("linear_nobias", _linear_fwd, "MmBackward0", SAME, remat=False),
+    ("nd", True): register("linear_nd", _linear_fwd, "ViewBackward0", SAME, remat=False),
+    ("nd", False): register("linear_nd_nobias", _linear_fwd, "UnsafeViewBackward0", SAME, False),
+}
+_linear_ops[(1, True)] = _linear_ops[("nd", True)]
+_linear_1d_nobias = register("linear_1d_nobias", _linear_fwd, "SqueezeBackward4", SAME, remat=False)
+_linear_ops[(1, False)] = _linear_1d_nobias
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``."""
+    in_shape, w_shape = tuple(input.shape), tuple(weight.shape)
+    if input.dim() == 0:
+        raise RuntimeError(
+            "both arguments to linear need to be at least 1D, but they are 0D and 2D"
+        )
+    k = in_shape[-1]
+    if weight.dim() != 2 or w_shape[1] != k:
+        rows = math.prod(in_shape[:-1]) if input.dim() > 1 else 1
+        wt = f"{w_shape[1]}x{w_shape[0]}" if weight.dim() == 2 else "x".join(map(str, w_shape))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {wt})")
+    nd = input.dim() if input.dim() <= 2 else "nd"
+    return dispatch(_linear_ops[(nd, bias is not None)], (input, weight, bias))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    raise NotImplementedError("bilinear is not implemented in tape")
+
+
+# ================================================================================================
+# convolution
+# ================================================================================================
+def _conv_out(size: int, k: int, s: int, p_lo: int, p_hi: int, d: int) -> int:
+    return (size + p_lo + p_hi - d * (k - 1) - 1) // s + 1
+
+
+def _im2col_conv(x, w, stride, pads, dilation):
+    """Convolution as patches (strided slices of the padded input) times the flattened kernel."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    (pt, pb), (pl, pr) = pads
+    oh = _conv_out(h, kh, sh, pt, pb, dh)
+    ow = _conv_out(wd, kw, sw, pl, pr, dw)
+    if kh == 1 and kw == 1 and not any((pt, pb, pl, pr)):
+        cols = x[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw]
+        return jnp.einsum("oc,nchw->nohw", w[:, :, 0, 0], cols)
+    xp = jnp.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    patches = [
+        xp[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    cols = jnp.stack(patches, axis=2).reshape(n, c * kh * kw, oh * ow)
+    out = jnp.einsum("ok,nkl->nol", w.reshape(o, c * kh * kw), cols)
+    return out.reshape(n, o, oh, ow)
+
+
+def _conv2d_fwd(x, w, b, stride, pads, dilation, groups):
+    n, c, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    oh = _conv_out(h, kh, stride[0], *pads[0], dilation[0])
+    ow = _conv_out(wd, kw, stride[1], *pads[1], dilation[1])
+    if groups == 1 and (oh * ow <= 64 or (kh == 1 and kw == 1)):
+        y = _im2col_conv(x, w, stride, pads, dilation)
+    else:
+        y = lax.conv_general_dilated(
+            x,
+            w,
+            window_strides=stride,
+            padding=pads,
+            rhs_dilation=dilation,
+            dimension_numbers=("NCHW", "OIHW", "NCHW"),
+            feature_group_count=groups,
+        )
+    if b is not None:
+        y = y + b[None, :, None, None]
+    return y
+
+
+_conv2d = register("conv2d", _conv2d_fwd, "ConvolutionBackward0", SAME, remat=False)
+
+
+def _conv1d_fwd(x, w, b, stride, pads, dilation, groups):
+    y = _conv2d_fwd(
+        x[:, :, None, :],
+        w[:, :, None, :],
+        b,
+        (1, stride[0]),
+        ((0, 0), pads[0]),
+        (1, dilation[0]),
+        groups,
+    )
+    return y[:, :, 0, :]
+
+
+_conv1d = register("conv1d", _conv1d_fwd, "ConvolutionBackward0", SAME, remat=False)
+
+
+def _conv_padding(padding, kernel, stride, dilation, n: int) -> tuple:
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            out = []
+            for k, d in zip(kernel, dilation, strict=True):
+                total = d * (k - 1)
+                out.append((total // 2, total - total // 2))
+            return tuple(out)
+        raise RuntimeError(f"Invalid padding string: '{padding}'")
+    return tuple((p, p) for p in _pair(padding, n))
+
+
+def _check_conv(name: str, input, weight, groups: int, n: int, transposed: bool = False) -> bool:
+    """torch's input checks; returns whether the input is unbatched."""
+    dim = input.dim()
+    if dim not in (n + 1, n + 2):
+        raise RuntimeError(
+            f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to {name}, but got input "
+            f"of size: {_size_str(input)}"
+        )
+    if weight.dim() != n + 2:
+        raise RuntimeError(
+            "weight should have at least three dimensions"
+            if weight.dim() < 3
+            else f"Expected {n + 2}-dimensional weight for {n + 2}-dimensional input "
+            f"{list(input.shape)}, but got {weight.dim()}-dimensional weight of size "
+            f"{list(weight.shape)} instead"
+        )
+    unbatched = dim == n + 1
+    c = input.shape[0 if unbatched else 1]
+    shape = [1, *input.shape] if unbatched else list(input.shape)
+    if transposed:
+        if c != weight.shape[0]:
+            raise RuntimeError(
+                f"Given transposed=1, weight of size {list(weight.shape)}, expected input{shape} "
+                f"to have {weight.shape[0]} channels, but got {c} channels instead"
+            )
+    elif c != weight.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(weight.shape)}, expected input{shape} "
+            f"to have {weight.shape[1] * groups} channels, but got {c} channels instead"
+        )
+    return unbatched
+
+
+def _check_spatial(input, kernel, pads, dilation, unbatched):
+    spatial = tuple(input.shape)[1 if unbatched else 2 :]
+    for size, k, (lo, hi), d in zip(spatial, kernel, pads, dilation, strict=True):
+        if size + lo + hi < d * (k - 1) + 1:
+            padded = [s + a + b for s, (a, b) in zip(spatial, pads, strict=True)]
+            eff = [d_ * (k_ - 1) + 1 for k_, d_ in zip(kernel, dilation, strict=True)]
+            raise RuntimeError(
+                f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+                f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than "
+                "actual input size"
+            )
+
+
+def _unsqueeze0(t):
+    return t.unsqueeze(0)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    unbatched = _check_conv("conv2d", input, weight, groups, 2)
+    stride, dilation = _pair(stride), _pair(dilation)
+    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, 2)
+    _check_spatial(input, tuple(weight.shape[2:]), pads, dilation, unbatched)
+    x = _unsqueeze0(input) if unbatched else input
+    static = (("stride", stride), ("pads", pads), ("dilation", dilation), ("groups", int(groups)))
+    out = dispatch(_conv2d, (x, weight, bias), static)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    unbatched = _check_conv("conv1d", input, weight, groups, 1)
+    stride, dilation = _pair(stride, 1), _pair(dilation, 1)
+    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, 1)
+    _check_spatial(input, tuple(weight.shape[2:]), pads, dilation, unbatched)
+    x = _unsqueeze0(input) if unbatched else input
+    static = (("stride", stride), ("pads", pads), ("dilation", dilation), ("groups", int(groups)))
+    out = dispatch(_conv1d, (x, weight, bias), static)
+    return out.squeeze(0) if unbatched else out
+
+
+def _conv_transpose2d_fwd(x, w, b, stride, padding, output_padding, dilation, groups):
+    cin, cout_g, kh, kw = w.shape
+    # (in, out/g, kh, kw) -> (out, in/g, kh, kw), spatially flipped.
+    wt = w.reshape(groups, cin // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
+    wt = wt.reshape(groups * cout_g, cin // groups, kh, kw)[:, :, ::-1, ::-1]
+    pads = tuple(
+        (d * (k - 1) - p, d * (k - 1) - p + op)
+        for k, p, op, d in zip((kh, kw), padding, output_padding, dilation, strict=True)
+    )
+    y = lax.conv_general_dilated(
+        x,
+        wt,
+        window_strides=(1, 1),
+        padding=pads,
+        lhs_dilation=stride,
+        rhs_dilation=dilation,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        feature_group_count=groups,
+    )
+    if b is not None:
+        y = y + b[None, :, None, None]
+    return y
+
+
+_conv_transpose2d = register(
+    "conv_transpose2d", _conv_transpose2d_fwd, "ConvolutionBackward0", SAME, remat=False
+)
+
+
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    unbatched = _check_conv("conv_transpose2d", input, weight, groups, 2, transposed=True)
+    x = _unsqueeze0(input) if unbatched else input
+    static = (
+        ("stride", _pair(stride)),
+        ("padding", _pair(padding)),
+        ("output_padding", _pair(output_padding)),
+        ("dilation", _pair(dilation)),
+        ("groups", int(groups)),
+    )
+    out = dispatch(_conv_transpose2d, (x, weight, bias), static)
+    return out.squeeze(0) if unbatched else out
+
+
+# ================================================================================================
+# pooling
+# ================================================================================================
+def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    eff = d * (k - 1) + 1
+    if ceil_mode:
+        out = -(-(size + 2 * p - eff) // s) + 1
+        if (out - 1) * s >= size + p:
+            out -= 1
+    else:
+        out = (size + 2 * p - eff) // s + 1
+    return out
+
+
+def _windows(xp, kernel, stride, dilation, out_hw):
+    """Each kernel offset's strided slice of the padded input: (offset index, slice)."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield (
+                i,
+                j,
+                xp[
+                    :,
+                    :,
+                    i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (ow - 1) + 1 : sw,
+                ],
+            )
+
+
+def _pool_pads(h, w, kernel, stride, padding, dilation, out_hw):
+    """Low/high padding so that every window of the output lies inside the padded input."""
+    pads = []
+    for size, k, s, p, d, o in zip((h, w), kernel, stride, padding, dilation, out_hw, strict=True):
+        need = (o - 1) * s + d * (k - 1) + 1
+        pads.append((p, max(need - size - p, 0)))
+    return pads
+
+
+def _max_pool2d_fwd(x, kernel, stride, padding, dilation, out_hw, with_indices):
+    """A max over shifted strided slices. A strict ``>`` keeps the first maximum (and NaN wins),
+    so the gradient goes to the same element as torch's; no ``select_and_scatter``."""
+    n, c, h, w = x.shape
+    pads = _pool_pads(h, w, kernel, stride, padding, dilation, out_hw)
+    xp = jnp.pad(x, ((0, 0), (0, 0), *pads), constant_values=-jnp.inf)
+    best = idx = None
+    for i, j, v in _windows(xp, kernel, stride, dilation, out_hw):
+        k = i * kernel[1] + j
+        if best is None:
+            best, idx = v, jnp.zeros(v.shape, jnp.int32)
+            continue
+        take = (v > best) | jnp.isnan(v)
+        best = jnp.where(take, v, best)
+        if with_indices:
+            idx = jnp.where(take, k, idx)
+    if not with_indices:
+        return best
+    oh, ow = out_hw
+    ki, kj = idx // kernel[1], idx % kernel[1]
+    rows = jnp.arange(oh)[:, None] * stride[0] - padding[0] + ki * dilation[0]
+    cols = jnp.arange(ow)[None, :] * stride[1] - padding[1] + kj * dilation[1]
+    return best, (rows * w + cols).astype(jnp.int64)
+
+
+_max_pool2d = register(
+    "max_pool2d", _max_pool2d_fwd, "MaxPool2DWithIndicesBackward0", NONE, saves="both"
+)
+
+
+def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, name):
+    if input.dim() not in (3, 4):
+        raise RuntimeError(
+            f"non-empty 3D or 4D (batch mode) tensor expected for input, but got: "
+            f"{_size_str(input)}"
+            if name == "max_pool2d"
+            else f"Expected 3D or 4D (batch mode) tensor for input, but got: {_size_str(input)}"
+        )
+    kernel = _pair(kernel_size)
+    stride = kernel if stride is None or stride == [] or stride == () else _pair(stride)
+    padding, dilation = _pair(padding), _pair(dilation)
+    for p, k in zip(padding, kernel, strict=True):
+        if p > k // 2:
+            raise RuntimeError(
+                "pad should be at most half of effective kernel size, but got "
+                f"pad={p}, kernel_size={k} and dilation={dilation[0]}"
+                if name == "max_pool2d"
+                else "pad should be at most half of kernel size, but got pad="
+                f"{p} and kernel_size={k}"
+            )
+    h, w = input.shape[-2:]
+    out_hw = tuple(
+        _pool_out(s, k, st, p, d, ceil_mode)
+        for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation, strict=True)
+    )
+    if min(out_hw) <= 0:
+        c = input.shape[-3]
+        raise RuntimeError(
+            f"Given input size: ({c}x{h}x{w}). Calculated output size: "
+            f"({c}x{out_hw[0]}x{out_hw[1]}). Output size is too small"
+        )
+    return kernel, stride, padding, dilation, out_hw
+
+
+def max_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    return_indices=False,
+):
+    kernel, stride, padding, dilation, out_hw = _pool_args(
+        input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"
+    )
+    unbatched = input.dim() == 3
+    x = _unsqueeze0(input) if unbatched else input
+    static = (
+        ("kernel", kernel),
+        ("stride", stride),
+        ("padding", padding),
+        ("dilation", dilation),
+        ("out_hw", out_hw),
+        ("with_indices", bool(return_indices)),
+    )
+    out = dispatch(_max_pool2d, (x,), static)
+    if unbatched:
+        out = tuple(o.squeeze(0) for o in out) if return_indices else out.squeeze(0)
+    return out
+
+
+max_pool2d_with_indices = max_pool2d
+
+
+def _avg_pool2d_fwd(x, kernel, stride, padding, out_hw, divisor):
+    n, c, h, w = x.shape
+    pads = _pool_pads(h, w, kernel, stride, padding, (1, 1), out_hw)
+    xp = jnp.pad(x, ((0, 0), (0, 0), *pads))
+    total = None
+    for _, _, v in _windows(xp, kernel, stride, (1, 1), out_hw):
+        total = v if total is None else total + v
+    return total / jnp.asarray(np.asarray(divisor), x.dtype)
+
+
+_avg_pool2d = register("avg_pool2d", _avg_pool2d_fwd, "AvgPool2DBackward0", NONE, saves="none")
+
+
+def _avg_divisor(h, w, kernel, stride, padding, out_hw, count_include_pad, divisor_override):
+    if divisor_override:
+        return ((float(divisor_override),),)
+    divs = []
+    for size, k, s, p, o in zip((h, w), kernel, stride, padding, out_hw, strict=True):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, size + p)
+        if count_include_pad:
+            divs.append(end - start)
+        else:
+            divs.append(np.minimum(end, size) - np.maximum(start, 0))
+    table = divs[0][:, None] * divs[1][None, :]
+    return tuple(tuple(float(v) for v in row) for row in table)
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    kernel, stride, padding, _, out_hw = _pool_args(
+        input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d"
+    )
+    unbatched = input.dim() == 3
+    x = _unsqueeze0(input) if unbatched else input
+    h, w = input.shape[-2:]
+    divisor = _avg_divisor(
+        h, w, kernel, stride, padding, out_hw, count_include_pad, divisor_override
+    )
+    static = (
+        ("kernel", kernel),
+        ("stride", stride),
+        ("padding", padding),
+        ("out_hw", out_hw),
+        ("divisor", divisor),
+    )
+    out = dispatch(_avg_pool2d, (x,), static)
+    return out.squeeze(0) if unbatched else out
+
+
+def _adaptive_matrix(size: int, out: int) -> np.ndarray:
+    m = np.zeros((out, size), np.float64)
+    for i in range(out):
+        start = (i * size) // out
+        end = -((-(i + 1) * size) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def _adaptive_avg_fwd(x, out_hw):
+    h, w = x.shape[-2:]
+    oh, ow = out_hw
+    if h % oh == 0 and w % ow == 0:
+        shape = (*x.shape[:-2], oh, h // oh, ow, w // ow)
+        return jnp.mean(x.reshape(shape), axis=(-3, -1))
+    mh = jnp.asarray(_adaptive_matrix(h, oh), x.dtype)
+    mw = jnp.asarray(_adaptive_matrix(w, ow), x.dtype)
+    return jnp.einsum("ah,...hw,bw->...ab", mh, x, mw)
+
+
+_adaptive_avg = register(
+    "adaptive_avg_pool2d", _adaptive_avg_fwd, "AdaptiveAvgPool2DBackward0", NONE, saves="none"
+)
+_adaptive_avg_1x1 = register(
+    "adaptive_avg_pool2d_1x1",
+    lambda x: jnp.mean(x, axis=(-2, -1), keepdims=True),
+    "MeanBackward1",
+    NONE,
+    saves="none",
+)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    if input.dim() not in (3, 4):
+        raise RuntimeError(
+            f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}"
+        )
+    out = _pair(output_size) if output_size is not None else (None, None)
+    if isinstance(output_size, (tuple, list)):
+        out = tuple(
+            s if o is None else int(o) for o, s in zip(output_size, input.shape[-2:], strict=True)
+        )
+    if out == (1, 1):
+        return dispatch(_adaptive_avg_1x1, (input,))
+    return dispatch(_adaptive_avg, (input,), (("out_hw", out),))
+
+
+# ================================================================================================
+# normalization
+# ================================================================================================
+def _bn_axes(ndim: int) -> tuple:
+    return (0, *range(2, ndim))
+
+
+def _bn_shape(ndim: int, c: int) -> tuple:
+    return (1, c) + (1,) * (ndim - 2)
+
+
+def _bn_train_fwd(x, w, b, eps):
+    axes = _bn_axes(x.ndim)
+    mean = jnp.mean(x, axis=axes)
+    shape = _bn_shape(x.ndim, x.shape[1])
+    centered = x - mean.reshape(shape)
+    var = jnp.mean(centered * centered, axis=axes)
+    out = centered * lax.rsqrt(var + eps).reshape(shape)
+    if w is not None:
+        out = out * w.reshape(shape)
+    if b is not None:
+        out = out + b.reshape(shape)
+    return out, mean, var
+
+
+def _bn_eval_fwd(x, rm, rv, w, b, eps):
+    shape = _bn_shape(x.ndim, x.shape[1])
+    out = (x - rm.reshape(shape)) * lax.rsqrt(rv.reshape(shape) + eps)
+    if w is not None:
+        out = out * w.reshape(shape)
+    if b is not None:
+        out = out + b.reshape(shape)
+    return out
+
+
+_bn_train = register("batch_norm", _bn_train_fwd, "NativeBatchNormBackward0", SAME, remat=False)
+_bn_eval = register("batch_norm_eval", _bn_eval_fwd, "NativeBatchNormBackward0", SAME)
+
+
+def _bn_update(running, stat, momentum, correction):
+    return (1 - momentum) * running + momentum * stat.astype(running.dtype) * correction
+
+
+_bn_update_op = register("batch_norm_update_stats", _bn_update, None, NONE, saves="none")
+
+
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """torch's batch norm: training normalizes with the biased batch variance and updates
+    ``running_var`` with the unbiased one; eval uses the running statistics."""
+    if input.dim() < 2:
+        raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    c = input.shape[1]
+    for name, t in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(
+                f"{name} should contain {c} elements not {t.numel()}"
+                if name.startswith("running")
+                else f"{name} should contain {c} elements not {t.numel()}"
+            )
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        return dispatch(
+            _bn_eval, (input, running_mean, running_var, weight, bias), (("eps", float(eps)),)
+        )
+    n = input.numel() // c
+    if n <= 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {input.shape}"
+        )
+    out, mean, var = dispatch(_bn_train, (input, weight, bias), (("eps", float(eps)),))
+    if running_mean is not None or running_var is not None:
+        with grad_mode.no_grad():
+            m = float(momentum)
+            if running_mean is not None:
+                new = dispatch(
+                    _bn_update_op,
+                    (running_mean, mean.detach()),
+                    (("momentum", m), ("correction", 1.0)),
+                )
+                running_mean.copy_(new)
+            if running_var is not None:
+                new = dispatch(
+                    _bn_update_op,
+                    (running_var, var.detach()),
+                    (("momentum", m), ("correction", n / (n - 1))),
+                )
+                running_var.copy_(new)
+    return out
+
+
+def _layer_norm_fwd(x, w, b, axes, eps):
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    centered = x - mean
+    var = jnp.mean(centered * centered, axis=axes, keepdims=True)
+    out = centered * lax.rsqrt(var + eps)
+    if w is not None:
+        out = out * w
+    if b is not None:
+        out = out + b
+    return out
+
+
+_layer_norm = register("layer_norm", _layer_norm_fwd, "NativeLayerNormBackward0", SAME)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if tuple(input.shape[input.dim() - k :]) != shape or input.dim() < k:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size{_size_str(input)}"
+        )
+    axes = tuple(range(input.dim() - k, input.dim()))
+    return dispatch(_layer_norm, (input, weight, bias), (("axes", axes), ("eps", float(eps))))
+
+
+def _group_norm_fwd(x, w, b, groups, eps):
+    n, c = x.shape[:2]
+    g = x.reshape(n, groups, -1)
+    mean = jnp.mean(g, axis=-1, keepdims=True)
+    centered = g - mean
+    var = jnp.mean(centered * centered, axis=-1, keepdims=True)
+    out = (centered * lax.rsqrt(var + eps)).reshape(x.shape)
+    shape = _bn_shape(x.ndim, c)
+    if w is not None:
+        out = out * w.reshape(shape)
+    if b is not None:
+        out = out + b.reshape(shape)
+    return out
+
+
+_group_norm = register("group_norm", _group_norm_fwd, "NativeGroupNormBackward0", SAME)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.dim() < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.dim()}"
+        )
+    c = input.shape[1]
+    if c % num_groups != 0:
+        raise RuntimeError(
+            f"Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {input.shape} and num_groups={num_groups}"
+        )
+    static = (("groups", int(num_groups)), ("eps", float(eps)))
+    return dispatch(_group_norm, (input, weight, bias), static)
+
+
+# ================================================================================================
+# dropout, embedding, one_hot
+# ================================================================================================
+_dropout = register("dropout", lambda x, noise: x * noise, "MulBackward0", NONE)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """torch's CPU dropout: ``noise = bernoulli_(1 - p) / (1 - p)`` from the default generator,
+    so masks equal torch's under the same ``manual_seed``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    from tape import _random, creation
+
+    np_dtype = input.dtype.np
+    if p == 1:
+        noise = np.zeros(tuple(input.shape), np_dtype)
+    else:
+        gen = _random.default_generator
+        mask = gen.bernoulli(1.0 - p, tuple(input.shape), np_dtype)
+        noise = (mask / np_dtype.type(1.0 - p)).astype(np_dtype)
+    out = dispatch(_dropout, (input, creation.tensor(noise, dtype=input.dtype)))
+    if inplace:
+        input.copy_(out)
+        return input
+    return out
+
+
+def _embedding_fwd(idx, w, padding_idx):
+    rows = jnp.take(w, idx, axis=0)
+    if padding_idx is not None:
+        rows = jnp.where((idx == padding_idx)[..., None], lax.stop_gradient(rows), rows)
+    return rows
+
+
+_embedding = register("embedding", _embedding_fwd, "EmbeddingBackward0", NONE)
+
+
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
+    if input.dtype.is_floating_point:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+            f"Long, Int; but got torch.{_type_name(input)}Tensor instead (while checking arguments "
+            "for embedding)"
+        )
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0 and padding_idx >= n:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        if padding_idx < 0:
+            if padding_idx < -n:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+            padding_idx = n + padding_idx
+    if input.numel():
+        arr = np.asarray(input)
+        if arr.min() < 0 or arr.max() >= n:
+            raise IndexError("index out of range in self")
+    return dispatch(_embedding, (input, weight), (("padding_idx", padding_idx),))
+
+
+_one_hot = register("one_hot", lambda x, n: jax.nn.one_hot(x, n, dtype=jnp.int64), None, NONE)
+
+
+def one_hot(tensor, num_classes=-1):
+    if tensor.dtype.name != "int64":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    arr = np.asarray(tensor)
+    if num_classes == -1:
+        if arr.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(arr.max()) + 1
+    if arr.size and arr.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if arr.size and arr.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return dispatch(_one_hot, (tensor,), (("n", int(num_classes)),))
+
+
+# ================================================================================================
+# activations
+# ================================================================================================
+_leaky_relu = register(
+    "leaky_relu",
+    lambda x, slope: jnp.where(x > 0, x, x * jnp.asarray(slope, x.dtype)),
+    "LeakyReluBackward0",
+    NONE,
+)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = dispatch(_leaky_relu, (input,), (("slope", float(negative_slope)),))
+    if inplace:
+        return input.copy_(out)
+    return out
+
+
+_gelu = register(
+    "gelu",
+    lambda x, approximate: jax.nn.gelu(x, approximate=approximate == "tanh"),
+    "GeluBackward0",
+    NONE,
+)
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return dispatch(_gelu, (input,), (("approximate", approximate),))
+
+
+_silu = register("silu", jax.nn.silu, "SiluBackward0", NONE)
+
+
+def silu(input, inplace=False):
+    out = dispatch(_silu, (input,))
+    return input.copy_(out) if inplace else out
+
+
+_hardtanh = register("hardtanh", lambda x, lo, hi: jnp.clip(x, lo, hi), "HardtanhBackward0", NONE)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    out = dispatch(_hardtanh, (input,), (("lo", float(min_val)), ("hi", float(max_val))))
+    return input.copy_(out) if inplace else out
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+_elu = register(
+    "elu",
+    lambda x, alpha: jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0))),
+    "EluBackward0",
+    NONE,
+)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    out = dispatch(_elu, (input,), (("alpha", float(alpha)),))
+    return input.copy_(out) if inplace else out
+
+
+_softplus = register(
+    "softplus",
+    lambda x, beta, threshold: jnp.where(
+        x * beta > threshold, x, jnp.log1p(jnp.exp(jnp.minimum(x * beta, threshold))) / beta
+    ),
+    "SoftplusBackward0",
+    NONE,
+)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return dispatch(_softplus, (input,), (("beta", float(beta)), ("threshold", float(threshold))))
+
+
+def _softmax_dim(name: str, ndim: int, dim):
+    if dim is None:
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+            "include dim=X as an argument.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 0 if ndim in (0, 1, 3) else 1
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+def _cast_for(input, dtype):
+    if dtype is not None:
+        return input.to(_dtype.to_dtype(dtype))
+    return input
+
+
+_softmax = register(
+    "softmax", lambda x, axis: jax.nn.softmax(x, axis=axis), "SoftmaxBackward0", FLOAT, "output"
+)
+_log_softmax = register(
+    "log_softmax",
+    lambda x, axis: jax.nn.log_softmax(x, axis=axis),
+    "LogSoftmaxBackward0",
+    FLOAT,
+    "output",
+)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    dim = _softmax_dim("softmax", input.dim(), dim)
+    x = _cast_for(input, dtype)
+    return dispatch(_softmax, (x,), (("axis", dim if x.dim() else None),))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    dim = _softmax_dim("log_softmax", input.dim(), dim)
+    x = _cast_for(input, dtype)
+    return dispatch(_log_softmax, (x,), (("axis", dim if x.dim() else None),))
+
+
+# ================================================================================================
+# pad, interpolate
+# ================================================================================================
+def _constant_pad_fwd(x, pads, value):
+    return lax.pad(x, jnp.asarray(value, x.dtype), [(lo, hi, 0) for lo, hi in pads])
+
+
+_constant_pad = register("constant_pad", _constant_pad_fwd, "ConstantPadNdBackward0", NONE, "none")
+_pad_ops = {
+    (mode, n): register(
+        f"{mode}_pad{n}d",
+        lambda x, pads, np_mode: jnp.pad(x, pads, mode=np_mode),
+        f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{n}DBackward0",
+        NONE,
+        "none",
+    )
+    for mode in ("reflect", "replicate")
+    for n in (1, 2, 3)
+}
+_circular_pad = register(
+    "circular_pad", lambda x, pads, np_mode: jnp.pad(x, pads, mode="wrap"), "CopySlices", NONE
+)
+
+
+def pad(input, pad, mode="constant", value=None):
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    k = len(pad) // 2
+    if k > input.dim():
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension but got padding length "
+            f"{len(pad)} and input of dimension {input.dim()}"
+        )
+    pairs = [(0, 0)] * (input.dim() - k) + [
+        (pad[2 * i], pad[2 * i + 1]) for i in reversed(range(k))
+    ]
+    if mode == "constant":
+        static = (("pads", tuple(pairs)), ("value", 0.0 if value is None else value))
+        return dispatch(_constant_pad, (input,), static)
+    if value is not None and value != 0:
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument.')
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if input.dim() not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.dim()}D input tensor."
+        )
+    if mode == "reflect":
+        for (lo, hi), size in zip(pairs, input.shape, strict=True):
+            if lo >= size and lo or hi >= size and hi:
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding input "
+                    f"dimension, but got: padding ({lo}, {hi}) at dimension "
+                    f"{pairs.index((lo, hi))} of input {list(input.shape)}"
+                )
+    static = (("pads", tuple(pairs)), ("np_mode", {"reflect": "reflect"}.get(mode, "edge")))
+    if mode == "circular":
+        return dispatch(_circular_pad, (input,), static)
+    return dispatch(_pad_ops[(mode, k)], (input,), static)
+
+
+def _nearest_index(in_size: int, out_size: int, scale) -> np.ndarray:
+    s = np.float32(in_size / out_size) if scale is None else np.float32(1.0 / scale)
+    idx = np.floor(np.arange(out_size, dtype=np.float32) * s).astype(np.int64)
+    return np.minimum(idx, in_size - 1)
+
+
+def _linear_weights(in_size, out_size, scale, align_corners):
+    if align_corners:
+        s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        src = np.arange(out_size, dtype=np.float32) * np.float32(s)
+    else:
+        s = np.float32(in_size / out_size) if scale is None else np.float32(1.0 / scale)
+        src = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * s - np.float32(0.5)
+        src = np.maximum(src, np.float32(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    lam = (src - i0).astype(np.float32)
+    return i0, i1, lam
+
+
+def _nearest_fwd(x, indices):
+    for axis, idx in zip(range(x.ndim - len(indices), x.ndim), indices, strict=True):
+        x = jnp.take(x, jnp.asarray(np.asarray(idx)), axis=axis)
+    return x
+
+
+def _bilinear_fwd(x, tables):
+    for axis, (i0, i1, lam) in zip((x.ndim - 2, x.ndim - 1), tables, strict=True):
+        shape = [1] * x.ndim
+        shape[axis] = len(lam)
+        lam_a = jnp.asarray(np.asarray(lam), x.dtype).reshape(shape)
+        a = jnp.take(x, jnp.asarray(np.asarray(i0)), axis=axis)
+        b = jnp.take(x, jnp.asarray(np.asarray(i1)), axis=axis)
+        x = a * (1 - lam_a) + b * lam_a
+    return x
+
+
+_nearest_ops = {
+    n: register(
+        f"upsample_nearest{n}d", _nearest_fwd, f"UpsampleNearest{n}DBackward0", NONE, "none"
+    )
+    for n in (1, 2, 3)
+}
+_bilinear = register(
+    "upsample_bilinear2d", _bilinear_fwd, "UpsampleBilinear2DBackward0", NONE, "none"
+)
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
+    n = input.dim() - 2
+    if n < 1:
+        raise ValueError(
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
+            f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+            f"(got {mode})"
+        )
+    if (size is None) == (scale_factor is None):
+        raise ValueError(
+            "only one of size or scale_factor should be defined"
+            if size is not None
+            else "either size or scale_factor should be defined"
+        )
+    spatial = tuple(input.shape[2:])
+    if size is not None:
+        out = _pair(size, n)
+        scales = (None,) * n
+    else:
+        factors = (
+            tuple(float(f) for f in scale_factor)
+            if isinstance(scale_factor, (tuple, list))
+            else (float(scale_factor),) * n
+        )
+        out = tuple(int(math.floor(s * f)) for s, f in zip(spatial, factors, strict=True))
+        scales = (None,) * n if recompute_scale_factor else factors
+    if mode == "nearest":
+        if align_corners is not None:
+            raise ValueError(
+                "align_corners option can only be set with the interpolating modes: "
+                "linear | bilinear | bicubic | trilinear"
+            )
+        indices = tuple(
+            tuple(int(i) for i in _nearest_index(s, o, sc))
+            for s, o, sc in zip(spatial, out, scales, strict=True)
+        )
+        return dispatch(_nearest_ops[n], (input,), (("indices", indices),))
+    if mode == "bilinear":
+        if n != 2:
+            raise NotImplementedError(f"Got {input.dim()}D input, but bilinear mode needs 4D input")
+        tables = tuple(
+            tuple(tuple(v.tolist()) for v in _linear_weights(s, o, sc, bool(align_corners)))
+            for s, o, sc in zip(spatial, out, scales, strict=True)
+        )
+        return dispatch(_bilinear, (input,), (("tables", tables),))
+    raise NotImplementedError(f"interpolate mode {mode!r} is not implemented in tape")
+
+
+upsample = interpolate
+
+
+# ================================================================================================
+# losses
+# ================================================================================================
 def _bce_logits(x, y, weight, pos_weight, reduction):
     log_sig = jax.nn.log_sigmoid(x)
     log_one_minus = jax.nn.log_sigmoid(-x)
@@ -52,6 +1138,7 @@ def binary_cross_entropy_with_logits(
     input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
 ):
     """Sigmoid plus binary cross entropy in one numerically stable op."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -62,11 +1149,287 @@ def binary_cross_entropy_with_logits(
     )
 
 
+def _bce_fwd(x, y, weight, reduction):
+    log_x = jnp.maximum(jnp.log(x), -100.0)
+    log_1mx = jnp.maximum(jnp.log1p(-x), -100.0)
+    loss = -(y * log_x + (1 - y) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+_bce = register("binary_cross_entropy", _bce_fwd, "BinaryCrossEntropyBackward0", FLOAT)
+
+
+def binary_cross_entropy(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}) is deprecated. Please ensure they have the same size."
+        )
+    arr = np.asarray(input)
+    if arr.size and ((arr < 0) | (arr > 1)).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    return dispatch(_bce, (input, target, weight), (("reduction", reduction),))
+
+
 _mse = register(
     "mse_loss", lambda x, y, reduction: _reduce((x - y) ** 2, reduction), "MseLossBackward0", FLOAT
 )
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def _check_same_size(input, target, name):
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    _check_same_size(input, target, "mse_loss")
     return dispatch(_mse, (input, target), (("reduction", reduction),))
+
+
+_l1_ops = {
+    r: register(
+        f"l1_loss_{r}",
+        lambda x, y, reduction: _reduce(jnp.abs(x - y), reduction),
+        name,
+        FLOAT,
+    )
+    for r, name in (("mean", "MeanBackward0"), ("sum", "SumBackward0"), ("none", "AbsBackward0"))
+}
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _check_same_size(input, target, "l1_loss")
+    return dispatch(_l1_ops[reduction], (input, target), (("reduction", reduction),))
+
+
+def _smooth_l1_fwd(x, y, beta, reduction):
+    d = jnp.abs(x - y)
+    if beta == 0:
+        loss = d
+    else:
+        loss = jnp.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+_smooth_l1 = register("smooth_l1_loss", _smooth_l1_fwd, "SmoothL1LossBackward0", FLOAT)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_same_size(input, target, "smooth_l1_loss")
+    static = (("beta", float(beta)), ("reduction", reduction))
+    return dispatch(_smooth_l1, (input, target), static)
+
+
+def _nll_core(logp, target, weight, ignore_index, reduction):
+    """torch's nll_loss on (N, C, ...) log-probabilities: weighted mean over non-ignored."""
+    c = logp.shape[1]
+    valid = target != ignore_index
+    safe = jnp.where(valid, target, 0)
+    picked = jnp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]
+    w = jnp.ones((c,), logp.dtype) if weight is None else weight
+    wt = jnp.where(valid, jnp.take(w, safe), 0).astype(logp.dtype)
+    loss = -picked * wt
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return jnp.sum(loss)
+    return jnp.sum(loss) / jnp.sum(wt)
+
+
+def _nll_fwd(logp, target, weight, ignore_index, reduction, unbatched):
+    if unbatched:
+        logp, target = logp[None], target[None]
+    out = _nll_core(logp, target, weight, ignore_index, reduction)
+    return out[0] if unbatched and reduction == "none" else out
+
+
+_nll = register("nll_loss", _nll_fwd, "NllLossBackward0", NONE)
+_nll2d = register("nll_loss2d", _nll_fwd, "NllLoss2DBackward0", NONE)
+
+
+def _check_class_target(input, target, weight, name):
+    if target.dtype.is_floating_point or target.dtype.name not in ("int64",):
+        if target.dtype.name in ("int32", "int16", "int8", "uint8") and name == "nll_loss":
+            pass
+        raise RuntimeError(f"expected scalar type Long but found {_type_name(target)}")
+    unbatched = input.dim() == 1
+    if input.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+    if unbatched:
+        if target.dim() != 0:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    else:
+        if input.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                f"({target.shape[0]})."
+            )
+        if input.dim() > 2 and tuple(target.shape[1:]) != tuple(input.shape[2:]):
+            raise RuntimeError(
+                f"Expected target size {[input.shape[0], *input.shape[2:]]}, got "
+                f"{list(target.shape)}"
+            )
+        if input.dim() == 2 and target.dim() != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    c = input.shape[0 if unbatched else 1]
+    if weight is not None and (weight.dim() != 1 or weight.numel() != c):
+        raise RuntimeError(
+            f"weight tensor should be defined either for all {c} classes or no classes but got "
+            f"weight tensor of shape: {list(weight.shape)}"
+        )
+    return unbatched, c
+
+
+def _check_targets_in_range(target, c, ignore_index):
+    arr = np.asarray(target)
+    bad = arr[(arr != ignore_index) & ((arr < 0) | (arr >= c))]
+    if bad.size:
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+
+
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    unbatched, c = _check_class_target(input, target, weight, "nll_loss")
+    _check_targets_in_range(target, c, ignore_index)
+    op = _nll2d if input.dim() > 2 else _nll
+    static = (
+        ("ignore_index", int(ignore_index)),
+        ("reduction", reduction),
+        ("unbatched", unbatched),
+    )
+    return dispatch(op, (input, target, weight), static)
+
+
+def _ce_fwd(x, target, weight, ignore_index, reduction, smoothing, unbatched):
+    if unbatched:
+        x, target = x[None], target[None]
+    logp = jax.nn.log_softmax(x, axis=1)
+    nll = _nll_core(logp, target, weight, ignore_index, reduction)
+    if smoothing > 0:
+        c = x.shape[1]
+        valid = target != ignore_index
+        shape = (1, c) + (1,) * (x.ndim - 2)
+        wl = logp if weight is None else logp * weight.reshape(shape)
+        smooth = jnp.where(valid, -jnp.sum(wl, axis=1), 0)
+        if reduction == "mean":
+            if weight is None:
+                smooth = jnp.sum(smooth) / jnp.sum(valid)
+            else:
+                safe = jnp.where(valid, target, 0)
+                smooth = jnp.sum(smooth) / jnp.sum(jnp.where(valid, jnp.take(weight, safe), 0))
+        elif reduction == "sum":
+            smooth = jnp.sum(smooth)
+        nll = (1 - smoothing) * nll + smooth * (smoothing / c)
+    return nll[0] if unbatched and reduction == "none" else nll
+
+
+def _ce_probs_fwd(x, target, weight, reduction, smoothing, unbatched):
+    if unbatched:
+        x, target = x[None], target[None]
+    c = x.shape[1]
+    if smoothing > 0:
+        target = target * (1 - smoothing) + smoothing / c
+    logp = jax.nn.log_softmax(x, axis=1)
+    if weight is not None:
+        logp = logp * weight.reshape((1, c) + (1,) * (x.ndim - 2))
+    prod = logp * target
+    if reduction == "mean":
+        out = -jnp.sum(prod) / (x.size / c)
+    elif reduction == "sum":
+        out = -jnp.sum(prod)
+    else:
+        out = -jnp.sum(prod, axis=1)
+    return out[0] if unbatched and reduction == "none" else out
+
+
+_ce_ops = {
+    "nll": register("cross_entropy", _ce_fwd, "NllLossBackward0", NONE),
+    "nll2d": register("cross_entropy_2d", _ce_fwd, "NllLoss2DBackward0", NONE),
+    "smooth": register("cross_entropy_smoothed", _ce_fwd, "AddBackward0", NONE),
+    "probs_mean": register("cross_entropy_probs", _ce_probs_fwd, "DivBackward1", SAME),
+    "probs": register("cross_entropy_probs_sum", _ce_probs_fwd, "NegBackward0", SAME),
+}
+
+
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+    label_smoothing=0.0,
+):
+    """log_softmax over dim 1 plus nll_loss in one op; class-index or class-probability targets."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if target.dtype.is_floating_point and tuple(target.shape) == tuple(input.shape):
+        if input.dim() < 1:
+            raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+        unbatched = input.dim() == 1
+        c = input.shape[0 if unbatched else 1]
+        if weight is not None and (weight.dim() != 1 or weight.numel() != c):
+            raise RuntimeError(
+                f"weight tensor should be defined either for all {c} classes or no classes but "
+                f"got weight tensor of shape: {list(weight.shape)}"
+            )
+        if target.dtype is not input.dtype:
+            raise RuntimeError(
+                f"expected scalar type {_type_name(input)} but found {_type_name(target)}"
+            )
+        op = _ce_ops["probs_mean" if reduction == "mean" else "probs"]
+        static = (
+            ("reduction", reduction),
+            ("smoothing", float(label_smoothing)),
+            ("unbatched", unbatched),
+        )
+        return dispatch(op, (input, target, weight), static)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(
+            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_type_name(input)}'"
+        )
+    unbatched, c = _check_class_target(input, target, weight, "cross_entropy")
+    _check_targets_in_range(target, c, ignore_index)
+    if label_smoothing > 0:
+        op = _ce_ops["smooth"]
+    else:
+        op = _ce_ops["nll2d" if input.dim() > 2 else "nll"]
+    static = (
+        ("ignore_index", int(ignore_index)),
+        ("reduction", reduction),
+        ("smoothing", float(label_smoothing)),
+        ("unbatched", unbatched),
+    )
+    return dispatch(op, (input, target, weight), static)

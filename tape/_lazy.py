@@ -1,0 +1,158 @@
+"""Deferred forward: an op whose output shape is known is recorded, not run.
+
+A pending tensor holds a ``Thunk`` (op, static arguments, inputs). Its value is computed when
+something reads it: all pending thunks it depends on run together, as one compiled XLA program
+once that program's signature has been seen before (node by node the first time, so a graph seen
+once costs no compile). ``loss.backward()`` folds the pending forward into the compiled backward
+(see ``tape.autograd.compiled``), so a repeated training step is a single XLA call.
+
+Thunk inputs are immutable: concrete arrays, Python scalars, or ``(thunk, output index)``. So an
+in-place change to a tensor after it was used never leaks into a pending result.
+"""
+
+from __future__ import annotations
+
+import jax
+
+COMPILE_AFTER = 2  # sightings of a program signature before it is compiled
+
+_ARG = "<array>"
+
+
+class Aval:
+    """Shape and dtype of a value not computed yet; interned, so it can key caches by identity."""
+
+    __slots__ = ("shape", "dtype", "ndim", "size", "__weakref__")
+
+    def __init__(self, shape: tuple, dtype) -> None:
+        self.shape = shape
+        self.dtype = dtype
+        self.ndim = len(shape)
+        n = 1
+        for s in shape:
+            n *= s
+        self.size = n
+
+
+_avals: dict = {}
+
+
+def aval(shape: tuple, dtype) -> Aval:
+    key = (shape, dtype)
+    a = _avals.get(key)
+    if a is None:
+        a = _avals[key] = Aval(shape, dtype)
+    return a
+
+
+class Thunk:
+    """One recorded op application whose outputs are not computed yet."""
+
+    __slots__ = ("op", "static", "cast", "inputs", "values")
+
+    def __init__(self, op, static: tuple, cast, inputs: tuple) -> None:
+        self.op = op
+        self.static = static
+        self.cast = cast
+        self.inputs = inputs
+        self.values = None
+
+
+def pending_inputs(thunk: Thunk):
+    for x in thunk.inputs:
+        if type(x) is tuple and x[0].values is None:
+            yield x[0]
+
+
+def collect(roots) -> list:
+    """Pending thunks that ``roots`` depend on, inputs before users."""
+    order, seen = [], set()
+    for root in roots:
+        if root.values is not None or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(tuple(pending_inputs(root))))]
+        while stack:
+            thunk, children = stack[-1]
+            for child in children:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(tuple(pending_inputs(child)))))
+                    break
+            else:
+                stack.pop()
+                order.append(thunk)
+    return order
+
+
+def signature(order: list, index: dict, args: list) -> tuple:
+    """The program key of ``order``; array inputs are appended to ``args``."""
+    sig = []
+    for thunk in order:
+        sources = []
+        for x in thunk.inputs:
+            if type(x) is tuple:
+                producer, nr = x
+                if producer.values is None:
+                    sources.append((index[id(producer)], nr))
+                else:
+                    sources.append(_ARG)
+                    args.append(producer.values[nr])
+            elif hasattr(x, "shape"):
+                sources.append(_ARG)
+                args.append(x)
+            else:
+                sources.append(x)
+        sig.append((thunk.op, thunk.static, thunk.cast, tuple(sources)))
+    return tuple(sig)
+
+
+def evaluate(sig: tuple, args, env: dict | None = None) -> list:
+    """Run a signature's thunks on ``args`` (tracers inside jit); returns each thunk's outputs."""
+    arg_iter = iter(args)
+    outputs = []
+    for op, static, cast, sources in sig:
+        inputs = []
+        for s in sources:
+            if s is _ARG:
+                inputs.append(next(arg_iter))
+            elif type(s) is tuple:
+                out = outputs[s[0]]
+                inputs.append(out[s[1]])
+            else:
+                inputs.append(s)
+        out = op.pure(static, cast)(*inputs)
+        outputs.append(out if type(out) is tuple else (out,))
+    return outputs
+
+
+_seen: dict = {}
+_programs: dict = {}
+
+
+def materialize(thunk: Thunk) -> None:
+    """Compute ``thunk`` and every pending thunk it depends on."""
+    order = collect((thunk,))
+    index = {id(t): i for i, t in enumerate(order)}
+    args: list = []
+    sig = signature(order, index, args)
+    program = _programs.get(sig)
+    if program is None:
+        count = _seen.get(sig, 0) + 1
+        _seen[sig] = count
+        if count < COMPILE_AFTER:
+            _interpret(order)
+            return
+        program = _programs[sig] = jax.jit(lambda a: evaluate(sig, a))
+    for t, values in zip(order, program(args), strict=True):
+        t.values = values
+        t.inputs = None
+
+
+def _interpret(order: list) -> None:
+    """First sighting: run each thunk with the op's own cached jit."""
+    for t in order:
+        inputs = [(x[0].values[x[1]] if type(x) is tuple else x) for x in t.inputs]
+        out = t.op.compiled(t.static, t.cast)(*inputs)
+        t.values = out if type(out) is tuple else (out,)
+        t.inputs = None

@@ -1,0 +1,430 @@
+"""The Optimizer base: torch's ``param_groups`` / ``state`` / ``state_dict`` surface over optax.
+
+Each optimizer describes one parameter group's update as an optax ``GradientTransformation``
+(``optax.chain`` of optax pieces and, where optax has no exact equivalent of torch's rule, a small
+custom piece). ``step()`` runs that update for the whole group as ONE jitted call,
+
+    (params, grads, per-parameter state, hyperparameters) -> (new params, new state)
+
+keyed by the optimizer class and a few static flags (``maximize``, "is weight decay on", ...).
+Hyperparameter values (lr, momentum, betas, ...) are traced arguments, so editing
+``group['lr']`` between steps reuses the compiled update.
+
+The per-parameter state lives in ``self.state[p]`` as tape tensors under torch's names
+(``momentum_buffer``, ``exp_avg``, ``step``, ...). Each optimizer packs those into the optax state
+of its chain before the update and unpacks them after, so ``state_dict()`` has torch's format.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from itertools import chain
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from tape import _dtype
+from tape.autograd import grad_mode
+from tape.tensor import Tensor
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+#: How many times each optimizer's jitted group update has been traced (for tests and debugging).
+TRACE_COUNTS: collections.Counter = collections.Counter()
+
+
+class Part(NamedTuple):
+    """One link of an optimizer's optax chain, with the map between its optax state and torch's
+    per-parameter state (``states`` is ``{torch_key: [array per parameter]}``)."""
+
+    tx: optax.GradientTransformation
+    pack: Callable[[dict, list], Any] | None = None  # (states, params) -> optax state
+    unpack: Callable[[Any], dict] | None = None  # optax state -> {torch_key: [arrays]}
+
+
+def _group_update(key, params, grads, states, hyper):
+    """The jitted body: one optax update over every parameter of a group that has a grad."""
+    cls, static = key
+    TRACE_COUNTS[cls.__name__] += 1  # runs only while tracing
+    parts = cls._parts(static, hyper)
+    tx = optax.chain(*(p.tx for p in parts))
+    opt_state = tuple(
+        p.tx.init(params) if p.pack is None else p.pack(states, params) for p in parts
+    )
+    updates, new_opt_state = tx.update(grads, opt_state, params)
+    new_params = [
+        (p + u).astype(p.dtype) for p, u in zip(params, updates, strict=True)
+    ]  # optax.apply_updates, spelled out to keep each parameter's dtype
+    new_states = {}
+    for part, st in zip(parts, new_opt_state, strict=True):
+        if part.unpack is not None:
+            new_states.update(part.unpack(st))
+    new_states = {
+        k: [v.astype(old.dtype) for v, old in zip(new_states[k], states[k], strict=True)]
+        for k in states
+        if k in new_states
+    }
+    return new_params, new_states
+
+
+_jitted_group_update = jax.jit(_group_update, static_argnums=0)
+
+
+def _scalar_dtype() -> np.dtype:
+    """torch keeps ``state['step']`` in float32 (float64 when that is the default dtype)."""
+    return np.dtype(np.float64 if _dtype.get_default_dtype() is _dtype.float64 else np.float32)
+
+
+def _typename(obj) -> str:
+    if isinstance(obj, Tensor):
+        return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor"}.get(
+            obj.dtype.name, "torch.Tensor"
+        )
+    return type(obj).__module__ + "." + type(obj).__qualname__
+
+
+def _as_array(value):
+    return value._storage.array if isinstance(value, Tensor) else value
+
+
+class Optimizer:
+    """Base class for all optimizers (``torch.optim.Optimizer``).
+
+    Subclasses define ``_static(group)`` (hashable flags that select the update's structure),
+    ``_hyper(group)`` (the dynamic float hyperparameters), ``_state_init(p, group)`` (torch's
+    per-parameter state, as arrays) and ``_parts(static, hyper)`` (the optax chain).
+    """
+
+    _state_keys_static: tuple = ()
+
+    def __init__(self, params, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                "dicts, but got " + _typename(params)
+            )
+        self.state: defaultdict[Tensor, Any] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    # --- groups ---------------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters (with its own options) to ``param_groups``."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
+        else:
+            param_group["params"] = list(params)
+        names, tensors = [], []
+        for p in param_group["params"]:
+            if isinstance(p, tuple):
+                names.append(p[0])
+                tensors.append(p[1])
+            else:
+                tensors.append(p)
+        param_group["params"] = tensors
+        if names:
+            if len(names) != len(tensors):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are "
+                    "missing"
+                )
+            param_group["param_names"] = names
+        for p in tensors:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is " + _typename(p)
+                )
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(
+                    "parameter group didn't specify a value of required optimization parameter "
+                    + name
+                )
+            param_group.setdefault(name, default)
+        if len({id(p) for p in tensors}) != len(tensors):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, this "
+                "will cause an error; see github.com/pytorch/pytorch/issues/40967 for more "
+                "information",
+                stacklevel=3,
+            )
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {which} to the optimizer"
+                )
+        if any(id(p) in seen for p in tensors):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    # --- gradients ------------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized tensors (to None by default, like torch)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p._grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p._grad = None
+                    continue
+                if g._grad_fn is not None:
+                    g = g.detach()
+                    p._grad = g
+                else:
+                    g.requires_grad_(False)
+                g._storage.array = np.zeros(g.shape, g.dtype.np)
+                g._storage.version += 1
+
+    # --- the update -----------------------------------------------------------------------------
+    def _static(self, group) -> tuple:
+        raise NotImplementedError
+
+    def _hyper(self, group) -> dict[str, float]:
+        raise NotImplementedError
+
+    def _state_init(self, p: Tensor, group) -> dict[str, np.ndarray]:
+        """torch's initial per-parameter state for ``p`` (empty when the group needs none)."""
+        return {}
+
+    @classmethod
+    def _parts(cls, static, hyper) -> list[Part]:
+        raise NotImplementedError
+
+    def step(self, closure=None):
+        """One update of every parameter that has a ``.grad``; returns ``closure()``'s loss.
+
+        Each group is one jitted optax update. All groups are computed before any parameter or
+        state is written, so a step that raises leaves the optimizer and parameters unchanged.
+        """
+        loss = None
+        if closure is not None:
+            with grad_mode.enable_grad():
+                loss = closure()
+        pending = []
+        for gi, group in enumerate(self.param_groups):
+            params = [p for p in group["params"] if p._grad is not None]
+            if not params:
+                continue
+            static = self._static(group)
+            hyper = self._hyper(group)
+            states: dict[str, list] = {}
+            fresh: list[dict] = []
+            for i, p in enumerate(params):
+                held = self.state.get(p, {})
+                init = self._state_init(p, group)
+                merged = {}
+                for k, v in init.items():
+                    cur = held.get(k)
+                    merged[k] = v if cur is None else _as_array(cur)
+                fresh.append({k: v for k, v in init.items() if held.get(k) is None})
+                if i == 0:
+                    states = {k: [] for k in merged}
+                elif set(merged) != set(states):
+                    raise RuntimeError("optimizer state keys differ between parameters of a group")
+                for k, v in merged.items():
+                    states[k].append(v)
+            self._check(gi, params, states)
+            states = self._extra_state(params, states, fresh)
+            new_params, new_states = _jitted_group_update(
+                (type(self), static),
+                [p._storage.array for p in params],
+                [p._grad._storage.array for p in params],
+                states,
+                hyper,
+            )
+            pending.append((params, new_params, new_states))
+        # Everything computed: now write parameters and state, in place like torch.
+        for params, new_params, new_states in pending:
+            for i, (p, new) in enumerate(zip(params, new_params, strict=True)):
+                p._storage.array = new
+                p._storage.version += 1
+                st = self.state[p]
+                for k, vals in new_states.items():
+                    if k.startswith("_"):
+                        continue
+                    cur = st.get(k)
+                    if isinstance(cur, Tensor) and cur.shape == vals[i].shape:
+                        cur._storage.array = vals[i]
+                        cur._storage.version += 1
+                    else:
+                        st[k] = Tensor._wrap(vals[i])
+        return loss
+
+    def _extra_state(self, params, states, fresh):
+        """Hook for transient per-step inputs that are not torch state (e.g. 'first step')."""
+        return states
+
+    @staticmethod
+    def _check(gi: int, params, states) -> None:
+        for i, p in enumerate(params):
+            g = p._grad
+            if tuple(g.shape) != tuple(p.shape):
+                raise RuntimeError(
+                    f"parameter {i} of param group {gi} has shape {tuple(p.shape)} but its .grad "
+                    f"has shape {tuple(g.shape)}"
+                )
+            for k, vals in states.items():
+                shape = np.shape(vals[i])
+                if k != "step" and shape != tuple(p.shape):
+                    raise RuntimeError(
+                        f"optimizer state '{k}' of parameter {i} in param group {gi} has shape "
+                        f"{shape} but the parameter has shape {tuple(p.shape)}"
+                    )
+
+    # --- state_dict -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``, torch's
+        format. Like torch, the state tensors are the live ones, not copies."""
+        mapping: dict[int, int] = {}
+        start = 0
+
+        def pack_group(group):
+            nonlocal start
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            return packed
+
+        groups = [pack_group(g) for g in self.param_groups]
+        state = {(mapping[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict from ``state_dict()`` (tape's, or torch's with tape tensors)."""
+        groups = self.param_groups
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
+            )
+        id_map = dict(
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups),
+                chain.from_iterable(g["params"] for g in groups),
+                strict=True,
+            )
+        )
+
+        def cast(param, value, key=None):
+            if isinstance(value, Tensor) or _is_array(value):
+                arr = np.asarray(_as_array(value))
+                if key != "step" and arr.dtype.kind == "f":
+                    arr = arr.astype(param.dtype.np)
+                elif key == "step":
+                    arr = arr.astype(_scalar_dtype()) if arr.dtype.kind in "fiu" else arr
+                return Tensor._wrap(np.array(arr))
+            if key == "step" and isinstance(value, (int, float)):
+                return Tensor._wrap(np.asarray(value, _scalar_dtype()))
+            if isinstance(value, dict):
+                return {k: cast(param, v, k) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return type(value)(cast(param, v) for v in value)
+            return value
+
+        state: defaultdict[Tensor, Any] = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                state[id_map[k]] = cast(id_map[k], v)
+            else:
+                state[k] = v
+        new_groups = []
+        for g, ng in zip(groups, saved_groups, strict=True):
+            ng["params"] = g["params"]
+            if "param_names" in g and "param_names" not in ng:
+                ng["param_names"] = g["param_names"]
+            for k, v in self.defaults.items():  # older state dicts may lack newer options
+                ng.setdefault(k, v)
+            new_groups.append(ng)
+        self.state = state
+        self.param_groups = new_groups
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        text = self.__class__.__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += "\n"
+            text += f"Parameter Group {i}\n"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    text += f"    {key}: {group[key]}\n"
+        text += ")"
+        return text
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (np.ndarray, jax.Array))
+
+
+def hyper_float(value) -> float:
+    """A hyperparameter as a Python float: a weakly typed traced scalar in the jitted update, so
+    it takes each parameter's dtype and a new value never recompiles."""
+    return float(value)
+
+
+def stateless(tx: optax.GradientTransformation) -> Part:
+    return Part(tx)
+
+
+def step_counter() -> Part:
+    """torch's per-parameter ``state['step'] += 1`` as a GradientTransformation (identity on
+    the updates)."""
+
+    def init(params):
+        return [np.zeros((), _scalar_dtype()) for _ in params]
+
+    def update(updates, state, params=None):
+        return updates, [s + 1 for s in state]
+
+    return Part(
+        optax.GradientTransformation(init, update),
+        pack=lambda states, params: states["step"],
+        unpack=lambda st: {"step": st},
+    )
+
+
+def check_value(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
