@@ -18,8 +18,8 @@ from tape.autograd.graph import AccumulateGrad
 
 COMPILE_AFTER = 2  # sightings of a signature before it is compiled
 
-_ARG = "<array>"
-_PENDING = "<pending>"  # a source that is a pending forward value: (_PENDING, thunk, output)  # marks where a node input is an array argument rather than a constant
+_ARG = "<array>"  # marks where a node input is an array argument rather than a constant
+_PENDING = "<pending>"  # a pending forward value: (_PENDING, thunk index, output index)
 _seen: dict = {}
 _compiled: dict = {}
 
