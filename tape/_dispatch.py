@@ -31,7 +31,8 @@ class Op:
     ``fwd(*inputs, **static)`` is a pure JAX function of arrays (and dynamic Python scalars);
     ``static`` holds hashable configuration such as ``dim`` or ``keepdim``.
     ``saves`` says which values torch would save for backward, so that in-place changes to them
-    are detected: "inputs", "output", "both" or "none". ``remat`` says the op is cheap enough
+    are detected: "inputs", "output", "both", "none", or "partners" (each input only when
+    another input requires grad, as products do). ``remat`` says the op is cheap enough
     to recompute inside a compiled backward instead of passing its output in.
     """
 
@@ -267,11 +268,18 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
     saves = op.saves
     if saves != "none":
         saved = []
-        if saves != "output":
+        if saves == "partners":
+            # Products save each factor for the other factor's gradient only (x * 2 saves none).
+            wanted = [isinstance(t, Tensor) and t._requires_grad for t in args]
+            n = sum(wanted)
+            for t, w in zip(args, wanted, strict=True):
+                if isinstance(t, Tensor) and n - w:
+                    saved.append((t, t._storage, t._storage.version))
+        elif saves != "output":
             for t in args:
                 if isinstance(t, Tensor):
                     saved.append((t, t._storage, t._storage.version))
-        if saves != "inputs":
+        if saves in ("output", "both"):
             for t in outs if type(outs) is tuple else (outs,):
                 saved.append((None, t._storage, t._storage.version))
         node._saved = tuple(saved)

@@ -103,18 +103,22 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         # that produced it (cheap ops: every argument costs about a microsecond to pass), or a
         # Python scalar baked in as a constant.
         sources = []
-        for x in node.inputs:
+        for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
             if isinstance(x, Tensor):
                 storage = x._storage
                 if type(storage) is LazyStorage and storage.pending() is not None:
                     sources.append((_PENDING, thunk_index[id(storage.thunk)], storage.index))
-                    continue
-                producer = x._grad_fn
-                if producer is not None and producer.op.remat and producer in index:
-                    sources.append((index[producer], x._output_nr))
+                # The edge, not x.grad_fn: x may have been modified in place since this use.
+                elif (
+                    producer is not None
+                    and type(producer) is not AccumulateGrad
+                    and producer.op.remat
+                    and producer in index
+                ):
+                    sources.append((index[producer], nr))
                 else:
                     sources.append(_ARG)
-                    args.append(x._storage.array)
+                    args.append(storage.array)
             else:
                 sources.append(x)
         edges = []

@@ -30,7 +30,7 @@ def _shape_str(shape) -> str:
 def _initial_grad(t, g, index: int, create_graph: bool):
     """The seed cotangent for root ``t``: ones for a scalar, else ``g`` cast to ``t``'s dtype."""
     Tensor = _tensor_cls()
-    array = t._storage.array
+    array = t._storage.meta  # shape and dtype only: the value may still be pending
     if g is None:
         if array.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")

@@ -28,7 +28,7 @@ _sub = register(
 _rsub = register(
     "rsub", lambda x, other, alpha=1: other - x * alpha, "RsubBackward1", SAME, saves="none"
 )
-mul = binary("mul", jnp.multiply, "MulBackward0")
+mul = binary("mul", jnp.multiply, "MulBackward0", saves="partners")
 _div = register("div", jnp.true_divide, "DivBackward0", FLOAT)
 
 

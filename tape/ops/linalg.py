@@ -6,14 +6,14 @@ import jax.numpy as jnp
 
 from tape.ops.registry import SAME, dispatch, register
 
-_mm = register("mm", jnp.matmul, "MmBackward0", SAME, remat=False)
-_bmm = register("bmm", jnp.matmul, "BmmBackward0", SAME, remat=False)
-_mv = register("mv", jnp.matmul, "MvBackward0", SAME, remat=False)
-_dot = register("dot", jnp.dot, "DotBackward0", SAME, remat=False)
-_vm = register("vecmat", jnp.matmul, "SqueezeBackward4", SAME, remat=False)
-_batched = register("matmul", jnp.matmul, "UnsafeViewBackward0", SAME, remat=False)
+_mm = register("mm", jnp.matmul, "MmBackward0", SAME, "partners", remat=False)
+_bmm = register("bmm", jnp.matmul, "BmmBackward0", SAME, "partners", remat=False)
+_mv = register("mv", jnp.matmul, "MvBackward0", SAME, "partners", remat=False)
+_dot = register("dot", jnp.dot, "DotBackward0", SAME, "partners", remat=False)
+_vm = register("vecmat", jnp.matmul, "SqueezeBackward4", SAME, "partners", remat=False)
+_batched = register("matmul", jnp.matmul, "UnsafeViewBackward0", SAME, "partners", remat=False)
 # torch computes 2-D @ N-D (N >= 3) with a grad-requiring matrix as (b.mT @ a.mT).mT.contiguous().
-_folded_t = register("matmul_folded_t", jnp.matmul, "CloneBackward0", SAME, remat=False)
+_folded_t = register("matmul_folded_t", jnp.matmul, "CloneBackward0", SAME, "partners", remat=False)
 
 
 def _einsum_fwd(*xs, eq):
@@ -22,7 +22,7 @@ def _einsum_fwd(*xs, eq):
 
 # torch's einsum ends in a different op depending on the equation; see ``_einsum_last_op``.
 _einsum_ops = {
-    name: register(f"einsum_{name}", _einsum_fwd, f"{name}Backward{n}", SAME, remat=False)
+    name: register(f"einsum_{name}", _einsum_fwd, f"{name}Backward{n}", SAME, "partners", remat=False)
     for name, n in (("View", 0), ("Mul", 0), ("Sum", 1), ("Permute", 0))
 }
 
