@@ -58,7 +58,8 @@ long = int64
 int = int32  # noqa: A001
 short = int16
 
-from tape import nn  # noqa: E402, F401
+from tape import nn, optim  # noqa: E402, F401
+from tape.serialization import load, save  # noqa: E402, F401
 
 
 def is_tensor(obj) -> bool:

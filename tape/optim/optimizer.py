@@ -92,7 +92,8 @@ def _typename(obj) -> str:
         return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor"}.get(
             obj.dtype.name, "torch.Tensor"
         )
-    return type(obj).__module__ + "." + type(obj).__qualname__
+    t = type(obj)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 
 def _as_array(value):
@@ -271,10 +272,12 @@ class Optimizer:
             for i, (p, new) in enumerate(zip(params, new_params, strict=True)):
                 p._storage.array = new
                 p._storage.version += 1
+                keys = [k for k in new_states if not k.startswith("_")]
+                if not keys:
+                    continue
                 st = self.state[p]
-                for k, vals in new_states.items():
-                    if k.startswith("_"):
-                        continue
+                for k in keys:
+                    vals = new_states[k]
                     cur = st.get(k)
                     if isinstance(cur, Tensor) and cur.shape == vals[i].shape:
                         cur._storage.array = vals[i]
@@ -330,7 +333,9 @@ class Optimizer:
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
-        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+        if any(
+            len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups, strict=True)
+        ):
             raise ValueError(
                 "loaded state dict contains a parameter group that doesn't match the size of "
                 "optimizer's group"

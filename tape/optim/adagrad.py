@@ -1,0 +1,117 @@
+"""Adagrad (``torch.optim.Adagrad``)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from tape.optim.optimizer import (
+    Optimizer,
+    Part,
+    _scalar_dtype,
+    check_value,
+    hyper_float,
+    stateless,
+)
+
+
+def torch_adagrad(lr, lr_decay, eps) -> Part:
+    """torch's Adagrad step, lr included (custom: ``optax.scale_by_rss`` adds eps inside the
+    square root and has no lr decay):
+
+        sum += g * g;  p += -(lr / (1 + (t - 1) * lr_decay)) * g / (sqrt(sum) + eps)
+    """
+
+    def init(params):
+        return {
+            "step": [jnp.zeros((), _scalar_dtype()) for _ in params],
+            "sum": [jnp.zeros_like(p) for p in params],
+        }
+
+    def update(updates, state, params=None):
+        out = {"step": [], "sum": []}
+        new_updates = []
+        for g, step, acc in zip(updates, state["step"], state["sum"], strict=True):
+            step = step + 1
+            clr = (lr / (1 + (step.astype(jnp.float64) - 1) * lr_decay)).astype(g.dtype)
+            acc = acc + g * g
+            new_updates.append(-clr * (g / (jnp.sqrt(acc) + eps)))
+            out["step"].append(step)
+            out["sum"].append(acc)
+        return new_updates, out
+
+    return Part(
+        optax.GradientTransformation(init, update),
+        pack=lambda states, params: {"step": states["step"], "sum": states["sum"]},
+        unpack=lambda st: st,
+    )
+
+
+class Adagrad(Optimizer):
+    """Adagrad. optax pieces: ``scale(-1)`` (maximize), ``add_decayed_weights``, and the custom
+    ``torch_adagrad`` above. Like torch, the state is created at construction."""
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach=None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused=None,
+    ) -> None:
+        check_value(0.0 <= lr, f"Invalid learning rate: {lr}")
+        check_value(0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
+        check_value(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check_value(
+            0.0 <= initial_accumulator_value,
+            f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
+        )
+        check_value(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+        from tape.tensor import Tensor
+
+        for group in self.param_groups:
+            for p in group["params"]:
+                for k, v in self._state_init(p, group).items():
+                    self.state[p][k] = Tensor._wrap(v)
+
+    def _static(self, group) -> tuple:
+        return (bool(group["maximize"]), group["weight_decay"] != 0)
+
+    def _hyper(self, group) -> dict[str, float]:
+        return {k: hyper_float(group[k]) for k in ("lr", "lr_decay", "eps", "weight_decay")}
+
+    def _state_init(self, p, group):
+        return {
+            "step": np.zeros((), _scalar_dtype()),
+            "sum": np.full(tuple(p.shape), group["initial_accumulator_value"], p.dtype.np),
+        }
+
+    @classmethod
+    def _parts(cls, static, hyper) -> list[Part]:
+        maximize, decay = static
+        parts = []
+        if maximize:
+            parts.append(stateless(optax.scale(-1.0)))
+        if decay:
+            parts.append(stateless(optax.add_decayed_weights(hyper["weight_decay"])))
+        parts.append(torch_adagrad(hyper["lr"], hyper["lr_decay"], hyper["eps"]))
+        return parts

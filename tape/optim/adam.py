@@ -1,0 +1,149 @@
+"""Adam, with torch's bias correction and amsgrad rule."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from tape.optim.optimizer import (
+    Optimizer,
+    Part,
+    _scalar_dtype,
+    check_value,
+    hyper_float,
+    stateless,
+)
+
+
+def torch_adam(lr, beta1, beta2, eps, amsgrad: bool) -> Part:
+    """torch's Adam step, lr included (custom: ``optax.scale_by_adam`` keeps one step count per
+    group where torch keeps one per parameter, and its amsgrad takes the max of the bias-corrected
+    second moment where torch takes it of the raw one). Bias corrections are computed in float64
+    as torch does in Python, then applied in the parameter's dtype:
+
+        m = lerp(m, g, 1 - beta1); v = beta2 * v + (1 - beta2) * g * g
+        p += -(lr / (1 - beta1**t)) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    """
+
+    def init(params):
+        zeros = [jnp.zeros_like(p) for p in params]
+        st = {"step": [jnp.zeros((), _scalar_dtype()) for _ in params], "exp_avg": zeros}
+        st["exp_avg_sq"] = list(zeros)
+        if amsgrad:
+            st["max_exp_avg_sq"] = list(zeros)
+        return st
+
+    def update(updates, state, params=None):
+        out = {k: [] for k in state}
+        new_updates = []
+        for i, g in enumerate(updates):
+            dt = g.dtype
+            step = state["step"][i] + 1
+            t = step.astype(jnp.float64)
+            m = state["exp_avg"][i]
+            m = m + (1 - beta1) * (g - m)
+            v = state["exp_avg_sq"][i] * beta2 + (1 - beta2) * g * g
+            step_size = (lr / (1 - beta1**t)).astype(dt)
+            bc2_sqrt = jnp.sqrt(1 - beta2**t).astype(dt)
+            if amsgrad:
+                vmax = jnp.maximum(state["max_exp_avg_sq"][i], v)
+                out["max_exp_avg_sq"].append(vmax)
+            else:
+                vmax = v
+            denom = jnp.sqrt(vmax) / bc2_sqrt + eps
+            new_updates.append(-step_size * (m / denom))
+            out["step"].append(step)
+            out["exp_avg"].append(m)
+            out["exp_avg_sq"].append(v)
+        return new_updates, out
+
+    return Part(
+        optax.GradientTransformation(init, update),
+        pack=lambda states, params: {k: states[k] for k in init(params)},
+        unpack=lambda st: st,
+    )
+
+
+class Adam(Optimizer):
+    """Adam (``torch.optim.Adam``); ``decoupled_weight_decay=True`` is AdamW.
+
+    optax pieces: ``scale(-1)`` (maximize), ``add_decayed_weights`` (L2 weight decay into the
+    gradient), the custom ``torch_adam`` above, and for decoupled decay
+    ``add_decayed_weights(-lr * weight_decay)`` after it (torch's ``p *= 1 - lr * wd``).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach=None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused=None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        check_value(0.0 <= lr, f"Invalid learning rate: {lr}")
+        check_value(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_value(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
+        check_value(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
+        check_value(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    def _static(self, group) -> tuple:
+        return (
+            bool(group["maximize"]),
+            group["weight_decay"] != 0,
+            bool(group.get("decoupled_weight_decay", False)),
+            bool(group["amsgrad"]),
+        )
+
+    def _hyper(self, group) -> dict[str, float]:
+        b1, b2 = group["betas"]
+        return {
+            "lr": hyper_float(group["lr"]),
+            "beta1": hyper_float(b1),
+            "beta2": hyper_float(b2),
+            "eps": hyper_float(group["eps"]),
+            "weight_decay": hyper_float(group["weight_decay"]),
+        }
+
+    def _state_init(self, p, group):
+        zeros = np.zeros(tuple(p.shape), p.dtype.np)
+        st = {"step": np.zeros((), _scalar_dtype()), "exp_avg": zeros, "exp_avg_sq": zeros}
+        if group["amsgrad"]:
+            st["max_exp_avg_sq"] = zeros
+        return st
+
+    @classmethod
+    def _parts(cls, static, hyper) -> list[Part]:
+        maximize, decay, decoupled, amsgrad = static
+        h = hyper
+        parts = []
+        if maximize:
+            parts.append(stateless(optax.scale(-1.0)))
+        if decay and not decoupled:
+            parts.append(stateless(optax.add_decayed_weights(h["weight_decay"])))
+        parts.append(torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad))
+        if decay and decoupled:
+            parts.append(stateless(optax.add_decayed_weights(-h["lr"] * h["weight_decay"])))
+        return parts

@@ -1,0 +1,117 @@
+"""RMSprop (``torch.optim.RMSprop``), built from optax's ``scale_by_rms`` / ``scale_by_stddev``."""
+
+from __future__ import annotations
+
+import numpy as np
+import optax
+
+from tape.optim.optimizer import (
+    Optimizer,
+    Part,
+    _scalar_dtype,
+    check_value,
+    hyper_float,
+    stateless,
+    step_counter,
+)
+
+
+class RMSprop(Optimizer):
+    """RMSprop. optax pieces, all exact for torch's rule: ``scale(-1)`` (maximize),
+    ``add_decayed_weights``, ``scale_by_rms`` or (centered) ``scale_by_stddev`` with
+    ``eps_in_sqrt=False`` (torch adds eps outside the square root), ``trace`` (momentum: torch's
+    buffer starts at zero), ``scale_by_learning_rate``; plus a step counter for ``state['step']``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach=None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_value(0.0 <= lr, f"Invalid learning rate: {lr}")
+        check_value(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_value(0.0 <= momentum, f"Invalid momentum value: {momentum}")
+        check_value(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check_value(0.0 <= alpha, f"Invalid alpha value: {alpha}")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def _static(self, group) -> tuple:
+        return (
+            bool(group["maximize"]),
+            group["weight_decay"] != 0,
+            bool(group["centered"]),
+            group["momentum"] > 0,
+        )
+
+    def _hyper(self, group) -> dict[str, float]:
+        return {
+            k: hyper_float(group[k]) for k in ("lr", "alpha", "eps", "weight_decay", "momentum")
+        }
+
+    def _state_init(self, p, group):
+        zeros = np.zeros(tuple(p.shape), p.dtype.np)
+        st = {"step": np.zeros((), _scalar_dtype()), "square_avg": zeros}
+        if group["momentum"] > 0:
+            st["momentum_buffer"] = zeros
+        if group["centered"]:
+            st["grad_avg"] = zeros
+        return st
+
+    @classmethod
+    def _parts(cls, static, hyper) -> list[Part]:
+        maximize, decay, centered, momentum = static
+        h = hyper
+        parts = [step_counter()]
+        if maximize:
+            parts.append(stateless(optax.scale(-1.0)))
+        if decay:
+            parts.append(stateless(optax.add_decayed_weights(h["weight_decay"])))
+        if centered:
+            parts.append(
+                Part(
+                    optax.scale_by_stddev(h["alpha"], h["eps"], eps_in_sqrt=False),
+                    pack=lambda s, p: optax.ScaleByRStdDevState(
+                        mu=s["grad_avg"], nu=s["square_avg"]
+                    ),
+                    unpack=lambda st: {"grad_avg": st.mu, "square_avg": st.nu},
+                )
+            )
+        else:
+            parts.append(
+                Part(
+                    optax.scale_by_rms(h["alpha"], h["eps"], eps_in_sqrt=False),
+                    pack=lambda s, p: optax.ScaleByRmsState(nu=s["square_avg"]),
+                    unpack=lambda st: {"square_avg": st.nu},
+                )
+            )
+        if momentum:
+            parts.append(
+                Part(
+                    optax.trace(decay=h["momentum"]),
+                    pack=lambda s, p: optax.TraceState(trace=s["momentum_buffer"]),
+                    unpack=lambda st: {"momentum_buffer": st.trace},
+                )
+            )
+        parts.append(stateless(optax.scale_by_learning_rate(h["lr"])))
+        return parts

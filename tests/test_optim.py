@@ -1,0 +1,496 @@
+"""tape.optim against torch.optim: the same program under both, step by step."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_same_error
+
+import tape
+from tape import optim
+from tape.optim import optimizer as optimizer_mod
+
+LIBS = {"tape": tape, "torch": torch}
+
+# (optimizer name, kwargs): each runs the same trajectory under tape and torch.
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.5, maximize=True)),
+    ("Adam", dict(lr=0.05)),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.05, eps=1e-6, maximize=True)),
+    ("AdamW", dict(lr=0.05)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.3, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.3, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1)),
+]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
+
+RTOL, ATOL = 2e-5, 2e-6
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)
+    return dict(
+        x=f(16, 5), y=f(16, 2), w1=f(5, 6) * 0.5, b1=f(6) * 0.1, w2=f(6, 2) * 0.5, late=f(6),
+        frozen=f(3),
+    )  # fmt: skip
+
+
+def _trajectory(lib, name, kw, steps=20, roundtrip_at=12, lr_change_at=8, late_from=5):
+    """A two-layer tanh regression with two param groups, a parameter that never gets a grad
+    (frozen), one that first gets one at step ``late_from``, an lr change mid-run and a
+    state_dict round trip into a fresh optimizer."""
+    d = _data()
+    T = lambda a, rg=True: lib.tensor(a, requires_grad=rg)
+    x, y = T(d["x"], False), T(d["y"], False)
+    w1, b1, w2, late, frozen = T(d["w1"]), T(d["b1"]), T(d["w2"]), T(d["late"]), T(d["frozen"])
+    cls = getattr(lib.optim, name)
+    groups = lambda: [
+        {"params": [w1, b1, frozen, late]},
+        {"params": [w2], "lr": kw["lr"] * 0.5},
+    ]
+    opt = cls(groups(), **kw)
+    losses, snapshots = [], []
+    for i in range(steps):
+        opt.zero_grad()
+        h = lib.tanh(x @ w1 + b1)
+        if i >= late_from:
+            h = h * late
+        loss = ((h @ w2 - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        snapshots.append([p.detach().numpy().copy() for p in (w1, b1, w2, late, frozen)])
+        if i == lr_change_at:
+            for g in opt.param_groups:
+                g["lr"] = g["lr"] * 0.5
+        if i == roundtrip_at:
+            sd = opt.state_dict()
+            if lib is torch:
+                sd = copy.deepcopy(sd)
+            opt = cls(groups(), **kw)
+            opt.load_state_dict(sd)
+    return np.array(losses), snapshots, opt
+
+
+@pytest.mark.parametrize(("name", "kw"), CONFIGS, ids=IDS)
+def test_trajectory_matches_torch(name, kw):
+    lt, st, ot = _trajectory(tape, name, kw)
+    lo, so, oo = _trajectory(torch, name, kw)
+    np.testing.assert_allclose(lt, lo, rtol=RTOL, atol=ATOL)
+    for step, (a, b) in enumerate(zip(st, so)):
+        for pa, pb in zip(a, b):
+            np.testing.assert_allclose(pa, pb, rtol=RTOL, atol=ATOL, err_msg=f"step {step}")
+    # The frozen parameter never moved and has no state, in both.
+    assert np.array_equal(st[-1][4], _data()["frozen"])
+    sdt, sdo = ot.state_dict(), oo.state_dict()
+    assert sdt["param_groups"] == sdo["param_groups"]
+    assert sdt["state"].keys() == sdo["state"].keys()
+    for k in sdo["state"]:
+        assert sdt["state"][k].keys() == sdo["state"][k].keys()
+        for key, want in sdo["state"][k].items():
+            got = sdt["state"][k][key]
+            assert isinstance(got, tape.Tensor)
+            assert str(got.dtype) == str(want.dtype).replace("torch", "tape")
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _to_tape(obj):
+    if isinstance(obj, torch.Tensor):
+        return tape.tensor(obj.detach().numpy())
+    if isinstance(obj, dict):
+        return {k: _to_tape(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_tape(v) for v in obj]
+    return obj
+
+
+def _to_torch(obj):
+    if isinstance(obj, tape.Tensor):
+        return torch.tensor(obj.numpy())
+    if isinstance(obj, dict):
+        return {k: _to_torch(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_torch(v) for v in obj]
+    return obj
+
+
+@pytest.mark.parametrize(("name", "kw"), [CONFIGS[2], CONFIGS[9], CONFIGS[14]])
+def test_state_dict_crosses_between_torch_and_tape(name, kw):
+    """A torch state dict (tensors converted) loads into tape's optimizer and vice versa; both
+    continue on the same trajectory."""
+    rng = np.random.default_rng(1)
+    w0, x0 = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((6, 4))
+    x0 = x0.astype(np.float32)
+
+    def run(lib, w, opt, n):
+        x = lib.tensor(x0)
+        for _ in range(n):
+            opt.zero_grad()
+            ((x @ w).sin() ** 2).sum().backward()
+            opt.step()
+
+    def make(lib):
+        w = lib.tensor(w0, requires_grad=True)
+        return w, getattr(lib.optim, name)([w], **kw)
+
+    (wt, ot), (wo, oo) = make(tape), make(torch)
+    run(tape, wt, ot, 4)
+    run(torch, wo, oo, 4)
+    # swap: torch's state into a fresh tape optimizer, tape's into a fresh torch one
+    wt2, ot2 = make(tape)
+    wo2, oo2 = make(torch)
+    with torch.no_grad():
+        wo2.copy_(torch.tensor(wt.detach().numpy()))
+    wt2 = tape.tensor(wo.detach().numpy(), requires_grad=True)
+    ot2 = getattr(optim, name)([wt2], **kw)
+    ot2.load_state_dict(_to_tape(copy.deepcopy(oo.state_dict())))
+    oo2.load_state_dict(_to_torch(ot.state_dict()))
+    run(tape, wt2, ot2, 4)
+    run(torch, wo2, oo2, 4)
+    run(tape, wt, ot, 4)
+    run(torch, wo, oo, 4)
+    np.testing.assert_allclose(wt2.detach().numpy(), wo.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(wo2.detach().numpy(), wt.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+def test_second_step_and_lr_change_do_not_retrace(name):
+    shape = {"SGD": (7, 11), "Adam": (7, 12), "RMSprop": (7, 13), "Adagrad": (7, 14)}[name]
+    w = tape.randn(*shape, requires_grad=True)
+    b = tape.randn(shape[1], requires_grad=True)
+    kw = {"momentum": 0.9} if name in ("SGD", "RMSprop") else {}
+    opt = getattr(optim, name)([w, b], lr=0.01, **kw)
+
+    def step():
+        opt.zero_grad()
+        (w * w).sum().backward()
+        (b * 3).sum().backward()
+        opt.step()
+
+    step()
+    after_first = optimizer_mod.TRACE_COUNTS[name]
+    step()
+    for g in opt.param_groups:
+        g["lr"] = 0.5
+        if "momentum" in g:
+            g["momentum"] = 0.5
+    step()
+    step()
+    assert optimizer_mod.TRACE_COUNTS[name] == after_first
+
+
+def test_one_jitted_call_per_group(monkeypatch):
+    calls = []
+    real = optimizer_mod._jitted_group_update
+    monkeypatch.setattr(
+        optimizer_mod, "_jitted_group_update", lambda *a: calls.append(len(a[1])) or real(*a)
+    )
+    ps = [tape.randn(3, requires_grad=True) for _ in range(5)]
+    opt = optim.SGD([{"params": ps[:3]}, {"params": ps[3:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    sum((p * p).sum() for p in ps[:4]).backward()  # ps[4] has no grad
+    opt.step()
+    assert calls == [3, 1]
+
+
+def _params(lib, n=2):
+    rng = np.random.default_rng(2)
+    return [
+        lib.tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True) for _ in range(n)
+    ]
+
+
+def test_failed_step_changes_nothing():
+    a, b = _params(tape)
+    opt = optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1, momentum=0.9)
+    ((a * a).sum() + (b * b).sum()).backward()
+    opt.step()
+    before = [a.detach().numpy().copy(), b.detach().numpy().copy()]
+    buf = opt.state[a]["momentum_buffer"].numpy().copy()
+    versions = (a._version, b._version)
+    b._grad = tape.zeros(4)  # bypasses the .grad setter's check, like a corrupted grad would
+    with pytest.raises(RuntimeError, match=r"shape \(3,\) but its .grad has shape \(4,\)"):
+        opt.step()
+    assert np.array_equal(a.detach().numpy(), before[0])  # group 0 was computed but not written
+    assert np.array_equal(b.detach().numpy(), before[1])
+    assert np.array_equal(opt.state[a]["momentum_buffer"].numpy(), buf)
+    assert (a._version, b._version) == versions
+
+
+def test_bad_state_shape_raises_and_changes_nothing():
+    (a,) = _params(tape, 1)
+    opt = optim.Adam([a], lr=0.1)
+    (a * a).sum().backward()
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0]["exp_avg"] = tape.zeros(5)
+    opt.load_state_dict(sd)
+    before = a.detach().numpy().copy()
+    with pytest.raises(RuntimeError, match="optimizer state 'exp_avg'"):
+        opt.step()
+    assert np.array_equal(a.detach().numpy(), before)
+
+
+def test_in_place_update_bumps_version_and_keeps_identity():
+    (a,) = _params(tape, 1)
+    opt = optim.SGD([a], lr=0.1, momentum=0.9)
+    (a * a).sum().backward()
+    v = a._version
+    opt.step()
+    buf = opt.state[a]["momentum_buffer"]
+    assert a._version == v + 1 and a.is_leaf and a.requires_grad and a.grad_fn is None
+    (a * a).sum().backward()
+    opt.step()
+    assert opt.state[a]["momentum_buffer"] is buf  # updated in place, like torch
+
+
+def test_zero_grad_and_closure():
+    for lib in (tape, torch):
+        (a,) = _params(lib, 1)
+        opt = lib.optim.SGD([a], lr=0.1)
+        (a * a).sum().backward()
+        opt.zero_grad(set_to_none=False)
+        assert a.grad is not None and not a.grad.any()
+        opt.zero_grad()
+        assert a.grad is None
+
+    results = {}
+    for name, lib in LIBS.items():
+        (a,) = _params(lib, 1)
+        opt = lib.optim.SGD([a], lr=0.1)
+
+        def closure():
+            opt.zero_grad()
+            loss = (a * a).sum()
+            loss.backward()
+            return loss
+
+        with lib.no_grad():
+            losses = [opt.step(closure).item() for _ in range(3)]
+        results[name] = (losses, a.detach().numpy())
+    np.testing.assert_allclose(results["tape"][0], results["torch"][0], rtol=1e-6)
+    np.testing.assert_allclose(results["tape"][1], results["torch"][1], rtol=1e-6)
+
+
+def test_add_param_group_and_repr():
+    outs = {}
+    for name, lib in LIBS.items():
+        a, b = _params(lib)
+        opt = lib.optim.SGD([a], lr=0.1, momentum=0.9)
+        opt.add_param_group({"params": b, "lr": 0.01})
+        assert len(opt.param_groups) == 2 and opt.param_groups[1]["momentum"] == 0.9
+        outs[name] = repr(opt)
+    assert outs["tape"] == outs["torch"]
+
+
+ERRORS = [
+    ("SGD", lambda P: ([P()], dict(lr=-1.0))),
+    ("SGD", lambda P: ([P()], dict(lr=0.1, momentum=-0.5))),
+    ("SGD", lambda P: ([P()], dict(lr=0.1, nesterov=True))),
+    ("SGD", lambda P: ([], dict(lr=0.1))),
+    ("SGD", lambda P: (P(), dict(lr=0.1))),
+    ("SGD", lambda P: ([P(), 3], dict(lr=0.1))),
+    ("SGD", lambda P: ((lambda p: [{"params": [p]}, {"params": [p]}])(P()), dict(lr=0.1))),
+    ("SGD", lambda P: ([P() * 2], dict(lr=0.1))),
+    ("Adam", lambda P: ([P()], dict(betas=(1.0, 0.999)))),
+    ("Adam", lambda P: ([P()], dict(eps=-1.0))),
+    ("RMSprop", lambda P: ([P()], dict(alpha=-0.1))),
+    ("Adagrad", lambda P: ([P()], dict(lr_decay=-0.1))),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), ERRORS)
+def test_constructor_errors_match_torch(name, make):
+    def build(lib):
+        P = lambda: lib.ones(3, requires_grad=True)
+        args, kw = make(P)
+        return lambda: getattr(lib.optim, name)(args, **kw)
+
+    assert_same_error(build(tape), build(torch))
+
+
+def test_load_state_dict_errors_match_torch():
+    def build(lib):
+        a, b = _params(lib)
+        small = lib.optim.SGD([a], lr=0.1)
+        big = lib.optim.SGD([a, b], lr=0.1)
+        two = lib.optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
+        return [lambda: big.load_state_dict(small.state_dict()),
+                lambda: small.load_state_dict(two.state_dict())]  # fmt: skip
+
+    for ft, fo in zip(build(tape), build(torch)):
+        assert_same_error(ft, fo)
+
+
+# --- a small CNN, once tape.nn has the layers ------------------------------------------------
+
+
+def _has_nn() -> bool:
+    nn = getattr(tape, "nn", None)
+    return all(hasattr(nn, k) for k in ("Conv2d", "Linear", "Module", "Parameter"))
+
+
+CNN_CONFIGS = [CONFIGS[2], CONFIGS[6], CONFIGS[11]]
+
+
+def _cnn_run(lib, name, kw, steps=20):
+    nn = lib.nn
+    lib.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3, padding=1)
+            self.conv2 = nn.Conv2d(4, 4, 3, stride=2)
+            self.fc = nn.Linear(4 * 3 * 3, 3)
+
+        def forward(self, x):
+            x = lib.relu(self.conv(x))
+            x = lib.tanh(self.conv2(x))
+            return self.fc(x.reshape(x.shape[0], -1))
+
+    net = Net()
+    rng = np.random.default_rng(3)
+    init = {k: rng.standard_normal(tuple(v.shape)).astype(np.float32) * 0.3
+            for k, v in net.state_dict().items()}  # fmt: skip
+    net.load_state_dict({k: lib.tensor(v) for k, v in init.items()})
+    net.conv.bias.requires_grad_(False)  # frozen: its grad stays None
+    x = lib.tensor(rng.standard_normal((4, 2, 8, 8)).astype(np.float32))
+    y = lib.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    params = [p for p in net.parameters()]
+    opt = getattr(lib.optim, name)(params, **kw)
+    losses = []
+    for i in range(steps):
+        opt.zero_grad()
+        loss = ((net(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if i == 7:
+            for g in opt.param_groups:
+                g["lr"] *= 0.5
+        if i == 11:
+            sd = opt.state_dict()
+            sd = copy.deepcopy(sd) if lib is torch else sd
+            opt = getattr(lib.optim, name)(params, **kw)
+            opt.load_state_dict(sd)
+    return np.array(losses), {k: v.detach().numpy() for k, v in net.state_dict().items()}
+
+
+@pytest.mark.skipif(not _has_nn(), reason="tape.nn has no Conv2d/Linear/Module yet")
+@pytest.mark.parametrize(("name", "kw"), CNN_CONFIGS)
+def test_small_cnn_trajectory_matches_torch(name, kw):
+    lt, pt = _cnn_run(tape, name, kw)
+    lo, po = _cnn_run(torch, name, kw)
+    np.testing.assert_allclose(lt, lo, rtol=1e-4, atol=1e-5)
+    assert pt.keys() == po.keys()
+    for k in po:
+        np.testing.assert_allclose(pt[k], po[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+# --- schedulers -------------------------------------------------------------------------------
+
+
+def _lam(epoch):
+    return 0.95**epoch
+
+
+SCHEDULERS = [
+    ("StepLR", dict(step_size=7, gamma=0.5)),
+    ("MultiStepLR", dict(milestones=[3, 9, 9, 20], gamma=0.3)),
+    ("ExponentialLR", dict(gamma=0.9)),
+    ("CosineAnnealingLR", dict(T_max=10, eta_min=0.001)),
+    ("LambdaLR", dict(lr_lambda=_lam)),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=40)),
+    (
+        "OneCycleLR",
+        dict(max_lr=[0.5, 0.2], total_steps=40, three_phase=True, anneal_strategy="linear"),
+    ),  # fmt: skip
+]
+
+
+def _sched_run(lib, name, kw, steps=35, resume_at=17):
+    a, b = _params(lib)
+    opt = lib.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.05}], lr=0.1, momentum=0.9)
+    cls = getattr(lib.optim.lr_scheduler, name)
+    sched = cls(opt, **kw)
+    rows = [(sched.get_last_lr(), [g["lr"] for g in opt.param_groups], None)]
+    for i in range(steps):
+        opt.zero_grad()
+        (a * a + b * b).sum().backward()
+        opt.step()
+        sched.step()
+        rows.append(
+            (list(sched.get_last_lr()), [g["lr"] for g in opt.param_groups],
+             [g["momentum"] for g in opt.param_groups])
+        )  # fmt: skip
+        if i == resume_at:
+            sd = sched.state_dict()
+            sched = cls(opt, **kw, last_epoch=sched.last_epoch)
+            sched.load_state_dict(sd)
+    return rows, sched.state_dict()
+
+
+def _plain(sd):
+    return {k: v for k, v in sd.items() if not callable(v)}
+
+
+@pytest.mark.parametrize(("name", "kw"), SCHEDULERS, ids=[s[0] for s in SCHEDULERS])
+def test_scheduler_matches_torch(name, kw):
+    rt, sdt = _sched_run(tape, name, kw)
+    ro, sdo = _sched_run(torch, name, kw)
+    assert len(rt) == len(ro)
+    for i, (x, y) in enumerate(zip(rt, ro)):
+        for u, v in zip(x, y):
+            if v is None:
+                assert u is None
+                continue
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=0, err_msg=f"step {i}")
+    assert _plain(sdt).keys() == _plain(sdo).keys()
+    for k, v in _plain(sdo).items():
+        assert _plain(sdt)[k] == v or (isinstance(v, float) and math.isclose(sdt[k], v)), k
+
+
+def test_reduce_lr_on_plateau_matches_torch():
+    metrics = [1.0, 0.9, 0.9, 0.91, 0.95, 0.9, 0.85, 0.86, 0.86, 0.87] * 4
+    out = {}
+    for name, lib in LIBS.items():
+        a, b = _params(lib)
+        opt = lib.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.05}], lr=0.1)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, patience=2, factor=0.5, cooldown=1, min_lr=[0.01, 0.02]
+        )
+        rows = []
+        for i, m in enumerate(metrics):
+            opt.step()
+            sched.step(m)
+            rows.append((sched.get_last_lr(), sched.num_bad_epochs, sched.best))
+            if i == 20:
+                sd = sched.state_dict()
+                sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max")
+                sched.load_state_dict(sd)
+        out[name] = (rows, sched.state_dict())
+    assert out["tape"][0] == out["torch"][0]
+    assert out["tape"][1] == out["torch"][1]
+
+
+def test_scheduler_order_warning_matches_torch(caught_warnings):
+    for lib in (tape, torch):
+        (a,) = _params(lib, 1)
+        opt = lib.optim.SGD([a], lr=0.1)
+        sched = lib.optim.lr_scheduler.StepLR(opt, 3)
+        sched.step()
+    msgs = [str(w.message) for w in caught_warnings if "lr_scheduler.step()" in str(w.message)]
+    assert len(msgs) == 2 and msgs[0] == msgs[1]
