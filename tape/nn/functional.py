@@ -554,11 +554,12 @@ def adaptive_avg_pool2d(input, output_size):
         raise RuntimeError(
             f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}"
         )
-    out = _pair(output_size) if output_size is not None else (None, None)
     if isinstance(output_size, (tuple, list)):
         out = tuple(
             s if o is None else int(o) for o, s in zip(output_size, input.shape[-2:], strict=True)
         )
+    else:
+        out = _pair(output_size)
     if out == (1, 1):
         return dispatch(_adaptive_avg_1x1, (input,))
     return dispatch(_adaptive_avg, (input,), (("out_hw", out),))
@@ -973,8 +974,8 @@ def pad(input, pad, mode="constant", value=None):
     k = len(pad) // 2
     if k > input.dim():
         raise RuntimeError(
-            "Padding length should be less than or equal to two times the input dimension but got padding length "
-            f"{len(pad)} and input of dimension {input.dim()}"
+            "Padding length should be less than or equal to two times the input dimension but "
+            f"got padding length {len(pad)} and input of dimension {input.dim()}"
         )
     pairs = [(0, 0)] * (input.dim() - k) + [
         (pad[2 * i], pad[2 * i + 1]) for i in reversed(range(k))
@@ -1243,6 +1244,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 def _nll_core(logp, target, weight, ignore_index, reduction):
     """torch's nll_loss on (N, C, ...) log-probabilities: weighted mean over non-ignored."""
     c = logp.shape[1]
+    target = target.astype(jnp.int64)
     valid = target != ignore_index
     safe = jnp.where(valid, target, 0)
     picked = jnp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]
@@ -1268,10 +1270,10 @@ _nll2d = register("nll_loss2d", _nll_fwd, "NllLoss2DBackward0", NONE)
 
 
 def _check_class_target(input, target, weight, name):
-    if target.dtype.is_floating_point or target.dtype.name not in ("int64",):
-        if target.dtype.name in ("int32", "int16", "int8", "uint8") and name == "nll_loss":
-            pass
-        raise RuntimeError(f"expected scalar type Long but found {_type_name(target)}")
+    if target.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(
+            f"expected target dtype to be Long or Byte, but got {_type_name(target)}"
+        )
     unbatched = input.dim() == 1
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
@@ -1332,6 +1334,7 @@ def nll_loss(
 def _ce_fwd(x, target, weight, ignore_index, reduction, smoothing, unbatched):
     if unbatched:
         x, target = x[None], target[None]
+    target = target.astype(jnp.int64)
     logp = jax.nn.log_softmax(x, axis=1)
     nll = _nll_core(logp, target, weight, ignore_index, reduction)
     if smoothing > 0:

@@ -1,0 +1,920 @@
+"""torch-differential tests for ``tape.nn``: functionals, layers, modules, init, errors.
+
+Every case runs the same program on torch and on tape with the same inputs (and, for layers, the
+same weights copied through ``state_dict``), then compares forward values, dtypes, ``grad_fn``
+names, the input gradient and every parameter gradient.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_same, assert_same_error, normalize
+
+import tape
+
+LIBS = {"tape": tape, "torch": torch}
+
+
+def _rng(name: str):
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+def _both(arr, grad=True):
+    """The same array as a tape and a torch tensor (float arrays require grad)."""
+    g = grad and arr.dtype.kind == "f"
+    return tape.tensor(arr, requires_grad=g), torch.tensor(arr, requires_grad=g)
+
+
+def _grad_name(t):
+    fn = t.grad_fn
+    if fn is None:
+        return None
+    return type(fn).__name__
+
+
+# ------------------------------------------------------------------------------------------------
+# functional table
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FCase:
+    name: str
+    fn: Callable  # fn(F, lib, *inputs)
+    inputs: tuple  # each: shape tuple (float input) or ("int", shape, high) or ("prob", shape)
+    rtol: float = 1e-4
+    atol: float = 1e-5
+    grad_name: bool = True
+
+
+def _make_input(rng, spec):
+    if isinstance(spec, tuple) and spec and spec[0] == "int":
+        return rng.integers(0, spec[2], spec[1]).astype(np.int64)
+    if isinstance(spec, tuple) and spec and spec[0] == "prob":
+        return rng.uniform(0.05, 0.95, spec[1]).astype(np.float32)
+    if isinstance(spec, tuple) and spec and spec[0] == "softmax":
+        z = rng.standard_normal(spec[1])
+        e = np.exp(z)
+        return (e / e.sum(1, keepdims=True)).astype(np.float32)
+    if isinstance(spec, tuple) and spec and spec[0] == "const":
+        return np.asarray(spec[1], np.float32)
+    return rng.standard_normal(spec).astype(np.float32)
+
+
+def _nograd(spec):
+    return isinstance(spec, tuple) and spec and spec[0] in ("prob_t", "target", "const")
+
+
+X4 = (2, 3, 9, 9)
+W33 = (4, 3, 3, 3)
+
+# fmt: off
+FCASES = [
+    # linear
+    FCase("linear", lambda F, t, x, w, b: F.linear(x, w, b), ((5, 3), (4, 3), (4,))),
+    FCase("linear_nobias", lambda F, t, x, w: F.linear(x, w), ((5, 3), (4, 3))),
+    FCase("linear_3d", lambda F, t, x, w, b: F.linear(x, w, b), ((2, 5, 3), (4, 3), (4,))),
+    FCase("linear_3d_nobias", lambda F, t, x, w: F.linear(x, w), ((2, 5, 3), (4, 3))),
+    # convolution: general path, im2col (small output), 1x1, groups, dilation, 'same', strided
+    FCase("conv2d", lambda F, t, x, w, b: F.conv2d(x, w, b, padding=1), ((2, 3, 12, 12), W33, (4,))),
+    FCase("conv2d_small_out", lambda F, t, x, w, b: F.conv2d(x, w, b, stride=2, padding=1), (X4, W33, (4,))),
+    FCase("conv2d_1x1_stride", lambda F, t, x, w: F.conv2d(x, w, stride=2), ((2, 3, 12, 12), (5, 3, 1, 1))),
+    FCase("conv2d_groups_dil", lambda F, t, x, w: F.conv2d(x, w, groups=2, dilation=2, padding=2), ((2, 4, 12, 12), (6, 2, 3, 3))),
+    FCase("conv2d_same", lambda F, t, x, w: F.conv2d(x, w, padding="same"), ((2, 3, 10, 10), (4, 3, 4, 2))),
+    FCase("conv2d_valid_rect", lambda F, t, x, w: F.conv2d(x, w, padding="valid", stride=(2, 1)), ((1, 3, 11, 9), (2, 3, 3, 2))),
+    FCase("conv2d_unbatched", lambda F, t, x, w: F.conv2d(x, w, padding=1), ((3, 6, 6), W33)),
+    FCase("conv1d", lambda F, t, x, w, b: F.conv1d(x, w, b, stride=2, padding=1), ((2, 3, 20), (4, 3, 3), (4,))),
+    FCase("conv_transpose2d", lambda F, t, x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1), ((2, 4, 5, 5), (4, 3, 3, 3), (3,))),
+    FCase("conv_transpose2d_groups", lambda F, t, x, w: F.conv_transpose2d(x, w, stride=2, groups=2, dilation=2), ((2, 4, 5, 5), (4, 3, 3, 3))),
+    # pooling
+    FCase("max_pool2d", lambda F, t, x: F.max_pool2d(x, 2), (X4,)),
+    FCase("max_pool2d_pad", lambda F, t, x: F.max_pool2d(x, 3, 2, 1), ((2, 3, 16, 16),)),
+    FCase("max_pool2d_ceil_dil", lambda F, t, x: F.max_pool2d(x, 3, 2, 1, dilation=2, ceil_mode=True), ((2, 3, 11, 11),)),
+    FCase("max_pool2d_ties", lambda F, t, x: F.max_pool2d(F.relu(x - 1.0) + 0.0 * x, 2), (X4,)),
+    FCase("max_pool2d_indices", lambda F, t, x: F.max_pool2d(x, 3, 2, 1, return_indices=True)[1], (X4,), grad_name=False),
+    FCase("avg_pool2d", lambda F, t, x: F.avg_pool2d(x, 3, 2, 1), (X4,)),
+    FCase("avg_pool2d_nopad_count", lambda F, t, x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), ((2, 3, 10, 10),)),
+    FCase("avg_pool2d_ceil", lambda F, t, x: F.avg_pool2d(x, 2, ceil_mode=True), (X4,)),
+    FCase("adaptive_avg_pool2d_1", lambda F, t, x: F.adaptive_avg_pool2d(x, 1), (X4,)),
+    FCase("adaptive_avg_pool2d_3", lambda F, t, x: F.adaptive_avg_pool2d(x, 3), (X4,)),
+    FCase("adaptive_avg_pool2d_uneven", lambda F, t, x: F.adaptive_avg_pool2d(x, (4, None)), (X4,)),
+    # normalization
+    FCase("batch_norm_train", lambda F, t, x, w, b: F.batch_norm(x, None, None, w, b, training=True), (X4, (3,), (3,))),
+    FCase("batch_norm_eval", lambda F, t, x, w, b, m, v: F.batch_norm(x, m, v, w, b), (X4, (3,), (3,), ("const", [0.1, -0.2, 0.3]), ("const", [1.5, 0.5, 2.0]))),
+    FCase("batch_norm_1d", lambda F, t, x: F.batch_norm(x, None, None, training=True, eps=1e-3), ((6, 4),)),
+    FCase("layer_norm", lambda F, t, x, w, b: F.layer_norm(x, (9, 9), w, b), (X4, (9, 9), (9, 9))),
+    FCase("layer_norm_noaffine", lambda F, t, x: F.layer_norm(x, (5,)), ((3, 5),)),
+    FCase("group_norm", lambda F, t, x, w, b: F.group_norm(x, 2, w, b), ((2, 4, 5, 5), (4,), (4,))),
+    # activations
+    FCase("relu", lambda F, t, x: F.relu(x), ((4, 5),)),
+    FCase("leaky_relu", lambda F, t, x: F.leaky_relu(x, 0.2), ((4, 5),)),
+    FCase("gelu", lambda F, t, x: F.gelu(x), ((4, 5),)),
+    FCase("gelu_tanh", lambda F, t, x: F.gelu(x, approximate="tanh"), ((4, 5),)),
+    FCase("silu", lambda F, t, x: F.silu(x), ((4, 5),)),
+    FCase("elu", lambda F, t, x: F.elu(x), ((4, 5),)),
+    FCase("relu6", lambda F, t, x: F.relu6(x * 4), ((4, 5),)),
+    FCase("softplus", lambda F, t, x: F.softplus(x, beta=2.0), ((4, 5),)),
+    FCase("softmax", lambda F, t, x: F.softmax(x, dim=1), ((4, 5),)),
+    FCase("softmax_neg", lambda F, t, x: F.softmax(x, dim=-1), ((2, 3, 5),)),
+    FCase("log_softmax", lambda F, t, x: F.log_softmax(x, dim=1), ((4, 5),)),
+    FCase("log_softmax_f64", lambda F, t, x: F.log_softmax(x, 0, dtype=t.float64), ((4, 5),), grad_name=False),
+    # pad / interpolate
+    FCase("pad_constant", lambda F, t, x: F.pad(x, (1, 2, 0, 3), value=0.5), (X4,)),
+    FCase("pad_negative", lambda F, t, x: F.pad(x, (-1, 2)), ((3, 6),)),
+    FCase("pad_reflect", lambda F, t, x: F.pad(x, (1, 2, 2, 1), mode="reflect"), (X4,)),
+    FCase("pad_replicate", lambda F, t, x: F.pad(x, (1, 2, 2, 1), mode="replicate"), (X4,)),
+    FCase("pad_reflect_1d", lambda F, t, x: F.pad(x, (2, 1), mode="reflect"), ((2, 3, 6),)),
+    FCase("pad_circular", lambda F, t, x: F.pad(x, (1, 2, 2, 1), mode="circular"), (X4,)),
+    FCase("interp_nearest_scale", lambda F, t, x: F.interpolate(x, scale_factor=2), ((2, 3, 4, 5),)),
+    FCase("interp_nearest_size", lambda F, t, x: F.interpolate(x, size=(7, 3)), ((2, 3, 4, 5),)),
+    FCase("interp_nearest_1d", lambda F, t, x: F.interpolate(x, size=7), ((2, 3, 5),)),
+    FCase("interp_bilinear", lambda F, t, x: F.interpolate(x, size=(7, 9), mode="bilinear"), ((2, 3, 4, 5),)),
+    FCase("interp_bilinear_scale", lambda F, t, x: F.interpolate(x, scale_factor=1.5, mode="bilinear"), ((2, 3, 4, 5),)),
+    FCase("interp_bilinear_down", lambda F, t, x: F.interpolate(x, size=(3, 2), mode="bilinear"), ((2, 3, 7, 5),)),
+    FCase("interp_bilinear_ac", lambda F, t, x: F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=True), ((2, 3, 4, 5),)),
+    # dropout / embedding (deterministic parts)
+    FCase("dropout_eval", lambda F, t, x: F.dropout(x, 0.5, training=False) * 2, ((4, 5),)),
+    FCase("dropout_p1", lambda F, t, x: F.dropout(x, 1.0), ((4, 5),)),
+    FCase("embedding", lambda F, t, w, i: F.embedding(i, w), ((10, 3), ("int", (2, 4), 10))),
+    FCase("embedding_pad", lambda F, t, w: F.embedding(t.tensor([[0, 2, 2], [1, 2, 0]]), w, padding_idx=2), ((5, 3),)),
+    # losses
+    FCase("mse", lambda F, t, x, y: F.mse_loss(x, y), ((4, 5), (4, 5))),
+    FCase("mse_none", lambda F, t, x, y: F.mse_loss(x, y, reduction="none"), ((4, 5), (4, 5))),
+    FCase("l1", lambda F, t, x, y: F.l1_loss(x, y), ((4, 5), (4, 5))),
+    FCase("l1_sum", lambda F, t, x, y: F.l1_loss(x, y, reduction="sum"), ((4, 5), (4, 5))),
+    FCase("l1_none", lambda F, t, x, y: F.l1_loss(x, y, reduction="none"), ((4, 5), (4, 5))),
+    FCase("smooth_l1", lambda F, t, x, y: F.smooth_l1_loss(x, y), ((4, 5), (4, 5))),
+    FCase("smooth_l1_beta", lambda F, t, x, y: F.smooth_l1_loss(x, y, beta=0.5, reduction="sum"), ((4, 5), (4, 5))),
+    FCase("cross_entropy", lambda F, t, x, y: F.cross_entropy(x, y), ((6, 5), ("int", (6,), 5))),
+    FCase("cross_entropy_sum", lambda F, t, x, y: F.cross_entropy(x, y, reduction="sum"), ((6, 5), ("int", (6,), 5))),
+    FCase("cross_entropy_none", lambda F, t, x, y: F.cross_entropy(x, y, reduction="none"), ((6, 5), ("int", (6,), 5))),
+    FCase("cross_entropy_weight", lambda F, t, x, y, w: F.cross_entropy(x, y, weight=w), ((6, 5), ("int", (6,), 5), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
+    FCase("cross_entropy_ignore", lambda F, t, x: F.cross_entropy(x, t.tensor([1, 2, 2, 0, 4, 2]), ignore_index=2), ((6, 5),)),
+    FCase("cross_entropy_smooth", lambda F, t, x, y: F.cross_entropy(x, y, label_smoothing=0.1), ((6, 5), ("int", (6,), 5))),
+    FCase("cross_entropy_smooth_all", lambda F, t, x, w: F.cross_entropy(x, t.tensor([1, 2, 2, 0, 4, 2]), weight=w, ignore_index=2, label_smoothing=0.2), ((6, 5), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
+    FCase("cross_entropy_smooth_none", lambda F, t, x, y: F.cross_entropy(x, y, label_smoothing=0.3, reduction="none"), ((6, 5), ("int", (6,), 5))),
+    FCase("cross_entropy_probs", lambda F, t, x, y: F.cross_entropy(x, y), ((6, 5), ("softmax", (6, 5)))),
+    FCase("cross_entropy_probs_none", lambda F, t, x, y: F.cross_entropy(x, y, reduction="none", label_smoothing=0.1), ((6, 5), ("softmax", (6, 5)))),
+    FCase("cross_entropy_2d", lambda F, t, x, y: F.cross_entropy(x, y), ((2, 4, 3, 3), ("int", (2, 3, 3), 4))),
+    FCase("cross_entropy_unbatched", lambda F, t, x: F.cross_entropy(x, t.tensor(3)), ((5,),)),
+    FCase("nll", lambda F, t, x, y: F.nll_loss(F.log_softmax(x, 1), y), ((6, 5), ("int", (6,), 5))),
+    FCase("nll_weight_none", lambda F, t, x, y, w: F.nll_loss(x, y, weight=w, reduction="none"), ((6, 5), ("int", (6,), 5), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
+    FCase("nll_2d", lambda F, t, x, y: F.nll_loss(x, y), ((2, 4, 3, 3), ("int", (2, 3, 3), 4))),
+    FCase("bce", lambda F, t, x, y: F.binary_cross_entropy(t.sigmoid(x), y), ((4, 5), ("prob", (4, 5)))),
+    FCase("bce_weight", lambda F, t, p, y, w: F.binary_cross_entropy(p, y, weight=w, reduction="sum"), (("prob", (4, 5)), ("prob", (4, 5)), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
+    FCase("bce_logits", lambda F, t, x, y: F.binary_cross_entropy_with_logits(x, y), ((4, 5), ("prob", (4, 5)))),
+    FCase("bce_logits_pos", lambda F, t, x, y, pw: F.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none"), ((4, 5), ("prob", (4, 5)), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
+    FCase("one_hot", lambda F, t, i: F.one_hot(i, 6), (("int", (2, 3), 6),)),
+    FCase("one_hot_infer", lambda F, t: F.one_hot(t.tensor([0, 3, 1])), ()),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("case", FCASES, ids=[c.name for c in FCASES])
+def test_functional(case: FCase):
+    rng = _rng(case.name)
+    arrays = [_make_input(rng, s) for s in case.inputs]
+    grads = [
+        not (isinstance(s, tuple) and s and s[0] in ("const", "softmax"))
+        and (not isinstance(s, tuple) or not s or s[0] != "prob" or i == 0)
+        for i, s in enumerate(case.inputs)
+    ]
+    pairs = [_both(a, g) for a, g in zip(arrays, grads)]
+    outs = {}
+    for lib_name, lib, idx in (("tape", tape, 0), ("torch", torch, 1)):
+        ins = [p[idx] for p in pairs]
+        F = lib.nn.functional
+        outs[lib_name] = (case.fn(F, lib, *ins), ins)
+    got, tins = outs["tape"]
+    want, oins = outs["torch"]
+    assert_same(got, want, rtol=case.rtol, atol=case.atol)
+    if case.grad_name:
+        assert _grad_name(got) == _grad_name(want)
+    if not want.requires_grad:
+        return
+    ct = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(tape.tensor(ct).to(got.dtype))
+    want.backward(torch.tensor(ct).to(want.dtype))
+    for a, b in zip(tins, oins):
+        if b.requires_grad:
+            assert_same(a.grad, b.grad, rtol=case.rtol, atol=case.atol)
+
+
+# ------------------------------------------------------------------------------------------------
+# layers: same weights through state_dict, train and eval
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LCase:
+    name: str
+    make: Callable  # make(nn) -> module
+    input: tuple  # shape, or ("int", shape, high)
+    target: tuple | None = None  # for losses: the second argument
+    modes: tuple = ("train", "eval")
+    rtol: float = 1e-4
+    atol: float = 1e-5
+    extra: dict = field(default_factory=dict)
+
+
+# fmt: off
+LCASES = [
+    LCase("Linear", lambda nn: nn.Linear(6, 4), (3, 6)),
+    LCase("Linear_nobias_3d", lambda nn: nn.Linear(6, 4, bias=False), (2, 3, 6)),
+    LCase("Conv1d", lambda nn: nn.Conv1d(3, 4, 3, padding=1), (2, 3, 10)),
+    LCase("Conv2d", lambda nn: nn.Conv2d(3, 4, 3), (2, 3, 12, 12)),
+    LCase("Conv2d_strided", lambda nn: nn.Conv2d(3, 4, (3, 2), stride=2, padding=(1, 0), bias=False), (2, 3, 9, 9)),
+    LCase("Conv2d_same_dil", lambda nn: nn.Conv2d(4, 4, 3, padding="same", dilation=2, groups=2), (2, 4, 10, 10)),
+    LCase("Conv2d_reflect", lambda nn: nn.Conv2d(3, 2, 3, padding=1, padding_mode="reflect"), (1, 3, 6, 6)),
+    LCase("ConvTranspose2d", lambda nn: nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 5)),
+    LCase("BatchNorm1d", lambda nn: nn.BatchNorm1d(5), (8, 5)),
+    LCase("BatchNorm1d_3d", lambda nn: nn.BatchNorm1d(3, momentum=0.3, eps=1e-3), (4, 3, 6)),
+    LCase("BatchNorm2d", lambda nn: nn.BatchNorm2d(3), (4, 3, 5, 5)),
+    LCase("BatchNorm2d_noaffine", lambda nn: nn.BatchNorm2d(3, affine=False), (4, 3, 5, 5)),
+    LCase("BatchNorm2d_nostats", lambda nn: nn.BatchNorm2d(3, track_running_stats=False), (4, 3, 5, 5)),
+    LCase("BatchNorm2d_cma", lambda nn: nn.BatchNorm2d(3, momentum=None), (4, 3, 5, 5)),
+    LCase("LayerNorm", lambda nn: nn.LayerNorm(6), (3, 4, 6)),
+    LCase("LayerNorm_2d_nobias", lambda nn: nn.LayerNorm((4, 6), bias=False), (3, 4, 6)),
+    LCase("GroupNorm", lambda nn: nn.GroupNorm(2, 6), (3, 6, 4, 4)),
+    LCase("Embedding", lambda nn: nn.Embedding(10, 4), ("int", (3, 5), 10)),
+    LCase("Embedding_pad", lambda nn: nn.Embedding(10, 4, padding_idx=0), ("int", (3, 5), 3)),
+    LCase("ReLU", lambda nn: nn.ReLU(), (4, 5)),
+    LCase("LeakyReLU", lambda nn: nn.LeakyReLU(0.1), (4, 5)),
+    LCase("GELU", lambda nn: nn.GELU(), (4, 5)),
+    LCase("SiLU", lambda nn: nn.SiLU(), (4, 5)),
+    LCase("Tanh", lambda nn: nn.Tanh(), (4, 5)),
+    LCase("Sigmoid", lambda nn: nn.Sigmoid(), (4, 5)),
+    LCase("Softmax", lambda nn: nn.Softmax(dim=1), (4, 5)),
+    LCase("LogSoftmax", lambda nn: nn.LogSoftmax(dim=-1), (4, 5)),
+    LCase("MaxPool2d", lambda nn: nn.MaxPool2d(3, stride=2, padding=1), (2, 3, 8, 8)),
+    LCase("AvgPool2d", lambda nn: nn.AvgPool2d(2), (2, 3, 8, 8)),
+    LCase("AdaptiveAvgPool2d", lambda nn: nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 8, 9)),
+    LCase("Flatten", lambda nn: nn.Flatten(), (2, 3, 4)),
+    LCase("Unflatten", lambda nn: nn.Unflatten(1, (2, 6)), (3, 12)),
+    LCase("Identity", lambda nn: nn.Identity(), (3, 4)),
+    LCase("Dropout_eval", lambda nn: nn.Dropout(0.3), (4, 5), modes=("eval",)),
+    LCase("Upsample", lambda nn: nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3, 4)),
+    LCase("MSELoss", lambda nn: nn.MSELoss(), (4, 5), target=(4, 5)),
+    LCase("L1Loss", lambda nn: nn.L1Loss(reduction="sum"), (4, 5), target=(4, 5)),
+    LCase("SmoothL1Loss", lambda nn: nn.SmoothL1Loss(beta=0.5), (4, 5), target=(4, 5)),
+    LCase("CrossEntropyLoss", lambda nn: nn.CrossEntropyLoss(label_smoothing=0.1), (4, 5), target=("int", (4,), 5)),
+    LCase("NLLLoss", lambda nn: nn.NLLLoss(), (4, 5), target=("int", (4,), 5)),
+    LCase("BCELoss", lambda nn: nn.BCELoss(), ("prob", (4, 5)), target=("prob", (4, 5))),
+    LCase("BCEWithLogitsLoss", lambda nn: nn.BCEWithLogitsLoss(), (4, 5), target=("prob", (4, 5))),
+]
+# fmt: on
+
+
+def _copy_into_tape(tmod, omod):
+    """Load torch's state_dict into the tape module (through numpy)."""
+    sd = OrderedDict((k, tape.tensor(v.detach().numpy())) for k, v in omod.state_dict().items())
+    tmod.load_state_dict(sd)
+
+
+def _check_layer(case: LCase, mode: str):
+    rng = _rng(case.name + mode)
+    torch.manual_seed(0)
+    omod = case.make(torch.nn)
+    tmod = case.make(tape.nn)
+    # Perturb torch's parameters and buffers so that ones/zeros inits do not hide mistakes.
+    with torch.no_grad():
+        for _, p in omod.named_parameters():
+            p.add_(torch.tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32)) * 0.1)
+        for n, b in omod.named_buffers():
+            if b.is_floating_point():
+                b.add_(torch.tensor(rng.uniform(0.1, 0.5, tuple(b.shape)).astype(np.float32)))
+    _copy_into_tape(tmod, omod)
+    assert normalize(repr(tmod)) == repr(omod)
+    assert list(tmod.state_dict()) == list(omod.state_dict())
+    getattr(tmod, mode)()
+    getattr(omod, mode)()
+    x = _make_input(rng, case.input)
+    tx, ox = _both(x)
+    args_t, args_o = [tx], [ox]
+    if case.target is not None:
+        y = _make_input(rng, case.target)
+        ty, oy = _both(y, grad=False)
+        args_t.append(ty)
+        args_o.append(oy)
+    got, want = tmod(*args_t), omod(*args_o)
+    assert_same(got, want, rtol=case.rtol, atol=case.atol)
+    assert _grad_name(got) == _grad_name(want)
+    # buffers after the forward (running statistics, num_batches_tracked)
+    for (n1, b1), (n2, b2) in zip(tmod.named_buffers(), omod.named_buffers(), strict=True):
+        assert n1 == n2
+        assert_same(b1, b2, rtol=1e-5, atol=1e-6)
+    ct = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(tape.tensor(ct))
+    want.backward(torch.tensor(ct))
+    if ox.requires_grad:
+        assert_same(tx.grad, ox.grad, rtol=case.rtol, atol=case.atol)
+    tparams = dict(tmod.named_parameters())
+    for name, p in omod.named_parameters():
+        assert_same(tparams[name].grad, p.grad, rtol=case.rtol, atol=case.atol)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("case", LCASES, ids=[c.name for c in LCASES])
+def test_layer(case: LCase, mode: str):
+    if mode not in case.modes:
+        pytest.skip("mode not applicable")
+    _check_layer(case, mode)
+
+
+# ------------------------------------------------------------------------------------------------
+# init: exact equality under manual_seed
+# ------------------------------------------------------------------------------------------------
+INIT_MODULES = [
+    ("Linear", lambda nn: nn.Linear(7, 5)),
+    ("Conv2d", lambda nn: nn.Conv2d(3, 8, 3)),
+    ("Conv1d", lambda nn: nn.Conv1d(2, 4, 5, bias=False)),
+    ("ConvTranspose2d", lambda nn: nn.ConvTranspose2d(4, 6, 3, groups=2)),
+    ("Embedding", lambda nn: nn.Embedding(20, 6, padding_idx=3)),
+    ("BatchNorm2d", lambda nn: nn.BatchNorm2d(4)),
+    ("LayerNorm", lambda nn: nn.LayerNorm(4)),
+    (
+        "MLP",
+        lambda nn: nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 10)),
+    ),
+]
+
+
+@pytest.mark.parametrize("make", [m for _, m in INIT_MODULES], ids=[n for n, _ in INIT_MODULES])
+def test_init_matches_torch_exactly(make):
+    torch.manual_seed(1234)
+    omod = make(torch.nn)
+    tape.manual_seed(1234)
+    tmod = make(tape.nn)
+    osd, tsd = omod.state_dict(), tmod.state_dict()
+    assert list(osd) == list(tsd)
+    for k in osd:
+        np.testing.assert_array_equal(tsd[k].numpy(), osd[k].numpy(), err_msg=k)
+        assert str(tsd[k].dtype).split(".")[-1] == str(osd[k].dtype).split(".")[-1]
+
+
+# fmt: off
+INITS = [
+    ("uniform_", lambda init, t: init.uniform_(t, -0.5, 2.0)),
+    ("normal_", lambda init, t: init.normal_(t, 1.0, 0.3)),
+    ("constant_", lambda init, t: init.constant_(t, 0.25)),
+    ("ones_", lambda init, t: init.ones_(t)),
+    ("zeros_", lambda init, t: init.zeros_(t)),
+    ("xavier_uniform_", lambda init, t: init.xavier_uniform_(t, gain=2.0)),
+    ("xavier_normal_", lambda init, t: init.xavier_normal_(t)),
+    ("kaiming_uniform_", lambda init, t: init.kaiming_uniform_(t, mode="fan_out", nonlinearity="relu")),
+    ("kaiming_normal_", lambda init, t: init.kaiming_normal_(t, a=0.1)),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("fn", [f for _, f in INITS], ids=[n for n, _ in INITS])
+def test_init_functions(fn):
+    torch.manual_seed(7)
+    o = torch.empty(16, 8, 3)
+    r_o = fn(torch.nn.init, o)
+    tape.manual_seed(7)
+    t = tape.empty(16, 8, 3)
+    r_t = fn(tape.nn.init, t)
+    assert r_t is t and r_o is o
+    np.testing.assert_allclose(t.numpy(), o.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_init_in_place_on_parameter_no_grad():
+    lin = tape.nn.Linear(3, 4)
+    w = lin.weight
+    out = tape.nn.init.normal_(lin.weight)
+    assert out is w and lin.weight is w and w.requires_grad and w.is_leaf and w.grad_fn is None
+
+
+def test_trunc_normal_statistics():
+    tape.manual_seed(0)
+    t = tape.empty(200, 200)
+    tape.nn.init.trunc_normal_(t, mean=0.5, std=1.0, a=-1.0, b=2.0)
+    a = t.numpy()
+    assert a.min() >= -1.0 and a.max() <= 2.0
+    torch.manual_seed(0)
+    o = torch.nn.init.trunc_normal_(torch.empty(200, 200), mean=0.5, std=1.0, a=-1.0, b=2.0)
+    np.testing.assert_allclose(a, o.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_calculate_gain_and_fans():
+    for args in [("relu",), ("tanh",), ("leaky_relu", 0.2), ("conv2d",), ("selu",), ("sigmoid",)]:
+        assert tape.nn.init.calculate_gain(*args) == torch.nn.init.calculate_gain(*args)
+    t, o = tape.empty(5, 3, 2, 2), torch.empty(5, 3, 2, 2)
+    assert tape.nn.init._calculate_fan_in_and_fan_out(
+        t
+    ) == torch.nn.init._calculate_fan_in_and_fan_out(o)
+    assert_same_error(
+        lambda: tape.nn.init.calculate_gain("foo"), lambda: torch.nn.init.calculate_gain("foo")
+    )
+    assert_same_error(
+        lambda: tape.nn.init.xavier_uniform_(tape.empty(3)),
+        lambda: torch.nn.init.xavier_uniform_(torch.empty(3)),
+    )
+
+
+def test_dropout_masks_match_torch():
+    x = np.random.default_rng(0).standard_normal((8, 50)).astype(np.float32)
+    tx, ox = _both(x)
+    torch.manual_seed(3)
+    want = torch.nn.functional.dropout(ox, 0.3)
+    tape.manual_seed(3)
+    got = tape.nn.functional.dropout(tx, 0.3)
+    assert_same(got, want, rtol=1e-6, atol=0)
+    assert _grad_name(got) == _grad_name(want)
+    got.sum().backward()
+    want.sum().backward()
+    assert_same(tx.grad, ox.grad, rtol=1e-6, atol=0)
+    # module form, train then eval
+    torch.manual_seed(5)
+    tape.manual_seed(5)
+    dt, do = tape.nn.Dropout(0.5), torch.nn.Dropout(0.5)
+    assert_same(dt(tx), do(ox), rtol=1e-6, atol=0)
+    dt.eval()
+    assert dt(tx) is tx
+
+
+# ------------------------------------------------------------------------------------------------
+# model zoo: repr, state_dict keys and order, parameter counts, forward and gradients
+# ------------------------------------------------------------------------------------------------
+class _Block:
+    """A residual block written against either library's nn."""
+
+    @staticmethod
+    def make(nn):
+        class Block(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+                self.bn1 = nn.BatchNorm2d(c)
+                self.relu = nn.ReLU(inplace=True)
+                self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+                self.bn2 = nn.BatchNorm2d(c)
+
+            def forward(self, x):
+                out = self.relu(self.bn1(self.conv1(x)))
+                return self.relu(self.bn2(self.conv2(out)) + x)
+
+        return Block
+
+
+def _mlp(nn):
+    return nn.Sequential(
+        nn.Linear(12, 16),
+        nn.ReLU(),
+        nn.Dropout(0.1),
+        nn.Linear(16, 16),
+        nn.GELU(),
+        nn.Linear(16, 4),
+    )
+
+
+def _cnn(nn):
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        _Block.make(nn)(8),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(16, 10),
+    )
+
+
+def _nested(nn):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 4, 3), act=nn.SiLU()))
+            self.blocks = nn.ModuleList([nn.Conv2d(4, 4, 1) for _ in range(3)])
+            self.heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "reg": nn.Linear(4, 1)})
+            self.norm = nn.GroupNorm(2, 4)
+            self.shared = self.heads["cls"]  # shared module: de-duplicated
+            self.register_buffer("scale", torch_or_tape(nn).ones(1) * 2)
+            self.register_buffer("tmp", torch_or_tape(nn).zeros(2), persistent=False)
+
+        def forward(self, x):
+            x = self.stem(x)
+            for b in self.blocks:
+                x = x + b(x)
+            x = self.norm(x).mean((2, 3)) * self.scale
+            return self.heads["cls"](x).sum(1) + self.heads["reg"](x)[:, 0]
+
+    return Net()
+
+
+def torch_or_tape(nn):
+    return torch if nn is torch.nn else tape
+
+
+def _seq_model(nn):
+    m = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+    m.append(nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)))
+    m.append(nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4)]))
+    return m
+
+
+ZOO = [
+    ("mlp", _mlp, (5, 12)),
+    ("cnn", _cnn, (2, 3, 16, 16)),
+    ("nested", _nested, (2, 3, 8, 8)),
+    ("seq", _seq_model, None),
+]
+
+
+@pytest.mark.parametrize("name,make,shape", ZOO, ids=[z[0] for z in ZOO])
+def test_model_zoo(name, make, shape):
+    torch.manual_seed(0)
+    omod = make(torch.nn)
+    tape.manual_seed(0)
+    tmod = make(tape.nn)
+    assert normalize(repr(tmod)) == repr(omod)
+    assert list(tmod.state_dict()) == list(omod.state_dict())
+    assert [n for n, _ in tmod.named_parameters()] == [n for n, _ in omod.named_parameters()]
+    assert [n for n, _ in tmod.named_buffers()] == [n for n, _ in omod.named_buffers()]
+    assert [n for n, _ in tmod.named_modules()] == [n for n, _ in omod.named_modules()]
+    assert [n for n, _ in tmod.named_children()] == [n for n, _ in omod.named_children()]
+    assert sum(p.numel() for p in tmod.parameters()) == sum(p.numel() for p in omod.parameters())
+    # same RNG: the initial weights are identical
+    for k, v in omod.state_dict().items():
+        np.testing.assert_array_equal(tmod.state_dict()[k].numpy(), v.numpy(), err_msg=k)
+    if shape is None:
+        return
+    for mode in ("eval", "train"):
+        getattr(tmod, mode)()
+        getattr(omod, mode)()
+        x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+        tx, ox = _both(x)
+        torch.manual_seed(11)
+        tape.manual_seed(11)
+        got, want = tmod(tx), omod(ox)
+        assert_same(got, want, rtol=1e-4, atol=1e-5)
+        got.sum().backward()
+        want.sum().backward()
+        assert_same(tx.grad, ox.grad, rtol=1e-4, atol=1e-5)
+        tparams = dict(tmod.named_parameters())
+        for n, p in omod.named_parameters():
+            assert_same(tparams[n].grad, p.grad, rtol=1e-3, atol=1e-5)
+        for (n1, b1), (_, b2) in zip(tmod.named_buffers(), omod.named_buffers(), strict=True):
+            assert_same(b1, b2, rtol=1e-5, atol=1e-6)
+        tmod.zero_grad()
+        omod.zero_grad()
+        assert all(p.grad is None for p in tmod.parameters())
+
+
+# ------------------------------------------------------------------------------------------------
+# Module API
+# ------------------------------------------------------------------------------------------------
+def test_parameter_basics():
+    for lib in (tape, torch):
+        p = lib.nn.Parameter(lib.tensor([1.0, 2.0]))
+        assert p.requires_grad and p.is_leaf and isinstance(p, lib.Tensor)
+    tp, op = tape.nn.Parameter(tape.zeros(2, 3)), torch.nn.Parameter(torch.zeros(2, 3))
+    assert repr(tp) == repr(op)
+    assert repr(tape.nn.Parameter(tape.ones(2), requires_grad=False)) == repr(
+        torch.nn.Parameter(torch.ones(2), requires_grad=False)
+    )
+    # shares storage with the tensor it wraps
+    base = tape.zeros(3)
+    p = tape.nn.Parameter(base)
+    with tape.no_grad():
+        p.add_(1.0)
+    assert base.tolist() == [1.0, 1.0, 1.0]
+    q = copy.deepcopy(p)
+    assert isinstance(q, tape.nn.Parameter) and q.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_setattr_routing_and_replacement():
+    for lib in (tape, torch):
+        nn = lib.nn
+        m = nn.Module()
+        m.fc = nn.Linear(3, 4)
+        m.w = nn.Parameter(lib.zeros(2))
+        m.register_buffer("b", lib.ones(1))
+        m.plain = 5
+        assert list(m._modules) == ["fc"] and list(m._parameters) == ["w"]
+        assert list(m._buffers) == ["b"] and m.plain == 5
+        m.fc = nn.Linear(3, 10)  # replaces the child
+        assert m.fc.out_features == 10 and list(m._modules) == ["fc"]
+        m.b = lib.zeros(2)  # reassigning a buffer keeps it a buffer
+        assert "b" in m._buffers
+        m.w = None
+        assert list(dict(m.named_parameters())) == ["fc.weight", "fc.bias"]
+    tm, om = tape.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    assert_same_error(lambda: tm.foo, lambda: om.foo)
+    assert_same_error(
+        lambda: setattr(tm, "weight", tape.zeros(2)), lambda: setattr(om, "weight", torch.zeros(2))
+    )
+    assert_same_error(
+        lambda: tm.register_buffer("a.b", None), lambda: om.register_buffer("a.b", None)
+    )
+    assert_same_error(
+        lambda: tm.register_buffer("weight", None), lambda: om.register_buffer("weight", None)
+    )
+    assert_same_error(lambda: tm.add_module("x", 3), lambda: om.add_module("x", 3))
+    tm2, om2 = tape.nn.Sequential(tape.nn.Linear(2, 2)), torch.nn.Sequential(torch.nn.Linear(2, 2))
+    assert tm2.get_submodule("0") is tm2[0]
+    assert_same_error(lambda: tm2.get_submodule("0.foo"), lambda: om2.get_submodule("0.foo"))
+    assert_same_error(lambda: tm2.get_submodule("0.weight"), lambda: om2.get_submodule("0.weight"))
+
+    class Early(tape.nn.Module):
+        def __init__(self):
+            self.fc = tape.nn.Linear(1, 1)
+
+    class EarlyT(torch.nn.Module):
+        def __init__(self):
+            self.fc = torch.nn.Linear(1, 1)
+
+    assert_same_error(Early, EarlyT)
+
+
+def test_sequential_and_containers():
+    for lib in (tape, torch):
+        nn = lib.nn
+        s = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+        assert len(s) == 3 and isinstance(s[0], nn.Linear) and isinstance(s[-1], nn.Linear)
+        assert isinstance(s[1:], nn.Sequential) and len(s[1:]) == 2
+        assert [type(m).__name__ for m in s] == ["Linear", "ReLU", "Linear"]
+        s.append(nn.Sigmoid())
+        assert len(s) == 4
+        del s[1]
+        assert list(s._modules) == ["0", "1", "2"]
+        ml = nn.ModuleList([nn.ReLU(), nn.Tanh()])
+        ml.append(nn.ReLU())
+        ml.extend([nn.ReLU()])
+        assert len(ml) == 4 and isinstance(ml[-1], nn.ReLU)
+        md = nn.ModuleDict({"a": nn.ReLU(), "b": nn.Tanh()})
+        md["c"] = nn.Identity()
+        assert list(md.keys()) == ["a", "b", "c"] and "b" in md and len(md) == 3
+    ts = tape.nn.Sequential(tape.nn.Linear(2, 3))
+    os_ = torch.nn.Sequential(torch.nn.Linear(2, 3))
+    assert_same_error(lambda: ts[5], lambda: os_[5])
+    tl = tape.nn.ModuleList([tape.nn.Linear(2, 2) for _ in range(3)] + [tape.nn.ReLU()])
+    ol = torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(3)] + [torch.nn.ReLU()])
+    assert repr(tl) == repr(ol)
+    assert repr(tape.nn.ModuleList()) == repr(torch.nn.ModuleList())
+
+
+def test_named_members_dedup_and_order():
+    for lib in (tape, torch):
+        nn = lib.nn
+        shared = nn.Linear(2, 2)
+        m = nn.Sequential(shared, nn.ReLU(), shared, nn.Sequential(shared, nn.Linear(2, 3)))
+        names = [n for n, _ in m.named_parameters()]
+        assert names == ["0.weight", "0.bias", "3.1.weight", "3.1.bias"]
+        assert [n for n, _ in m.named_modules()] == ["", "0", "1", "3", "3.1"]
+        assert len(list(m.parameters())) == 4
+        assert list(m.state_dict()) == [
+            "0.weight",
+            "0.bias",
+            "2.weight",
+            "2.bias",
+            "3.0.weight",
+            "3.0.bias",
+            "3.1.weight",
+            "3.1.bias",
+        ]
+
+
+def test_train_eval_requires_grad_apply_to():
+    m = _cnn(tape.nn)
+    assert m.training and all(c.training for c in m.modules())
+    assert m.eval() is m and not any(c.training for c in m.modules())
+    m.train()
+    assert all(c.training for c in m.modules())
+    m.requires_grad_(False)
+    assert not any(p.requires_grad for p in m.parameters())
+    m.requires_grad_()
+    seen = []
+    m.apply(lambda mod: seen.append(type(mod).__name__))
+    assert seen[-1] == "Sequential" and seen[0] == "Conv2d"
+    w = m[0].weight
+    m.double()
+    assert m[0].weight is w and w.dtype == tape.float64
+    assert m[1].num_batches_tracked.dtype == tape.int64
+    m.to(tape.float32)
+    assert w.dtype == tape.float32 and m[1].running_mean.dtype == tape.float32
+    m.float()
+    out = m(tape.randn(2, 3, 16, 16))
+    assert out.dtype == tape.float32
+    assert_same_error(lambda: m.train(1), lambda: torch.nn.Linear(1, 1).train(1))
+    m.to("cpu")
+
+
+def test_zero_grad():
+    m = tape.nn.Linear(3, 2)
+    m(tape.randn(4, 3)).sum().backward()
+    assert m.weight.grad is not None
+    m.zero_grad(set_to_none=False)
+    assert m.weight.grad.abs().sum().item() == 0.0
+    m.zero_grad()
+    assert m.weight.grad is None and m.bias.grad is None
+
+
+def test_forward_hooks():
+    calls = {}
+    for name, lib in LIBS.items():
+        torch.manual_seed(0)
+        tape.manual_seed(0)
+        m = lib.nn.Linear(3, 2)
+        log = []
+
+        def pre(mod, args):
+            log.append(("pre", tuple(args[0].shape)))
+            return (args[0] * 2,)
+
+        def post(mod, args, out):
+            log.append(("post", tuple(out.shape)))
+            return out + 1
+
+        h1 = m.register_forward_pre_hook(pre)
+        m.register_forward_hook(post)
+        x = lib.ones(4, 3)
+        out = m(x)
+        h1.remove()
+        out2 = m(x)
+        calls[name] = (log, out.detach().numpy(), out2.detach().numpy())
+    assert calls["tape"][0] == calls["torch"][0]
+    np.testing.assert_allclose(calls["tape"][1], calls["torch"][1], rtol=1e-6)
+    np.testing.assert_allclose(calls["tape"][2], calls["torch"][2], rtol=1e-6)
+
+
+def test_full_backward_hook():
+    res = {}
+    for name, lib in LIBS.items():
+        torch.manual_seed(0)
+        tape.manual_seed(0)
+        m = lib.nn.Linear(3, 2)
+        seen = []
+
+        def hook(mod, grad_input, grad_output):
+            seen.append(
+                (
+                    [None if g is None else g.numpy().copy() for g in grad_input],
+                    [g.numpy().copy() for g in grad_output],
+                )
+            )
+            return None if grad_input[0] is None else (grad_input[0] * 10,)
+
+        m.register_full_backward_hook(hook)
+        x = lib.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+        (m(x) * lib.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+        # an input without grad: grad_input is (None,)
+        m(lib.ones(1, 3)).sum().backward()
+        res[name] = (seen, x.grad.numpy(), m.weight.grad.numpy())
+    (ts, tg, tw), (os_, og, ow) = res["tape"], res["torch"]
+    assert len(ts) == len(os_) == 2
+    for (gi_t, go_t), (gi_o, go_o) in zip(ts, os_):
+        assert len(gi_t) == len(gi_o) and len(go_t) == len(go_o)
+        for a, b in zip(gi_t + go_t, gi_o + go_o):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(tg, og, rtol=1e-6)
+    np.testing.assert_allclose(tw, ow, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# state_dict / load_state_dict
+# ------------------------------------------------------------------------------------------------
+def test_state_dict_values_and_round_trip():
+    tape.manual_seed(0)
+    a = _cnn(tape.nn)
+    tape.manual_seed(1)
+    b = _cnn(tape.nn)
+    sd = a.state_dict()
+    assert not any(v.requires_grad for v in sd.values())
+    assert sd["1.num_batches_tracked"].dtype == tape.int64
+    r = b.load_state_dict(sd)
+    assert repr(r) == repr(
+        torch.nn.Linear(1, 1).load_state_dict(torch.nn.Linear(1, 1).state_dict())
+    )
+    for k, v in b.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), sd[k].numpy())
+    kv = a.state_dict(keep_vars=True)
+    assert kv["0.weight"] is a[0].weight
+    # torch tensors load directly
+    torch.manual_seed(0)
+    o = _cnn(torch.nn)
+    b.load_state_dict(o.state_dict())
+    np.testing.assert_array_equal(b[0].weight.detach().numpy(), o[0].weight.detach().numpy())
+
+
+def _snapshot(m):
+    return {k: v.numpy().copy() for k, v in m.state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda sd: sd.pop("1.running_var"),
+        lambda sd: sd.__setitem__("extra.weight", sd["0.weight"]),
+        lambda sd: (sd.pop("0.bias"), sd.__setitem__("foo", sd["0.weight"])),
+        lambda sd: sd.__setitem__("6.weight", sd["6.weight"][:, :3]),
+        lambda sd: (sd.__setitem__("0.weight", sd["0.weight"][:2]), sd.pop("6.bias")),
+    ],
+    ids=["missing", "unexpected", "both", "size", "size_and_missing"],
+)
+def test_load_state_dict_errors_leave_module_unchanged(mutate):
+    def make(lib):
+        nn = lib.nn
+        return nn.Sequential(
+            nn.Conv2d(3, 4, 3),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Identity(),
+            nn.Identity(),
+            nn.Linear(8, 2),
+        )
+
+    torch.manual_seed(0)
+    o_src, o_dst = make(torch), make(torch)
+    tape.manual_seed(1)
+    t_dst = make(tape)
+    o_sd = o_src.state_dict()
+    t_sd = OrderedDict((k, tape.tensor(v.numpy())) for k, v in o_sd.items())
+    mutate(o_sd)
+    mutate(t_sd)
+    before = _snapshot(t_dst)
+    et, eo = assert_same_error(
+        lambda: t_dst.load_state_dict(t_sd), lambda: o_dst.load_state_dict(o_sd)
+    )
+    assert str(et) == str(eo)
+    after = _snapshot(t_dst)
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
+    # strict=False ignores missing/unexpected keys but reports them
+    if "size" not in str(eo):
+        rt = t_dst.load_state_dict(t_sd, strict=False)
+        ro = o_dst.load_state_dict(o_sd, strict=False)
+        assert rt.missing_keys == ro.missing_keys and rt.unexpected_keys == ro.unexpected_keys
+
+
+def test_load_state_dict_without_num_batches_tracked():
+    m, o = tape.nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    sd = {k: v for k, v in m.state_dict().items() if "num_batches" not in k}
+    osd = {k: v for k, v in o.state_dict().items() if "num_batches" not in k}
+    assert repr(m.load_state_dict(sd)) == repr(o.load_state_dict(osd))
+
+
+# ------------------------------------------------------------------------------------------------
+# bad input: torch's exception types and messages
+# ------------------------------------------------------------------------------------------------
+def _err(fn):
+    """fn(lib) run under both libraries; the errors must match."""
+    return lambda: assert_same_error(lambda: fn(tape), lambda: fn(torch))
+
+
+F_ = lambda lib: lib.nn.functional  # noqa: E731
+
+# fmt: off
+BAD = [
+    ("linear_shape", lambda t: t.nn.Linear(3, 4)(t.ones(5, 6))),
+    ("linear_shape_3d", lambda t: t.nn.Linear(3, 4)(t.ones(2, 5, 6))),
+    ("linear_shape_1d", lambda t: t.nn.Linear(3, 4)(t.ones(6))),
+    ("conv_rank", lambda t: t.nn.Conv2d(3, 4, 3)(t.ones(3, 8))),
+    ("conv_rank5", lambda t: t.nn.Conv2d(3, 4, 3)(t.ones(1, 1, 3, 8, 8))),
+    ("conv_channels", lambda t: t.nn.Conv2d(3, 4, 3)(t.ones(2, 5, 8, 8))),
+    ("conv_groups_channels", lambda t: t.nn.Conv2d(4, 4, 3, groups=2)(t.ones(2, 6, 8, 8))),
+    ("conv_kernel_too_big", lambda t: t.nn.Conv2d(3, 4, 5)(t.ones(2, 3, 3, 3))),
+    ("conv1d_rank", lambda t: t.nn.Conv1d(3, 4, 3)(t.ones(2, 3, 8, 8))),
+    ("conv_same_strided", lambda t: t.nn.Conv2d(3, 4, 3, stride=2, padding="same")),
+    ("conv_groups_div", lambda t: t.nn.Conv2d(3, 4, 3, groups=2)),
+    ("bn_rank", lambda t: t.nn.BatchNorm2d(3)(t.ones(2, 3))),
+    ("bn1d_rank", lambda t: t.nn.BatchNorm1d(3)(t.ones(2, 3, 4, 4))),
+    ("bn_one_value", lambda t: t.nn.BatchNorm1d(3)(t.ones(1, 3))),
+    ("layer_norm_shape", lambda t: t.nn.LayerNorm(5)(t.ones(2, 4))),
+    ("group_norm_div", lambda t: t.nn.GroupNorm(3, 4)),
+    ("ce_float_target", lambda t: F_(t).cross_entropy(t.ones(3, 5), t.ones(3))),
+    ("ce_int32_target", lambda t: F_(t).cross_entropy(t.ones(3, 5), t.ones(3, dtype=t.int32))),
+    ("ce_batch", lambda t: F_(t).cross_entropy(t.ones(3, 5), t.zeros(4, dtype=t.int64))),
+    ("ce_target_oob", lambda t: F_(t).cross_entropy(t.ones(3, 5), t.tensor([0, 5, 1]))),
+    ("ce_reduction", lambda t: F_(t).cross_entropy(t.ones(3, 5), t.tensor([0, 1, 1]), reduction="avg")),
+    ("nll_batch", lambda t: F_(t).nll_loss(t.ones(3, 5), t.zeros(2, dtype=t.int64))),
+    ("bce_size", lambda t: F_(t).binary_cross_entropy(t.ones(3) * 0.5, t.ones(4))),
+    ("bce_logits_size", lambda t: F_(t).binary_cross_entropy_with_logits(t.ones(3), t.ones(4))),
+    ("embedding_oob", lambda t: t.nn.functional.embedding(t.tensor([10]), t.ones(10, 2))),
+    ("one_hot_dtype", lambda t: F_(t).one_hot(t.tensor([1.0]))),
+    ("maxpool_rank", lambda t: F_(t).max_pool2d(t.ones(4, 4), 2)),
+    ("maxpool_pad", lambda t: F_(t).max_pool2d(t.ones(1, 1, 4, 4), 2, padding=2)),
+    ("dropout_p", lambda t: t.nn.Dropout(1.5)),
+    ("pad_odd", lambda t: F_(t).pad(t.ones(2, 3), (1, 2, 3))),
+    ("interp_both", lambda t: F_(t).interpolate(t.ones(1, 1, 2, 2), size=3, scale_factor=2)),
+    ("load_state_dict_type", lambda t: t.nn.Linear(2, 2).load_state_dict([1, 2])),
+    ("missing_forward", lambda t: t.nn.Module()(t.ones(1))),
+    ("softmax_dim", lambda t: F_(t).softmax(t.ones(2, 3), dim=2)),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("fn", [b for _, b in BAD], ids=[n for n, _ in BAD])
+def test_bad_input(fn):
+    _err(fn)()
