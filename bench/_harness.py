@@ -6,6 +6,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+# Idle time before each round, so the last contender's spinning worker threads (OpenMP in
+# torch, Eigen in XLA) go to sleep instead of taking the next contender's cores.
+SETTLE_S = 0.3
+
 
 def time_per_call(fn: Callable[[], object], number: int) -> float:
     start = time.perf_counter()
@@ -19,11 +23,13 @@ def compare(
 ) -> dict[str, float]:
     """Median seconds per call of each workload, measured in interleaved rounds."""
     for fn in workloads.values():
+        time.sleep(SETTLE_S)
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in workloads}
     for _ in range(rounds):
         for name, fn in workloads.items():
+            time.sleep(SETTLE_S)
             samples[name].append(time_per_call(fn, number))
     return {name: statistics.median(s) for name, s in samples.items()}
 

@@ -53,12 +53,13 @@ def chain_step(lib, data):
 
 def jax_q():
     f = jax.jit(jax.grad(lambda a, b: jnp.vdot(3 * a**3 - b**2, jnp.ones(2)), argnums=(0, 1)))
-    return lambda: f(np.array([2.0, 3.0], np.float32), np.array([6.0, 4.0], np.float32))
+    a, b = np.array([2.0, 3.0], np.float32), np.array([6.0, 4.0], np.float32)
+    return lambda: jax.block_until_ready(f(a, b))
 
 
 def jax_chain(data):
     f = jax.jit(jax.grad(lambda x: _chain(x).sum()))
-    return lambda: f(data)
+    return lambda: f(data).block_until_ready()
 
 
 def main() -> list[str]:

@@ -88,6 +88,10 @@ class _AliasStorage(Storage):
     def array(self, value) -> None:
         self.base.array = value
 
+    @property
+    def meta(self):
+        return self.base.meta
+
 
 class Size(tuple):
     """torch.Size: a tuple of ints that prints like torch's."""
@@ -164,6 +168,7 @@ class Tensor:
         if t._requires_grad and not _dtype._FROM_NP[storage.meta.dtype].is_floating_point:
             t._requires_grad = False
             t._grad_fn = None
+            t._output_nr = 0
         return t
 
     # --- metadata -----------------------------------------------------------------------------

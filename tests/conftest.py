@@ -29,7 +29,7 @@ def to_numpy(x):
     if isinstance(x, (tuple, list)):
         return type(x)(to_numpy(v) for v in x)
     if isinstance(x, torch.Tensor):
-        return x.detach().numpy()
+        return x.detach().numpy(force=True)  # force: torch's ZeroTensor gradients
     if isinstance(x, tape.Tensor):
         return x.detach().numpy()
     return x

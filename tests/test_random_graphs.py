@@ -380,7 +380,7 @@ def test_random_graph_matches_torch(n_leaves, n_steps, seed):
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -425,8 +425,10 @@ def test_random_graph_double_backward_matches_torch(n_leaves, n_steps, seed):
         for g in second_t or ():
             assert g is None or not np.any(g), program
         return
+    assert second_t is not None, program
     if second_t is not None:
         for g, w in zip(second_t, second_o):
-            assert (g is None) == (w is None), program
+            # None in torch where tape has recorded an (identically zero) dependence
+            assert (g is None) == (w is None) or (w is None and not np.any(g)), program
             if w is not None:
                 np.testing.assert_allclose(g, w, rtol=1e-7, atol=1e-9, err_msg=str(program))

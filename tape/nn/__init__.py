@@ -19,6 +19,7 @@ from tape.nn.containers import ModuleDict, ModuleList, ParameterList, Sequential
 from tape.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from tape.nn.dropout import Dropout
 from tape.nn.flatten import Flatten, Unflatten
+from tape.nn.flax_adapter import FlaxCall, FlaxModule
 from tape.nn.linear import Identity, Linear
 from tape.nn.loss import (
     BCELoss,
@@ -40,6 +41,8 @@ __all__ = [
     "functional",
     "init",
     "Module",
+    "FlaxModule",
+    "FlaxCall",
     "Parameter",
     "Buffer",
     "Sequential",

@@ -22,7 +22,9 @@ def _einsum_fwd(*xs, eq):
 
 # torch's einsum ends in a different op depending on the equation; see ``_einsum_last_op``.
 _einsum_ops = {
-    name: register(f"einsum_{name}", _einsum_fwd, f"{name}Backward{n}", SAME, "partners", remat=False)
+    name: register(
+        f"einsum_{name}", _einsum_fwd, f"{name}Backward{n}", SAME, "partners", remat=False
+    )
     for name, n in (("View", 0), ("Mul", 0), ("Sum", 1), ("Permute", 0))
 }
 

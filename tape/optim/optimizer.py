@@ -108,6 +108,9 @@ class Optimizer:
     per-parameter state, as arrays) and ``_parts(static, hyper)`` (the optax chain).
     """
 
+    # The state keys each (optimizer type, static flags) uses, learned from _state_init once.
+    _state_keys: dict = {}
+
     _state_keys_static: tuple = ()
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
@@ -243,14 +246,21 @@ class Optimizer:
             hyper = self._hyper(group)
             states: dict[str, list] = {}
             fresh: list[dict] = []
+            keys = self._state_keys.get((type(self), static))
             for i, p in enumerate(params):
                 held = self.state.get(p, {})
-                init = self._state_init(p, group)
-                merged = {}
-                for k, v in init.items():
-                    cur = held.get(k)
-                    merged[k] = v if cur is None else _as_array(cur)
-                fresh.append({k: v for k, v in init.items() if held.get(k) is None})
+                if keys is not None and all(k in held for k in keys):
+                    # The common case: state exists, so no zero templates are allocated.
+                    merged = {k: _as_array(held[k]) for k in keys}
+                    fresh.append({})
+                else:
+                    init = self._state_init(p, group)
+                    keys = self._state_keys[type(self), static] = tuple(init)
+                    merged = {}
+                    for k, v in init.items():
+                        cur = held.get(k)
+                        merged[k] = v if cur is None else _as_array(cur)
+                    fresh.append({k: v for k, v in init.items() if held.get(k) is None})
                 if i == 0:
                     states = {k: [] for k in merged}
                 elif set(merged) != set(states):

@@ -1,0 +1,239 @@
+"""ResNet in Flax linen, in the style of flax ``examples/imagenet/models.py``: conv, norm and pool
+are passed in as partials, so the same code builds the stock-Flax network (``flax.linen.Conv``,
+``flax.linen.max_pool``) and the one tape runs (``Conv`` and ``max_pool`` below, which avoid XLA
+CPU's slow paths; see ../shared/DESIGN.md §3).
+
+Layout NHWC/HWIO. Padding is explicit (``'SAME'`` with stride 2 is asymmetric and breaks parity
+with torch). BatchNorm is torch's: momentum 0.9 here is torch's 0.1, eps 1e-5, two-pass variance.
+Blocks follow torchvision (ResNet v1.5: the Bottleneck's stride sits on its 3x3 conv).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+from jax import lax
+
+ModuleDef = Any
+
+# torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"), a plain (untruncated) normal.
+conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+
+
+def _out_size(size: int, k: int, s: int, lo: int, hi: int) -> int:
+    return (size + lo + hi - k) // s + 1
+
+
+def _shifted_slices(xp, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
+    """For each kernel offset (row-major), the strided slice of padded ``xp`` it reads."""
+    for i in range(kh):
+        for j in range(kw):
+            yield lax.slice(
+                xp,
+                (0, i, j, 0),
+                (xp.shape[0], i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1, xp.shape[3]),
+                (1, sh, sw, 1),
+            )
+
+
+def conv2d(x, kernel, strides=(1, 1), padding=((0, 0), (0, 0))):
+    """NHWC x HWIO convolution, lowered per shape: a 1x1 kernel or an output of 8x8 or less is
+    im2col plus one dot (XLA CPU's convolution is pathological there), else XLA's convolution."""
+    kh, kw, cin, cout = kernel.shape
+    sh, sw = strides
+    (pt, pb), (pl, pr) = padding
+    oh = _out_size(x.shape[1], kh, sh, pt, pb)
+    ow = _out_size(x.shape[2], kw, sw, pl, pr)
+    if (kh, kw) != (1, 1) and (oh > 8 or ow > 8):
+        return lax.conv_general_dilated(
+            x, kernel, strides, padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0))) if pt or pb or pl or pr else x
+    patches = list(_shifted_slices(xp, kh, kw, sh, sw, oh, ow))
+    cols = patches[0] if len(patches) == 1 else jnp.concatenate(patches, axis=-1)
+    return jnp.dot(cols, kernel.reshape(kh * kw * cin, cout))
+
+
+class Conv(nn.Module):
+    """A drop-in for ``flax.linen.Conv`` (2-D, explicit padding, no groups or dilation) that
+    lowers through :func:`conv2d`."""
+
+    features: int
+    kernel_size: Sequence[int]
+    strides: Sequence[int] = (1, 1)
+    padding: Sequence[tuple[int, int]] = ((0, 0), (0, 0))
+    use_bias: bool = True
+    kernel_init: Callable = conv_init
+    bias_init: Callable = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        kh, kw = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features))
+        dtype = jnp.result_type(x, kernel)
+        y = conv2d(x.astype(dtype), kernel.astype(dtype), tuple(self.strides), self.padding)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.features,)).astype(dtype)
+        return y
+
+
+def max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1))):
+    """Max pooling as a max over shifted strided slices (XLA CPU's ``select_and_scatter``
+    backward is slow). ``where(s > m)`` keeps the first maximum, so the gradient goes where
+    torch's does."""
+    kh, kw = window_shape
+    sh, sw = strides
+    (pt, pb), (pl, pr) = padding
+    oh = _out_size(x.shape[1], kh, sh, pt, pb)
+    ow = _out_size(x.shape[2], kw, sw, pl, pr)
+    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=-jnp.inf)
+    out = None
+    for s in _shifted_slices(xp, kh, kw, sh, sw, oh, ow):
+        out = s if out is None else jnp.where(s > out, s, out)
+    return out
+
+
+# torch's BatchNorm2d defaults, in Flax terms.
+TorchBatchNorm = partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5, use_fast_variance=False)
+TorchConv = partial(Conv, use_bias=False, kernel_init=conv_init)
+StockConv = partial(nn.Conv, use_bias=False, kernel_init=conv_init)
+_P1 = ((1, 1), (1, 1))
+_P0 = ((0, 0), (0, 0))
+
+
+class Stem(nn.Module):
+    """conv1 (7x7, stride 2) - bn1 - relu - maxpool (3x3, stride 2)."""
+
+    conv: ModuleDef = TorchConv
+    norm: ModuleDef = TorchBatchNorm
+    pool: Callable = max_pool
+    num_filters: int = 64
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        x = self.conv(self.num_filters, (7, 7), strides=(2, 2), padding=((3, 3), (3, 3)))(x)
+        x = self.norm(use_running_average=not train)(x)
+        x = nn.relu(x)
+        return self.pool(x, window_shape=(3, 3), strides=(2, 2), padding=_P1)
+
+
+class BasicBlock(nn.Module):
+    """torchvision's BasicBlock: two 3x3 convs; a 1x1 conv + norm projects the shortcut."""
+
+    filters: int
+    strides: tuple[int, int] = (1, 1)
+    conv: ModuleDef = TorchConv
+    norm: ModuleDef = TorchBatchNorm
+    zero_init_residual: bool = False
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        norm = partial(self.norm, use_running_average=not train)
+        last_init = nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
+        residual = x
+        y = self.conv(self.filters, (3, 3), strides=self.strides, padding=_P1)(x)
+        y = nn.relu(norm()(y))
+        y = self.conv(self.filters, (3, 3), strides=(1, 1), padding=_P1)(y)
+        y = norm(scale_init=last_init)(y)
+        if residual.shape != y.shape:
+            residual = self.conv(
+                self.filters, (1, 1), strides=self.strides, padding=_P0, name="conv_proj"
+            )(residual)
+            residual = norm(name="norm_proj")(residual)
+        return nn.relu(residual + y)
+
+
+class Bottleneck(nn.Module):
+    """torchvision's Bottleneck (v1.5): 1x1, 3x3 (strided), 1x1 to 4x the width."""
+
+    filters: int
+    strides: tuple[int, int] = (1, 1)
+    conv: ModuleDef = TorchConv
+    norm: ModuleDef = TorchBatchNorm
+    zero_init_residual: bool = False
+    expansion: int = 4
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        norm = partial(self.norm, use_running_average=not train)
+        last_init = nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
+        residual = x
+        y = nn.relu(norm()(self.conv(self.filters, (1, 1), strides=(1, 1), padding=_P0)(x)))
+        y = self.conv(self.filters, (3, 3), strides=self.strides, padding=_P1)(y)
+        y = nn.relu(norm()(y))
+        y = self.conv(self.filters * self.expansion, (1, 1), strides=(1, 1), padding=_P0)(y)
+        y = norm(scale_init=last_init)(y)
+        if residual.shape != y.shape:
+            residual = self.conv(
+                self.filters * self.expansion,
+                (1, 1),
+                strides=self.strides,
+                padding=_P0,
+                name="conv_proj",
+            )(residual)
+            residual = norm(name="norm_proj")(residual)
+        return nn.relu(residual + y)
+
+
+class ResNet(nn.Module):
+    """The whole network in Flax (NHWC in, logits out): what the stock-Flax benchmark runs."""
+
+    stage_sizes: Sequence[int]
+    block_cls: ModuleDef
+    num_classes: int = 1000
+    num_filters: int = 64
+    conv: ModuleDef = TorchConv
+    norm: ModuleDef = TorchBatchNorm
+    pool: Callable = max_pool
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        x = Stem(self.conv, self.norm, self.pool, self.num_filters)(x, train)
+        for i, n in enumerate(self.stage_sizes):
+            for j in range(n):
+                strides = (2, 2) if i > 0 and j == 0 else (1, 1)
+                x = self.block_cls(
+                    self.num_filters * 2**i, strides, conv=self.conv, norm=self.norm
+                )(x, train)
+        x = jnp.mean(x, axis=(1, 2))
+        return nn.Dense(self.num_classes)(x)
+
+
+ResNet18 = partial(ResNet, stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock)
+ResNet34 = partial(ResNet, stage_sizes=(3, 4, 6, 3), block_cls=BasicBlock)
+ResNet50 = partial(ResNet, stage_sizes=(3, 4, 6, 3), block_cls=Bottleneck)
+# Stock Flax: flax.linen.Conv and flax.linen.max_pool, no lowering fixes.
+StockResNet18 = partial(ResNet18, conv=StockConv, pool=nn.max_pool)
+
+# Flax submodule names -> torchvision's.
+STEM_NAMES = {"Conv_0": "conv1", "BatchNorm_0": "bn1"}
+BLOCK_NAMES = {
+    "Conv_0": "conv1",
+    "BatchNorm_0": "bn1",
+    "Conv_1": "conv2",
+    "BatchNorm_1": "bn2",
+    "Conv_2": "conv3",
+    "BatchNorm_2": "bn3",
+    "conv_proj": "downsample.0",
+    "norm_proj": "downsample.1",
+}
+
+__all__ = [
+    "Conv",
+    "conv2d",
+    "max_pool",
+    "Stem",
+    "BasicBlock",
+    "Bottleneck",
+    "ResNet",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "StockResNet18",
+    "STEM_NAMES",
+    "BLOCK_NAMES",
+]
