@@ -73,11 +73,14 @@ def jax_step(build_params, apply, x, y):
     return run
 
 
+def _uniform(key, shape, bound):
+    return jax.random.uniform(key, shape, minval=-bound, maxval=bound, dtype=jnp.float32)
+
+
 def _dense(key, n_in, n_out):
     bound = 1 / np.sqrt(n_in)
     k1, k2 = jax.random.split(key)
-    return (jax.random.uniform(k1, (n_in, n_out), minval=-bound, maxval=bound, dtype=jnp.float32),
-            jax.random.uniform(k2, (n_out,), minval=-bound, maxval=bound, dtype=jnp.float32))  # fmt: skip
+    return _uniform(k1, (n_in, n_out), bound), _uniform(k2, (n_out,), bound)
 
 
 def jax_mlp():

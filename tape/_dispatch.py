@@ -273,8 +273,11 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
             wanted = [isinstance(t, Tensor) and t._requires_grad for t in args]
             n = sum(wanted)
             for t, w in zip(args, wanted, strict=True):
-                if isinstance(t, Tensor) and n - w:
-                    saved.append((t, t._storage, t._storage.version))
+                if n - w:
+                    if isinstance(t, Tensor):
+                        saved.append((t, t._storage, t._storage.version))
+                    elif t is not None:
+                        saved.append(_SAVED_SCALAR)  # x * 2 saves the 2: backward frees it
         elif saves != "output":
             for t in args:
                 if isinstance(t, Tensor):
@@ -287,3 +290,13 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
 
 
 _NO_EDGE = (None, 0)
+
+
+class _Constant:
+    """Stands in for the storage of a saved Python scalar: its version never changes."""
+
+    version = 0
+
+
+# A saved Python scalar: nothing to version-check, but the node then has saved values to free.
+_SAVED_SCALAR = (None, _Constant, 0)

@@ -202,14 +202,7 @@ def test_retain_graph_allows_second_backward():
 
 SAVING = [
     "(a * b).sum()",
-    pytest.param(
-        "(a * 2).sum()",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="torch's MulBackward0 saves the wrapped scalar 2, so the graph counts as freed; "
-            "tape saves nothing for `x * 2` and allows a second backward",
-        ),
-    ),
+    "(a * 2).sum()",
     "a.exp().sum()",
     "(a / b).sum()",
     "(a ** 2).sum()",
