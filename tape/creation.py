@@ -22,7 +22,11 @@ def _new(array: np.ndarray, device=None, requires_grad: bool = False) -> Tensor:
     t = object.__new__(Tensor)
     t._init(Storage(array), False, None, 0)
     if requires_grad:
-        t.requires_grad_(True)
+        if not _dtype._FROM_NP[array.dtype].is_floating_point:
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients"
+            )
+        t._requires_grad = True
     return t
 
 

@@ -151,7 +151,7 @@ def test_train_and_eval_match_torch(pair):
     ref.train()
     rng = np.random.default_rng(0)
     for step in range(2):  # the second step runs the compiled whole-graph backward
-        x = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
+        x = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
         xt = tape.tensor(x, requires_grad=True)
         xr = torch.tensor(x, requires_grad=True)
         out, want = model(xt), ref(xr)
@@ -174,7 +174,7 @@ def test_train_and_eval_match_torch(pair):
         ref.zero_grad()
     model.eval()
     ref.eval()
-    x = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
+    x = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
     with torch.no_grad():
         want = ref(torch.tensor(x))
     with tape.no_grad():
@@ -194,7 +194,7 @@ def test_train_and_eval_match_torch(pair):
 
 def test_few_nodes_per_forward(pair):
     model, _ = pair
-    out = model(tape.randn(2, 3, 32, 32))
+    out = model(tape.randn(2, 3, 64, 64))
     names, seen, stack = [], set(), [out.grad_fn]
     while stack:
         node = stack.pop()

@@ -262,9 +262,7 @@ class FlaxCall:
         if nchw:
             x = _channels_last(x)
         kwargs = {train_arg: False} if train_arg else {}
-        if seed is None:
-            seed = int(creation.randint(0, 2**31 - 1, (1,)).item())
-        rng = jax.random.PRNGKey(seed)
+        rng = jax.random.PRNGKey(0 if seed is None else seed)
         shapes, types = _abstract_init(module, rng, x, kwargs)
         names = names or {}
         # torch's order: modules in call order, weight before bias, parameters before buffers.
@@ -303,6 +301,8 @@ class FlaxCall:
         missing = [e for e in entries if not _holds(root, e)]
         values = {}
         if missing:
+            if seed is None:  # drawn from tape's generator only when Flax's init is used
+                rng = jax.random.PRNGKey(int(creation.randint(0, 2**31 - 1, (1,)).item()))
             init = jax.jit(lambda r, x: module.init(r, x, **kwargs))(rng, x)
             for e in missing:
                 v = init[e.collection]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from tape.autograd import grad_mode
 from tape.ops.registry import NONE, dispatch, register
 
 _ARRAY = "array"
@@ -124,7 +125,10 @@ def setitem(input, index, value) -> None:
     from tape import creation
     from tape.tensor import Tensor
 
-    input._check_inplace()
+    if input._requires_grad and input._grad_fn is None and grad_mode.state.enabled:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
     static, dynamic, kind = _encode(index, Tensor)
     _check_bounds(static, tuple(input.shape))
     if not isinstance(value, Tensor):

@@ -11,8 +11,19 @@ import jax.numpy as jnp
 from tape import _dtype
 from tape.ops.registry import dispatch, register
 
+
+def _return_type(name: str) -> type:
+    """torch.return_types.<name>: a (values, indices) namedtuple printed on several lines."""
+    base = namedtuple(name, ["values", "indices"])
+
+    def __repr__(self) -> str:
+        return f"torch.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__str__": __repr__})
+
+
 values_indices = {
-    name: namedtuple(name, ["values", "indices"])
+    name: _return_type(name)
     for name in ("max", "min", "sort", "topk", "kthvalue", "median", "mode")
 }
 
