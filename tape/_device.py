@@ -8,6 +8,13 @@ import jax
 import numpy as np
 
 
+# torch's list of device types, for its parse error; tape itself maps only cpu and cuda.
+_TORCH_TYPES = (
+    "cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, xla, lazy, vulkan, "
+    "mps, meta, hpu, mtia, privateuseone"
+)
+
+
 class device:
     """``tape.device('cuda', 0)`` or ``tape.device('cuda:0')``; prints like torch's."""
 
@@ -23,7 +30,7 @@ class device:
             index = int(idx)
         if type not in ("cpu", "cuda"):
             raise RuntimeError(
-                f"Expected one of cpu, cuda device type at start of device string: {type}"
+                f"Expected one of {_TORCH_TYPES} device type at start of device string: {type}"
             )
         self.type = type
         self.index = index
@@ -37,8 +44,6 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, str):
-            other = device(other)
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self) -> int:
