@@ -63,29 +63,11 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     """
     from tape.tensor import LazyStorage, Tensor
 
-    wanted = [s.pending() for s in (t._storage for t in outputs) if type(s) is LazyStorage]
-    wanted = [ref[0] for ref in wanted if ref is not None]
-    for node in order:
-        if type(node) is not AccumulateGrad and node.inputs is not None:
-            for x in node.inputs:
-                if isinstance(x, Tensor) and type(x._storage) is LazyStorage:
-                    ref = x._storage.pending()
-                    if ref is not None:
-                        wanted.append(ref[0])
-    thunks = _lazy.collect(wanted)
-    thunk_index = {id(t): i for i, t in enumerate(thunks)}
-    thunk_args: list = []
-    thunk_sig = _lazy.signature(thunks, thunk_index, thunk_args)
-    out_thunks = tuple(
-        thunk_index[id(s.thunk)]
-        for s in (t._storage for t in outputs)
-        if type(s) is LazyStorage and s.pending() is not None
-    )
-
     index = {node: i for i, node in enumerate(order)}
     sig = []
     args = []
     leaves = []
+    patches = []  # (sig position, input position, thunk, output): pending values with no node
     for node in order:
         if type(node) is AccumulateGrad:
             if node.variable._hooks:
@@ -97,25 +79,28 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             continue
         if node._hooks or node._pre_hooks or node._tensor_pre_hooks or node._retained:
             return None
-        if node._saved or node._freed:
+        if node._saved:
             node.check_saved()
-        # Each input is an array argument, a value recomputed inside the program from the node
-        # that produced it (cheap ops: every argument costs about a microsecond to pass), or a
-        # Python scalar baked in as a constant.
+        # Each input is the output of a node in this graph, recomputed inside the program (a
+        # pending value, or a cheap op's: passing an argument costs about a microsecond), a
+        # pending value with no node (computed from its thunk), an array argument, or a Python
+        # scalar baked in as a constant. The edge is used, not x.grad_fn: x may have been
+        # modified in place since this use.
         sources = []
         for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
             if isinstance(x, Tensor):
                 storage = x._storage
-                if type(storage) is LazyStorage and storage.pending() is not None:
-                    sources.append((_PENDING, thunk_index[id(storage.thunk)], storage.index))
-                # The edge, not x.grad_fn: x may have been modified in place since this use.
-                elif (
+                pending = type(storage) is LazyStorage and storage.pending() is not None
+                if (
                     producer is not None
                     and type(producer) is not AccumulateGrad
-                    and producer.op.remat
+                    and (pending or producer.op.remat)
                     and producer in index
                 ):
                     sources.append((index[producer], nr))
+                elif pending:
+                    patches.append((len(sig), len(sources), storage.thunk, storage.index))
+                    sources.append(None)
                 else:
                     sources.append(_ARG)
                     args.append(storage.array)
@@ -130,13 +115,28 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                 node.static,
                 node.cast,
                 node.float_outs,
-                tuple(sources),
+                sources,
                 tuple(edges),
                 len(node.out_meta),
             )
         )
+    # The values of the tensors backward was called on, when still pending: from their node.
+    out_nodes = tuple(
+        (index[t._grad_fn], t._output_nr)
+        for t in outputs
+        if type(t._storage) is LazyStorage
+        and t._storage.pending() is not None
+        and t._grad_fn in index
+    )
+    thunks = _lazy.collect([thunk for _, _, thunk, _ in patches])
+    thunk_index = {id(t): i for i, t in enumerate(thunks)}
+    thunk_args: list = []
+    thunk_sig = _lazy.signature(thunks, thunk_index, thunk_args)
+    for i, j, thunk, nr in patches:
+        sig[i][4][j] = (_PENDING, thunk_index[id(thunk)], nr)
+    sig = tuple(e if type(e) is bool else (*e[:4], tuple(e[4]), *e[5:]) for e in sig)
     root_sig = tuple((index[n], nr) for n, nr, _ in roots)
-    key = (tuple(sig), root_sig, thunk_sig, out_thunks)
+    key = (sig, root_sig, thunk_sig, out_nodes)
     fn = _compiled.get(key)
     if fn is None:
         count = _seen.get(key, 0) + 1
@@ -145,9 +145,10 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             return None
         fn = _compiled[key] = jax.jit(_backward_program(key))
     grads, values = fn(args, [g for _, _, g in roots], thunk_args)
-    for i, v in zip(out_thunks, values, strict=True):
-        thunks[i].values = v
-        thunks[i].inputs = None
+    for t in outputs:
+        storage = t._storage
+        if type(storage) is LazyStorage and storage.pending() is not None and t._grad_fn in index:
+            storage.array = values[out_nodes.index((index[t._grad_fn], t._output_nr))]
     if not retain_graph:
         for node in order:
             node.free()
@@ -158,7 +159,7 @@ def _backward_program(key):
     """A pure function (array arguments, root cotangents) -> leaf gradients for one signature."""
     from tape._dispatch import _make_vjp
 
-    sig, root_sig, thunk_sig, out_thunks = key
+    sig, root_sig, thunk_sig, out_nodes = key
 
     def program(args, root_cts, thunk_args):
         pending = _lazy.evaluate(thunk_sig, thunk_args)
@@ -202,7 +203,7 @@ def _backward_program(key):
             in_grads = _make_vjp(op.pure(static, cast), diff, float_outs)(inputs, cts)
             for j, g in zip(diff, in_grads, strict=True):
                 _add_to(buffers, edges[j][0], edges[j][1], g, sig)
-        return out, [pending[i] for i in out_thunks]
+        return out, [value(source) for source in out_nodes]
 
     return program
 
