@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import jax
 
+MAX_SIGNATURES = 10_000  # remembered sightings; forgotten all at once past this
 COMPILE_AFTER = 2  # sightings of a program signature before it is compiled
 
 _ARG = "<array>"
@@ -138,6 +139,8 @@ def materialize(thunk: Thunk) -> None:
     sig = signature(order, index, args)
     program = _programs.get(sig)
     if program is None:
+        if len(_seen) > MAX_SIGNATURES:  # graphs that never repeat must not grow memory
+            _seen.clear()
         count = _seen.get(sig, 0) + 1
         _seen[sig] = count
         if count < COMPILE_AFTER:

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from tape import _lazy
 from tape.autograd.graph import AccumulateGrad
 
+MAX_SIGNATURES = 10_000  # remembered sightings; forgotten all at once past this
 COMPILE_AFTER = 2  # sightings of a signature before it is compiled
 
 _ARG = "<array>"  # marks where a node input is an array argument rather than a constant
@@ -25,20 +26,26 @@ _compiled: dict = {}
 
 
 def plan(roots) -> list:
-    """Nodes in the engine's execution order: torch's, highest sequence number first."""
+    """Nodes in the engine's execution order: torch's, highest sequence number first.
+
+    Ties (leaf accumulators all run first) break by discovery order, not by address, so the
+    same graph always gets the same order and so the same compiled-program signature.
+    """
     deps: dict = {}
     stack = [node for node, _, _ in roots]
-    seen = set(stack)
+    found = {node: i for i, node in enumerate(stack)}
     while stack:
         node = stack.pop()
         for nxt, _ in node.edges:
             if nxt is None:
                 continue
             deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
+            if nxt not in found:
+                found[nxt] = len(found)
                 stack.append(nxt)
-    heap = [(-n._seq, id(n), n) for n in {id(n): n for n, _, _ in roots}.values() if n not in deps]
+    heap = [
+        (-n._seq, found[n], n) for n in {id(n): n for n, _, _ in roots}.values() if n not in deps
+    ]
     heapq.heapify(heap)
     order = []
     while heap:
@@ -48,7 +55,7 @@ def plan(roots) -> list:
             if nxt is not None:
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
-                    heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+                    heapq.heappush(heap, (-nxt._seq, found[nxt], nxt))
     return order
 
 
@@ -139,6 +146,8 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     key = (sig, root_sig, thunk_sig, out_nodes)
     fn = _compiled.get(key)
     if fn is None:
+        if len(_seen) > MAX_SIGNATURES:  # graphs that never repeat must not grow memory
+            _seen.clear()
         count = _seen.get(key, 0) + 1
         _seen[key] = count
         if count < COMPILE_AFTER:
