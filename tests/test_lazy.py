@@ -131,3 +131,20 @@ def test_printing_a_pending_tensor_matches_torch():
             y = (x * 2 + 1).sum(dim=1)
         outputs.append(re.sub(r"torch\.", "tape.", repr(y)))
     assert outputs[0] == outputs[1]
+
+
+def test_training_loop_compiles_once():
+    """A repeated step must keep one graph signature: leaf order may not depend on addresses."""
+    from tape.autograd import compiled
+
+    tape.manual_seed(0)
+    model = tape.nn.Sequential(tape.nn.Linear(4, 8), tape.nn.ReLU(), tape.nn.Linear(8, 3))
+    opt = tape.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = tape.randn(5, 4), tape.tensor([0, 1, 2, 0, 1])
+    sizes = []
+    for _ in range(12):
+        opt.zero_grad()
+        tape.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        sizes.append(len(compiled._seen))
+    assert len(set(sizes[4:])) == 1
