@@ -1,0 +1,141 @@
+"""ResNet18 train step: tape vs torch eager vs stock Flax linen under jax.jit, in one process.
+
+Step: forward, ``(out - labels).sum().backward()``, SGD(lr=1e-2, momentum=0.9). Interleaved
+rounds (bench/_harness.py). Also B=1 (the tutorial's shape) and the time to the first step.
+
+    python bench/bench_resnet.py [--batch 16] [--size 64] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench._harness import compare, report  # noqa: E402
+
+
+def tape_step(batch: int, size: int):
+    import models
+    import tape
+    from tape import optim
+
+    tape.manual_seed(0)
+    model = models.resnet18()
+    opt = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    data = tape.rand(batch, 3, size, size)
+    labels = tape.rand(batch, 1000)
+
+    def step():
+        opt.zero_grad()
+        loss = (model(data) - labels).sum()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def torch_step(batch: int, size: int):
+    import torch
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tests"))
+    from test_models import RefResNet
+
+    torch.manual_seed(0)
+    model = RefResNet()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    data = torch.rand(batch, 3, size, size)
+    labels = torch.rand(batch, 1000)
+
+    def step():
+        opt.zero_grad()
+        loss = (model(data) - labels).sum()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def flax_step(batch: int, size: int, stock: bool = True):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from models import flax_resnet as F
+
+    net = F.StockResNet18() if stock else F.ResNet18()
+    x = jnp.asarray(np.random.default_rng(0).random((batch, size, size, 3), np.float32))
+    labels = jnp.asarray(np.random.default_rng(1).random((batch, 1000), np.float32))
+    variables = net.init(jax.random.PRNGKey(0), x, train=False)
+    tx = optax.sgd(1e-2, momentum=0.9)
+    state = [variables["params"], variables["batch_stats"], tx.init(variables["params"])]
+
+    @jax.jit
+    def train(params, stats, opt_state):
+        def loss_fn(p):
+            out, upd = net.apply(
+                {"params": p, "batch_stats": stats}, x, train=True, mutable=["batch_stats"]
+            )
+            return (out - labels).sum(), upd["batch_stats"]
+
+        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), stats, opt_state, loss
+
+    def step():
+        p, s, o, loss = train(*state)
+        state[:] = [p, s, o]
+        return float(loss)
+
+    return step
+
+
+def first_step(make, *args) -> float:
+    t = time.perf_counter()
+    step = make(*args)
+    step()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-stock", action="store_true", help="skip stock Flax (slow)")
+    args = ap.parse_args()
+
+    t_first = first_step(tape_step, args.batch, args.size)
+    print(f"tape: build + first step {t_first:.2f} s (JAX cache: {_cache_state()})")
+    rows = []
+    for batch, number in ((args.batch, 2), (1, 5)):
+        work = {
+            "torch eager": torch_step(batch, args.size),
+            "tape": tape_step(batch, args.size),
+            "flax (fixes)": flax_step(batch, args.size, stock=False),
+        }
+        if not args.no_stock:
+            work["stock flax jit"] = flax_step(batch, args.size, stock=True)
+        medians = compare(work, number=number, rounds=args.rounds, warmup=3)
+        rows += report(f"ResNet18 train step B={batch} 3x{args.size}x{args.size}", medians)
+        if "stock flax jit" in medians:
+            print(f"  tape is {medians['stock flax jit'] / medians['tape']:.2f}x faster than stock")
+    print("\n".join(rows))
+
+
+def _cache_state() -> str:
+    import jax
+
+    d = jax.config.jax_compilation_cache_dir
+    return f"persistent at {d}" if d else "cold (no persistent cache)"
+
+
+if __name__ == "__main__":
+    main()
