@@ -1,11 +1,24 @@
 """tape: PyTorch's autograd API on JAX and XLA. ``import tape as torch``."""
 
+import os
+
 import jax
 
 # torch has int64 and float64 tensors; JAX needs x64 on to hold them.
 jax.config.update("jax_enable_x64", True)
 # Like torch, tensors live on the CPU until moved with .to('cuda') / .cuda().
 jax.config.update("jax_default_device", jax.devices("cpu")[0])
+# Compiled programs persist across processes, so a second run starts fast. The directory is
+# $JAX_COMPILATION_CACHE_DIR when set, else $TAPE_CACHE_DIR, else ~/.cache/tape/xla.
+if not jax.config.jax_compilation_cache_dir:
+    _cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    jax.config.update(
+        "jax_compilation_cache_dir",
+        os.environ.get("TAPE_CACHE_DIR") or os.path.join(_cache_home, "tape", "xla"),
+    )
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 from tape import (
     _methods,  # noqa: E402
