@@ -71,9 +71,9 @@ long = int64
 int = int32  # noqa: A001
 short = int16
 
-from tape import nn, optim  # noqa: E402, F401
+# viz imports matplotlib only when drawing.
+from tape import nn, optim, viz  # noqa: E402, F401
 from tape.serialization import load, save  # noqa: E402, F401
-from tape import viz  # noqa: E402, F401  (matplotlib is imported only when drawing)
 
 
 def is_tensor(obj) -> bool:
