@@ -104,13 +104,13 @@ def first_step(make, *args) -> float:
     return time.perf_counter() - t
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[str]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-stock", action="store_true", help="skip stock Flax (slow)")
-    args = ap.parse_args()
+    args = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)
 
     t_first = first_step(tape_step, args.batch, args.size)
     print(f"tape: build + first step {t_first:.2f} s (JAX cache: {_cache_state()})")
@@ -128,6 +128,7 @@ def main() -> None:
         if "stock flax jit" in medians:
             print(f"  tape is {medians['stock flax jit'] / medians['tape']:.2f}x faster than stock")
     print("\n".join(rows))
+    return rows
 
 
 def _cache_state() -> str:

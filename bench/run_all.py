@@ -1,6 +1,6 @@
 """Run every benchmark in one process and write the markdown table the README shows.
 
-    python -m bench.run_all            # prints the table and writes bench/RESULTS.md
+python -m bench.run_all            # prints the table and writes bench/RESULTS.md
 """
 
 from __future__ import annotations
@@ -9,7 +9,12 @@ import importlib
 import platform
 from pathlib import Path
 
-BENCHMARKS = ("bench.bench_autograd", "bench.bench_train", "bench.bench_resnet")
+BENCHMARKS = (
+    "bench.bench_autograd",
+    "bench.bench_train",
+    "bench.bench_resnet",
+    "bench.bench_layers",
+)
 
 
 def main() -> str:
