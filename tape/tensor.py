@@ -21,7 +21,9 @@ class Storage:
     In-place ops replace ``array`` and bump ``version``, which autograd checks.
     """
 
-    __slots__ = ("array", "version")
+    # ``_views`` (left unset until a view of this storage is made): the registry of live views
+    # that a write to this storage refreshes (``tape._views``).
+    __slots__ = ("array", "version", "_views")
 
     def __init__(self, array) -> None:
         self.array = array
@@ -92,6 +94,14 @@ class _AliasStorage(Storage):
     def meta(self):
         return self.base.meta
 
+    @property
+    def _views(self):
+        return getattr(self.base, "_views", None)
+
+    @_views.setter
+    def _views(self, reg) -> None:
+        self.base._views = reg
+
 
 class Size(tuple):
     """torch.Size: a tuple of ints that prints like torch's."""
@@ -134,6 +144,9 @@ class Tensor:
         "__dict__",
         "__weakref__",
     )
+
+    # A view's ``tape._views.ViewInfo`` (set in the instance dict); None for other tensors.
+    _view = None
 
     # --- construction -------------------------------------------------------------------------
     def __init__(self, *args) -> None:
@@ -203,16 +216,32 @@ class Tensor:
         return self._storage.meta.dtype.itemsize
 
     def stride(self, dim: int | None = None):
-        shape = self._storage.meta.shape
-        strides, acc = [], 1
-        for s in reversed(shape):
-            strides.append(acc)
-            acc *= max(s, 1)
-        strides = tuple(reversed(strides))
+        from tape import _views
+
+        shape, strides, _ = _views.geometry(self)
         return strides if dim is None else strides[_canonical_dim(dim, len(shape))]
 
+    def storage_offset(self) -> int:
+        info = self._view
+        return 0 if info is None else info.offset
+
     def is_contiguous(self, memory_format=None) -> bool:
-        return True
+        info = self._view
+        if info is None:
+            return True
+        from tape import _views
+
+        return _views.is_contiguous(tuple(self._storage.meta.shape), info.strides)
+
+    @property
+    def _base(self):
+        info = self._view
+        if info is None or info.creation == "detached":
+            return None
+        return info.base
+
+    def _is_view(self) -> bool:
+        return self._base is not None
 
     @property
     def is_floating_point_(self) -> bool:
@@ -356,6 +385,10 @@ class Tensor:
         engine.backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
+        if self._view is not None:
+            from tape import _views
+
+            return _views.detached(self)
         t = object.__new__(Tensor)
         t._init(self._storage, False, None, 0)
         return t
@@ -372,9 +405,18 @@ class Tensor:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
             )
+        if self._view is not None:
+            from tape import _views
+
+            _views.check_inplace(self)
 
     def _assign(self, result: Tensor) -> Tensor:
-        """Make ``self`` hold ``result`` (an in-place op's out-of-place value) and its history."""
+        """Make ``self`` hold ``result`` (an in-place op's out-of-place value) and its history;
+        a view writes it through to its base, and the storage's other views see it."""
+        if self._view is not None:
+            from tape import _views
+
+            return _views.assign(self, result)
         storage = self._storage
         new = result._storage.array
         if new.shape != storage.array.shape:
@@ -390,6 +432,11 @@ class Tensor:
             self._grad_fn = result._grad_fn
             self._output_nr = result._output_nr
             self._requires_grad = True
+        reg = getattr(storage, "_views", None)
+        if reg:
+            from tape import _views
+
+            _views.refresh(storage, reg)
         return self
 
     def _snapshot(self) -> Tensor:

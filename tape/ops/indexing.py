@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from tape import _views
 from tape.autograd import grad_mode
 from tape.ops.registry import NONE, dispatch, register
 
@@ -88,7 +89,9 @@ _get_ops = {
         ("index", "IndexBackward0"),
     )
 }
-_set_slices = register("copy_slices", _setitem, "CopySlices", NONE, "none")
+_VIEW_KINDS = ("select", "slice", "unsqueeze", "alias")
+for _kind in _VIEW_KINDS:
+    _views.SETTERS[_get_ops[_kind]] = lambda x, value, index: x.at[_decode(index, ())].set(value)
 _index_put = register("index_put", _setitem, "IndexPutBackward0", NONE, "none")
 
 
@@ -117,7 +120,13 @@ def getitem(input, index):
 
     static, dynamic, kind = _encode(index, Tensor)
     _check_bounds(static, tuple(input.shape))
-    return dispatch(_get_ops[kind], (input, *dynamic), (("index", static),))
+    op = _get_ops[kind]
+    out = dispatch(op, (input, *dynamic), (("index", static),))
+    if kind == "index":
+        return out
+    shape, strides, offset = _views.geometry(input)
+    _, strides, offset = _views.index_geometry(static, shape, strides, offset)
+    return _views.make(input, out, op, (("index", static),), strides, offset)
 
 
 def setitem(input, index, value) -> None:
@@ -133,9 +142,22 @@ def setitem(input, index, value) -> None:
     _check_bounds(static, tuple(input.shape))
     if not isinstance(value, Tensor):
         value = creation.tensor(value, dtype=input.dtype)
-    op = _index_put if kind == "index" else _set_slices
-    result = dispatch(op, (input._snapshot(), value, *dynamic), (("index", static),))
-    input._assign(result)
+    if kind == "index":
+        if input._view is not None:
+            _views.check_inplace(input)
+        result = dispatch(_index_put, (input._snapshot(), value, *dynamic), (("index", static),))
+        input._assign(result)
+        return
+    # basic indexing: one scatter into the root base along the view chain plus this index
+    shape, strides, offset = _views.geometry(input)
+    region, region_strides, _ = _views.index_geometry(static, shape, strides, offset)
+    step = (_get_ops[kind], (("index", static),), None)
+    info = input._view
+    if info is None:
+        _views.write(input, (step,), value)
+    else:
+        _views.check_inplace(input, region, region_strides)
+        _views.write(info.base, info.chain + (step,), value, info.creation != _views.DETACHED)
 
 
 _gather = register(

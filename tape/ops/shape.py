@@ -6,6 +6,7 @@ import math
 
 import jax.numpy as jnp
 
+from tape import _views
 from tape.ops.reduction import _dims
 from tape.ops.registry import NONE, SAME, dispatch, register
 
@@ -39,15 +40,62 @@ _unsafe_view = register(
 )
 
 
+_NOT_VIEWABLE = (
+    "view size is not compatible with input tensor's size and stride (at least one dimension spans "
+    "across two contiguous subspaces). Use .reshape(...) instead."
+)
+
+
+def _view_strides(input, new: tuple):
+    """(strides, offset) of ``input.view(new)``, or None where torch would have to copy."""
+    info = input._view
+    if info is None:
+        return _views.contiguous_strides(new), 0
+    strides = _views.view_strides(tuple(input.shape), info.strides, new)
+    return None if strides is None else (strides, info.offset)
+
+
+def _as_view(input, op, static: tuple, geometry):
+    """Dispatch the view op ``op`` and mark its result as a view of ``input``'s base."""
+    out = dispatch(op, (input,), static)
+    return _views.make(input, out, op, static, geometry[0], geometry[1])
+
+
+def _geometry(input, fn):
+    """(strides, offset) after a view step ``fn(shape, strides) -> strides``."""
+    shape, strides, offset = _views.geometry(input)
+    return fn(shape, strides), offset
+
+
+# reshape of a viewable tensor that is not contiguous (torch's _reshape_alias)
+_reshape_alias = register(
+    "reshape_alias_strided",
+    lambda x, shape: jnp.reshape(x, shape),
+    "ReshapeAliasBackward0",
+    NONE,
+    _NO_SAVE,
+)
+
+
 def view(input, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
         return input.to(shape[0])  # view(dtype)
     new = _infer(_sizes(shape), input.numel(), input)
-    return dispatch(_view, (input,), (("shape", new),))
+    geometry = _view_strides(input, new)
+    if geometry is None:
+        raise RuntimeError(_NOT_VIEWABLE)
+    return _as_view(input, _view, (("shape", new),), geometry)
 
 
 def reshape(input, *shape):
-    return view(input, *shape)
+    new = _infer(_sizes(shape), input.numel(), input)
+    geometry = _view_strides(input, new)
+    if geometry is None:  # torch copies: UnsafeViewBackward0 of CloneBackward0
+        from tape.ops.elementwise import clone
+
+        return dispatch(_unsafe_view, (clone(input),), (("shape", new),))
+    op = _view if input._view is None or input.is_contiguous() else _reshape_alias
+    return _as_view(input, op, (("shape", new),), geometry)
 
 
 def view_as(input, other):
@@ -55,18 +103,18 @@ def view_as(input, other):
 
 
 def reshape_as(input, other):
-    return view(input, tuple(other.shape))
+    return reshape(input, tuple(other.shape))
 
 
 def flatten(input, start_dim=0, end_dim=-1):
     nd = input.dim()
     if nd == 0:
-        return view(input, (1,))
+        return reshape(input, (1,))
     s, e = start_dim % nd, end_dim % nd
     if s == e:
         return input
     shape = tuple(input.shape)
-    return view(input, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
+    return reshape(input, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
 def unflatten(input, dim, sizes):
@@ -77,7 +125,9 @@ def unflatten(input, dim, sizes):
 
 
 def ravel(input):
-    return view(input, (-1,)) if input.dim() != 1 else input
+    return (
+        view(contiguous(input), (-1,)) if input.dim() != 1 or not input.is_contiguous() else input
+    )
 
 
 _squeeze = register(
@@ -95,11 +145,13 @@ def squeeze(input, dim=None):
     shape = tuple(input.shape)
     if dim is None:
         axis = tuple(i for i, s in enumerate(shape) if s == 1)
-        return dispatch(_squeeze, (input,), (("axis", axis),))
-    dims = _dims(dim, input.dim()) or ()
-    axis = tuple(d for d in dims if shape[d] == 1)
-    op = _squeeze_dim if isinstance(dim, int) else _squeeze_dims
-    return dispatch(op, (input,), (("axis", axis),))
+        op = _squeeze
+    else:
+        dims = _dims(dim, input.dim()) or ()
+        axis = tuple(d for d in dims if shape[d] == 1)
+        op = _squeeze_dim if isinstance(dim, int) else _squeeze_dims
+    geometry = _geometry(input, lambda sh, st: tuple(s for i, s in enumerate(st) if i not in axis))
+    return _as_view(input, op, (("axis", axis),), geometry)
 
 
 _unsqueeze = register(
@@ -113,7 +165,12 @@ def unsqueeze(input, dim):
         raise IndexError(
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
         )
-    return dispatch(_unsqueeze, (input,), (("axis", dim % n),))
+    d = dim % n
+
+    def strides(sh, st):
+        return st[:d] + ((sh[d] * st[d]) if d < len(sh) else 1,) + st[d:]
+
+    return _as_view(input, _unsqueeze, (("axis", d),), _geometry(input, strides))
 
 
 _permute = register(
@@ -133,12 +190,20 @@ def permute(input, *dims):
             f"length of the desired ordering of dimensions i.e. input.dim() = {input.dim()} is not "
             f"equal to len(dims) = {len(axes)}"
         )
-    return dispatch(_permute, (input,), (("axes", axes),))
+    geometry = _geometry(input, lambda sh, st: tuple(st[a] for a in axes))
+    return _as_view(input, _permute, (("axes", axes),), geometry)
+
+
+def _swap(st, a, b):
+    st = list(st)
+    st[a], st[b] = st[b], st[a]
+    return tuple(st)
 
 
 def transpose(input, dim0, dim1):
     a, b = _dims((dim0, dim1), input.dim()) or (0, 0)
-    return dispatch(_transpose, (input,), (("a", a), ("b", b)))
+    geometry = _geometry(input, lambda sh, st: _swap(st, a, b))
+    return _as_view(input, _transpose, (("a", a), ("b", b)), geometry)
 
 
 swapaxes = swapdims = transpose
@@ -147,7 +212,7 @@ swapaxes = swapdims = transpose
 def t(input):
     if input.dim() > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.dim()}D")
-    return dispatch(_t, (input,))
+    return _as_view(input, _t, (), _geometry(input, lambda sh, st: tuple(reversed(st))))
 
 
 def T(input):
@@ -187,7 +252,14 @@ def expand(input, *sizes):
         out.append(s)
     if tuple(out) == shape:
         return input
-    return dispatch(_expand, (input,), (("shape", tuple(out)),))
+
+    def strides(sh, st):
+        new = [0] * lead
+        for i, (old, size) in enumerate(zip(sh, out[lead:], strict=True)):
+            new.append(0 if old == 1 and size != 1 else st[i])
+        return tuple(new)
+
+    return _as_view(input, _expand, (("shape", tuple(out)),), _geometry(input, strides))
 
 
 def expand_as(input, other):
@@ -212,7 +284,35 @@ def repeat(input, *sizes):
 
 
 def contiguous(input, memory_format=None):
-    return input
+    if input._view is None or input.is_contiguous():
+        return input
+    from tape.ops.elementwise import clone
+
+    return clone(input)
+
+
+_diagonal = register(
+    "diagonal",
+    lambda x, offset, a, b: jnp.diagonal(x, offset, a, b),
+    "DiagonalBackward0",
+    NONE,
+    _NO_SAVE,
+)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    a, b = _dims((dim1, dim2), input.dim()) or (0, 0)
+    if a == b:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    shape, st, off = _views.geometry(input)
+    n = max(
+        min(shape[a], shape[b] - offset) if offset >= 0 else min(shape[a] + offset, shape[b]), 0
+    )
+    if n:
+        off += offset * st[b] if offset >= 0 else -offset * st[a]
+    strides = tuple(s for i, s in enumerate(st) if i not in (a, b)) + (st[a] + st[b],)
+    static = (("offset", offset), ("a", a), ("b", b))
+    return _as_view(input, _diagonal, static, (strides, off))
 
 
 _flip = register("flip", lambda x, axis: jnp.flip(x, axis), "FlipBackward0", NONE, _NO_SAVE)
@@ -304,7 +404,17 @@ def split(tensor, split_size_or_sections, dim=0):
             )
         op = _split_sizes
     bounds = tuple(int(b) for b in _cumulative(sizes)[:-1])
-    return dispatch(op, (tensor,), (("bounds", bounds), ("axis", axis)))
+    static = (("bounds", bounds), ("axis", axis))
+    outs = dispatch(op, (tensor,), static)
+    _, st, off = _views.geometry(tensor)
+    starts = (0, *bounds)
+    geoms = [
+        (st, off + (start * st[axis] if size else 0))
+        for start, size in zip(starts, sizes, strict=False)
+    ]
+    if len(geoms) != len(outs):  # split of an empty dim: jnp gives one piece
+        geoms = [(st, off)] * len(outs)
+    return _views.make_many(tensor, outs, op, static, geoms)
 
 
 def _cumulative(sizes):
@@ -329,7 +439,12 @@ def tensor_split(input, sections, dim=0):
 
 def unbind(input, dim=0):
     (axis,) = _dims(dim, input.dim()) or (0,)
-    return dispatch(_unbind, (input,), (("axis", axis),))
+    static = (("axis", axis),)
+    outs = dispatch(_unbind, (input,), static)
+    _, st, off = _views.geometry(input)
+    rest = st[:axis] + st[axis + 1 :]
+    geoms = [(rest, off + i * st[axis]) for i in range(len(outs))]
+    return _views.make_many(input, outs, _unbind, static, geoms)
 
 
 _tril = register("tril", lambda x, k: jnp.tril(x, k), "TrilBackward0", NONE, _NO_SAVE)
@@ -352,7 +467,13 @@ _movedim = register(
 def movedim(input, source, destination):
     src = _dims(source, input.dim()) or ()
     dst = _dims(destination, input.dim()) or ()
-    return dispatch(_movedim, (input,), (("src", src), ("dst", dst)))
+    perm = list(range(input.dim()))
+    order = [n for n in range(input.dim()) if n not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    perm = order
+    geometry = _geometry(input, lambda sh, st: tuple(st[p] for p in perm))
+    return _as_view(input, _movedim, (("src", src), ("dst", dst)), geometry)
 
 
 moveaxis = movedim
