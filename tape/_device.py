@@ -7,7 +7,6 @@ import functools
 import jax
 import numpy as np
 
-
 # torch's list of device types, for its parse error; tape itself maps only cpu and cuda.
 _TORCH_TYPES = (
     "cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, xla, lazy, vulkan, "
