@@ -494,3 +494,19 @@ def test_scheduler_order_warning_matches_torch(caught_warnings):
         sched.step()
     msgs = [str(w.message) for w in caught_warnings if "lr_scheduler.step()" in str(w.message)]
     assert len(msgs) == 2 and msgs[0] == msgs[1]
+
+
+def test_views_of_parameters_see_the_step():
+    outputs = []
+    for lib in (tape, torch):
+        w = lib.nn.Parameter(lib.ones(2, 3))
+        row = w[0]
+        opt = lib.optim.SGD([w], lr=0.25, momentum=0.9)
+        for _ in range(2):
+            opt.zero_grad()
+            (w * w).sum().backward()
+            opt.step()
+        outputs.append(
+            (row.tolist(), type(row.grad_fn).__name__ if lib is torch else row.grad_fn.name())
+        )
+    assert outputs[0] == outputs[1]

@@ -29,7 +29,7 @@ import jax
 import numpy as np
 import optax
 
-from tape import _dtype
+from tape import _dtype, _views
 from tape.autograd import grad_mode
 from tape.tensor import Tensor
 
@@ -280,8 +280,13 @@ class Optimizer:
         # Everything computed: now write parameters and state, in place like torch.
         for params, new_params, new_states in pending:
             for i, (p, new) in enumerate(zip(params, new_params, strict=True)):
-                p._storage.array = new
-                p._storage.version += 1
+                storage = p._storage
+                storage.array = new
+                storage.version += 1
+                views = getattr(storage, "_views", None)
+                if views:  # views of the parameter see the step, as in torch
+                    with grad_mode.no_grad():
+                        _views.refresh(storage, views)
                 keys = [k for k in new_states if not k.startswith("_")]
                 if not keys:
                     continue
