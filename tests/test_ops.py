@@ -66,6 +66,13 @@ def _nonleaf(x):
     return x * 1
 
 
+def _inplace_view(x):
+    """Scale rows 1: through a view; the base sees it (its grad_fn becomes CopySlices)."""
+    base = _nonleaf(x)
+    base[1:].mul_(2)
+    return base
+
+
 # fmt: off
 CASES = [
     # --- creation ------------------------------------------------------------------------------
@@ -359,8 +366,8 @@ CASES = [
     # --- shape ---------------------------------------------------------------------------------
     OpCase("reshape", lambda t, x: x.reshape(4, 3), [(3, 4)]),
     OpCase("reshape_infer", lambda t, x: t.reshape(x, (-1,)), [(3, 4)]),
-    # Left out: x.t().reshape(-1) (torch copies: UnsafeViewBackward0) and x.t().contiguous()
-    # (CloneBackward0): tape keeps no strides, so every tensor is contiguous and these are views.
+    OpCase("reshape_noncontig", lambda t, x: x.t().reshape(-1), [(3, 4)]),
+    OpCase("contiguous_of_t", lambda t, x: x.t().contiguous(), [(3, 4)]),
     OpCase("reshape_contig_slice", lambda t, x: x[1:].reshape(-1), [(3, 4)]),
     OpCase("view", lambda t, x: x.view(2, 6), [(3, 4)]),
     OpCase("view_tuple", lambda t, x: x.view((-1, 2)), [(3, 4)]),
@@ -511,8 +518,7 @@ CASES = [
     OpCase("inplace_int", lambda t, x: x.clone().add_(3).mul_(2), [(4,)], I64),
     OpCase("inplace_chain", lambda t, x, y: (x.exp() * 1).mul_(y).add_(x), [(3, 4), (3, 4)]),
     OpCase("inplace_then_use", lambda t, x: _nonleaf(x).add_(1).sum(1), [(3, 4)]),
-    # Left out: in-place on a view, _nonleaf(x)[1:].mul_(2): tape's views are copies, so the
-    # base is not updated and the grad_fn is MulBackward0, not torch's AsStridedBackward0.
+    OpCase("inplace_through_view", lambda t, x: _inplace_view(x), [(3, 4)]),
     # --- subgradients at ties, zeros and clamp boundaries --------------------------------------
     OpCase("abs_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).abs(), [(3,)]),
     OpCase("relu_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).relu(), [(3,)]),
@@ -543,7 +549,7 @@ CASES = [
     OpCase("error_mean_int", lambda t, x: x.mean(), [(3,)], I64),
     OpCase("error_view_size", lambda t, x: x.view(5), [(2, 3)]),
     OpCase("error_matmul_shapes", lambda t, x, y: x @ y, [(2, 3), (2, 3)]),
-    # Left out: x + y with unbroadcastable shapes raises JAX's ValueError, not RuntimeError.
+    OpCase("error_broadcast", lambda t, x, y: x + y, [(3, 4), (3,)]),
     OpCase("error_leaf_inplace", lambda t, x: x.add_(1), [(3,)]),
     OpCase("error_index_bounds", lambda t, x: x[3], [(3,)]),
     OpCase("error_cat_shapes", lambda t, x, y: t.cat([x, y], 1), [(2, 3), (3, 3)]),
