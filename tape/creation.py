@@ -66,13 +66,14 @@ def tensor(
             stacklevel=2,
         )
         d = data.dtype if dtype is None else _dtype.to_dtype(dtype)
+        arr = _to_numpy(data)
     else:
         arr = _to_numpy(data)
         if arr.dtype == object:
             raise TypeError(f"Could not infer dtype of {type(data).__name__}")
         d = _infer_dtype(data, arr) if dtype is None else _dtype.to_dtype(dtype)
-    arr = np.array(_to_numpy(data), dtype=d.np)
-    return _new(arr, device, requires_grad)
+    # A copy, in the tensor's dtype: the tensor must not share memory with ``data``.
+    return _new(np.array(arr, dtype=d.np), device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

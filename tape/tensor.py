@@ -243,10 +243,6 @@ class Tensor:
     def _is_view(self) -> bool:
         return self._base is not None
 
-    @property
-    def is_floating_point_(self) -> bool:
-        return self.dtype.is_floating_point
-
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
 
