@@ -20,16 +20,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench._harness import compare, report  # noqa: E402
 
 
-def tape_step(batch: int, size: int):
-    import models
-    import tape
-    from tape import optim
-
-    tape.manual_seed(0)
-    model = models.resnet18()
-    opt = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
-    data = tape.rand(batch, 3, size, size)
-    labels = tape.rand(batch, 1000)
+def _sgd_step(lib, model, batch: int, size: int):
+    """The train step, written once for tape and torch (``lib``): SGD on random data."""
+    opt = lib.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    data = lib.rand(batch, 3, size, size)
+    labels = lib.rand(batch, 1000)
 
     def step():
         opt.zero_grad()
@@ -39,6 +34,15 @@ def tape_step(batch: int, size: int):
         return loss.item()
 
     return step
+
+
+def tape_step(batch: int, size: int):
+    import models
+    import tape
+    import tape.optim
+
+    tape.manual_seed(0)
+    return _sgd_step(tape, models.resnet18(), batch, size)
 
 
 def torch_step(batch: int, size: int):
@@ -48,19 +52,7 @@ def torch_step(batch: int, size: int):
     from test_models import RefResNet
 
     torch.manual_seed(0)
-    model = RefResNet()
-    opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
-    data = torch.rand(batch, 3, size, size)
-    labels = torch.rand(batch, 1000)
-
-    def step():
-        opt.zero_grad()
-        loss = (model(data) - labels).sum()
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step
+    return _sgd_step(torch, RefResNet(), batch, size)
 
 
 def flax_step(batch: int, size: int, stock: bool = True):

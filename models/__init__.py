@@ -1,28 +1,7 @@
 """``import models``: torchvision.models' ResNets for tape: ``models.resnet18(pretrained=True)``."""
 
-from models.resnet import (
-    BasicBlock,
-    Bottleneck,
-    ResNet,
-    ResNet18_Weights,
-    ResNet34_Weights,
-    ResNet50_Weights,
-    resnet18,
-    resnet34,
-    resnet50,
-)
+from models.resnet import *  # noqa: F403 (the names in models.resnet.__all__)
+from models.resnet import __all__ as _resnet_all
 from models.weights import WeightsEnum, load_state_dict_from_url
 
-__all__ = [
-    "ResNet",
-    "BasicBlock",
-    "Bottleneck",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "ResNet18_Weights",
-    "ResNet34_Weights",
-    "ResNet50_Weights",
-    "WeightsEnum",
-    "load_state_dict_from_url",
-]
+__all__ = [*_resnet_all, "WeightsEnum", "load_state_dict_from_url"]

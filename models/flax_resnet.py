@@ -121,8 +121,8 @@ class Stem(nn.Module):
         return self.pool(x, window_shape=(3, 3), strides=(2, 2), padding=_P1)
 
 
-class BasicBlock(nn.Module):
-    """torchvision's BasicBlock: two 3x3 convs; a 1x1 conv + norm projects the shortcut."""
+class _Block(nn.Module):
+    """The fields torchvision's two blocks share."""
 
     filters: int
     strides: tuple[int, int] = (1, 1)
@@ -130,53 +130,48 @@ class BasicBlock(nn.Module):
     norm: ModuleDef = TorchBatchNorm
     zero_init_residual: bool = False
 
+
+def _block_norms(block: _Block, train: bool):
+    """A block's norm, and the init of its last norm's scale (zeros under zero_init_residual)."""
+    last_init = nn.initializers.zeros if block.zero_init_residual else nn.initializers.ones
+    return partial(block.norm, use_running_average=not train), last_init
+
+
+def _add_shortcut(block: _Block, x, y, norm):
+    """``relu(shortcut + y)``; a 1x1 conv + norm projects ``x`` where its shape is not ``y``'s."""
+    if x.shape != y.shape:
+        x = block.conv(y.shape[-1], (1, 1), strides=block.strides, padding=_P0, name="conv_proj")(x)
+        x = norm(name="norm_proj")(x)
+    return nn.relu(x + y)
+
+
+class BasicBlock(_Block):
+    """torchvision's BasicBlock: two 3x3 convs; a 1x1 conv + norm projects the shortcut."""
+
     @nn.compact
     def __call__(self, x, train: bool = True):
-        norm = partial(self.norm, use_running_average=not train)
-        last_init = nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
-        residual = x
+        norm, last_init = _block_norms(self, train)
         y = self.conv(self.filters, (3, 3), strides=self.strides, padding=_P1)(x)
         y = nn.relu(norm()(y))
         y = self.conv(self.filters, (3, 3), strides=(1, 1), padding=_P1)(y)
         y = norm(scale_init=last_init)(y)
-        if residual.shape != y.shape:
-            residual = self.conv(
-                self.filters, (1, 1), strides=self.strides, padding=_P0, name="conv_proj"
-            )(residual)
-            residual = norm(name="norm_proj")(residual)
-        return nn.relu(residual + y)
+        return _add_shortcut(self, x, y, norm)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_Block):
     """torchvision's Bottleneck (v1.5): 1x1, 3x3 (strided), 1x1 to 4x the width."""
 
-    filters: int
-    strides: tuple[int, int] = (1, 1)
-    conv: ModuleDef = TorchConv
-    norm: ModuleDef = TorchBatchNorm
-    zero_init_residual: bool = False
     expansion: int = 4
 
     @nn.compact
     def __call__(self, x, train: bool = True):
-        norm = partial(self.norm, use_running_average=not train)
-        last_init = nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
-        residual = x
+        norm, last_init = _block_norms(self, train)
         y = nn.relu(norm()(self.conv(self.filters, (1, 1), strides=(1, 1), padding=_P0)(x)))
         y = self.conv(self.filters, (3, 3), strides=self.strides, padding=_P1)(y)
         y = nn.relu(norm()(y))
         y = self.conv(self.filters * self.expansion, (1, 1), strides=(1, 1), padding=_P0)(y)
         y = norm(scale_init=last_init)(y)
-        if residual.shape != y.shape:
-            residual = self.conv(
-                self.filters * self.expansion,
-                (1, 1),
-                strides=self.strides,
-                padding=_P0,
-                name="conv_proj",
-            )(residual)
-            residual = norm(name="norm_proj")(residual)
-        return nn.relu(residual + y)
+        return _add_shortcut(self, x, y, norm)
 
 
 class ResNet(nn.Module):

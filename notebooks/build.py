@@ -3,10 +3,11 @@
     python notebooks/build.py            # write the .ipynb files, without outputs
     python notebooks/build.py --execute  # also run each top to bottom and keep the outputs
 
-The code cells are the seed tutorials' code with only the imports changed (``import tape as
-torch``, ``from tape import nn, optim``, ``import models`` for ``torchvision.models``); the
-prose is ours. Cells marked ``tape:`` are additions (the DAG picture that replaces the
-tutorial's static figure). Cells tagged ``raises-exception`` raise in PyTorch too.
+The code cells are the seed tutorials' code (``seeds.py``, which tests/test_seeds.py runs too)
+with only the imports changed (``import tape as torch``, ``from tape import nn, optim``,
+``import models`` for ``torchvision.models``); the prose is ours. Cells marked ``tape:`` are
+additions (the DAG picture that replaces the tutorial's static figure). Cells tagged
+``raises-exception`` raise in PyTorch too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # seeds.py, beside this script, holds the tutorials' code cells
+from seeds import SEED_000, SEED_001, SEED_002, SEED_003  # noqa: E402
 
 
 def md(text: str):
@@ -31,6 +34,30 @@ def code(text: str, *tags: str):
         cell.metadata["tags"] = list(tags)
     return cell
 
+
+# --- cells that notebooks 00 and 02 share (both run the blitz tutorial's autograd part) ----
+
+RESNET_STEP = """
+import tape as torch
+import models
+model = models.resnet18(pretrained=True)
+data = torch.rand(1, 3, 64, 64)
+labels = torch.rand(1, 1000)
+"""
+LOSS_BACKWARD = """
+loss = (prediction - labels).sum()
+loss.backward() # backward pass
+"""
+DAG_FIGURE = """
+# tape: the figure of the DAG, drawn from Q itself
+from tape.viz import draw_graph
+
+draw_graph(Q, {"a": a, "b": b}, name="Q")
+"""
+OPTIMIZE_CLASSIFIER = """
+# Optimize only the classifier
+optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+"""
 
 # --- 00: "A Gentle Introduction to torch.autograd" (seed 000) ---------------------------------
 
@@ -61,13 +88,7 @@ We take a ResNet-18 with pretrained weights, a random "image" with 3 channels of
 and random targets for its 1000 outputs. (tape reads the weights from the torchvision cache,
 `$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth`; nothing is downloaded if the file is there.)
 """),
-    code("""
-import tape as torch
-import models
-model = models.resnet18(pretrained=True)
-data = torch.rand(1, 3, 64, 64)
-labels = torch.rand(1, 1000)
-"""),
+    code(RESNET_STEP),
     md("Calling the model on the data is the forward pass: each layer in turn transforms it."),
     code("prediction = model(data) # forward pass"),
     md("""
@@ -75,10 +96,7 @@ The error is a single number computed from the prediction and the targets. Calli
 `.backward()` on it starts the backward pass, after which every parameter of the model has its
 gradient in `.grad`.
 """),
-    code("""
-loss = (prediction - labels).sum()
-loss.backward() # backward pass
-"""),
+    code(LOSS_BACKWARD),
     md("""
 An optimizer holds the parameters and knows how to update them. Here it is stochastic gradient
 descent with learning rate 0.01 and momentum 0.9.
@@ -96,32 +114,20 @@ That is a whole training step. The rest of the notebook looks at how autograd ge
 Two tensors created with `requires_grad=True` tell autograd to record every operation that
 involves them.
 """),
-    code("""
-import tape as torch
-
-a = torch.tensor([2., 3.], requires_grad=True)
-b = torch.tensor([6., 4.], requires_grad=True)
-"""),
+    code("import tape as torch\n" + SEED_000[0]),
     md(r"""
 From them we build $Q = 3a^3 - b^2$. Think of `a` and `b` as parameters and of `Q` as the
 error: we want $\partial Q/\partial a = 9a^2$ and $\partial Q/\partial b = -2b$.
 """),
-    code("Q = 3*a**3 - b**2"),
+    code(SEED_000[1]),
     md(r"""
 `Q` holds two numbers, not one, so `backward` needs to be told how to weigh them: the
 `gradient` argument has `Q`'s shape and plays the role of $dQ/dQ$. A vector of ones asks for
 the plain sum; `Q.sum().backward()` would do the same.
 """),
-    code("""
-external_grad = torch.tensor([1., 1.])
-Q.backward(gradient=external_grad)
-"""),
+    code(SEED_000[2]),
     md("The gradients now sit in `a.grad` and `b.grad`, and they agree with the formulas:"),
-    code("""
-# check if collected gradients are correct
-print(9*a**2 == a.grad)
-print(-2*b == b.grad)
-"""),
+    code(SEED_000[3]),
     md(r"""
 ### What `backward` computes: vector-Jacobian products
 
@@ -144,12 +150,7 @@ The tutorial shows a picture of this graph for `Q`. **tape:** `tape.viz.draw_gra
 for any tensor: the grey nodes are the backward functions (with PyTorch's names), the blue boxes
 are the leaf tensors with their shapes, and the arrows go the way the forward pass went.
 """),
-    code("""
-# tape: the figure of the DAG, drawn from Q itself
-from tape.viz import draw_graph
-
-draw_graph(Q, {"a": a, "b": b}, name="Q")
-"""),
+    code(DAG_FIGURE),
     md("""
 The graph is rebuilt on every forward pass, so ordinary Python control flow (loops, `if`s,
 changing shapes) can change it from one iteration to the next.
@@ -159,15 +160,7 @@ changing shapes) can change it from one iteration to the next.
 Only operations involving at least one tensor with `requires_grad=True` are recorded, and their
 results require gradients in turn:
 """),
-    code("""
-x = torch.rand(5, 5)
-y = torch.rand(5, 5)
-z = torch.rand((5, 5), requires_grad=True)
-a = x + y
-print(f"Does `a` require gradients? : {a.requires_grad}")
-b = x + z
-print(f"Does `b` require gradients?: {b.requires_grad}")
-"""),
+    code(SEED_000[4]),
     md("""
 Parameters that do not need gradients are called *frozen*. Freezing saves work, and it is how
 fine-tuning is done: keep a pretrained network fixed and train only a new classifier on top. We
@@ -189,10 +182,7 @@ New layers require gradients by default, so it is the only trainable part.
 The optimizer may still be given all the parameters: the frozen ones never receive a gradient,
 so only the weight and bias of `model.fc` change when it steps.
 """),
-    code("""
-# Optimize only the classifier
-optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
-"""),
+    code(OPTIMIZE_CLASSIFIER),
     md("""
 The `torch.no_grad()` context manager gives the same exclusion for a block of code: nothing
 computed inside it is recorded.
@@ -215,41 +205,23 @@ the derivatives when asked. This notebook runs the course page's code on tape
 Recording every operation on every tensor would cost a lot of memory, so nothing is tracked
 unless asked. `requires_grad=True` asks for it.
 """),
-    code("""
-import tape as torch
-x = torch.rand(3, 7, requires_grad=True)
-print(x)
-"""),
+    code("import tape as torch" + SEED_001[0]),
     md("""
 ## `grad_fn`
 
 A tensor computed from a tracked tensor remembers the operation that produced it in its
 `grad_fn` attribute: the backward function that autograd will call for it.
 """),
-    code("""
-x = torch.ones(2, 4, requires_grad=True)
-print(x)
-y = x + 1
-print(y)
-print(y.grad_fn)
-"""),
+    code(SEED_001[1]),
     md("""
 ## Tracking only what is needed
 
 `detach_()` stops tracking a tensor in place (it becomes a leaf that does not require
 gradients):
 """),
-    code("""
-x = torch.rand(4, 3, requires_grad=True)
-print(x)
-print(x.detach_())
-"""),
+    code(SEED_001[2]),
     md("Setting the flag back to `False` with `requires_grad_` has the same effect:"),
-    code("""
-x = torch.rand(4, 3, requires_grad=True)
-print(x)
-print(x.requires_grad_(False))
-"""),
+    code(SEED_001[3]),
     md("""
 And a block of code can be kept out of the graph altogether:
 
@@ -323,13 +295,7 @@ tagged `raises-exception` so the notebook still runs to the end.
 
 A random 3x64x64 image, random targets for the 1000 classes, and the pretrained network.
 """),
-    code("""
-import tape as torch
-import models
-model = models.resnet18(pretrained=True)
-data = torch.rand(1, 3, 64, 64)
-labels = torch.rand(1, 1000)
-"""),
+    code(RESNET_STEP),
     code("prediction = model(data) # forward pass"),
     md("ResNet-18 has a little under 11.7 million parameters:"),
     code("sum(p.numel() for p in model.parameters())"),
@@ -341,55 +307,37 @@ branch matches shapes when a stage halves the resolution, then global average po
 """),
     code("model"),
     md("The loss, its backward pass, an SGD optimizer with momentum, and one step:"),
-    code("""
-loss = (prediction - labels).sum()
-loss.backward() # backward pass
-"""),
+    code(LOSS_BACKWARD),
     code("optim = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)"),
     code("optim.step() #gradient descent"),
     md("""
 ## Gradients of $Q = 3a^3 - b^2$
 """),
-    code("""
-import tape as torch
-
-a = torch.tensor([2., 3.], requires_grad=True)
-b = torch.tensor([6., 4.], requires_grad=True)
-"""),
-    code("Q = 3*a**3 - b**2"),
+    code("import tape as torch\n" + SEED_002[0]),
+    code(SEED_002[1]),
     md("""
 `Q` is a vector, so `backward` is given the vector to multiply the Jacobian by. The notebook
 passes integers; they are accepted and used as ones.
 """),
-    code("Q.backward(torch.tensor([1, 1]))"),
-    code("a.grad, b.grad"),
+    code(SEED_002[2]),
+    code(SEED_002[3]),
     md("""
 The graph of `Q` was freed by that `backward` (to save memory, saved intermediate values are
 dropped unless `retain_graph=True`). A second backward through it therefore fails, with
 PyTorch's message:
 """),
-    code("Q.sum().backward()", "raises-exception"),
+    code(SEED_002[4], "raises-exception"),
     md(r"""
 The notebook goes on with the tutorial's explanation: with `a`, `b` as parameters and `Q` as
 the error, $\partial Q/\partial a = 9a^2$ and $\partial Q/\partial b = -2b$, and the vector
 passed to `backward` stands for $dQ/dQ$. Its next cell calls `backward` on the same `Q` again,
 which, run in this order, hits the freed graph as well:
 """),
-    code(
-        """
-external_grad = torch.tensor([1., 1.])
-Q.backward(gradient=external_grad)
-""",
-        "raises-exception",
-    ),
+    code(SEED_002[5], "raises-exception"),
     md("""
 The gradients from the first, successful backward are still in place and match the formulas:
 """),
-    code("""
-# check if collected gradients are correct
-print(9*a**2 == a.grad)
-print(-2*b == b.grad)
-"""),
+    code(SEED_002[6]),
     md(r"""
 ## Vector-Jacobian products
 
@@ -404,12 +352,7 @@ the tensors we made, the root is the result. `backward` walks from the root to t
 accumulating into `.grad`. **tape:** in place of the tutorial's figure, `draw_graph` draws the
 graph of `Q` (blue: leaf tensors with their shapes; arrows in the forward direction).
 """),
-    code("""
-# tape: the figure of the DAG, drawn from Q itself
-from tape.viz import draw_graph
-
-draw_graph(Q, {"a": a, "b": b}, name="Q")
-"""),
+    code(DAG_FIGURE),
     md("""
 The graph is built anew at every forward pass, which is why Python control flow may change it
 freely.
@@ -418,16 +361,7 @@ freely.
 
 A result requires gradients as soon as one of its inputs does:
 """),
-    code("""
-x = torch.rand(5, 5)
-y = torch.rand(5, 5)
-z = torch.rand((5, 5), requires_grad=True)
-
-a = x + y
-print(f"Does `a` require gradients? : {a.requires_grad}")
-b = x + z
-print(f"Does `b` require gradients?: {b.requires_grad}")
-"""),
+    code(SEED_002[12]),
     md("""
 Fine-tuning freezes a pretrained network and trains a new classifier. Freeze every parameter:
 """),
@@ -446,10 +380,7 @@ for param in model.parameters():
 and give everything to the optimizer; only `fc`'s weight and bias will ever get gradients and
 move. `torch.no_grad()` offers the same exclusion for a block of code.
 """),
-    code("""
-# Optimize only the classifier
-optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
-"""),
+    code(OPTIMIZE_CLASSIFIER),
 ]
 
 # --- 03: "Automatic Differentiation with torch.autograd" (seed 003) --------------------------
@@ -465,16 +396,7 @@ it; autograd computes those gradients for any graph of operations. This notebook
 The smallest example: a one-layer network with input `x`, parameters `w` and `b`, and a binary
 cross-entropy loss.
 """),
-    code("""
-import tape as torch
-
-x = torch.ones(5) # input tensor
-y = torch.zeros(3) # expected output
-w = torch.randn(5, 3, requires_grad=True)
-b = torch.randn(3, requires_grad=True)
-z = torch.matmul(x, w)+b
-loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
-"""),
+    code("import tape as torch\n" + SEED_003[0]),
     md("""
 ## Tensors, functions and the graph
 
@@ -482,10 +404,7 @@ loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
 also be switched on later with `x.requires_grad_(True)`). Each operation applied to them is
 recorded together with its backward function, kept in the result's `grad_fn`:
 """),
-    code("""
-print(f"Gradient function for z = {z.grad_fn}")
-print(f"Gradient function for loss = {loss.grad_fn}")
-"""),
+    code(SEED_003[1]),
     md("**tape:** the graph these `grad_fn`s form, drawn by `tape.viz.draw_graph`:"),
     code("""
 # tape: a picture of the graph above
@@ -499,11 +418,7 @@ draw_graph(loss, {"w": w, "b": b}, name="loss")
 `loss.backward()` computes $\\partial loss/\\partial w$ and $\\partial loss/\\partial b$ for the
 fixed `x` and `y`, and stores them in `w.grad` and `b.grad`:
 """),
-    code("""
-loss.backward()
-print(w.grad)
-print(b.grad)
-"""),
+    code(SEED_003[2]),
     md("""
 Two rules to keep in mind: `.grad` is filled in only for leaves that require gradients, and a
 graph can be walked backwards once, unless `retain_graph=True` is passed to keep it.
@@ -512,20 +427,9 @@ graph can be walked backwards once, unless `retain_graph=True` is passed to keep
 
 Evaluating a trained model needs no gradients. Inside `torch.no_grad()` nothing is recorded:
 """),
-    code("""
-z = torch.matmul(x, w)+b
-print(z.requires_grad)
-
-with torch.no_grad():
-    z = torch.matmul(x, w)+b
-print(z.requires_grad)
-"""),
+    code(SEED_003[3]),
     md("`detach()` gives the same values cut off from the graph:"),
-    code("""
-z = torch.matmul(x, w)+b
-z_det = z.detach()
-print(z_det.requires_grad)
-"""),
+    code(SEED_003[4]),
     md("""
 This is how parameters are frozen for fine-tuning, and it makes forward-only computation
 cheaper.
@@ -545,17 +449,7 @@ for a `v` of the output's shape. Calling it twice adds the second result to the 
 **accumulate** in `.grad`, which is why training loops zero them (optimizers do it with
 `zero_grad()`).
 """),
-    code("""
-inp = torch.eye(5, requires_grad=True)
-out = (inp+1).pow(2)
-out.backward(torch.ones_like(inp), retain_graph=True)
-print(f"First call\\n{inp.grad}")
-out.backward(torch.ones_like(inp), retain_graph=True)
-print(f"\\nSecond call\\n{inp.grad}")
-inp.grad.zero_()
-out.backward(torch.ones_like(inp), retain_graph=True)
-print(f"\\nCall after zeroing gradients\\n{inp.grad}")
-"""),
+    code(SEED_003[5]),
     md("""
 A plain `backward()` on a scalar is the same as `backward(torch.tensor(1.0))`, the usual case
 for a training loss.

@@ -9,6 +9,14 @@ from itertools import chain, islice
 from tape.nn.module import Module
 
 
+def _renumber(container: Module) -> None:
+    """After a deletion the children are keyed ``'0'..'n-1'`` again, in order (as in torch)."""
+    str_indices = [str(i) for i in range(len(container._modules))]
+    container.__dict__["_modules"] = dict(
+        zip(str_indices, container._modules.values(), strict=True)
+    )
+
+
 class Sequential(Module):
     """Modules run in order; ``Sequential(OrderedDict(...))`` names them."""
 
@@ -45,8 +53,7 @@ class Sequential(Module):
         else:
             key = self._get_item_by_idx(self._modules.keys(), idx)
             delattr(self, key)
-        str_indices = [str(i) for i in range(len(self._modules))]
-        self.__dict__["_modules"] = dict(zip(str_indices, self._modules.values(), strict=True))
+        _renumber(self)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -132,8 +139,7 @@ class ModuleList(Module):
                 delattr(self, str(k))
         else:
             delattr(self, self._get_abs_string_index(idx))
-        str_indices = [str(i) for i in range(len(self._modules))]
-        self.__dict__["_modules"] = dict(zip(str_indices, self._modules.values(), strict=True))
+        _renumber(self)
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from tape import creation
 from tape.nn import functional as F
 from tape.nn import init
@@ -77,12 +75,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init._default_layer_init(self.weight, self.bias, zero_fan_in_bias=False)
 
     def extra_repr(self) -> str:
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
@@ -108,7 +101,12 @@ class _ConvNd(Module):
         return F.pad(input, pad, mode=self.padding_mode)
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """Conv1d / Conv2d: ``_n`` spatial dims, convolved by ``F.<_conv>``."""
+
+    _n: int
+    _conv: str
+
     def __init__(
         self,
         in_channels,
@@ -123,16 +121,17 @@ class Conv1d(_ConvNd):
         device=None,
         dtype=None,
     ) -> None:
-        padding = padding if isinstance(padding, str) else _ntuple(padding, 1)
+        n = self._n
+        padding = padding if isinstance(padding, str) else _ntuple(padding, n)
         super().__init__(
             in_channels,
             out_channels,
-            _ntuple(kernel_size, 1),
-            _ntuple(stride, 1),
+            _ntuple(kernel_size, n),
+            _ntuple(stride, n),
             padding,
-            _ntuple(dilation, 1),
+            _ntuple(dilation, n),
             False,
-            (0,),
+            (0,) * n,
             groups,
             bias,
             padding_mode,
@@ -141,67 +140,21 @@ class Conv1d(_ConvNd):
         )
 
     def forward(self, input):
+        padding = self.padding
         if self.padding_mode != "zeros":
-            return F.conv1d(
-                self._explicit_pad(input),
-                self.weight,
-                self.bias,
-                self.stride,
-                0,
-                self.dilation,
-                self.groups,
-            )
-        return F.conv1d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-        )
+            input, padding = self._explicit_pad(input), 0
+        conv = getattr(F, self._conv)
+        return conv(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
-class Conv2d(_ConvNd):
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        padding = padding if isinstance(padding, str) else _ntuple(padding, 2)
-        super().__init__(
-            in_channels,
-            out_channels,
-            _ntuple(kernel_size, 2),
-            _ntuple(stride, 2),
-            padding,
-            _ntuple(dilation, 2),
-            False,
-            (0, 0),
-            groups,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
+class Conv1d(_Conv):
+    _n = 1
+    _conv = "conv1d"
 
-    def forward(self, input):
-        if self.padding_mode != "zeros":
-            return F.conv2d(
-                self._explicit_pad(input),
-                self.weight,
-                self.bias,
-                self.stride,
-                0,
-                self.dilation,
-                self.groups,
-            )
-        return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-        )
+
+class Conv2d(_Conv):
+    _n = 2
+    _conv = "conv2d"
 
 
 class ConvTranspose2d(_ConvNd):

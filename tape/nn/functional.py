@@ -151,6 +151,24 @@ def _im2col_conv(x, w, stride, pads, dilation):
     return out.reshape(n, o, oh, ow)
 
 
+def _lax_conv(x, w, stride, pads, dilation, groups, lhs_dilation=None):
+    """NCHW x OIHW convolution by XLA (``lhs_dilation``: a transposed convolution's stride)."""
+    return lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=stride,
+        padding=pads,
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=dilation,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        feature_group_count=groups,
+    )
+
+
+def _add_channel_bias(y, b):
+    return y if b is None else y + b[None, :, None, None]
+
+
 def _conv2d_fwd(x, w, b, stride, pads, dilation, groups):
     n, c, h, wd = x.shape
     kh, kw = w.shape[2:]
@@ -159,18 +177,8 @@ def _conv2d_fwd(x, w, b, stride, pads, dilation, groups):
     if groups == 1 and (oh * ow <= 64 or (kh == 1 and kw == 1)):
         y = _im2col_conv(x, w, stride, pads, dilation)
     else:
-        y = lax.conv_general_dilated(
-            x,
-            w,
-            window_strides=stride,
-            padding=pads,
-            rhs_dilation=dilation,
-            dimension_numbers=("NCHW", "OIHW", "NCHW"),
-            feature_group_count=groups,
-        )
-    if b is not None:
-        y = y + b[None, :, None, None]
-    return y
+        y = _lax_conv(x, w, stride, pads, dilation, groups)
+    return _add_channel_bias(y, b)
 
 
 _conv2d = register("conv2d", _conv2d_fwd, "ConvolutionBackward0", SAME, remat=False)
@@ -258,26 +266,24 @@ def _unsqueeze0(t):
     return t.unsqueeze(0)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    unbatched = _check_conv("conv2d", input, weight, groups, 2)
-    stride, dilation = _pair(stride), _pair(dilation)
-    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, 2)
+def _convnd(name, op, n, input, weight, bias, stride, padding, dilation, groups):
+    """conv1d / conv2d (``n`` spatial dims): torch's checks, then ``op``."""
+    unbatched = _check_conv(name, input, weight, groups, n)
+    stride, dilation = _pair(stride, n), _pair(dilation, n)
+    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, n)
     _check_spatial(input, tuple(weight.shape[2:]), pads, dilation, unbatched)
     x = _unsqueeze0(input) if unbatched else input
     static = (("stride", stride), ("pads", pads), ("dilation", dilation), ("groups", int(groups)))
-    out = dispatch(_conv2d, (x, weight, bias), static)
+    out = dispatch(op, (x, weight, bias), static)
     return out.squeeze(0) if unbatched else out
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd("conv2d", _conv2d, 2, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    unbatched = _check_conv("conv1d", input, weight, groups, 1)
-    stride, dilation = _pair(stride, 1), _pair(dilation, 1)
-    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, 1)
-    _check_spatial(input, tuple(weight.shape[2:]), pads, dilation, unbatched)
-    x = _unsqueeze0(input) if unbatched else input
-    static = (("stride", stride), ("pads", pads), ("dilation", dilation), ("groups", int(groups)))
-    out = dispatch(_conv1d, (x, weight, bias), static)
-    return out.squeeze(0) if unbatched else out
+    return _convnd("conv1d", _conv1d, 1, input, weight, bias, stride, padding, dilation, groups)
 
 
 def _conv_transpose2d_fwd(x, w, b, stride, padding, output_padding, dilation, groups):
@@ -289,19 +295,8 @@ def _conv_transpose2d_fwd(x, w, b, stride, padding, output_padding, dilation, gr
         (d * (k - 1) - p, d * (k - 1) - p + op)
         for k, p, op, d in zip((kh, kw), padding, output_padding, dilation, strict=True)
     )
-    y = lax.conv_general_dilated(
-        x,
-        wt,
-        window_strides=(1, 1),
-        padding=pads,
-        lhs_dilation=stride,
-        rhs_dilation=dilation,
-        dimension_numbers=("NCHW", "OIHW", "NCHW"),
-        feature_group_count=groups,
-    )
-    if b is not None:
-        y = y + b[None, :, None, None]
-    return y
+    y = _lax_conv(x, wt, (1, 1), pads, dilation, groups, lhs_dilation=stride)
+    return _add_channel_bias(y, b)
 
 
 _conv_transpose2d = register(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from tape import creation
 from tape.nn import functional as F
 from tape.nn import init
@@ -40,11 +38,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_layer_init(self.weight, self.bias, zero_fan_in_bias=True)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)

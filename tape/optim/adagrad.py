@@ -9,10 +9,10 @@ import optax
 from tape.optim.optimizer import (
     Optimizer,
     Part,
-    _scalar_dtype,
     check_value,
+    grad_prelude,
     hyper_float,
-    stateless,
+    step_zeros,
 )
 
 
@@ -25,7 +25,7 @@ def torch_adagrad(lr, lr_decay, eps) -> Part:
 
     def init(params):
         return {
-            "step": [jnp.zeros((), _scalar_dtype()) for _ in params],
+            "step": step_zeros(params),
             "sum": [jnp.zeros_like(p) for p in params],
         }
 
@@ -101,17 +101,13 @@ class Adagrad(Optimizer):
 
     def _state_init(self, p, group):
         return {
-            "step": np.zeros((), _scalar_dtype()),
+            "step": step_zeros([p])[0],
             "sum": np.full(tuple(p.shape), group["initial_accumulator_value"], p.dtype.np),
         }
 
     @classmethod
     def _parts(cls, static, hyper) -> list[Part]:
         maximize, decay = static
-        parts = []
-        if maximize:
-            parts.append(stateless(optax.scale(-1.0)))
-        if decay:
-            parts.append(stateless(optax.add_decayed_weights(hyper["weight_decay"])))
+        parts = grad_prelude(maximize, decay, hyper)
         parts.append(torch_adagrad(hyper["lr"], hyper["lr_decay"], hyper["eps"]))
         return parts

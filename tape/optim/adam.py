@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from tape.optim.optimizer import (
     Optimizer,
     Part,
-    _scalar_dtype,
     check_value,
+    grad_prelude,
     hyper_float,
     stateless,
+    step_zeros,
+    zero_state,
 )
+
+
+def _moment_keys(amsgrad: bool) -> tuple[str, ...]:
+    """torch's per-parameter Adam buffers (besides ``step``)."""
+    return ("exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) if amsgrad else ()))
 
 
 def torch_adam(lr, beta1, beta2, eps, amsgrad: bool) -> Part:
@@ -26,13 +32,11 @@ def torch_adam(lr, beta1, beta2, eps, amsgrad: bool) -> Part:
         p += -(lr / (1 - beta1**t)) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
     """
 
+    keys = ("step", *_moment_keys(amsgrad))
+
     def init(params):
         zeros = [jnp.zeros_like(p) for p in params]
-        st = {"step": [jnp.zeros((), _scalar_dtype()) for _ in params], "exp_avg": zeros}
-        st["exp_avg_sq"] = list(zeros)
-        if amsgrad:
-            st["max_exp_avg_sq"] = list(zeros)
-        return st
+        return {"step": step_zeros(params), **{k: list(zeros) for k in keys[1:]}}
 
     def update(updates, state, params=None):
         out = {k: [] for k in state}
@@ -60,7 +64,7 @@ def torch_adam(lr, beta1, beta2, eps, amsgrad: bool) -> Part:
 
     return Part(
         optax.GradientTransformation(init, update),
-        pack=lambda states, params: {k: states[k] for k in init(params)},
+        pack=lambda states, params: {k: states[k] for k in keys},
         unpack=lambda st: st,
     )
 
@@ -128,21 +132,13 @@ class Adam(Optimizer):
         }
 
     def _state_init(self, p, group):
-        zeros = np.zeros(tuple(p.shape), p.dtype.np)
-        st = {"step": np.zeros((), _scalar_dtype()), "exp_avg": zeros, "exp_avg_sq": zeros}
-        if group["amsgrad"]:
-            st["max_exp_avg_sq"] = zeros
-        return st
+        return zero_state(p, *_moment_keys(group["amsgrad"]))
 
     @classmethod
     def _parts(cls, static, hyper) -> list[Part]:
         maximize, decay, decoupled, amsgrad = static
         h = hyper
-        parts = []
-        if maximize:
-            parts.append(stateless(optax.scale(-1.0)))
-        if decay and not decoupled:
-            parts.append(stateless(optax.add_decayed_weights(h["weight_decay"])))
+        parts = grad_prelude(maximize, decay and not decoupled, h)
         parts.append(torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad))
         if decay and decoupled:
             parts.append(stateless(optax.add_decayed_weights(-h["lr"] * h["weight_decay"])))

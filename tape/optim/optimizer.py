@@ -428,12 +428,34 @@ def stateless(tx: optax.GradientTransformation) -> Part:
     return Part(tx)
 
 
+def grad_prelude(maximize: bool, decay: bool, hyper) -> list[Part]:
+    """torch's gradient preprocessing: ``g = -g`` for ``maximize``, then (``decay``) the L2 term
+    ``g += weight_decay * p``."""
+    parts = []
+    if maximize:
+        parts.append(stateless(optax.scale(-1.0)))
+    if decay:
+        parts.append(stateless(optax.add_decayed_weights(hyper["weight_decay"])))
+    return parts
+
+
+def step_zeros(params) -> list[np.ndarray]:
+    """torch's ``state['step']`` before the first step, one per parameter."""
+    return [np.zeros((), _scalar_dtype()) for _ in params]
+
+
+def zero_state(p: Tensor, *keys: str) -> dict[str, np.ndarray]:
+    """torch's initial state for ``p``: ``step`` 0 and, under each of ``keys``, zeros like ``p``."""
+    zeros = np.zeros(tuple(p.shape), p.dtype.np)
+    return {"step": step_zeros([p])[0], **dict.fromkeys(keys, zeros)}
+
+
 def step_counter() -> Part:
     """torch's per-parameter ``state['step'] += 1`` as a GradientTransformation (identity on
     the updates)."""
 
     def init(params):
-        return [np.zeros((), _scalar_dtype()) for _ in params]
+        return step_zeros(params)
 
     def update(updates, state, params=None):
         return updates, [s + 1 for s in state]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import optax
 
 from tape.optim.optimizer import (
     Optimizer,
     Part,
-    _scalar_dtype,
     check_value,
+    grad_prelude,
     hyper_float,
     stateless,
     step_counter,
+    zero_state,
 )
 
 
@@ -70,23 +70,15 @@ class RMSprop(Optimizer):
         }
 
     def _state_init(self, p, group):
-        zeros = np.zeros(tuple(p.shape), p.dtype.np)
-        st = {"step": np.zeros((), _scalar_dtype()), "square_avg": zeros}
-        if group["momentum"] > 0:
-            st["momentum_buffer"] = zeros
-        if group["centered"]:
-            st["grad_avg"] = zeros
-        return st
+        momentum = ("momentum_buffer",) if group["momentum"] > 0 else ()
+        centered = ("grad_avg",) if group["centered"] else ()
+        return zero_state(p, "square_avg", *momentum, *centered)
 
     @classmethod
     def _parts(cls, static, hyper) -> list[Part]:
         maximize, decay, centered, momentum = static
         h = hyper
-        parts = [step_counter()]
-        if maximize:
-            parts.append(stateless(optax.scale(-1.0)))
-        if decay:
-            parts.append(stateless(optax.add_decayed_weights(h["weight_decay"])))
+        parts = [step_counter(), *grad_prelude(maximize, decay, h)]
         if centered:
             parts.append(
                 Part(

@@ -7,7 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tape.optim.optimizer import Optimizer, Part, check_value, hyper_float, required, stateless
+from tape.optim.optimizer import (
+    Optimizer,
+    Part,
+    check_value,
+    grad_prelude,
+    hyper_float,
+    required,
+    stateless,
+)
 
 
 def dampened_trace(momentum, dampening, nesterov: bool) -> Part:
@@ -118,11 +126,7 @@ class SGD(Optimizer):
     @classmethod
     def _parts(cls, static, hyper) -> list[Part]:
         maximize, decay, momentum, dampening, nesterov = static
-        parts = []
-        if maximize:
-            parts.append(stateless(optax.scale(-1.0)))
-        if decay:
-            parts.append(stateless(optax.add_decayed_weights(hyper["weight_decay"])))
+        parts = grad_prelude(maximize, decay, hyper)
         if momentum:
             if dampening:
                 parts.append(dampened_trace(hyper["momentum"], hyper["dampening"], nesterov))
