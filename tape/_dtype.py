@@ -54,6 +54,20 @@ def _by_name(name: str) -> dtype:
 
 _default_float = float32
 
+# torch's legacy tensor type names, as its messages print them ("torch.FloatTensor").
+LEGACY_TYPES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "int16": "ShortTensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
+
 
 def get_default_dtype() -> dtype:
     return _default_float

@@ -537,12 +537,10 @@ class Tensor:
     __str__ = __repr__
 
     # --- dtype and device moves ---------------------------------------------------------------
-    def to(self, *args, **kwargs) -> Tensor:
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("copy", None)
+    @staticmethod
+    def _to_args(args, kwargs) -> tuple:
+        """(dtype, device) from ``to``'s forms: dtype, device, (device, dtype), or a tensor."""
+        dtype, device = kwargs.get("dtype"), kwargs.get("device")
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
@@ -550,6 +548,11 @@ class Tensor:
                 dtype = a
             elif a is not None:
                 device = a
+        return dtype, device
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``."""
+        dtype, device = self._to_args(args, kwargs)
         out = self
         if dtype is not None and _dtype.to_dtype(dtype) is not self.dtype:
             out = out.type_as_dtype(_dtype.to_dtype(dtype))

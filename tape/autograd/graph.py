@@ -191,17 +191,4 @@ def _forward_name(node_name: str) -> str:
 def _type_name(array) -> str:
     from tape import _dtype
 
-    name = _dtype.from_numpy_dtype(array.dtype).name
-    legacy = {
-        "float32": "FloatTensor",
-        "float64": "DoubleTensor",
-        "float16": "HalfTensor",
-        "bfloat16": "BFloat16Tensor",
-        "int64": "LongTensor",
-        "int32": "IntTensor",
-        "int16": "ShortTensor",
-        "int8": "CharTensor",
-        "uint8": "ByteTensor",
-        "bool": "BoolTensor",
-    }
-    return f"torch.{legacy[name]}"
+    return "torch." + _dtype.LEGACY_TYPES[_dtype.from_numpy_dtype(array.dtype).name]

@@ -17,24 +17,11 @@ from tape.nn.parameter import Buffer, Parameter
 from tape.ops.registry import NONE, dispatch, register
 from tape.tensor import Tensor
 
-_TENSOR_TYPES = {
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "float16": "HalfTensor",
-    "bfloat16": "BFloat16Tensor",
-    "int64": "LongTensor",
-    "int32": "IntTensor",
-    "int16": "ShortTensor",
-    "int8": "CharTensor",
-    "uint8": "ByteTensor",
-    "bool": "BoolTensor",
-}
-
 
 def typename(obj) -> str:
     """``torch.typename``: ``torch.FloatTensor`` for tensors, the qualified class name otherwise."""
     if isinstance(obj, Tensor):
-        return "torch." + _TENSOR_TYPES.get(obj.dtype.name, "Tensor")
+        return "torch." + _dtype.LEGACY_TYPES.get(obj.dtype.name, "Tensor")
     module = getattr(type(obj), "__module__", "") or ""
     name = type(obj).__qualname__
     if module in ("", "builtins"):
@@ -445,16 +432,7 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> Module:
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, _dtype.dtype):
-                dtype = a
-            elif a is not None:
-                device = a
+        dtype, device = Tensor._to_args(args, kwargs)
         if dtype is not None:
             dtype = _dtype.to_dtype(dtype)
             if not dtype.is_floating_point:
