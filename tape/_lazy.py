@@ -127,8 +127,30 @@ def evaluate(sig: tuple, args, env: dict | None = None) -> list:
     return outputs
 
 
-_seen: dict = {}
-_programs: dict = {}
+class ProgramCache:
+    """Compiled programs by signature, each built on its ``COMPILE_AFTER``-th sighting.
+
+    ``get(key, build)`` returns the compiled program, or None while the signature is still too
+    new to be worth a compile (the caller then runs it op by op).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict = {}
+        self.programs: dict = {}
+
+    def get(self, key, build):
+        program = self.programs.get(key)
+        if program is None:
+            if len(self.seen) > MAX_SIGNATURES:  # graphs that never repeat must not grow memory
+                self.seen.clear()
+            count = self.seen[key] = self.seen.get(key, 0) + 1
+            if count < COMPILE_AFTER:
+                return None
+            program = self.programs[key] = jax.jit(build(key))
+        return program
+
+
+_cache = ProgramCache()
 
 
 def materialize(thunk: Thunk) -> None:
@@ -137,16 +159,10 @@ def materialize(thunk: Thunk) -> None:
     index = {id(t): i for i, t in enumerate(order)}
     args: list = []
     sig = signature(order, index, args)
-    program = _programs.get(sig)
+    program = _cache.get(sig, lambda key: lambda a: evaluate(key, a))
     if program is None:
-        if len(_seen) > MAX_SIGNATURES:  # graphs that never repeat must not grow memory
-            _seen.clear()
-        count = _seen.get(sig, 0) + 1
-        _seen[sig] = count
-        if count < COMPILE_AFTER:
-            _interpret(order)
-            return
-        program = _programs[sig] = jax.jit(lambda a: evaluate(sig, a))
+        _interpret(order)
+        return
     for t, values in zip(order, program(args), strict=True):
         t.values = values
         t.inputs = None

@@ -146,5 +146,5 @@ def test_training_loop_compiles_once():
         opt.zero_grad()
         tape.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
-        sizes.append(len(compiled._seen))
+        sizes.append(len(compiled._cache.seen))
     assert len(set(sizes[4:])) == 1

@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import heapq
 
-import jax
 import jax.numpy as jnp
 
 from tape import _lazy
 from tape.autograd.graph import AccumulateGrad
 
-MAX_SIGNATURES = 10_000  # remembered sightings; forgotten all at once past this
-COMPILE_AFTER = 2  # sightings of a signature before it is compiled
-
 _ARG = "<array>"  # marks where a node input is an array argument rather than a constant
 _PENDING = "<pending>"  # a pending forward value: (_PENDING, thunk index, output index)
-_seen: dict = {}
-_compiled: dict = {}
+_cache = _lazy.ProgramCache()  # backward programs by graph signature
 
 
 def plan(roots) -> list:
@@ -144,15 +139,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     sig = tuple(e if type(e) is bool else (*e[:4], tuple(e[4]), *e[5:]) for e in sig)
     root_sig = tuple((index[n], nr) for n, nr, _ in roots)
     key = (sig, root_sig, thunk_sig, out_nodes)
-    fn = _compiled.get(key)
+    fn = _cache.get(key, _backward_program)
     if fn is None:
-        if len(_seen) > MAX_SIGNATURES:  # graphs that never repeat must not grow memory
-            _seen.clear()
-        count = _seen.get(key, 0) + 1
-        _seen[key] = count
-        if count < COMPILE_AFTER:
-            return None
-        fn = _compiled[key] = jax.jit(_backward_program(key))
+        return None
     grads, values = fn(args, [g for _, _, g in roots], thunk_args)
     for t in outputs:
         storage = t._storage
