@@ -18,7 +18,11 @@ if not jax.config.jax_compilation_cache_dir:
         "jax_compilation_cache_dir",
         os.environ.get("TAPE_CACHE_DIR") or os.path.join(_cache_home, "tape", "xla"),
     )
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+# Cache every program, not only those over JAX's default 1 s: eager tape compiles one small
+# program per op and shape (a ResNet18 first step compiles ~100 of 5-60 ms each), and loading
+# one back costs a few ms. JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS still overrides this.
+if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 from tape import (
     _methods,  # noqa: E402
@@ -74,6 +78,7 @@ short = int16
 # viz imports matplotlib only when drawing.
 from tape import nn, optim, viz  # noqa: E402, F401
 from tape.serialization import load, save  # noqa: E402, F401
+from tape._compile import compile  # noqa: E402, F401, A004
 
 
 def is_tensor(obj) -> bool:

@@ -267,6 +267,9 @@ class Tensor:
 
     @data.setter
     def data(self, other: Tensor) -> None:
+        from tape import _capture
+
+        _capture.changed()  # compiled steps read this tensor's old storage
         self._storage = _AliasStorage(other._storage)
 
     @property
@@ -293,7 +296,11 @@ class Tensor:
             return self
         if requires_grad and not self.dtype.is_floating_point:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        self._requires_grad = bool(requires_grad)
+        if self._requires_grad != bool(requires_grad):
+            from tape import _capture
+
+            _capture.changed()  # compiled steps baked in which parameters are trained
+            self._requires_grad = bool(requires_grad)
         return self
 
     @property

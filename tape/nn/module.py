@@ -11,7 +11,7 @@ import itertools
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 
-from tape import _dtype
+from tape import _capture, _dtype
 from tape.autograd import grad_mode
 from tape.nn.parameter import Buffer, Parameter
 from tape.ops.registry import NONE, dispatch, register
@@ -237,6 +237,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value) -> None:
+        _capture.changed()  # a compiled step may have baked in the old value
         def remove_from(*dicts_or_sets):
             for d in dicts_or_sets:
                 if name in d:

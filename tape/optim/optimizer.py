@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import functools
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
@@ -29,7 +30,7 @@ import jax
 import numpy as np
 import optax
 
-from tape import _dtype, _views
+from tape import _capture, _dtype, _views
 from tape.autograd import grad_mode
 from tape.tensor import Tensor
 
@@ -133,6 +134,7 @@ class Optimizer:
     # --- groups ---------------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters (with its own options) to ``param_groups``."""
+        _capture.changed()
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
@@ -243,7 +245,7 @@ class Optimizer:
             if not params:
                 continue
             static = self._static(group)
-            hyper = self._hyper(group)
+            hyper = _capture.dynamic(functools.partial(self._hyper, group))
             states: dict[str, list] = {}
             fresh: list[dict] = []
             keys = self._state_keys.get((type(self), static))
@@ -344,6 +346,7 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict from ``state_dict()`` (tape's, or torch's with tape tensors)."""
+        _capture.changed()  # compiled steps read the state tensors this replaces
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):

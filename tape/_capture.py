@@ -1,0 +1,196 @@
+"""What a function reads and writes: the hooks behind ``tape.compile``.
+
+While a ``Capture`` is installed, every read and write of a tensor's array, every change to a
+tensor's ``.grad`` and every dynamic hyperparameter (``dynamic``) is seen. Run eagerly once, it
+finds the state a function uses (parameters, buffers, optimizer state); run under ``jax.jit``,
+it checks that nothing outside that state was read, and records what was written, so the
+compiled function can write it back.
+
+The hooks replace class attributes only while installed, so the eager hot path pays nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+
+from tape import _dispatch, _random
+from tape.autograd import engine
+from tape.tensor import LazyStorage, Storage, Tensor
+
+
+class Unsupported(RuntimeError):
+    """The function does something a captured program cannot replay; ``str`` names the cause."""
+
+
+# Bumped whenever something a captured program baked in may have changed: a module's attributes
+# or train/eval mode, a parameter's requires_grad, an optimizer's groups or state.
+epoch = 0
+
+
+def changed() -> None:
+    global epoch
+    epoch += 1
+
+
+_active: Capture | None = None
+
+
+def active() -> Capture | None:
+    return _active
+
+
+def dynamic(getter: Callable):
+    """``getter()``, a pytree of Python numbers that may change between calls (an optimizer's
+    lr, say). Under capture it becomes an input of the compiled program rather than a constant."""
+    cap = _active
+    if cap is None:
+        return getter()
+    return cap.scalar(getter)
+
+
+_ARRAY = Storage.__dict__["array"]  # the slot itself
+_LAZY_ARRAY = LazyStorage.__dict__["array"]
+_LAZY_PENDING = LazyStorage.__dict__["pending"]
+_STORAGE_INIT = Storage.__init__
+_LAZY_INIT = LazyStorage.__init__
+_GRAD = Tensor.__dict__["_grad"]
+_TENSOR_INIT = Tensor._init
+_DRAWS = (_random.Generator._u32, _random.Generator._u64)
+_RUN = engine._run
+
+
+def raw_array(storage: Storage):
+    """The array a storage holds, without hooks or computing a pending value."""
+    return _ARRAY.__get__(storage) if type(storage) is Storage else storage.array
+
+
+def set_raw_array(storage: Storage, value) -> None:
+    if type(storage) is Storage:
+        _ARRAY.__set__(storage, value)
+    else:
+        storage.array = value
+
+
+class Capture:
+    """One run of a function with the hooks on.
+
+    ``tracing`` is False for the discovery run (eager) and True under ``jax.jit``, where
+    ``scalars`` holds the traced values handed out by ``dynamic`` in call order.
+    """
+
+    def __init__(self, tracing: bool = False, scalars: list | None = None) -> None:
+        self.tracing = tracing
+        self._scalars = scalars
+        self.fresh: set = set()  # ids of storages and tensors made during the run
+        self.reads: dict = {}  # id -> external storage read (outside the known inputs)
+        self.writes: dict = {}  # id -> (storage, array and version before the first write)
+        self.grads: dict = {}  # id -> [tensor, .grad before]
+        self.grad_reads: dict = {}  # id -> (tensor, .grad was None)
+        self.getters: list = []  # dynamic() getters, in call order
+        self.backward_calls = 0
+        self.known: set = set()  # ids of storages that are inputs of the traced program
+
+    # --- what the hooks record ------------------------------------------------------------
+    def read(self, storage, value):
+        key = id(storage)
+        if key in self.fresh or key in self.known:
+            return value
+        if not self.tracing or not isinstance(value, jax.core.Tracer):
+            self.reads.setdefault(key, storage)
+        return value
+
+    def write(self, storage, value) -> None:
+        key = id(storage)
+        if key not in self.fresh and key not in self.writes:
+            self.writes[key] = (storage, raw_array(storage), storage.version)
+
+    def grad_read(self, tensor, value):
+        key = id(tensor)
+        if key not in self.fresh and key not in self.grads:
+            self.grad_reads.setdefault(key, (tensor, value is None))
+        return value
+
+    def grad_write(self, tensor) -> None:
+        key = id(tensor)
+        if key not in self.fresh and key not in self.grads:
+            self.grad_reads.setdefault(key, (tensor, _GRAD.__get__(tensor) is None))
+            self.grads[key] = [tensor, _GRAD.__get__(tensor)]
+
+    def scalar(self, getter: Callable):
+        self.getters.append(getter)
+        if not self.tracing:
+            return getter()
+        k = len(self.getters) - 1
+        if k >= len(self._scalars):
+            raise Unsupported("a dynamic hyperparameter appeared that the first run did not use")
+        return self._scalars[k]
+
+    # --- install / remove -----------------------------------------------------------------
+    def __enter__(self) -> Capture:
+        global _active
+        if _active is not None:
+            raise RuntimeError("tape.compile: captures cannot nest")
+        _active = self
+        cap = self
+
+        def storage_init(s, array) -> None:
+            cap.fresh.add(id(s))
+            _STORAGE_INIT(s, array)
+
+        def lazy_init(s, *args) -> None:
+            cap.fresh.add(id(s))
+            _LAZY_INIT(s, *args)
+
+        def tensor_init(t, *args) -> None:
+            cap.fresh.add(id(t))
+            _TENSOR_INIT(t, *args)
+
+        def draw(*args):
+            raise Unsupported(
+                "it draws random numbers (tape.rand, randn, dropout, ...), which a compiled "
+                "program would repeat on every call"
+            )
+
+        def run(*args, **kwargs):
+            cap.backward_calls += 1
+            return _RUN(*args, **kwargs)
+
+        engine._run = run
+        Storage.__init__ = storage_init
+        LazyStorage.__init__ = lazy_init
+        Tensor._init = tensor_init
+        Storage.array = property(
+            lambda s: cap.read(s, _ARRAY.__get__(s)),
+            lambda s, v: (cap.write(s, v), _ARRAY.__set__(s, v)) and None,
+        )
+        LazyStorage.array = property(
+            lambda s: cap.read(s, _LAZY_ARRAY.__get__(s)),
+            lambda s, v: (cap.write(s, v), _LAZY_ARRAY.__set__(s, v)) and None,
+        )
+        LazyStorage.pending = lambda s: cap.read(s, _LAZY_PENDING(s))
+        Tensor._grad = property(
+            lambda t: cap.grad_read(t, _GRAD.__get__(t)),
+            lambda t, v: (cap.grad_write(t), _GRAD.__set__(t, v)) and None,
+        )
+        if self.tracing:
+            _random.Generator._u32 = _random.Generator._u64 = draw
+            self._lazy = _dispatch.LAZY
+            _dispatch.LAZY = False  # trace op by op: nothing to defer inside one program
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _active
+        engine._run = _RUN
+        Storage.__init__ = _STORAGE_INIT
+        LazyStorage.__init__ = _LAZY_INIT
+        Tensor._init = _TENSOR_INIT
+        Storage.array = _ARRAY
+        LazyStorage.array = _LAZY_ARRAY
+        LazyStorage.pending = _LAZY_PENDING
+        Tensor._grad = _GRAD
+        if self.tracing:
+            _random.Generator._u32, _random.Generator._u64 = _DRAWS
+            _dispatch.LAZY = self._lazy
+        _active = None

@@ -1,0 +1,295 @@
+"""``tape.compile``: a whole step (forward, backward, optimizer step, buffer updates) as one
+jitted XLA program.
+
+The first call with new argument shapes runs eagerly and notes the state the function reads
+(parameters, buffers, optimizer state, ``.grad``; see ``tape._capture``). The second traces the
+function under ``jax.jit`` with that state as explicit inputs; everything it wrote (parameters,
+momentum buffers, running statistics, new ``.grad`` tensors) becomes an output. Later calls run
+the compiled program and write those outputs back. Anything the program cannot replay (reading
+a value in Python, drawing random numbers, returning a tensor whose backward has not run) falls
+back to eager execution with one warning that names the cause.
+
+>>> @tape.compile
+... def step(x, y):
+...     opt.zero_grad()
+...     loss = loss_fn(model(x), y)
+...     loss.backward()
+...     opt.step()
+...     return loss
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from tape import _capture, _views
+from tape._capture import Unsupported, raw_array, set_raw_array
+from tape.autograd import grad_mode
+from tape.tensor import Tensor
+
+_GRAD = _capture._GRAD
+_TRACER_ERRORS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerArrayConversionError,
+    jax.errors.TracerBoolConversionError,
+    jax.errors.TracerIntegerConversionError,
+)
+_MAX_TRACES = 4  # a trace that finds state the eager run did not see is redone with it
+
+
+def compile(
+    model: Callable | None = None,
+    *,
+    fullgraph: bool = False,
+    dynamic: bool | None = None,
+    backend: str = "xla",
+    mode: str | None = None,
+    options: dict | None = None,
+    disable: bool = False,
+):
+    """Compile ``model`` (a function or module); usable as ``@tape.compile`` or
+    ``@tape.compile(fullgraph=True)``. ``fullgraph=True`` raises instead of falling back."""
+
+    def wrap(fn: Callable):
+        return fn if disable else CompiledFunction(fn, fullgraph)
+
+    return wrap if model is None else wrap(model)
+
+
+class _Retrace(Exception):
+    pass
+
+
+def _leaf_key(x):
+    if isinstance(x, Tensor):
+        meta = x._storage.meta
+        return (tuple(meta.shape), meta.dtype, x._requires_grad, x._grad_fn is None)
+    try:
+        hash(x)
+    except TypeError:
+        return (type(x), id(x))
+    return (type(x), x)
+
+
+class CompiledFunction:
+    """What ``tape.compile(fn)`` returns: call it like ``fn``."""
+
+    def __init__(self, fn: Callable, fullgraph: bool = False) -> None:
+        self._fn = fn
+        self._fullgraph = fullgraph
+        self._entries: dict = {}  # guard key -> _Entry
+        self._sources: dict = {}  # guard key -> (state storages, dynamic() getters)
+        self._fallback: str | None = None
+        functools.update_wrapper(self, fn, updated=())
+
+    def __call__(self, *args, **kwargs):
+        if self._fallback is not None or _capture.active() is not None:
+            return self._fn(*args, **kwargs)
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+        key = (treedef, tuple(_leaf_key(x) for x in leaves), grad_mode.state.enabled)
+        entry = self._entries.get(key)
+        if entry is not None and entry.valid(leaves):
+            return entry.run(leaves)
+        found = self._sources.get(key)
+        if found is None:
+            return self._discover(key, leaves, args, kwargs)
+        try:
+            entry, outs = _trace(self._fn, leaves, treedef, *found)
+        except Unsupported as e:
+            return self._give_up(str(e), args, kwargs)
+        except _TRACER_ERRORS as e:
+            cause = f"it reads a tensor's value in Python ({type(e).__name__})"
+            return self._give_up(cause, args, kwargs)
+        self._entries[key] = entry
+        return entry.run(leaves, outs)
+
+    def _discover(self, key, leaves, args, kwargs):
+        """The eager first call, noting the state that the function reads."""
+        mine = {id(x._storage) for x in leaves if isinstance(x, Tensor)}
+        with _capture.Capture() as cap:
+            result = self._fn(*args, **kwargs)
+        sources = [s for k, s in cap.reads.items() if k not in mine]
+        self._sources[key] = (sources, list(cap.getters))
+        return result
+
+    def _give_up(self, cause: str, args, kwargs):
+        if self._fullgraph:
+            raise Unsupported(f"tape.compile(fullgraph=True): {cause}")
+        self._fallback = cause
+        name = getattr(self._fn, "__qualname__", type(self._fn).__name__)
+        warnings.warn(
+            f"tape.compile: {name} runs eagerly because {cause}. Move that part out of the "
+            "compiled function to compile the rest.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return self._fn(*args, **kwargs)
+
+
+class _Entry:
+    """A compiled program plus how to feed it and where its outputs go.
+
+    Targets are ``("arg", j)`` (the j-th tensor argument of the call) or ``("obj", x)``.
+    """
+
+    def __init__(self, program, arg_pos, sources, plan: dict) -> None:
+        self.program = program
+        self.arg_pos = arg_pos
+        self.sources = sources
+        self.getters = plan["getters"]
+        self.writes = plan["writes"]  # (target storage, output index, version bump)
+        self.grads = plan["grads"]  # (target tensor, ("none", _) | ("new", k) | ("obj", g))
+        self.guards = plan["guards"]  # (target tensor, .grad was None)
+        self.out_tree = plan["out_tree"]
+        self.out_spec = plan["out_spec"]
+        self.epoch = _capture.epoch
+
+    def valid(self, leaves: list) -> bool:
+        """Whether this program still does what the function would: nothing it baked in has
+        changed, and each ``.grad`` it reads is None, or not, as when it was traced."""
+        if self.epoch != _capture.epoch:
+            return False
+        for (kind, x), was_none in self.guards:
+            t = leaves[self.arg_pos[x]] if kind == "arg" else x
+            if (_GRAD.__get__(t) is None) != was_none:
+                return False
+        return True
+
+    def run(self, leaves: list, outs=None):
+        """Run the program (unless ``outs`` are given) and write its outputs back."""
+        args = [leaves[i] for i in self.arg_pos]
+        if outs is None:
+            outs = self.program(
+                [t._storage.array for t in args],
+                [s.array for s in self.sources],
+                [g() for g in self.getters],
+            )
+
+        def resolve(target, storage: bool = False):
+            x = args[target[1]] if target[0] == "arg" else target[1]
+            return x._storage if storage and target[0] == "arg" else x
+
+        for target, k, bump in self.writes:
+            storage = resolve(target, storage=True)
+            set_raw_array(storage, outs[k])
+            storage.version += bump
+            views = getattr(storage, "_views", None)
+            if views:
+                with grad_mode.no_grad():
+                    _views.refresh(storage, views)
+        for target, (kind, x) in self.grads:
+            grad = x if kind == "obj" else Tensor._wrap(outs[x]) if kind == "new" else None
+            resolve(target)._grad = grad
+        result = []
+        for kind, x in self.out_spec:
+            if kind == "out":
+                result.append(Tensor._wrap(outs[x]))
+            elif kind == "arg":
+                result.append(args[x])
+            else:
+                result.append(x)
+        return jax.tree_util.tree_unflatten(self.out_tree, result)
+
+
+def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list):
+    """Trace ``fn`` under ``jax.jit`` with ``sources`` as inputs, retracing if it read more.
+    Returns the entry and the outputs of this first call."""
+    arg_pos = [i for i, x in enumerate(leaves) if isinstance(x, Tensor)]
+    sources = list(sources)
+    for _ in range(_MAX_TRACES):
+        plan: dict = {}
+        program = jax.jit(functools.partial(_program, fn, leaves, treedef, arg_pos, sources, plan))
+        try:
+            outs = program(
+                [leaves[i]._storage.array for i in arg_pos],
+                [s.array for s in sources],
+                [g() for g in getters],
+            )
+        except _Retrace as r:
+            more, getters = r.args
+            sources += [s for s in more if all(s is not t for t in sources)]
+            continue
+        return _Entry(program, arg_pos, sources, plan), outs
+    raise Unsupported("the state it reads keeps changing from one trace to the next")
+
+
+def _program(fn, leaves, treedef, arg_pos, sources, plan, arg_arrays, src_arrays, scalars):
+    """The traced body: ``fn`` with its arguments and state replaced by tracers."""
+    args = [leaves[i] for i in arg_pos]
+    arg_storage = {id(t._storage): j for j, t in enumerate(args)}
+    arg_tensor = {id(t): j for j, t in enumerate(args)}
+
+    def target(x, storage: bool = False):
+        j = (arg_storage if storage else arg_tensor).get(id(x))
+        return ("obj", x) if j is None else ("arg", j)
+
+    swapped = [(t._storage, t._storage.version) for t in args] + [(s, s.version) for s in sources]
+    originals = [raw_array(s) for s, _ in swapped]
+    cap = _capture.Capture(tracing=True, scalars=scalars)
+    with cap:
+        cap.known = {id(s) for s, _ in swapped}
+        for (s, _), a in zip(swapped, [*arg_arrays, *src_arrays], strict=True):
+            set_raw_array(s, a)
+        try:
+            call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, leaves)
+            result = fn(*call_args, **call_kwargs)
+            outs: list = []
+
+            def output(array) -> int:
+                outs.append(jnp.asarray(array))
+                return len(outs) - 1
+
+            out_leaves, plan["out_tree"] = jax.tree_util.tree_flatten(result)
+            spec = []
+            for x in out_leaves:
+                if not isinstance(x, Tensor):
+                    spec.append(("py", x))
+                elif id(x) in cap.fresh:
+                    if x._requires_grad and not cap.backward_calls:
+                        raise Unsupported(
+                            "it returns a tensor that requires grad without calling backward() "
+                            "(compile the whole step, backward and optimizer included)"
+                        )
+                    spec.append(("out", output(x._storage.array)))
+                else:
+                    spec.append(target(x))
+            plan["out_spec"] = spec
+            plan["writes"] = [
+                (target(s, storage=True), output(raw_array(s)), s.version - version)
+                for s, _before, version in cap.writes.values()
+            ]
+            grads = []
+            for t, before in cap.grads.values():
+                now = _GRAD.__get__(t)
+                if now is before:
+                    continue
+                if now is None:
+                    grads.append((target(t), ("none", None)))
+                elif id(now) in cap.fresh:
+                    if now._grad_fn is not None:
+                        raise Unsupported("it builds a differentiable .grad (create_graph=True)")
+                    grads.append((target(t), ("new", output(now._storage.array))))
+                else:
+                    grads.append((target(t), ("obj", now)))
+            plan["grads"] = grads
+            plan["guards"] = [(target(t), was_none) for t, was_none in cap.grad_reads.values()]
+            plan["getters"] = list(cap.getters)
+            if cap.reads or len(cap.getters) != len(scalars):
+                raise _Retrace(list(cap.reads.values()), list(cap.getters))
+        finally:
+            # Leave every tensor as it was: the compiled program's outputs are written back
+            # by the caller.
+            for s, before, version in cap.writes.values():
+                set_raw_array(s, before)
+                s.version = version
+            for t, before in cap.grads.values():
+                _GRAD.__set__(t, before)
+            for (s, version), a in zip(swapped, originals, strict=True):
+                set_raw_array(s, a)
+                s.version = version
+    return outs

@@ -1,0 +1,267 @@
+"""tape.compile: a captured whole step must leave exactly the state eager execution leaves
+(parameters, buffers, optimizer state, .grad), call the Python function only while capturing,
+re-capture when something it baked in changes, and fall back to eager with one warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+from tape import nn, optim
+
+
+def _mlp(seed: int = 0):
+    tape.manual_seed(seed)
+    # BatchNorm after the ReLU: a bias just before BatchNorm has a gradient of rounding noise
+    # only, which Adam would amplify into different (equally valid) steps.
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.BatchNorm1d(8), nn.Linear(8, 2))
+
+
+def _state(model, opt) -> dict:
+    out = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    for i, (p, st) in enumerate(opt.state.items()):
+        for k, v in st.items():
+            out[f"opt.{i}.{k}"] = np.asarray(v)
+    for name, p in model.named_parameters():
+        out[f"grad.{name}"] = None if p.grad is None else p.grad.numpy().copy()
+    return out
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k] is None or b[k] is None:
+            assert a[k] is None and b[k] is None, k
+        else:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-6, err_msg=k)
+
+
+def _train(make_opt, compiled: bool, steps: int = 5, lr_schedule=None):
+    model = _mlp()
+    opt = make_opt(model.parameters())
+    tape.manual_seed(1)
+    x, y = tape.randn(16, 4), tape.randn(16, 2)
+    calls = []
+
+    def step(x, y):
+        calls.append(1)
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = tape.compile(step) if compiled else step
+    losses = []
+    for i in range(steps):
+        if lr_schedule is not None:
+            opt.param_groups[0]["lr"] = lr_schedule(i)
+        losses.append(run(x, y).item())
+        if i == 2:
+            captured = len(calls)
+    if compiled:
+        assert len(calls) == captured  # from the third step on, Python no longer runs
+    return losses, _state(model, opt), len(calls)
+
+
+OPTIMIZERS = {
+    "sgd-momentum": lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
+    "sgd-nesterov-wd": lambda p: optim.SGD(
+        p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1
+    ),
+    "adam": lambda p: optim.Adam(p, lr=0.01),
+    "adamw-amsgrad": lambda p: optim.AdamW(p, lr=0.01, amsgrad=True),
+    "rmsprop": lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_whole_step_matches_eager(name):
+    eager_losses, eager_state, _ = _train(OPTIMIZERS[name], compiled=False)
+    losses, state, calls = _train(OPTIMIZERS[name], compiled=True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+    _assert_same(state, eager_state)
+    # The eager discovery run, and the trace, traced again when the first step created
+    # the optimizer's state; later steps replay the program.
+    assert calls <= 3
+
+
+def test_learning_rate_changes_reach_the_compiled_step():
+    schedule = [0.1, 0.05, 0.02, 0.3, 0.01, 0.0].__getitem__
+    sgd = OPTIMIZERS["sgd-momentum"]
+    eager_losses, eager_state, _ = _train(sgd, compiled=False, steps=6, lr_schedule=schedule)
+    losses, state, calls = _train(sgd, compiled=True, steps=6, lr_schedule=schedule)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+    _assert_same(state, eager_state)
+    assert calls <= 3
+
+
+def test_seed_q_step_accumulates_into_argument_grads():
+    def q_step(a, b):
+        Q = 3 * a**3 - b**2
+        Q.backward(gradient=tape.tensor([1.0, 1.0]))
+        return Q
+
+    compiled = tape.compile(q_step)
+    a = tape.tensor([2.0, 3.0], requires_grad=True)
+    b = tape.tensor([6.0, 4.0], requires_grad=True)
+    ea = tape.tensor([2.0, 3.0], requires_grad=True)
+    eb = tape.tensor([6.0, 4.0], requires_grad=True)
+    for _ in range(4):
+        q = compiled(a, b)
+        eq = q_step(ea, eb)
+        np.testing.assert_array_equal(q.detach().numpy(), eq.detach().numpy())
+        np.testing.assert_array_equal(a.grad.numpy(), ea.grad.numpy())
+        np.testing.assert_array_equal(b.grad.numpy(), eb.grad.numpy())
+    assert a.grad.tolist() == [144.0, 324.0]  # 4 accumulated steps of 9 a**2
+
+
+def test_guards_recapture_on_shape_mode_and_frozen_params():
+    model = _mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    calls = []
+
+    @tape.compile
+    def step(x):
+        calls.append(1)
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+
+    for _ in range(3):
+        step(tape.ones(16, 4))
+    assert len(calls) == 2
+    for _ in range(3):
+        step(tape.ones(8, 4))  # new shape: discover and trace again
+    assert len(calls) == 4
+    model.eval()  # BatchNorm now uses running stats
+    before = model[2].running_mean.numpy().copy()
+    step(tape.ones(8, 4))
+    assert len(calls) == 5
+    np.testing.assert_array_equal(model[2].running_mean.numpy(), before)
+    model.train()
+    model[0].weight.requires_grad_(False)
+    w = model[0].weight.numpy().copy()
+    step(tape.ones(8, 4))
+    step(tape.ones(8, 4))
+    np.testing.assert_array_equal(model[0].weight.numpy(), w)
+    assert model[0].weight.grad is None
+
+
+def test_grad_none_or_not_is_guarded():
+    """A step without zero_grad creates .grad on the first call and accumulates after."""
+    model = _mlp()
+    emodel = _mlp()
+
+    def make(m):
+        def step(x):
+            m(x).sum().backward()
+
+        return step
+
+    compiled, eager = tape.compile(make(model)), make(emodel)
+    x = tape.ones(4, 4)
+    for _ in range(4):
+        compiled(x)
+        eager(x)
+    for (name, p), q in zip(model.named_parameters(), emodel.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6, err_msg=name)
+    for p in model.parameters():
+        p.grad = None
+    compiled(x)
+    for p in emodel.parameters():
+        p.grad = None
+    eager(x)
+    for p, q in zip(model.parameters(), emodel.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6)
+
+
+def _warns_once(fn, match):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [fn() for _ in range(4)]
+    messages = [str(w.message) for w in caught if "tape.compile" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert match in messages[0]
+    return results
+
+
+def test_python_value_read_falls_back_with_one_warning():
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+
+    @tape.compile
+    def step(x):
+        loss = (w * x).sum()
+        if loss.item() > 0:  # data-dependent Python control flow
+            loss = loss * 2
+        loss.backward()
+        return loss
+
+    results = _warns_once(lambda: step(tape.tensor([1.0, 1.0])).item(), "reads a tensor's value")
+    assert results == [6.0] * 4
+    assert w.grad.tolist() == [8.0, 8.0]
+
+
+def test_random_numbers_fall_back():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+
+    @tape.compile
+    def step(x):
+        model(x).sum().backward()
+
+    _warns_once(lambda: step(tape.ones(2, 4)), "random numbers")
+
+
+def test_forward_only_result_requiring_grad_falls_back():
+    lin = nn.Linear(3, 1)
+    fwd = tape.compile(lin)
+    outs = _warns_once(lambda: fwd(tape.ones(2, 3)), "requires grad")
+    outs[-1].sum().backward()  # eager results keep their graph
+    assert lin.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
+
+
+def test_fullgraph_raises_and_disable_returns_the_function():
+    @tape.compile(fullgraph=True)
+    def step(x):
+        return x.sum().item()
+
+    step(tape.ones(2))  # the eager discovery run
+    with pytest.raises(RuntimeError, match="reads a tensor's value"):
+        step(tape.ones(2))
+
+    def f(x):
+        return x
+
+    assert tape.compile(f, disable=True) is f
+
+
+def test_resnet18_step_matches_eager():
+    import models
+
+    def run(compiled: bool):
+        tape.manual_seed(0)
+        model = models.resnet18(num_classes=10)
+        opt = optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        tape.manual_seed(1)
+        data, labels = tape.rand(2, 3, 32, 32), tape.rand(2, 10)
+
+        def step(data, labels):
+            opt.zero_grad()
+            loss = (model(data) - labels).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = tape.compile(step) if compiled else step
+        losses = [f(data, labels).item() for _ in range(3)]
+        return losses, _state(model, opt)
+
+    eager_losses, eager_state = run(False)
+    losses, state = run(True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-4)
+    for k in state:
+        if state[k] is not None:
+            np.testing.assert_allclose(state[k], eager_state[k], rtol=1e-3, atol=1e-4, err_msg=k)
