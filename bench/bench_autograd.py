@@ -17,12 +17,19 @@ import tape
 from bench._harness import compare, report
 
 
-def q_step(lib):
+def _q(a, b, lib):
+    q = 3 * a**3 - b**2
+    q.backward(gradient=lib.tensor([1.0, 1.0]))
+
+
+def q_step(lib, compiled: bool = False):
+    """The seed's step; ``compiled`` runs its autograd part under ``tape.compile``."""
+    body = tape.compile(_q) if compiled else _q
+
     def step():
         a = lib.tensor([2.0, 3.0], requires_grad=True)
         b = lib.tensor([6.0, 4.0], requires_grad=True)
-        q = 3 * a**3 - b**2
-        q.backward(gradient=lib.tensor([1.0, 1.0]))
+        body(a, b, lib)
         return a.grad
 
     return step
@@ -42,10 +49,16 @@ def _chain(x, n: int = 100):
     return x
 
 
-def chain_step(lib, data):
+def _chain_backward(x):
+    _chain(x).sum().backward()
+
+
+def chain_step(lib, data, compiled: bool = False):
+    body = tape.compile(_chain_backward) if compiled else _chain_backward
+
     def step():
         x = lib.tensor(data, requires_grad=True)
-        _chain(x).sum().backward()
+        body(x)
         return x.grad
 
     return step
@@ -68,7 +81,12 @@ def main() -> list[str]:
     rows = report(
         "Q-step",
         compare(
-            {"tape": block(q_step(tape)), "torch eager": q_step(torch), "jax jit(grad)": jax_q()},
+            {
+                "tape": block(q_step(tape)),
+                "tape.compile": block(q_step(tape, compiled=True)),
+                "torch eager": q_step(torch),
+                "jax jit(grad)": jax_q(),
+            },
             number=200,
         ),
     )
@@ -77,6 +95,7 @@ def main() -> list[str]:
         compare(
             {
                 "tape": block(chain_step(tape, data)),
+                "tape.compile": block(chain_step(tape, data, compiled=True)),
                 "torch eager": chain_step(torch, data),
                 "jax jit(grad)": jax_chain(data),
             },

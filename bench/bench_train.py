@@ -32,7 +32,8 @@ def cnn(lib):
     )  # fmt: skip
 
 
-def lib_step(lib, build, x, y):
+def lib_step(lib, build, x, y, compiled: bool = False):
+    """The step for ``lib`` (tape or torch); ``compiled`` wraps it in ``tape.compile``."""
     lib.manual_seed(0)
     model = build(lib)
     opt = lib.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
@@ -46,7 +47,7 @@ def lib_step(lib, build, x, y):
         opt.step()
         return loss
 
-    return step
+    return lib.compile(step) if compiled else step
 
 
 def jax_step(build_params, apply, x, y):
@@ -138,6 +139,7 @@ def main() -> list[str]:
         medians = compare(
             {
                 "tape": _blocked(lib_step(tape, build, x, y)),
+                "tape.compile": _blocked(lib_step(tape, build, x, y, compiled=True)),
                 "torch eager": lib_step(torch, build, x, y),
                 "jax jit(step)": jax_step(*jax_model, x, y),
             },

@@ -77,8 +77,8 @@ short = int16
 
 # viz imports matplotlib only when drawing.
 from tape import nn, optim, viz  # noqa: E402, F401
-from tape.serialization import load, save  # noqa: E402, F401
 from tape._compile import compile  # noqa: E402, F401, A004
+from tape.serialization import load, save  # noqa: E402, F401
 
 
 def is_tensor(obj) -> bool:

@@ -17,7 +17,7 @@ import jax
 
 from tape import _dispatch, _random
 from tape.autograd import engine
-from tape.tensor import LazyStorage, Storage, Tensor
+from tape.tensor import Storage, Tensor
 
 
 class Unsupported(RuntimeError):
@@ -50,27 +50,27 @@ def dynamic(getter: Callable):
     return cap.scalar(getter)
 
 
-_ARRAY = Storage.__dict__["array"]  # the slot itself
-_LAZY_ARRAY = LazyStorage.__dict__["array"]
-_LAZY_PENDING = LazyStorage.__dict__["pending"]
+_ARRAY = Storage.__dict__["array"]
+_PENDING = Storage.pending
+_SET_PENDING = Storage.set_pending
 _STORAGE_INIT = Storage.__init__
-_LAZY_INIT = LazyStorage.__init__
 _GRAD = Tensor.__dict__["_grad"]
 _TENSOR_INIT = Tensor._init
 _DRAWS = (_random.Generator._u32, _random.Generator._u64)
 _RUN = engine._run
 
 
+def _base(storage: Storage) -> Storage:
+    return storage if type(storage) is Storage else storage.base  # an _AliasStorage
+
+
 def raw_array(storage: Storage):
-    """The array a storage holds, without hooks or computing a pending value."""
-    return _ARRAY.__get__(storage) if type(storage) is Storage else storage.array
+    """The array a storage holds (computed if pending), without the hooks."""
+    return _ARRAY.__get__(_base(storage))
 
 
 def set_raw_array(storage: Storage, value) -> None:
-    if type(storage) is Storage:
-        _ARRAY.__set__(storage, value)
-    else:
-        storage.array = value
+    _ARRAY.__set__(_base(storage), value)
 
 
 class Capture:
@@ -104,7 +104,8 @@ class Capture:
     def write(self, storage, value) -> None:
         key = id(storage)
         if key not in self.fresh and key not in self.writes:
-            self.writes[key] = (storage, raw_array(storage), storage.version)
+            before = raw_array(storage) if self.tracing else None  # to restore after tracing
+            self.writes[key] = (storage, before, storage.version)
 
     def grad_read(self, tensor, value):
         key = id(tensor)
@@ -135,13 +136,13 @@ class Capture:
         _active = self
         cap = self
 
-        def storage_init(s, array) -> None:
+        def storage_init(s, *args) -> None:
             cap.fresh.add(id(s))
-            _STORAGE_INIT(s, array)
+            _STORAGE_INIT(s, *args)
 
-        def lazy_init(s, *args) -> None:
-            cap.fresh.add(id(s))
-            _LAZY_INIT(s, *args)
+        def set_pending(s, *args) -> None:
+            cap.write(s, None)
+            _SET_PENDING(s, *args)
 
         def tensor_init(t, *args) -> None:
             cap.fresh.add(id(t))
@@ -159,17 +160,13 @@ class Capture:
 
         engine._run = run
         Storage.__init__ = storage_init
-        LazyStorage.__init__ = lazy_init
         Tensor._init = tensor_init
         Storage.array = property(
             lambda s: cap.read(s, _ARRAY.__get__(s)),
             lambda s, v: (cap.write(s, v), _ARRAY.__set__(s, v)) and None,
         )
-        LazyStorage.array = property(
-            lambda s: cap.read(s, _LAZY_ARRAY.__get__(s)),
-            lambda s, v: (cap.write(s, v), _LAZY_ARRAY.__set__(s, v)) and None,
-        )
-        LazyStorage.pending = lambda s: cap.read(s, _LAZY_PENDING(s))
+        Storage.pending = lambda s: cap.read(s, _PENDING(s))
+        Storage.set_pending = set_pending
         Tensor._grad = property(
             lambda t: cap.grad_read(t, _GRAD.__get__(t)),
             lambda t, v: (cap.grad_write(t), _GRAD.__set__(t, v)) and None,
@@ -184,11 +181,10 @@ class Capture:
         global _active
         engine._run = _RUN
         Storage.__init__ = _STORAGE_INIT
-        LazyStorage.__init__ = _LAZY_INIT
         Tensor._init = _TENSOR_INIT
         Storage.array = _ARRAY
-        LazyStorage.array = _LAZY_ARRAY
-        LazyStorage.pending = _LAZY_PENDING
+        Storage.pending = _PENDING
+        Storage.set_pending = _SET_PENDING
         Tensor._grad = _GRAD
         if self.tracing:
             _random.Generator._u32, _random.Generator._u64 = _DRAWS

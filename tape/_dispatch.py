@@ -121,12 +121,12 @@ def _make_vjp(pure: Callable, diff: tuple, float_outs: tuple | None) -> Callable
     return bwd
 
 
-_Tensor = Storage = _LazyStorage = None  # set by tape.tensor, which imports this module
+_Tensor = Storage = None  # set by tape.tensor, which imports this module
 
 
-def _bind_tensor(cls, storage, lazy_storage) -> None:
-    global _Tensor, Storage, _LazyStorage
-    _Tensor, Storage, _LazyStorage = cls, storage, lazy_storage
+def _bind_tensor(cls, storage) -> None:
+    global _Tensor, Storage
+    _Tensor, Storage = cls, storage
 
 
 # Deferred execution (tape._lazy) is on by default; tests can turn it off to compare.
@@ -165,7 +165,7 @@ def _kinds(args: tuple):
     for a in args:
         if isinstance(a, Tensor):
             s = a._storage
-            if type(s) is _LazyStorage:
+            if s.thunk is not None:
                 ref = s.pending()
                 if ref is not None:
                     inputs.append(ref)
@@ -195,9 +195,9 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
     if meta is not None:
         thunk = _lazy.Thunk(op, static, cast, tuple(inputs))
         if type(meta) is tuple:
-            out = tuple(_LazyStorage(thunk, i, m) for i, m in enumerate(meta))
+            out = tuple(Storage(m, thunk, i) for i, m in enumerate(meta))
         else:
-            out = _LazyStorage(thunk, 0, meta)
+            out = Storage(meta, thunk, 0)
     else:
         arrays = inputs
         if any(type(x) is tuple for x in inputs):  # a pending input: compute it first
@@ -256,6 +256,7 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
     node.cast = cast
     node.inputs = args
     node.edges = tuple(edges)
+    node.thunk = (out[0] if type(out) is tuple else out).thunk
     if type(out) is tuple:
         outs = tuple(Tensor._of(o, node, i, True) for i, o in enumerate(out))
         node.out_meta = tuple(o.meta for o in out)

@@ -18,33 +18,24 @@ from tape.autograd import grad_mode
 class Storage:
     """The array behind one or more tensors that alias it (``detach()``, ``.data``).
 
-    In-place ops replace ``array`` and bump ``version``, which autograd checks.
+    In-place ops replace ``array`` and bump ``version``, which autograd checks. The array may be
+    pending: output ``index`` of a ``Thunk`` not run yet (``tape._lazy``), which reading
+    ``array`` computes. ``meta`` has the shape and dtype either way.
+
+    >>> Storage(jnp.ones(3)).meta.shape
+    (3,)
     """
 
     # ``_views`` (left unset until a view of this storage is made): the registry of live views
     # that a write to this storage refreshes (``tape._views``).
-    __slots__ = ("array", "version", "_views")
+    __slots__ = ("_array", "meta", "thunk", "index", "version", "_views", "__weakref__")
 
-    def __init__(self, array) -> None:
-        self.array = array
-        self.version = 0
-
-    @property
-    def meta(self):
-        """Shape and dtype (``.shape``, ``.dtype``, ``.ndim``, ``.size``) without computing."""
-        return self.array
-
-
-class LazyStorage(Storage):
-    """A value a pending ``Thunk`` will compute; reading ``array`` computes it."""
-
-    __slots__ = ("_array", "thunk", "index", "meta")
-
-    def __init__(self, thunk: _lazy.Thunk, index: int, meta: _lazy.Aval) -> None:
-        self._array = None
+    def __init__(self, array, thunk: _lazy.Thunk | None = None, index: int = 0) -> None:
+        """``Storage(array)``, or ``Storage(aval, thunk, index)`` for a pending value."""
+        self._array = None if thunk is not None else array
+        self.meta = array
         self.thunk = thunk
         self.index = index
-        self.meta = meta
         self.version = 0
 
     @property
@@ -60,16 +51,22 @@ class LazyStorage(Storage):
 
     @array.setter
     def array(self, value) -> None:
-        self._array = value
+        self._array = self.meta = value
         self.thunk = None
 
     def pending(self):
         """``(thunk, index)`` while the value is not computed, else None."""
         thunk = self.thunk
-        if thunk is not None and self._array is None:
-            if thunk.values is None:
-                return thunk, self.index
+        if thunk is not None and thunk.values is None:
+            return thunk, self.index
         return None
+
+    def set_pending(self, thunk: _lazy.Thunk, index: int, meta) -> None:
+        """Hold output ``index`` of ``thunk`` (an in-place write that stays uncomputed)."""
+        self._array = None
+        self.meta = meta
+        self.thunk = thunk
+        self.index = index
 
 
 class _AliasStorage(Storage):
@@ -93,6 +90,16 @@ class _AliasStorage(Storage):
     @property
     def meta(self):
         return self.base.meta
+
+    @property
+    def thunk(self):
+        return self.base.thunk
+
+    def pending(self):
+        return self.base.pending()
+
+    def set_pending(self, thunk, index: int, meta) -> None:
+        self.base.set_pending(thunk, index, meta)
 
     @property
     def _views(self):
@@ -421,15 +428,25 @@ class Tensor:
 
             return _views.assign(self, result)
         storage = self._storage
-        new = result._storage.array
-        if new.shape != storage.array.shape:
+        source = result._storage
+        old, meta = storage.meta, source.meta
+        if meta.shape != old.shape:
             raise RuntimeError(
-                f"output with shape {list(storage.array.shape)} doesn't match the broadcast shape "
-                f"{list(new.shape)}"
+                f"output with shape {list(old.shape)} doesn't match the broadcast shape "
+                f"{list(meta.shape)}"
             )
-        if new.dtype != storage.array.dtype:
-            new = _astype(new, storage.array.dtype)
-        storage.array = new
+        ref = source.pending()
+        if ref is not None and meta.dtype == old.dtype and storage.pending() is None:
+            # Stay uncomputed, so a deferred forward (and the backward fused with it) is not
+            # cut into pieces by in-place buffer updates such as BatchNorm's running stats.
+            # Not when the old value is pending too: that would chain one step's pending
+            # work onto the next's without end.
+            storage.set_pending(*ref, meta)
+        else:
+            new = source.array
+            if new.dtype != old.dtype:
+                new = _astype(new, old.dtype)
+            storage.array = new
         storage.version += 1
         if result._grad_fn is not None:
             self._grad_fn = result._grad_fn
@@ -445,7 +462,10 @@ class Tensor:
     def _snapshot(self) -> Tensor:
         """A tensor holding this one's current value and history, for an in-place op's input."""
         t = object.__new__(Tensor)
-        t._init(Storage(self._storage.array), self._requires_grad, self._grad_fn, self._output_nr)
+        storage = self._storage
+        ref = storage.pending()
+        copy = Storage(storage.array) if ref is None else Storage(storage.meta, *ref)
+        t._init(copy, self._requires_grad, self._grad_fn, self._output_nr)
         t._accumulator = self._accumulator
         if self._grad_fn is None and self._requires_grad:
             return self
@@ -636,4 +656,4 @@ def _canonical_dim(dim: int, ndim: int) -> int:
     return dim % n
 
 
-_dispatch._bind_tensor(Tensor, Storage, LazyStorage)
+_dispatch._bind_tensor(Tensor, Storage)

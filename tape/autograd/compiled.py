@@ -63,13 +63,14 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     accumulate, or None when the caller should run the graph node by node (first sighting,
     hooks, or anything else the compiled path doesn't cover).
     """
-    from tape.tensor import LazyStorage, Tensor
+    from tape.tensor import Tensor
 
     index = {node: i for i, node in enumerate(order)}
     sig = []
     args = []
     leaves = []
     patches = []  # (sig position, input position, thunk, output): pending values with no node
+    computed = {}  # node position -> the pending thunk whose values that node recomputes
     for node in order:
         if type(node) is AccumulateGrad:
             if node.variable._hooks:
@@ -92,7 +93,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
             if isinstance(x, Tensor):
                 storage = x._storage
-                pending = type(storage) is LazyStorage and storage.pending() is not None
+                pending = storage.pending() is not None
                 if (
                     producer is not None
                     and type(producer) is not AccumulateGrad
@@ -100,6 +101,8 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                     and producer in index
                 ):
                     sources.append((index[producer], nr))
+                    if pending and producer.thunk is storage.thunk:
+                        computed[index[producer]] = storage.thunk
                 elif pending:
                     patches.append((len(sig), len(sources), storage.thunk, storage.index))
                     sources.append(None)
@@ -123,13 +126,13 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             )
         )
     # The values of the tensors backward was called on, when still pending: from their node.
-    out_nodes = tuple(
-        (index[t._grad_fn], t._output_nr)
-        for t in outputs
-        if type(t._storage) is LazyStorage
-        and t._storage.pending() is not None
-        and t._grad_fn in index
-    )
+    for t in outputs:
+        node = t._grad_fn
+        if t._storage.pending() is not None and node in index and node.thunk is t._storage.thunk:
+            computed[index[node]] = node.thunk
+    # Every pending value the program recomputes is handed back, so that nothing (a loss to
+    # print, BatchNorm's running stats) needs a second program to compute it again.
+    out_nodes = tuple(sorted(computed))
     thunks = _lazy.collect([thunk for _, _, thunk, _ in patches])
     thunk_index = {id(t): i for i, t in enumerate(thunks)}
     thunk_args: list = []
@@ -143,10 +146,11 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     if fn is None:
         return None
     grads, values = fn(args, [g for _, _, g in roots], thunk_args)
-    for t in outputs:
-        storage = t._storage
-        if type(storage) is LazyStorage and storage.pending() is not None and t._grad_fn in index:
-            storage.array = values[out_nodes.index((index[t._grad_fn], t._output_nr))]
+    for i, out in zip(out_nodes, values, strict=True):
+        thunk = computed[i]
+        if thunk.values is None:
+            thunk.values = out if type(out) is tuple else (out,)
+            thunk.inputs = None
     if not retain_graph:
         for node in order:
             node.free()
@@ -201,7 +205,9 @@ def _backward_program(key):
             in_grads = _make_vjp(op.pure(static, cast), diff, float_outs)(inputs, cts)
             for j, g in zip(diff, in_grads, strict=True):
                 _add_to(buffers, edges[j][0], edges[j][1], g, sig)
-        return out, [value(source) for source in out_nodes]
+        for i in out_nodes:
+            value((i, 0))  # makes sure outputs_of[i] is computed
+        return out, [outputs_of[i] for i in out_nodes]
 
     return program
 

@@ -39,10 +39,12 @@ class Node:
         "_tensor_pre_hooks",
         "_retained",
         "metadata",
+        "thunk",  # the pending forward (tape._lazy.Thunk) that computes this node's outputs
         "__weakref__",
     )
 
     def __init__(self) -> None:
+        self.thunk = None
         self._seq = next(_sequence)
         self._freed = False
         self._saved = ()
