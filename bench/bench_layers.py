@@ -1,5 +1,6 @@
 """Every convolution and pooling shape of ResNet18 (B=16, 3x64x64 input), forward plus
-backward, under tape (whichever lowering tape picks for the shape), PyTorch eager and plain
+backward, under tape (the lowering ``tape.nn._conv_lowering.use_im2col`` picks for the shape,
+named in each title), PyTorch eager and plain
 ``lax.conv_general_dilated`` / ``reduce_window`` under ``jax.jit``, in one process.
 
     python -m bench.bench_layers
@@ -14,6 +15,7 @@ import torch
 
 import tape
 from bench._harness import compare, report
+from tape.nn import _conv_lowering as lowering
 
 B = 16
 # (name, in channels, out channels, kernel, stride, padding, input size)
@@ -91,7 +93,9 @@ def main() -> list[str]:
             number=5,
             rounds=5,
         )
-        rows += report(f"{name} {cin}->{cout} @{size}x{size}", medians)
+        out = lowering.conv_out(size, k, stride, pad, pad)
+        picked = "im2col" if lowering.use_im2col((k, k), (out, out)) else "lax.conv"
+        rows += report(f"{name} {cin}->{cout} @{size}x{size} (tape: {picked})", medians)
     x = rng.standard_normal((B, 64, 32, 32)).astype(np.float32)
     medians = compare(
         {"tape": _blocked(_pool_lib(tape, x)), "torch eager": _pool_lib(torch, x),

@@ -16,7 +16,8 @@ from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
-from jax import lax
+
+from tape.nn import _conv_lowering as lowering
 
 ModuleDef = Any
 
@@ -24,38 +25,10 @@ ModuleDef = Any
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
-def _out_size(size: int, k: int, s: int, lo: int, hi: int) -> int:
-    return (size + lo + hi - k) // s + 1
-
-
-def _shifted_slices(xp, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
-    """For each kernel offset (row-major), the strided slice of padded ``xp`` it reads."""
-    for i in range(kh):
-        for j in range(kw):
-            yield lax.slice(
-                xp,
-                (0, i, j, 0),
-                (xp.shape[0], i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1, xp.shape[3]),
-                (1, sh, sw, 1),
-            )
-
-
 def conv2d(x, kernel, strides=(1, 1), padding=((0, 0), (0, 0))):
-    """NHWC x HWIO convolution, lowered per shape: a 1x1 kernel or an output of 8x8 or less is
-    im2col plus one dot (XLA CPU's convolution is pathological there), else XLA's convolution."""
-    kh, kw, cin, cout = kernel.shape
-    sh, sw = strides
-    (pt, pb), (pl, pr) = padding
-    oh = _out_size(x.shape[1], kh, sh, pt, pb)
-    ow = _out_size(x.shape[2], kw, sw, pl, pr)
-    if (kh, kw) != (1, 1) and (oh > 8 or ow > 8):
-        return lax.conv_general_dilated(
-            x, kernel, strides, padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
-        )
-    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0))) if pt or pb or pl or pr else x
-    patches = list(_shifted_slices(xp, kh, kw, sh, sw, oh, ow))
-    cols = patches[0] if len(patches) == 1 else jnp.concatenate(patches, axis=-1)
-    return jnp.dot(cols, kernel.reshape(kh * kw * cin, cout))
+    """NHWC x HWIO convolution, lowered per shape by tape's rule (im2col plus one dot where XLA
+    CPU's convolution is slow, else XLA's; see ``tape.nn._conv_lowering``)."""
+    return lowering.conv2d(x, kernel, tuple(strides), padding, layout="NHWC")
 
 
 class Conv(nn.Module):
@@ -85,14 +58,13 @@ def max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1))):
     """Max pooling as a max over shifted strided slices (XLA CPU's ``select_and_scatter``
     backward is slow). ``where(s > m)`` keeps the first maximum, so the gradient goes where
     torch's does."""
-    kh, kw = window_shape
-    sh, sw = strides
-    (pt, pb), (pl, pr) = padding
-    oh = _out_size(x.shape[1], kh, sh, pt, pb)
-    ow = _out_size(x.shape[2], kw, sw, pl, pr)
-    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=-jnp.inf)
+    out_hw = tuple(
+        lowering.conv_out(x.shape[1 + a], window_shape[a], strides[a], *padding[a])
+        for a in range(2)
+    )
+    xp = jnp.pad(x, ((0, 0), *padding, (0, 0)), constant_values=-jnp.inf)
     out = None
-    for s in _shifted_slices(xp, kh, kw, sh, sw, oh, ow):
+    for s in lowering.windows(xp, window_shape, strides, (1, 1), out_hw, (1, 2)):
         out = s if out is None else jnp.where(s > out, s, out)
     return out
 

@@ -18,6 +18,7 @@ from jax import lax
 
 from tape import _dtype
 from tape.autograd import grad_mode
+from tape.nn import _conv_lowering as _lowering
 from tape.ops import elementwise
 from tape.ops.registry import FLOAT, NONE, SAME, dispatch, register
 
@@ -125,32 +126,6 @@ def bilinear(input1, input2, weight, bias=None):
 # ================================================================================================
 # convolution
 # ================================================================================================
-def _conv_out(size: int, k: int, s: int, p_lo: int, p_hi: int, d: int) -> int:
-    return (size + p_lo + p_hi - d * (k - 1) - 1) // s + 1
-
-
-def _im2col_conv(x, w, stride, pads, dilation):
-    """Convolution as patches (strided slices of the padded input) times the flattened kernel."""
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    (sh, sw), (dh, dw) = stride, dilation
-    (pt, pb), (pl, pr) = pads
-    oh = _conv_out(h, kh, sh, pt, pb, dh)
-    ow = _conv_out(wd, kw, sw, pl, pr, dw)
-    if kh == 1 and kw == 1 and not any((pt, pb, pl, pr)):
-        cols = x[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw]
-        return jnp.einsum("oc,nchw->nohw", w[:, :, 0, 0], cols)
-    xp = jnp.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    patches = [
-        xp[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-    cols = jnp.stack(patches, axis=2).reshape(n, c * kh * kw, oh * ow)
-    out = jnp.einsum("ok,nkl->nol", w.reshape(o, c * kh * kw), cols)
-    return out.reshape(n, o, oh, ow)
-
-
 def _lax_conv(x, w, stride, pads, dilation, groups, lhs_dilation=None):
     """NCHW x OIHW convolution by XLA (``lhs_dilation``: a transposed convolution's stride)."""
     return lax.conv_general_dilated(
@@ -170,14 +145,7 @@ def _add_channel_bias(y, b):
 
 
 def _conv2d_fwd(x, w, b, stride, pads, dilation, groups):
-    n, c, h, wd = x.shape
-    kh, kw = w.shape[2:]
-    oh = _conv_out(h, kh, stride[0], *pads[0], dilation[0])
-    ow = _conv_out(wd, kw, stride[1], *pads[1], dilation[1])
-    if groups == 1 and (oh * ow <= 64 or (kh == 1 and kw == 1)):
-        y = _im2col_conv(x, w, stride, pads, dilation)
-    else:
-        y = _lax_conv(x, w, stride, pads, dilation, groups)
+    y = _lowering.conv2d(x, w, stride, pads, dilation, groups, layout="NCHW")
     return _add_channel_bias(y, b)
 
 
@@ -334,23 +302,6 @@ def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
     return out
 
 
-def _windows(xp, kernel, stride, dilation, out_hw):
-    """Each kernel offset's strided slice of the padded input: (offset index, slice)."""
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    for i in range(kh):
-        for j in range(kw):
-            yield (
-                i,
-                j,
-                xp[
-                    :,
-                    :,
-                    i * dh : i * dh + sh * (oh - 1) + 1 : sh,
-                    j * dw : j * dw + sw * (ow - 1) + 1 : sw,
-                ],
-            )
-
-
 def _pool_pads(h, w, kernel, stride, padding, dilation, out_hw):
     """Low/high padding so that every window of the output lies inside the padded input."""
     pads = []
@@ -367,8 +318,7 @@ def _max_pool2d_fwd(x, kernel, stride, padding, dilation, out_hw, with_indices):
     pads = _pool_pads(h, w, kernel, stride, padding, dilation, out_hw)
     xp = jnp.pad(x, ((0, 0), (0, 0), *pads), constant_values=-jnp.inf)
     best = idx = None
-    for i, j, v in _windows(xp, kernel, stride, dilation, out_hw):
-        k = i * kernel[1] + j
+    for k, v in enumerate(_lowering.windows(xp, kernel, stride, dilation, out_hw, (2, 3))):
         if best is None:
             best, idx = v, jnp.zeros(v.shape, jnp.int32)
             continue
@@ -460,7 +410,7 @@ def _avg_pool2d_fwd(x, kernel, stride, padding, out_hw, divisor):
     pads = _pool_pads(h, w, kernel, stride, padding, (1, 1), out_hw)
     xp = jnp.pad(x, ((0, 0), (0, 0), *pads))
     total = None
-    for _, _, v in _windows(xp, kernel, stride, (1, 1), out_hw):
+    for v in _lowering.windows(xp, kernel, stride, (1, 1), out_hw, (2, 3)):
         total = v if total is None else total + v
     return total / jnp.asarray(np.asarray(divisor), x.dtype)
 

@@ -1,0 +1,109 @@
+"""How 2-D convolution and pooling are lowered for XLA CPU, chosen per shape (DESIGN.md §3).
+
+XLA CPU's convolution is pathological at small output size and wide channels (a 3x3 conv with a
+2x2 output runs 20-50x slower than the same conv as im2col plus one dot), and a 1x1 convolution is
+a plain matrix product anyway. Elsewhere (larger outputs) XLA's convolution beats im2col, whose
+patch matrix is kh*kw times the input. :func:`use_im2col` is the rule, measured on every layer
+shape of ResNet18/34/50; :func:`conv2d` applies it, in either layout (NHWC/HWIO for the Flax
+models, NCHW/OIHW for ``tape.nn.functional``). Pooling reads the same shifted strided slices
+(:func:`windows`) instead of XLA's ``reduce_window``, whose ``select_and_scatter`` backward is slow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Pair = tuple[int, int]
+# (lhs, rhs, out) dimension numbers, and where the spatial and channel axes of lhs/out lie.
+_LAYOUTS = {
+    "NHWC": (("NHWC", "HWIO", "NHWC"), (1, 2), 3),
+    "NCHW": (("NCHW", "OIHW", "NCHW"), (2, 3), 1),
+}
+
+
+def conv_out(size: int, k: int, s: int, lo: int, hi: int, d: int = 1) -> int:
+    """Output length of a convolution or pooling window along one axis."""
+    return (size + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def use_im2col(kernel: Pair, out_hw: Pair, groups: int = 1) -> bool:
+    """True where im2col plus one dot beats ``lax.conv_general_dilated`` on XLA CPU.
+
+    Measured forward+backward on every ResNet18/34/50 conv at B=16 and B=1 (3x64x64 input): a 1x1
+    kernel is a matrix product, as fast as XLA's or faster. Otherwise im2col from an output of 4x4
+    down (XLA's slow path: 3x3 convs with a 2x2 output run 9-30x torch, im2col 0.5-0.6x); from 8x8
+    up XLA's convolution is faster or even (0.4-1.0x torch), im2col's patch matrix being kh*kw
+    times the input (at 7x7, ResNet18's layer4 at 224, the two are within noise). Grouped
+    convolutions stay in XLA.
+    """
+    if groups != 1:
+        return False
+    return tuple(kernel) == (1, 1) or out_hw[0] * out_hw[1] <= 16
+
+
+def windows(
+    xp: jax.Array, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, spatial: Pair
+) -> Iterator[jax.Array]:
+    """For each kernel offset (row-major), the strided slice of padded ``xp`` it reads: an array
+    of the output's spatial size. ``spatial`` names the two spatial axes of ``xp``."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            start, limit, strides = [0] * xp.ndim, list(xp.shape), [1] * xp.ndim
+            for ax, off, s, o in ((spatial[0], i * dh, sh, oh), (spatial[1], j * dw, sw, ow)):
+                start[ax], limit[ax], strides[ax] = off, off + s * (o - 1) + 1, s
+            yield lax.slice(xp, start, limit, strides)
+
+
+def _im2col(x, w, stride, pads, dilation, out_hw, layout):
+    """Convolution as the patch matrix (the shifted slices) times the flattened kernel."""
+    _, spatial, _ = _LAYOUTS[layout]
+    kernel = w.shape[:2] if layout == "NHWC" else w.shape[2:]
+    cfg = [(0, 0)] * x.ndim
+    cfg[spatial[0]], cfg[spatial[1]] = pads
+    xp = jnp.pad(x, cfg) if any(map(any, pads)) else x
+    cols = list(windows(xp, kernel, stride, dilation, out_hw, spatial))
+    # Each layout's patch order is the one measured fastest: NHWC concatenates the slices on the
+    # channel axis (features (kh, kw, c), HWIO's order); NCHW stacks them after the channel axis
+    # (features (c, kh, kw), OIHW's order; the NHWC order there was 1.5-4x slower).
+    if layout == "NHWC":
+        cols = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+        return jnp.dot(cols, w.reshape(-1, w.shape[-1]))
+    n, o, (oh, ow) = x.shape[0], w.shape[0], out_hw
+    cols = jnp.stack(cols, axis=2).reshape(n, -1, oh * ow)
+    return jnp.einsum("ok,nkl->nol", w.reshape(o, -1), cols).reshape(n, o, oh, ow)
+
+
+def conv2d(
+    x: jax.Array,
+    w: jax.Array,
+    stride: Pair,
+    pads: Sequence[Pair],
+    dilation: Pair = (1, 1),
+    groups: int = 1,
+    layout: str = "NHWC",
+) -> jax.Array:
+    """2-D convolution without bias, ``x`` and ``w`` in ``layout`` (NHWC/HWIO or NCHW/OIHW),
+    explicit ``pads`` ((top, bottom), (left, right)), lowered per :func:`use_im2col`."""
+    dims, spatial, _ = _LAYOUTS[layout]
+    kernel = w.shape[:2] if layout == "NHWC" else w.shape[2:]
+    out_hw = tuple(
+        conv_out(x.shape[a], k, s, *p, d)
+        for a, k, s, p, d in zip(spatial, kernel, stride, pads, dilation, strict=True)
+    )
+    pads = tuple(tuple(p) for p in pads)
+    if use_im2col(kernel, out_hw, groups):
+        return _im2col(x, w, tuple(stride), pads, tuple(dilation), out_hw, layout)
+    return lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=stride,
+        padding=pads,
+        rhs_dilation=dilation,
+        dimension_numbers=dims,
+        feature_group_count=groups,
+    )
