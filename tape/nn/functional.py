@@ -737,8 +737,8 @@ def embedding(
             if padding_idx < -n:
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = n + padding_idx
-    if input.numel():
-        arr = np.asarray(input)
+    arr = _checkable(input)
+    if arr is not None and arr.size:
         if arr.min() < 0 or arr.max() >= n:
             raise IndexError("index out of range in self")
     return dispatch(_embedding, (input, weight), (("padding_idx", padding_idx),))
@@ -1117,8 +1117,8 @@ def binary_cross_entropy(
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size."
         )
-    arr = np.asarray(input)
-    if arr.size and ((arr < 0) | (arr > 1)).any():
+    arr = _checkable(input)
+    if arr is not None and arr.size and ((arr < 0) | (arr > 1)).any():
         raise RuntimeError("all elements of input should be between 0 and 1")
     return dispatch(_bce, (input, target, weight), (("reduction", reduction),))
 
@@ -1247,8 +1247,17 @@ def _check_class_target(input, target, weight, name):
     return unbatched, c
 
 
+def _checkable(t) -> np.ndarray | None:
+    """``t``'s values for an input check, or None inside ``tape.compile``'s trace, where they
+    are not known (torch.compile skips such checks too)."""
+    array = t._storage.array
+    return None if isinstance(array, jax.core.Tracer) else np.asarray(array)
+
+
 def _check_targets_in_range(target, c, ignore_index):
-    arr = np.asarray(target)
+    arr = _checkable(target)
+    if arr is None:
+        return
     bad = arr[(arr != ignore_index) & ((arr < 0) | (arr >= c))]
     if bad.size:
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
