@@ -56,8 +56,8 @@ _SET_PENDING = Storage.set_pending
 _STORAGE_INIT = Storage.__init__
 _GRAD = Tensor.__dict__["_grad"]
 _TENSOR_INIT = Tensor._init
-_DRAWS = (_random.Generator._u32, _random.Generator._u64)
 _RUN = engine._run
+_KINDS = _dispatch._kinds
 
 
 def _base(storage: Storage) -> Storage:
@@ -71,6 +71,17 @@ def raw_array(storage: Storage):
 
 def set_raw_array(storage: Storage, value) -> None:
     _ARRAY.__set__(_base(storage), value)
+
+
+def state_of(storage: Storage) -> tuple:
+    """What a storage holds, pending or not, without computing it (for ``restore``)."""
+    s = _base(storage)
+    return s._array, s.meta, s.thunk, s.index, s.version
+
+
+def restore(storage: Storage, state: tuple) -> None:
+    s = _base(storage)
+    s._array, s.meta, s.thunk, s.index, s.version = state
 
 
 class Capture:
@@ -91,6 +102,7 @@ class Capture:
         self.getters: list = []  # dynamic() getters, in call order
         self.backward_calls = 0
         self.known: set = set()  # ids of storages that are inputs of the traced program
+        self.leaves: dict = {}  # id(storage) -> leaf tensor requiring grad that an op used
 
     # --- what the hooks record ------------------------------------------------------------
     def read(self, storage, value):
@@ -104,7 +116,7 @@ class Capture:
     def write(self, storage, value) -> None:
         key = id(storage)
         if key not in self.fresh and key not in self.writes:
-            before = raw_array(storage) if self.tracing else None  # to restore after tracing
+            before = state_of(storage) if self.tracing else None  # to restore after tracing
             self.writes[key] = (storage, before, storage.version)
 
     def grad_read(self, tensor, value):
@@ -131,8 +143,19 @@ class Capture:
     # --- install / remove -----------------------------------------------------------------
     def __enter__(self) -> Capture:
         global _active
-        if _active is not None:
-            raise RuntimeError("tape.compile: captures cannot nest")
+        # A capture can run inside another (a compiled module's forward traced while a step
+        # is captured): the inner one's hooks replace the outer's until it exits.
+        self._outer = (
+            _active,
+            engine._run,
+            _dispatch._kinds,
+            *(Storage.__dict__[k] for k in ("__init__", "array", "pending", "set_pending")),
+            Tensor.__dict__["_init"],
+            Tensor.__dict__["_grad"],
+            _random.Generator._u32,
+            _random.Generator._u64,
+            _dispatch.LAZY,
+        )
         _active = self
         cap = self
 
@@ -158,7 +181,14 @@ class Capture:
             cap.backward_calls += 1
             return _RUN(*args, **kwargs)
 
+        def kinds(args):
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad and a._grad_fn is None:
+                    cap.leaves.setdefault(id(a._storage), a)
+            return _KINDS(args)
+
         engine._run = run
+        _dispatch._kinds = kinds
         Storage.__init__ = storage_init
         Tensor._init = tensor_init
         Storage.array = property(
@@ -173,20 +203,22 @@ class Capture:
         )
         if self.tracing:
             _random.Generator._u32 = _random.Generator._u64 = draw
-            self._lazy = _dispatch.LAZY
             _dispatch.LAZY = False  # trace op by op: nothing to defer inside one program
         return self
 
     def __exit__(self, *exc) -> None:
         global _active
-        engine._run = _RUN
-        Storage.__init__ = _STORAGE_INIT
-        Tensor._init = _TENSOR_INIT
-        Storage.array = _ARRAY
-        Storage.pending = _PENDING
-        Storage.set_pending = _SET_PENDING
-        Tensor._grad = _GRAD
-        if self.tracing:
-            _random.Generator._u32, _random.Generator._u64 = _DRAWS
-            _dispatch.LAZY = self._lazy
-        _active = None
+        (
+            _active,
+            engine._run,
+            _dispatch._kinds,
+            Storage.__init__,
+            Storage.array,
+            Storage.pending,
+            Storage.set_pending,
+            Tensor._init,
+            Tensor._grad,
+            _random.Generator._u32,
+            _random.Generator._u64,
+            _dispatch.LAZY,
+        ) = self._outer

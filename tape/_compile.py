@@ -27,10 +27,10 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from tape import _capture, _views
+from tape import _capture, _dispatch, _views
 from tape._capture import Unsupported, raw_array, set_raw_array
 from tape.autograd import grad_mode
-from tape.tensor import Tensor
+from tape.tensor import Storage, Tensor
 
 _GRAD = _capture._GRAD
 _TRACER_ERRORS = (
@@ -62,7 +62,11 @@ def compile(
 
 
 class _Retrace(Exception):
-    pass
+    """The trace read state the eager run did not: trace again with it as inputs."""
+
+
+class _NeedsGraph(Exception):
+    """A result requires grad and backward was not called: compile as one differentiable op."""
 
 
 def _leaf_key(x):
@@ -137,17 +141,22 @@ class _Entry:
     Targets are ``("arg", j)`` (the j-th tensor argument of the call) or ``("obj", x)``.
     """
 
-    def __init__(self, program, arg_pos, sources, plan: dict) -> None:
+    def __init__(self, program, arg_pos, sources, plan: dict | None) -> None:
         self.program = program
         self.arg_pos = arg_pos
         self.sources = sources
+        self.epoch = _capture.epoch
+        if plan is not None:
+            self.adopt(plan)
+
+    def adopt(self, plan: dict) -> None:
+        """Take what tracing found: what to feed in, and where each output goes."""
         self.getters = plan["getters"]
         self.writes = plan["writes"]  # (target storage, output index, version bump)
         self.grads = plan["grads"]  # (target tensor, ("none", _) | ("new", k) | ("obj", g))
         self.guards = plan["guards"]  # (target tensor, .grad was None)
         self.out_tree = plan["out_tree"]
         self.out_spec = plan["out_spec"]
-        self.epoch = _capture.epoch
 
     def valid(self, leaves: list) -> bool:
         """Whether this program still does what the function would: nothing it baked in has
@@ -160,15 +169,18 @@ class _Entry:
                 return False
         return True
 
+    def outputs(self, args: list) -> list:
+        return self.program(
+            [t._storage.array for t in args],
+            [s.array for s in self.sources],
+            [g() for g in self.getters],
+        )
+
     def run(self, leaves: list, outs=None):
         """Run the program (unless ``outs`` are given) and write its outputs back."""
         args = [leaves[i] for i in self.arg_pos]
         if outs is None:
-            outs = self.program(
-                [t._storage.array for t in args],
-                [s.array for s in self.sources],
-                [g() for g in self.getters],
-            )
+            outs = self.outputs(args)
 
         def resolve(target, storage: bool = False):
             x = args[target[1]] if target[0] == "arg" else target[1]
@@ -176,24 +188,77 @@ class _Entry:
 
         for target, k, bump in self.writes:
             storage = resolve(target, storage=True)
-            set_raw_array(storage, outs[k])
+            value = outs[k]
+            if isinstance(value, Tensor):  # a graph entry's output: keep it uncomputed
+                ref = value._storage.pending()
+                if ref is not None:
+                    storage.set_pending(*ref, value._storage.meta)
+                else:
+                    set_raw_array(storage, value._storage.array)
+            else:
+                set_raw_array(storage, value)
             storage.version += bump
             views = getattr(storage, "_views", None)
             if views:
                 with grad_mode.no_grad():
                     _views.refresh(storage, views)
         for target, (kind, x) in self.grads:
-            grad = x if kind == "obj" else Tensor._wrap(outs[x]) if kind == "new" else None
+            grad = x if kind == "obj" else _as_tensor(outs[x]) if kind == "new" else None
             resolve(target)._grad = grad
         result = []
         for kind, x in self.out_spec:
             if kind == "out":
-                result.append(Tensor._wrap(outs[x]))
+                result.append(_as_tensor(outs[x]))
             elif kind == "arg":
                 result.append(args[x])
             else:
                 result.append(x)
         return jax.tree_util.tree_unflatten(self.out_tree, result)
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor._wrap(x)
+
+
+class _GraphEntry(_Entry):
+    """A function whose results need a graph (a module's forward, backward called outside):
+    one tape op, ``CompiledFunctionBackward``, whose forward is the traced function and whose
+    backward is its VJP. Leaves that require grad are its inputs, so gradients reach them."""
+
+    def __init__(self, op, arg_pos, sources, tensors: dict) -> None:
+        super().__init__(None, arg_pos, sources, None)
+        self.op = op
+        self.tensors = tensors  # id(storage) -> the leaf tensor that requires grad
+
+    def outputs(self, args: list) -> list:
+        inputs = list(args)
+        for s in self.sources:
+            t = self.tensors.get(id(s))
+            if t is None:  # a value, snapshotted: writes below must not change the saved input
+                ref = s.pending()
+                t = Tensor._of(Storage(s.array) if ref is None else Storage(s.meta, *ref))
+            inputs.append(t)
+        outs = _dispatch.dispatch(self.op, tuple(inputs))
+        return list(outs) if type(outs) is tuple else [outs]
+
+
+def _graph_entry(fn: Callable, leaves: list, treedef, arg_pos, sources: list, tensors: dict):
+    plan: dict = {}
+    n_args = len(arg_pos)
+
+    def forward(*arrays):
+        with grad_mode.no_grad():
+            outs = _program(
+                fn, leaves, treedef, arg_pos, sources, plan, arrays[:n_args], arrays[n_args:], []
+            )
+        return tuple(outs) if len(outs) != 1 else outs[0]
+
+    name = getattr(fn, "__qualname__", type(fn).__name__)
+    op = _dispatch.Op(f"compiled {name}", forward, "CompiledFunctionBackward", saves="none")
+    entry = _GraphEntry(op, arg_pos, sources, tensors)
+    outs = entry.outputs([leaves[i] for i in arg_pos])  # traces forward, which fills the plan
+    entry.adopt(plan)
+    return entry, outs
 
 
 def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list):
@@ -214,6 +279,12 @@ def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list):
             more, getters = r.args
             sources += [s for s in more if all(s is not t for t in sources)]
             continue
+        except _NeedsGraph as g:
+            if getters:
+                raise Unsupported(
+                    "it returns a tensor that requires grad and changes dynamic state"
+                ) from None
+            return _graph_entry(fn, leaves, treedef, arg_pos, sources, g.args[0])
         return _Entry(program, arg_pos, sources, plan), outs
     raise Unsupported("the state it reads keeps changing from one trace to the next")
 
@@ -229,7 +300,7 @@ def _program(fn, leaves, treedef, arg_pos, sources, plan, arg_arrays, src_arrays
         return ("obj", x) if j is None else ("arg", j)
 
     swapped = [(t._storage, t._storage.version) for t in args] + [(s, s.version) for s in sources]
-    originals = [raw_array(s) for s, _ in swapped]
+    originals = [_capture.state_of(s) for s, _ in swapped]
     cap = _capture.Capture(tracing=True, scalars=scalars)
     with cap:
         cap.known = {id(s) for s, _ in swapped}
@@ -251,10 +322,7 @@ def _program(fn, leaves, treedef, arg_pos, sources, plan, arg_arrays, src_arrays
                     spec.append(("py", x))
                 elif id(x) in cap.fresh:
                     if x._requires_grad and not cap.backward_calls:
-                        raise Unsupported(
-                            "it returns a tensor that requires grad without calling backward() "
-                            "(compile the whole step, backward and optimizer included)"
-                        )
+                        raise _NeedsGraph(cap.leaves)
                     spec.append(("out", output(x._storage.array)))
                 else:
                     spec.append(target(x))
@@ -284,12 +352,10 @@ def _program(fn, leaves, treedef, arg_pos, sources, plan, arg_arrays, src_arrays
         finally:
             # Leave every tensor as it was: the compiled program's outputs are written back
             # by the caller.
-            for s, before, version in cap.writes.values():
-                set_raw_array(s, before)
-                s.version = version
+            for s, before, _version in cap.writes.values():
+                _capture.restore(s, before)
             for t, before in cap.grads.values():
                 _GRAD.__set__(t, before)
-            for (s, version), a in zip(swapped, originals, strict=True):
-                set_raw_array(s, a)
-                s.version = version
+            for (s, _version), state in zip(swapped, originals, strict=True):
+                _capture.restore(s, state)
     return outs

@@ -215,12 +215,44 @@ def test_random_numbers_fall_back():
     _warns_once(lambda: step(tape.ones(2, 4)), "random numbers")
 
 
-def test_forward_only_result_requiring_grad_falls_back():
-    lin = nn.Linear(3, 1)
-    fwd = tape.compile(lin)
-    outs = _warns_once(lambda: fwd(tape.ones(2, 3)), "requires grad")
-    outs[-1].sum().backward()  # eager results keep their graph
-    assert lin.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
+def test_compiled_module_is_one_differentiable_op():
+    """``tape.compile(model)``, backward outside: the forward is one op whose backward is its
+    VJP; gradients, BatchNorm's running stats and its counter match eager execution."""
+    model, ref = _mlp(), _mlp()
+    fwd = tape.compile(model)
+    x = tape.randn(5, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(4):
+            out = fwd(x)
+            out.sum().backward()
+            ref(x).sum().backward()
+            if i:  # the first call runs eagerly
+                assert type(out.grad_fn).__name__ == "CompiledFunctionBackward"
+                assert out.requires_grad and out.shape == (5, 2)
+    _assert_same(
+        _state(model, optim.SGD(model.parameters())), _state(ref, optim.SGD(ref.parameters()))
+    )
+    assert model[2].num_batches_tracked.item() == 4
+
+
+def test_classification_step_with_integer_targets_is_captured():
+    """cross_entropy's target check reads values: skipped under capture, as torch.compile does."""
+    tape.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x, y = tape.randn(8, 4), tape.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+
+    @tape.compile(fullgraph=True)
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    losses = [step(x, y).item() for _ in range(4)]
+    assert losses == sorted(losses, reverse=True)
 
 
 def test_fullgraph_raises_and_disable_returns_the_function():
