@@ -14,6 +14,7 @@ BENCHMARKS = (
     "bench.bench_train",
     "bench.bench_resnet",
     "bench.bench_layers",
+    "bench.bench_startup",
 )
 
 

@@ -203,8 +203,31 @@ def _make_op(module, entries: tuple, nchw: bool, train_arg: str | None, grad_fn:
         return _channels_first(y) if nchw else y
 
     name = f"flax_{type(module).__name__}_{next(_op_ids)}"
-    op = _ops[key] = register(name, forward, grad_fn, NONE, saves="inputs", remat=False)
+    op = _ops[key] = register(name, _replayed(forward), grad_fn, NONE, saves="inputs", remat=False)
     return op
+
+
+def _replayed(forward: Callable) -> Callable:
+    """``forward`` traced once per input types into a jaxpr, which later calls replay.
+
+    An op's forward is traced several times: by its jitted forward, by its jitted VJP (under
+    JVP, the most expensive), and by every deferred graph it joins. Running Flax's Python each
+    time dominates a first step; replaying the jaxpr binds the same primitives without it."""
+    traced: dict = {}
+
+    def replay(*arrays, train: bool):
+        key = (train, *((a.shape, a.dtype, getattr(a, "weak_type", False)) for a in arrays))
+        hit = traced.get(key)
+        if hit is None:
+            closed, out = jax.make_jaxpr(lambda *a: forward(*a, train=train), return_shape=True)(
+                *arrays
+            )
+            hit = traced[key] = (closed, jax.tree_util.tree_structure(out))
+        closed, tree = hit
+        flat = jax.core.eval_jaxpr(closed.jaxpr, closed.consts, *arrays)
+        return jax.tree_util.tree_unflatten(tree, flat)
+
+    return replay
 
 
 def _flatten(tree, prefix=()):
@@ -258,12 +281,14 @@ class FlaxCall:
             train_arg = "train" if "train" in params else None
         self.train_arg = train_arg
         self.nchw = nchw
-        x = _array(example_input)
-        if nchw:
-            x = _channels_last(x)
         kwargs = {train_arg: False} if train_arg else {}
-        rng = jax.random.PRNGKey(0 if seed is None else seed)
-        shapes, types = _abstract_init(module, rng, x, kwargs)
+        # Only shapes are needed unless some variable must come from Flax's init (below): no
+        # array is made or moved here, since each such op compiles a program on its first use.
+        x_shape = _abstract(example_input)
+        if nchw and len(x_shape.shape) >= 3:
+            s = x_shape.shape
+            x_shape = jax.ShapeDtypeStruct((s[0], *s[2:], s[1]), x_shape.dtype)
+        shapes, types = _abstract_init(module, x_shape, kwargs)
         names = names or {}
         # torch's order: modules in call order, weight before bias, parameters before buffers.
         call_order = {p: i for i, p in enumerate(types)}
@@ -302,7 +327,11 @@ class FlaxCall:
         values = {}
         if missing:
             if seed is None:  # drawn from tape's generator only when Flax's init is used
-                rng = jax.random.PRNGKey(int(creation.randint(0, 2**31 - 1, (1,)).item()))
+                seed = int(creation.randint(0, 2**31 - 1, (1,)).item())
+            x = _array(example_input)
+            if nchw:
+                x = _channels_last(x)
+            rng = jax.random.PRNGKey(seed)
             init = jax.jit(lambda r, x: module.init(r, x, **kwargs))(rng, x)
             for e in missing:
                 v = init[e.collection]
@@ -381,6 +410,15 @@ class FlaxCall:
         return out
 
 
+def _abstract(x) -> jax.ShapeDtypeStruct:
+    """The shape and dtype of an example input, without converting it to a JAX array."""
+    if isinstance(x, Tensor):
+        return jax.ShapeDtypeStruct(tuple(x.shape), x.dtype.np)
+    if not isinstance(x, (np.ndarray, jax.Array)):
+        x = _array(x)
+    return jax.ShapeDtypeStruct(x.shape, x.dtype)
+
+
 def _array(x):
     if isinstance(x, Tensor):
         return x.detach()._storage.array
@@ -412,8 +450,9 @@ def _owner(root: Module, path: tuple, types: dict, flax_path: tuple) -> Module:
     return m
 
 
-def _abstract_init(module, rng, x, kwargs):
-    """Variable shapes, and the Flax class name of each submodule path in call order."""
+def _abstract_init(module, x, kwargs):
+    """Variable shapes, and the Flax class name of each submodule path in call order, from the
+    input's shape alone (the key is abstract too: making a real one compiles a program)."""
     import flax.linen as fnn
 
     types: dict = {}
@@ -427,6 +466,7 @@ def _abstract_init(module, rng, x, kwargs):
         with fnn.intercept_methods(record):
             return module.init(r, x, **kwargs)
 
+    rng = jax.eval_shape(jax.random.PRNGKey, 0)
     return jax.eval_shape(init, rng, x), types
 
 
