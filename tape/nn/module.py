@@ -238,6 +238,7 @@ class Module:
 
     def __setattr__(self, name: str, value) -> None:
         _capture.changed()  # a compiled step may have baked in the old value
+
         def remove_from(*dicts_or_sets):
             for d in dicts_or_sets:
                 if name in d:
