@@ -23,32 +23,35 @@ ModuleDef = Any
 
 # torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"), a plain (untruncated) normal.
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+# The same for a kernel held in torch's OIHW layout.
+torch_conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal", in_axis=1, out_axis=0)
 
 
-def conv2d(x, kernel, strides=(1, 1), padding=((0, 0), (0, 0))):
-    """NHWC x HWIO convolution, lowered per shape by tape's rule (im2col plus one dot where XLA
+def conv2d(x, weight, strides=(1, 1), padding=((0, 0), (0, 0))):
+    """NHWC x OIHW convolution, lowered per shape by tape's rule (im2col plus one dot where XLA
     CPU's convolution is slow, else XLA's; see ``tape.nn._conv_lowering``)."""
-    return lowering.conv2d(x, kernel, tuple(strides), padding, layout="NHWC")
+    return lowering.conv2d(x, weight, tuple(strides), padding, layout="NHWC")
 
 
 class Conv(nn.Module):
     """A drop-in for ``flax.linen.Conv`` (2-D, explicit padding, no groups or dilation) that
-    lowers through :func:`conv2d`."""
+    lowers through :func:`conv2d`. Its kernel is ``weight`` in torch's OIHW layout, so tape
+    hands it over as it is: no transpose of the kernel or of its gradient in a step."""
 
     features: int
     kernel_size: Sequence[int]
     strides: Sequence[int] = (1, 1)
     padding: Sequence[tuple[int, int]] = ((0, 0), (0, 0))
     use_bias: bool = True
-    kernel_init: Callable = conv_init
+    kernel_init: Callable = torch_conv_init
     bias_init: Callable = nn.initializers.zeros_init()
 
     @nn.compact
     def __call__(self, x):
         kh, kw = self.kernel_size
-        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features))
-        dtype = jnp.result_type(x, kernel)
-        y = conv2d(x.astype(dtype), kernel.astype(dtype), tuple(self.strides), self.padding)
+        weight = self.param("weight", self.kernel_init, (self.features, x.shape[-1], kh, kw))
+        dtype = jnp.result_type(x, weight)
+        y = conv2d(x.astype(dtype), weight.astype(dtype), tuple(self.strides), self.padding)
         if self.use_bias:
             y = y + self.param("bias", self.bias_init, (self.features,)).astype(dtype)
         return y
@@ -71,7 +74,7 @@ def max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1))):
 
 # torch's BatchNorm2d defaults, in Flax terms.
 TorchBatchNorm = partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5, use_fast_variance=False)
-TorchConv = partial(Conv, use_bias=False, kernel_init=conv_init)
+TorchConv = partial(Conv, use_bias=False)
 StockConv = partial(nn.Conv, use_bias=False, kernel_init=conv_init)
 _P1 = ((1, 1), (1, 1))
 _P0 = ((0, 0), (0, 0))

@@ -4,8 +4,10 @@ XLA CPU's convolution is pathological at small output size and wide channels (a 
 2x2 output runs 20-50x slower than the same conv as im2col plus one dot), and a 1x1 convolution is
 a plain matrix product anyway. Elsewhere (larger outputs) XLA's convolution beats im2col, whose
 patch matrix is kh*kw times the input. :func:`use_im2col` is the rule, measured on every layer
-shape of ResNet18/34/50; :func:`conv2d` applies it, in either layout (NHWC/HWIO for the Flax
-models, NCHW/OIHW for ``tape.nn.functional``). Pooling reads the same shifted strided slices
+shape of ResNet18/34/50; :func:`conv2d` applies it to NHWC (the Flax models) or NCHW
+(``tape.nn.functional``) activations. The kernel is torch's OIHW in both: parameters are held in
+torch's layout, and transposing a large kernel (and its gradient back) every step costs more than
+the convolution at small spatial sizes. Pooling reads the same shifted strided slices
 (:func:`windows`) instead of XLA's ``reduce_window``, whose ``select_and_scatter`` backward is slow.
 """
 
@@ -20,7 +22,7 @@ from jax import lax
 Pair = tuple[int, int]
 # (lhs, rhs, out) dimension numbers, and where the spatial and channel axes of lhs/out lie.
 _LAYOUTS = {
-    "NHWC": (("NHWC", "HWIO", "NHWC"), (1, 2), 3),
+    "NHWC": (("NHWC", "OIHW", "NHWC"), (1, 2), 3),
     "NCHW": (("NCHW", "OIHW", "NCHW"), (2, 3), 1),
 }
 
@@ -62,18 +64,19 @@ def windows(
 def _im2col(x, w, stride, pads, dilation, out_hw, layout):
     """Convolution as the patch matrix (the shifted slices) times the flattened kernel."""
     _, spatial, _ = _LAYOUTS[layout]
-    kernel = w.shape[:2] if layout == "NHWC" else w.shape[2:]
     cfg = [(0, 0)] * x.ndim
     cfg[spatial[0]], cfg[spatial[1]] = pads
     xp = jnp.pad(x, cfg) if any(map(any, pads)) else x
-    cols = list(windows(xp, kernel, stride, dilation, out_hw, spatial))
-    # Each layout's patch order is the one measured fastest: NHWC concatenates the slices on the
-    # channel axis (features (kh, kw, c), HWIO's order); NCHW stacks them after the channel axis
-    # (features (c, kh, kw), OIHW's order; the NHWC order there was 1.5-4x slower).
+    cols = list(windows(xp, w.shape[2:], stride, dilation, out_hw, spatial))
+    # Patch features in OIHW's (c, kh, kw) order, so the kernel is only reshaped: its gradient
+    # comes out of the dot in torch's layout too.
+    o = w.shape[0]
     if layout == "NHWC":
-        cols = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
-        return jnp.dot(cols, w.reshape(-1, w.shape[-1]))
-    n, o, (oh, ow) = x.shape[0], w.shape[0], out_hw
+        cols = (
+            cols[0] if len(cols) == 1 else jnp.stack(cols, axis=-1).reshape(*cols[0].shape[:3], -1)
+        )
+        return lax.dot_general(cols, w.reshape(o, -1), (((3,), (1,)), ((), ())))
+    n, (oh, ow) = x.shape[0], out_hw
     cols = jnp.stack(cols, axis=2).reshape(n, -1, oh * ow)
     return jnp.einsum("ok,nkl->nol", w.reshape(o, -1), cols).reshape(n, o, oh, ow)
 
@@ -87,10 +90,10 @@ def conv2d(
     groups: int = 1,
     layout: str = "NHWC",
 ) -> jax.Array:
-    """2-D convolution without bias, ``x`` and ``w`` in ``layout`` (NHWC/HWIO or NCHW/OIHW),
-    explicit ``pads`` ((top, bottom), (left, right)), lowered per :func:`use_im2col`."""
+    """2-D convolution without bias: ``x`` in ``layout`` (NHWC or NCHW), ``w`` in OIHW, explicit
+    ``pads`` ((top, bottom), (left, right)), lowered per :func:`use_im2col`."""
     dims, spatial, _ = _LAYOUTS[layout]
-    kernel = w.shape[:2] if layout == "NHWC" else w.shape[2:]
+    kernel = w.shape[2:]
     out_hw = tuple(
         conv_out(x.shape[a], k, s, *p, d)
         for a, k, s, p, d in zip(spatial, kernel, stride, pads, dilation, strict=True)

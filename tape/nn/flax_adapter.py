@@ -63,7 +63,7 @@ _LEAF_NAMES = {
     "mean": "running_mean",
     "var": "running_var",
 }
-_LEAF_ORDER = {"kernel": 0, "scale": 0, "embedding": 0, "bias": 1, "mean": 2, "var": 3}
+_LEAF_ORDER = {"kernel": 0, "weight": 0, "scale": 0, "embedding": 0, "bias": 1, "mean": 2, "var": 3}
 
 
 class FlaxVariables(Module):
