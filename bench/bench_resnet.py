@@ -3,7 +3,13 @@
 Step: forward, ``(out - labels).sum().backward()``, SGD(lr=1e-2, momentum=0.9). Interleaved
 rounds (bench/_harness.py). Also B=1 (the tutorial's shape) and the time to the first step.
 
-    python bench/bench_resnet.py [--batch 16] [--size 64] [--rounds 5]
+    python bench/bench_resnet.py [--batch 16] [--size 64] [--rounds 5] [--device cuda]
+
+``--device cuda`` (or ``TAPE_BENCH_DEVICE=cuda``) moves tape's and torch's model and data to the
+GPU with ``.to('cuda')`` and puts the Flax step's data and state on JAX's first GPU (tape keeps
+JAX's default device on the CPU, so they must be placed explicitly). Each timed run ends with
+``torch.cuda.synchronize()`` / ``jax.block_until_ready``; every step also returns its loss as a
+Python float, which waits for it.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench._harness import compare, report  # noqa: E402
 
 
-def _sgd_step(lib, model, batch: int, size: int):
+def _sgd_step(lib, model, batch: int, size: int, device: str = "cpu"):
     """The train step, written once for tape and torch (``lib``): SGD on random data."""
+    model = model.to(device)
     opt = lib.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
-    data = lib.rand(batch, 3, size, size)
-    labels = lib.rand(batch, 1000)
+    data = lib.rand(batch, 3, size, size).to(device)
+    labels = lib.rand(batch, 1000).to(device)
 
     def step():
         opt.zero_grad()
@@ -36,26 +43,26 @@ def _sgd_step(lib, model, batch: int, size: int):
     return step
 
 
-def tape_step(batch: int, size: int):
+def tape_step(batch: int, size: int, device: str = "cpu"):
     import models
     import tape
     import tape.optim
 
     tape.manual_seed(0)
-    return _sgd_step(tape, models.resnet18(), batch, size)
+    return _sgd_step(tape, models.resnet18(), batch, size, device)
 
 
-def torch_step(batch: int, size: int):
+def torch_step(batch: int, size: int, device: str = "cpu"):
     import torch
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tests"))
     from test_models import RefResNet
 
     torch.manual_seed(0)
-    return _sgd_step(torch, RefResNet(), batch, size)
+    return _sgd_step(torch, RefResNet(), batch, size, device)
 
 
-def flax_step(batch: int, size: int, stock: bool = True):
+def flax_step(batch: int, size: int, stock: bool = True, device: str = "cpu"):
     import jax
     import jax.numpy as jnp
     import optax
@@ -68,6 +75,10 @@ def flax_step(batch: int, size: int, stock: bool = True):
     variables = net.init(jax.random.PRNGKey(0), x, train=False)
     tx = optax.sgd(1e-2, momentum=0.9)
     state = [variables["params"], variables["batch_stats"], tx.init(variables["params"])]
+    if device != "cpu":
+        # Committed to the GPU, so the jitted step (which closes over x and labels) runs there.
+        gpu = jax.devices("gpu")[0]
+        x, labels, state = jax.device_put((x, labels, state), gpu)
 
     @jax.jit
     def train(params, stats, opt_state):
@@ -102,25 +113,55 @@ def main(argv: list[str] | None = None) -> list[str]:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-stock", action="store_true", help="skip stock Flax (slow)")
+    ap.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=os.environ.get("TAPE_BENCH_DEVICE", "cpu"),
+        help="where tape, torch and Flax run (default $TAPE_BENCH_DEVICE or cpu)",
+    )
+    ap.add_argument("--number", type=int, default=None, help="steps per timed run")
     args = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)
+    dev = args.device
 
-    t_first = first_step(tape_step, args.batch, args.size)
-    print(f"tape: build + first step {t_first:.2f} s (JAX cache: {_cache_state()})")
+    t_first = first_step(tape_step, args.batch, args.size, dev)
+    print(f"tape on {dev}: build + first step {t_first:.2f} s (JAX cache: {_cache_state()})")
+    syncs = _syncs(dev)
+    on = "" if dev == "cpu" else f" on {dev}"
     rows = []
     for batch, number in ((args.batch, 2), (1, 5)):
         work = {
-            "torch eager": torch_step(batch, args.size),
-            "tape": tape_step(batch, args.size),
-            "flax (fixes)": flax_step(batch, args.size, stock=False),
+            "torch eager": torch_step(batch, args.size, dev),
+            "tape": tape_step(batch, args.size, dev),
+            "flax (fixes)": flax_step(batch, args.size, stock=False, device=dev),
         }
         if not args.no_stock:
-            work["stock flax jit"] = flax_step(batch, args.size, stock=True)
-        medians = compare(work, number=number, rounds=args.rounds, warmup=3)
-        rows += report(f"ResNet18 train step B={batch} 3x{args.size}x{args.size}", medians)
+            work["stock flax jit"] = flax_step(batch, args.size, stock=True, device=dev)
+        medians = compare(
+            work, number=args.number or number, rounds=args.rounds, warmup=3, syncs=syncs
+        )
+        rows += report(f"ResNet18 train step B={batch} 3x{args.size}x{args.size}{on}", medians)
         if "stock flax jit" in medians:
             print(f"  tape is {medians['stock flax jit'] / medians['tape']:.2f}x faster than stock")
     print("\n".join(rows))
     return rows
+
+
+def _syncs(device: str) -> dict:
+    """Per-workload waits for queued GPU work (none on the CPU)."""
+    if device == "cpu":
+        return {}
+    import jax
+    import torch
+
+    def jax_sync():
+        jax.block_until_ready(jax.device_put(0.0, jax.devices("gpu")[0]) + 0)
+
+    return {
+        "torch eager": torch.cuda.synchronize,
+        "tape": jax_sync,
+        "flax (fixes)": jax_sync,
+        "stock flax jit": jax_sync,
+    }
 
 
 def _cache_state() -> str:

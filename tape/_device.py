@@ -87,14 +87,26 @@ def device_of(array) -> device:
 
 
 def move(tensor, d):
-    """``tensor`` on device ``d``: an op on the tape (ToCopyBackward0), so gradients flow back."""
+    """``tensor`` on device ``d``: an op on the tape (ToCopyBackward0), so gradients flow back.
+
+    The copy itself is an eager ``jax.device_put``: the op's forward runs inside ``jax.jit``,
+    where ``device_put`` to another device is ignored (the output stays on the input's device),
+    so the op alone would leave a ``.cuda()`` tensor on the CPU."""
     target = jax_device(d)
     here, there = device_of(tensor._storage.array), device(d)
     if here.type == there.type and (here.index or 0) == (there.index or 0):
         return tensor
+    from tape.autograd import grad_mode
+
+    if not (tensor._requires_grad and grad_mode.state.enabled):
+        from tape import creation
+
+        return creation._new(jax.device_put(tensor._storage.array, target))
     from tape.ops import elementwise
 
-    return elementwise.to_device(tensor, target)
+    out = elementwise.to_device(tensor, target)
+    out._storage.array = jax.device_put(out._storage.array, target)
+    return out
 
 
 class cuda:
@@ -118,4 +130,7 @@ class cuda:
 
     @staticmethod
     def synchronize(device=None) -> None:
-        (jax.device_put(0.0) + 0).block_until_ready()
+        """Wait for the GPU's queued work. A tiny program on that GPU's (in-order) compute
+        stream, waited for; tape's default JAX device is the CPU, so it must be named."""
+        target = jax_device("cuda" if device is None else device) if _gpus() else None
+        (jax.device_put(0.0, target) + 0).block_until_ready()

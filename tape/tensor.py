@@ -95,6 +95,10 @@ class _AliasStorage(Storage):
     def thunk(self):
         return self.base.thunk
 
+    @property
+    def index(self) -> int:
+        return self.base.index
+
     def pending(self):
         return self.base.pending()
 
