@@ -155,6 +155,7 @@ class Capture:
             _random.Generator._u32,
             _random.Generator._u64,
             _dispatch.LAZY,
+            _dispatch.SHARE_RESIDUALS,
         )
         _active = self
         cap = self
@@ -204,6 +205,7 @@ class Capture:
         if self.tracing:
             _random.Generator._u32 = _random.Generator._u64 = draw
             _dispatch.LAZY = False  # trace op by op: nothing to defer inside one program
+            _dispatch.SHARE_RESIDUALS = True
         return self
 
     def __exit__(self, *exc) -> None:
@@ -221,4 +223,5 @@ class Capture:
             _random.Generator._u32,
             _random.Generator._u64,
             _dispatch.LAZY,
+            _dispatch.SHARE_RESIDUALS,
         ) = self._outer

@@ -102,21 +102,34 @@ class Op:
         return fn
 
 
-def _make_vjp(pure: Callable, diff: tuple, float_outs: tuple | None) -> Callable:
-    def bwd(inputs, cotangents):
-        def of_diff(*d):
-            full = list(inputs)
-            for i, v in zip(diff, d, strict=True):
-                full[i] = v
-            out = pure(*full)
-            return out if float_outs is None else tuple(out[i] for i in float_outs)
+def linearize(pure: Callable, inputs, diff: tuple, float_outs: tuple | None):
+    """``(outputs, bwd)``: the op's outputs, and ``bwd(cotangents)``, the gradients of
+    ``inputs[diff]``, sharing the forward's residuals (inside one traced program, the forward
+    is then computed once). ``cotangents`` may hold None for outputs with no gradient."""
 
-        out, vjp = jax.vjp(of_diff, *(inputs[i] for i in diff))
+    def of_diff(*d):
+        full = list(inputs)
+        for i, v in zip(diff, d, strict=True):
+            full[i] = v
+        out = pure(*full)
+        return (out if float_outs is None else tuple(out[i] for i in float_outs)), out
+
+    grad_outs, vjp, out = jax.vjp(of_diff, *(inputs[i] for i in diff), has_aux=True)
+
+    def bwd(cotangents):
         if float_outs is not None:
             cotangents = tuple(
-                jnp.zeros_like(o) if c is None else c for o, c in zip(out, cotangents, strict=True)
+                jnp.zeros_like(o) if c is None else c
+                for o, c in zip(grad_outs, cotangents, strict=True)
             )
         return vjp(cotangents)
+
+    return out, bwd
+
+
+def _make_vjp(pure: Callable, diff: tuple, float_outs: tuple | None) -> Callable:
+    def bwd(inputs, cotangents):
+        return linearize(pure, inputs, diff, float_outs)[1](cotangents)
 
     return bwd
 
@@ -131,6 +144,9 @@ def _bind_tensor(cls, storage) -> None:
 
 # Deferred execution (tape._lazy) is on by default; tests can turn it off to compare.
 LAZY = True
+# Set while tape.compile traces a function: costly ops (``remat=False``) are linearized as they
+# run, so their backward reuses the forward's residuals instead of recomputing the forward.
+SHARE_RESIDUALS = False
 
 _promotions: dict = {}
 
@@ -287,7 +303,24 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
             for t in outs if type(outs) is tuple else (outs,):
                 saved.append((None, t._storage, t._storage.version))
         node._saved = tuple(saved)
+    if SHARE_RESIDUALS and not op.remat:
+        _linearize_node(node, outs)
     return outs
+
+
+def _linearize_node(node: Node, outs) -> None:
+    """Recompute ``node``'s outputs through ``linearize`` and keep its VJP: the first forward
+    is then dead code, and forward and backward share one computation."""
+    Tensor = _Tensor
+    arrays = tuple(a._storage.array if isinstance(a, Tensor) else a for a in node.inputs)
+    diff = tuple(i for i, (n, _) in enumerate(node.edges) if n is not None)
+    pure = node.op.pure(node.static, node.cast)
+    values, node.vjp = linearize(pure, arrays, diff, node.float_outs)
+    if type(outs) is tuple:
+        for t, v in zip(outs, values, strict=True):
+            t._storage.array = v
+    else:
+        outs._storage.array = values
 
 
 _NO_EDGE = (None, 0)

@@ -80,7 +80,13 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             if keep:
                 leaves.append(node.variable)
             continue
-        if node._hooks or node._pre_hooks or node._tensor_pre_hooks or node._retained:
+        if (
+            node._hooks
+            or node._pre_hooks
+            or node._tensor_pre_hooks
+            or node._retained
+            or node.vjp is not None
+        ):
             return None
         if node._saved:
             node.check_saved()
@@ -159,7 +165,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
 
 def _backward_program(key):
     """A pure function (array arguments, root cotangents) -> leaf gradients for one signature."""
-    from tape._dispatch import _make_vjp
+    from tape._dispatch import _make_vjp, linearize
 
     sig, root_sig, thunk_sig, out_nodes = key
 
@@ -171,6 +177,7 @@ def _backward_program(key):
             if not isinstance(entry, bool):
                 inputs_of[i] = [next(arg_iter) if s is _ARG else s for s in entry[4]]
         outputs_of = {}
+        linearized = {}  # node position -> its VJP, for forwards computed in this program
 
         def value(source):
             if not isinstance(source, tuple):
@@ -179,8 +186,14 @@ def _backward_program(key):
                 return pending[source[1]][source[2]]
             i, nr = source
             if i not in outputs_of:
-                op, static, cast = sig[i][:3]
-                outputs_of[i] = op.pure(static, cast)(*map(value, inputs_of[i]))
+                op, static, cast, float_outs, _, edges, _ = sig[i]
+                inputs = tuple(map(value, inputs_of[i]))
+                diff = tuple(j for j, e in enumerate(edges) if e is not None)
+                if op.remat or not diff:
+                    outputs_of[i] = op.pure(static, cast)(*inputs)
+                else:  # costly (a conv, a Flax block): its backward reuses this forward
+                    pure = op.pure(static, cast)
+                    outputs_of[i], linearized[i] = linearize(pure, inputs, diff, float_outs)
             out = outputs_of[i]
             return out[nr] if isinstance(out, tuple) else out
 
@@ -201,8 +214,11 @@ def _backward_program(key):
             if cts is None:
                 continue
             diff = tuple(j for j, e in enumerate(edges) if e is not None)
-            inputs = tuple(map(value, inputs_of[i]))
-            in_grads = _make_vjp(op.pure(static, cast), diff, float_outs)(inputs, cts)
+            if i in linearized:
+                in_grads = linearized[i](cts)
+            else:
+                inputs = tuple(map(value, inputs_of[i]))
+                in_grads = _make_vjp(op.pure(static, cast), diff, float_outs)(inputs, cts)
             for j, g in zip(diff, in_grads, strict=True):
                 _add_to(buffers, edges[j][0], edges[j][1], g, sig)
         for i in out_nodes:

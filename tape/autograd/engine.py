@@ -269,8 +269,11 @@ def call_node(node: Node, grads, create_graph: bool = False):
         cts = grads[0] if node.float_outs is None else tuple(grads[i] for i in node.float_outs)
         if node.float_outs is None and cts is None:
             return result
-        bwd = node.op.compiled_vjp(node.static, node.cast, diff, node.float_outs)
-        outs = bwd(arrays, cts)
+        if node.vjp is not None:
+            outs = node.vjp(cts)
+        else:
+            bwd = node.op.compiled_vjp(node.static, node.cast, diff, node.float_outs)
+            outs = bwd(arrays, cts)
     for i, g in zip(diff, outs, strict=True):
         result[i] = g
     if node._hooks:

@@ -40,11 +40,13 @@ class Node:
         "_retained",
         "metadata",
         "thunk",  # the pending forward (tape._lazy.Thunk) that computes this node's outputs
+        "vjp",  # under tape.compile's trace: the VJP sharing the forward's residuals
         "__weakref__",
     )
 
     def __init__(self) -> None:
         self.thunk = None
+        self.vjp = None
         self._seq = next(_sequence)
         self._freed = False
         self._saved = ()
@@ -92,6 +94,7 @@ class Node:
                 n_out += 1
 
     def free(self) -> None:
+        self.vjp = None
         if self._saved:
             self._freed = True
             self.inputs = None

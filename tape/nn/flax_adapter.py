@@ -167,9 +167,16 @@ _ops: dict = {}
 _op_ids = itertools.count()
 
 
-def _make_op(module, entries: tuple, nchw: bool, train_arg: str | None, grad_fn: str):
-    """One registry entry per (Flax module, variable layout); equal configs share compiled code."""
-    key = (module, tuple(e.key() for e in entries), nchw, train_arg, grad_fn)
+def _make_op(
+    module, entries: tuple, nchw: bool, train_arg: str | None, grad_fn: str, n_counters: int = 0
+):
+    """One registry entry per (Flax module, variable layout); equal configs share compiled code.
+
+    In train mode the op also takes BatchNorm's ``num_batches_tracked`` counters and returns
+    them incremented, after the updated statistics: one op updates every buffer, so the buffers
+    stay pending with the block's forward (a separate ``add_`` per counter would chain one
+    step's pending counter onto the next)."""
+    key = (module, tuple(e.key() for e in entries), nchw, train_arg, grad_fn, n_counters)
     op = _ops.get(key)
     if op is not None:
         return op
@@ -179,6 +186,7 @@ def _make_op(module, entries: tuple, nchw: bool, train_arg: str | None, grad_fn:
     buffer_idx = [i for i, e in enumerate(entries) if e.collection != "params"]
 
     def forward(x, *leaves, train: bool):
+        leaves, counters = leaves[: len(entries)], leaves[len(entries) :]
         variables: dict = {}
         for e, a in zip(entries, leaves, strict=True):
             d = variables.setdefault(e.collection, {})
@@ -198,7 +206,7 @@ def _make_op(module, entries: tuple, nchw: bool, train_arg: str | None, grad_fn:
                 for k in e.path:
                     v = v[k]
                 new.append(jax.lax.stop_gradient(_to_torch(e.layout, v).astype(leaves[i].dtype)))
-            return (_channels_first(y) if nchw else y, *new)
+            return (_channels_first(y) if nchw else y, *new, *(c + 1 for c in counters))
         y = module.apply(variables, x, **kwargs)
         return _channels_first(y) if nchw else y
 
@@ -365,6 +373,7 @@ class FlaxCall:
             nchw,
             train_arg,
             grad_fn or f"{type(module).__name__}Backward0",
+            len(self.counters),
         )
 
     def tensors(self, root: Module) -> list:
@@ -395,18 +404,20 @@ class FlaxCall:
             t if e.collection == "params" else t.detach()._snapshot()
             for e, t in zip(self.entries, tensors, strict=True)
         ]
-        out, *stats = dispatch(self.op, (input, *args), (("train", True),))
+        buffers = [
+            t for e, t in zip(self.entries, tensors, strict=True) if e.collection != "params"
+        ]
+        for owner in self.counters:
+            m = root
+            for name in owner:
+                m = m._modules[name]
+            counter = m._buffers["num_batches_tracked"]
+            buffers.append(counter)
+            args.append(counter.detach()._snapshot())
+        out, *new = dispatch(self.op, (input, *args), (("train", True),))
         with grad_mode.no_grad():
-            k = 0
-            for e, t in zip(self.entries, tensors, strict=True):
-                if e.collection != "params":
-                    t.copy_(stats[k].detach())
-                    k += 1
-            for owner in self.counters:
-                m = root
-                for name in owner:
-                    m = m._modules[name]
-                m._buffers["num_batches_tracked"].add_(1)
+            for t, value in zip(buffers, new, strict=True):
+                t.copy_(value.detach())
         return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from tape import _random
+from tape.autograd import grad_mode
 from tape.ops import elementwise, indexing
 from tape.ops.registry import NONE, dispatch, register
 
@@ -62,6 +63,11 @@ def _copy_fn(input, src, non_blocking=False):
         from tape import creation
 
         src = creation.tensor(src)
+    a, b = input._storage.meta, src._storage.meta
+    recorded = grad_mode.state.enabled and (input._requires_grad or src._requires_grad)
+    if not recorded and a.shape == b.shape and a.dtype == b.dtype:
+        # Nothing to record or convert: take src's value as it is (pending values stay so).
+        return src.detach()
     return dispatch(_copy, (input, src))
 
 
