@@ -45,15 +45,18 @@ class Conv(nn.Module):
     use_bias: bool = True
     kernel_init: Callable = torch_conv_init
     bias_init: Callable = nn.initializers.zeros_init()
+    param_dtype: Any = jnp.float32  # not JAX's default float, which is float64 under tape
 
     @nn.compact
     def __call__(self, x):
         kh, kw = self.kernel_size
-        weight = self.param("weight", self.kernel_init, (self.features, x.shape[-1], kh, kw))
+        shape = (self.features, x.shape[-1], kh, kw)
+        weight = self.param("weight", self.kernel_init, shape, self.param_dtype)
         dtype = jnp.result_type(x, weight)
         y = conv2d(x.astype(dtype), weight.astype(dtype), tuple(self.strides), self.padding)
         if self.use_bias:
-            y = y + self.param("bias", self.bias_init, (self.features,)).astype(dtype)
+            bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            y = y + bias.astype(dtype)
         return y
 
 
