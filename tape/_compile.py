@@ -91,6 +91,17 @@ class CompiledFunction:
         self._fallback: str | None = None
         functools.update_wrapper(self, fn, updated=())
 
+    @property
+    def _orig_mod(self) -> Callable:
+        """The compiled function or module (torch's ``OptimizedModule._orig_mod``)."""
+        return self._fn
+
+    def __getattr__(self, name: str):
+        # A compiled module still reads as the module: parameters(), state_dict(), train()...
+        if name.startswith("__") or "_fn" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self._fn, name)
+
     def __call__(self, *args, **kwargs):
         if self._fallback is not None or _capture.active() is not None:
             return self._fn(*args, **kwargs)

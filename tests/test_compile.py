@@ -236,6 +236,16 @@ def test_compiled_module_is_one_differentiable_op():
     assert model[2].num_batches_tracked.item() == 4
 
 
+def test_compiled_module_reads_as_the_module():
+    model = _mlp()
+    compiled = tape.compile(model)
+    assert compiled._orig_mod is model
+    assert list(compiled.parameters()) == list(model.parameters())
+    assert compiled.state_dict().keys() == model.state_dict().keys()
+    compiled.eval()
+    assert not model.training
+
+
 def test_classification_step_with_integer_targets_is_captured():
     """cross_entropy's target check reads values: skipped under capture, as torch.compile does."""
     tape.manual_seed(0)
