@@ -20,14 +20,16 @@ back to eager execution with one warning that names the cause.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 import warnings
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-from tape import _capture, _dispatch, _views
+from tape import _capture, _device, _dispatch, _views
 from tape._capture import Unsupported, raw_array, set_raw_array
 from tape.autograd import grad_mode
 from tape.tensor import Storage, Tensor
@@ -87,7 +89,8 @@ class CompiledFunction:
         self._fn = fn
         self._fullgraph = fullgraph
         self._entries: dict = {}  # guard key -> _Entry
-        self._sources: dict = {}  # guard key -> (state storages, dynamic() getters)
+        # guard key -> (state storages read, dynamic() getters, ids of the storages written)
+        self._sources: dict = {}
         self._fallback: str | None = None
         functools.update_wrapper(self, fn, updated=())
 
@@ -129,7 +132,8 @@ class CompiledFunction:
         with _capture.Capture() as cap:
             result = self._fn(*args, **kwargs)
         sources = [s for k, s in cap.reads.items() if k not in mine]
-        self._sources[key] = (sources, list(cap.getters))
+        written = {k for k in cap.writes if k not in mine}
+        self._sources[key] = (sources, list(cap.getters), written)
         return result
 
     def _give_up(self, cause: str, args, kwargs):
@@ -152,10 +156,13 @@ class _Entry:
     Targets are ``("arg", j)`` (the j-th tensor argument of the call) or ``("obj", x)``.
     """
 
-    def __init__(self, program, arg_pos, sources, plan: dict | None) -> None:
+    def __init__(self, program, arg_pos, sources, plan: dict | None, n_kept: int = -1) -> None:
         self.program = program
         self.arg_pos = arg_pos
         self.sources = sources
+        # sources[:n_kept] are only read; the rest are overwritten by the program, which may
+        # reuse their buffers for its outputs (donation: a step updates its weights in place).
+        self.n_kept = len(sources) if n_kept < 0 else n_kept
         self.epoch = _capture.epoch
         if plan is not None:
             self.adopt(plan)
@@ -181,11 +188,11 @@ class _Entry:
         return True
 
     def outputs(self, args: list) -> list:
-        return self.program(
-            [t._storage.array for t in args],
-            [s.array for s in self.sources],
-            [g() for g in self.getters],
-        )
+        n = self.n_kept
+        arrays = [t._storage.array for t in args]
+        kept = [s.array for s in self.sources[:n]]
+        donated = _donation([s.array for s in self.sources[n:]], arrays, kept)
+        return self.program(arrays, kept, donated, [g() for g in self.getters])
 
     def run(self, leaves: list, outs=None):
         """Run the program (unless ``outs`` are given) and write its outputs back."""
@@ -260,35 +267,43 @@ def _graph_entry(fn: Callable, leaves: list, treedef, arg_pos, sources: list, te
     def forward(*arrays):
         with grad_mode.no_grad():
             outs = _program(
-                fn, leaves, treedef, arg_pos, sources, plan, arrays[:n_args], arrays[n_args:], []
-            )
+                fn, leaves, treedef, arg_pos, sources, plan, len(sources), arrays[:n_args],
+                arrays[n_args:], [], [],
+            )  # fmt: skip
         return tuple(outs) if len(outs) != 1 else outs[0]
 
     name = getattr(fn, "__qualname__", type(fn).__name__)
     op = _dispatch.Op(f"compiled {name}", forward, "CompiledFunctionBackward", saves="none")
     entry = _GraphEntry(op, arg_pos, sources, tensors)
-    outs = entry.outputs([leaves[i] for i in arg_pos])  # traces forward, which fills the plan
+    args = [leaves[i] for i in arg_pos]
+    with _traced_on([t._storage.array for t in args] + [s.array for s in sources]):
+        outs = entry.outputs(args)  # traces forward, which fills the plan
     entry.adopt(plan)
     return entry, outs
 
 
-def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list):
+def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list, written: set):
     """Trace ``fn`` under ``jax.jit`` with ``sources`` as inputs, retracing if it read more.
     Returns the entry and the outputs of this first call."""
     arg_pos = [i for i, x in enumerate(leaves) if isinstance(x, Tensor)]
-    sources = list(sources)
+    kept = [s for s in sources if id(s) not in written]
+    donated = [s for s in sources if id(s) in written]
     for _ in range(_MAX_TRACES):
         plan: dict = {}
-        program = jax.jit(functools.partial(_program, fn, leaves, treedef, arg_pos, sources, plan))
+        sources = kept + donated
+        body = functools.partial(_program, fn, leaves, treedef, arg_pos, sources, plan, len(kept))
+        program = jax.jit(body, donate_argnums=2)
+        arrays = [leaves[i]._storage.array for i in arg_pos]
+        kept_arrays = [s.array for s in kept]
+        donated_arrays = _donation([s.array for s in donated], arrays, kept_arrays)
         try:
-            outs = program(
-                [leaves[i]._storage.array for i in arg_pos],
-                [s.array for s in sources],
-                [g() for g in getters],
-            )
+            with _traced_on([*arrays, *kept_arrays, *donated_arrays]):
+                outs = program(arrays, kept_arrays, donated_arrays, [g() for g in getters])
         except _Retrace as r:
-            more, getters = r.args
-            sources += [s for s in more if all(s is not t for t in sources)]
+            more, getters, unwritten = r.args
+            kept += [s for s in more if all(s is not t for t in sources)]
+            kept += [s for s in donated if id(s) in unwritten]
+            donated = [s for s in donated if id(s) not in unwritten]
             continue
         except _NeedsGraph as g:
             if getters:
@@ -296,12 +311,53 @@ def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list):
                     "it returns a tensor that requires grad and changes dynamic state"
                 ) from None
             return _graph_entry(fn, leaves, treedef, arg_pos, sources, g.args[0])
-        return _Entry(program, arg_pos, sources, plan), outs
+        return _Entry(program, arg_pos, sources, plan, len(kept)), outs
     raise Unsupported("the state it reads keeps changing from one trace to the next")
 
 
-def _program(fn, leaves, treedef, arg_pos, sources, plan, arg_arrays, src_arrays, scalars):
+@contextlib.contextmanager
+def _traced_on(arrays: list):
+    """Tensors in the trace report the device of the call's inputs (they are tracers)."""
+    before = _device.trace_device
+    concrete = [a for a in arrays if not isinstance(a, jax.core.Tracer)]
+    _device.trace_device = _device.device_of(concrete[0]) if concrete else before
+    try:
+        yield
+    finally:
+        _device.trace_device = before
+
+
+def _most_refs(donated: list) -> int:
+    return max(sys.getrefcount(a) for a in donated)
+
+
+# What the check below counts for an array that only its storage holds (the same code path).
+_probe = Storage(object())
+_OWN_REFS = _most_refs([_probe.array])
+del _probe
+
+
+def _donation(donated: list, *others: list) -> list:
+    """The arrays to donate: ``donated`` itself when the program may take over their buffers,
+    else copies. Not when anything else refers to one (a pending clone of a parameter still
+    needs the old value) or one is passed twice."""
+    if not donated:
+        return donated
+    ids = {id(a) for a in donated}
+    if (
+        _most_refs(donated) <= _OWN_REFS
+        and len(ids) == len(donated)
+        and not any(id(a) in ids for o in others for a in o)
+    ):
+        return donated
+    return [jnp.copy(a) for a in donated]
+
+
+def _program(
+    fn, leaves, treedef, arg_pos, sources, plan, n_kept, arg_arrays, kept, donated, scalars
+):
     """The traced body: ``fn`` with its arguments and state replaced by tracers."""
+    src_arrays = [*kept, *donated]
     args = [leaves[i] for i in arg_pos]
     arg_storage = {id(t._storage): j for j, t in enumerate(args)}
     arg_tensor = {id(t): j for j, t in enumerate(args)}
@@ -358,8 +414,10 @@ def _program(fn, leaves, treedef, arg_pos, sources, plan, arg_arrays, src_arrays
             plan["grads"] = grads
             plan["guards"] = [(target(t), was_none) for t, was_none in cap.grad_reads.values()]
             plan["getters"] = list(cap.getters)
-            if cap.reads or len(cap.getters) != len(scalars):
-                raise _Retrace(list(cap.reads.values()), list(cap.getters))
+            # A storage handed over for donation that this trace did not write would be lost.
+            unwritten = {id(s) for s in sources[n_kept:]} - set(cap.writes)
+            if cap.reads or len(cap.getters) != len(scalars) or unwritten:
+                raise _Retrace(list(cap.reads.values()), list(cap.getters), unwritten)
         finally:
             # Leave every tensor as it was: the compiled program's outputs are written back
             # by the caller.

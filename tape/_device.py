@@ -77,9 +77,16 @@ def jax_device(d) -> jax.Device:
     return gpus[index]
 
 
+# While tape.compile traces a function its values are tracers, which have no device: they live
+# where the traced call's inputs do (set by tape._compile around the trace).
+trace_device: device | None = None
+
+
 def device_of(array) -> device:
     if isinstance(array, np.ndarray):
         return CPU
+    if isinstance(array, jax.core.Tracer):
+        return trace_device or CPU
     (dev,) = array.devices()
     if dev.platform == "cpu":
         return CPU
