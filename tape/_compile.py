@@ -42,6 +42,7 @@ _TRACER_ERRORS = (
     jax.errors.TracerIntegerConversionError,
 )
 _MAX_TRACES = 4  # a trace that finds state the eager run did not see is redone with it
+DONATE = True  # hand the state a step overwrites to XLA for reuse (off: fresh buffers each step)
 
 
 def compile(
@@ -292,7 +293,7 @@ def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list, wr
         plan: dict = {}
         sources = kept + donated
         body = functools.partial(_program, fn, leaves, treedef, arg_pos, sources, plan, len(kept))
-        program = jax.jit(body, donate_argnums=2)
+        program = jax.jit(body, donate_argnums=2 if DONATE else ())
         arrays = [leaves[i]._storage.array for i in arg_pos]
         kept_arrays = [s.array for s in kept]
         donated_arrays = _donation([s.array for s in donated], arrays, kept_arrays)
@@ -341,7 +342,7 @@ def _donation(donated: list, *others: list) -> list:
     """The arrays to donate: ``donated`` itself when the program may take over their buffers,
     else copies. Not when anything else refers to one (a pending clone of a parameter still
     needs the old value) or one is passed twice."""
-    if not donated:
+    if not donated or not DONATE:
         return donated
     ids = {id(a) for a in donated}
     if (
