@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import sys
 import warnings
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-from tape import _capture, _device, _dispatch, _views
+from tape import _capture, _device, _dispatch, _donate, _views
 from tape._capture import Unsupported, raw_array, set_raw_array
 from tape.autograd import grad_mode
 from tape.tensor import Storage, Tensor
@@ -42,7 +41,6 @@ _TRACER_ERRORS = (
     jax.errors.TracerIntegerConversionError,
 )
 _MAX_TRACES = 4  # a trace that finds state the eager run did not see is redone with it
-DONATE = True  # hand the state a step overwrites to XLA for reuse (off: fresh buffers each step)
 
 
 def compile(
@@ -192,7 +190,7 @@ class _Entry:
         n = self.n_kept
         arrays = [t._storage.array for t in args]
         kept = [s.array for s in self.sources[:n]]
-        donated = _donation([s.array for s in self.sources[n:]], arrays, kept)
+        donated = _donate.donation([s.array for s in self.sources[n:]], arrays, kept)
         return self.program(arrays, kept, donated, [g() for g in self.getters])
 
     def run(self, leaves: list, outs=None):
@@ -293,10 +291,10 @@ def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list, wr
         plan: dict = {}
         sources = kept + donated
         body = functools.partial(_program, fn, leaves, treedef, arg_pos, sources, plan, len(kept))
-        program = jax.jit(body, donate_argnums=2 if DONATE else ())
+        program = jax.jit(body, donate_argnums=2 if _donate.ENABLED else ())
         arrays = [leaves[i]._storage.array for i in arg_pos]
         kept_arrays = [s.array for s in kept]
-        donated_arrays = _donation([s.array for s in donated], arrays, kept_arrays)
+        donated_arrays = _donate.donation([s.array for s in donated], arrays, kept_arrays)
         try:
             with _traced_on([*arrays, *kept_arrays, *donated_arrays]):
                 outs = program(arrays, kept_arrays, donated_arrays, [g() for g in getters])
@@ -326,32 +324,6 @@ def _traced_on(arrays: list):
         yield
     finally:
         _device.trace_device = before
-
-
-def _most_refs(donated: list) -> int:
-    return max(sys.getrefcount(a) for a in donated)
-
-
-# What the check below counts for an array that only its storage holds (the same code path).
-_probe = Storage(object())
-_OWN_REFS = _most_refs([_probe.array])
-del _probe
-
-
-def _donation(donated: list, *others: list) -> list:
-    """The arrays to donate: ``donated`` itself when the program may take over their buffers,
-    else copies. Not when anything else refers to one (a pending clone of a parameter still
-    needs the old value) or one is passed twice."""
-    if not donated or not DONATE:
-        return donated
-    ids = {id(a) for a in donated}
-    if (
-        _most_refs(donated) <= _OWN_REFS
-        and len(ids) == len(donated)
-        and not any(id(a) in ids for o in others for a in o)
-    ):
-        return donated
-    return [jnp.copy(a) for a in donated]
 
 
 def _program(

@@ -510,3 +510,26 @@ def test_views_of_parameters_see_the_step():
             (row.tolist(), type(row.grad_fn).__name__ if lib is torch else row.grad_fn.name())
         )
     assert outputs[0] == outputs[1]
+
+
+def test_step_in_place_never_changes_a_value_someone_still_reads():
+    """step() updates weights in the buffers they had (donation) unless anything else refers to
+    those values: a pending clone, a numpy view, the same weight's optimizer state."""
+    tape.manual_seed(0)
+    lin = tape.nn.Linear(4, 3)
+    opt = tape.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(3):
+        opt.zero_grad()
+        lin(tape.ones(2, 4)).sum().backward()
+        clone, expected = lin.weight.detach().clone(), lin.weight.detach().numpy().copy()
+        view = lin.bias.detach().numpy()
+        seen = view.copy()
+        opt.step()
+        np.testing.assert_array_equal(clone.numpy(), expected)
+        np.testing.assert_array_equal(view, seen)
+        assert not np.array_equal(lin.weight.detach().numpy(), expected)
+    buffer = lin.weight._storage.array.unsafe_buffer_pointer()
+    opt.zero_grad()
+    lin(tape.ones(2, 4)).sum().backward()
+    opt.step()
+    assert lin.weight._storage.array.unsafe_buffer_pointer() == buffer

@@ -30,7 +30,7 @@ import jax
 import numpy as np
 import optax
 
-from tape import _capture, _dtype, _views
+from tape import _capture, _donate, _dtype, _views
 from tape.autograd import grad_mode
 from tape.tensor import Tensor
 
@@ -55,9 +55,11 @@ class Part(NamedTuple):
     unpack: Callable[[Any], dict] | None = None  # optax state -> {torch_key: [arrays]}
 
 
-def _group_update(key, params, grads, states, hyper):
-    """The jitted body: one optax update over every parameter of a group that has a grad."""
+def _group_update(key, params, grads, states, hyper, extra):
+    """The jitted body: one optax update over every parameter of a group that has a grad.
+    ``extra``: per-step inputs that are not torch state (keys starting with "_")."""
     cls, static = key
+    states = {**states, **extra}
     TRACE_COUNTS[cls.__name__] += 1  # runs only while tracing
     parts = cls._parts(static, hyper)
     tx = optax.chain(*(p.tx for p in parts))
@@ -81,6 +83,8 @@ def _group_update(key, params, grads, states, hyper):
 
 
 _jitted_group_update = jax.jit(_group_update, static_argnums=0)
+# The same, updating parameters and state in place (their buffers donated, see tape._donate).
+_jitted_group_update_in_place = jax.jit(_group_update, static_argnums=0, donate_argnums=(1, 3))
 
 
 def _scalar_dtype() -> np.dtype:
@@ -269,14 +273,21 @@ class Optimizer:
                     raise RuntimeError("optimizer state keys differ between parameters of a group")
                 for k, v in merged.items():
                     states[k].append(v)
+            del merged  # it would keep the last parameter's state from being updated in place
             self._check(gi, params, states)
             states = self._extra_state(params, states, fresh)
-            new_params, new_states = _jitted_group_update(
-                (type(self), static),
-                [p._storage.array for p in params],
-                [p._grad._storage.array for p in params],
-                states,
-                hyper,
+            extra = {k: states.pop(k) for k in list(states) if k.startswith("_")}
+            update = _jitted_group_update
+            arrays = [p._storage.array for p in params]
+            grads = [p._grad._storage.array for p in params]
+            if len(self.param_groups) == 1 and _capture.active() is None:
+                # One group: anything that fails does so before the update runs, so updating
+                # in place keeps "a failed step changes nothing".
+                arrays = _donate.donation(arrays, grads)
+                states = {k: _donate.donation(v, grads, arrays) for k, v in states.items()}
+                update = _jitted_group_update_in_place
+            new_params, new_states = update(
+                (type(self), static), arrays, grads, states, hyper, extra
             )
             pending.append((params, new_params, new_states))
         # Everything computed: now write parameters and state, in place like torch.

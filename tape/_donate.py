@@ -1,0 +1,43 @@
+"""Donating buffers to XLA: a compiled program that overwrites state (a step's weights, momentum
+buffers, running statistics) may take over the buffers of the old values for the new ones, so
+the update happens in place instead of in freshly allocated memory.
+
+A buffer is handed over only when its storage is the one thing that refers to it: a pending
+``clone()`` of a weight, or the same array passed twice, still needs the old value. (A numpy
+view taken with ``.numpy()`` is safe either way: JAX then copies instead of donating.)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import jax.numpy as jnp
+
+from tape.tensor import Storage
+
+ENABLED = True  # off: programs write fresh buffers (for comparisons)
+
+
+def _refs(arrays: list) -> list:
+    return [sys.getrefcount(a) for a in arrays]
+
+
+# What ``_refs`` counts for an array that only its storage holds (the same code path).
+_probe = Storage(object())
+_OWN_REFS = _refs([_probe.array])[0]
+del _probe
+
+
+def donation(arrays: list, *others: list) -> list:
+    """``arrays`` (each just read from its storage) ready to donate: each one as it is when
+    nothing else refers to it, else a copy of it. ``others``: the program's other inputs."""
+    if not arrays or not ENABLED:
+        return arrays
+    elsewhere = {id(a) for o in others for a in o}
+    seen: set = set()
+    out = []
+    for a, refs in zip(arrays, _refs(arrays), strict=True):
+        alone = refs <= _OWN_REFS and id(a) not in seen and id(a) not in elsewhere
+        seen.add(id(a))
+        out.append(a if alone else jnp.copy(a))
+    return out
