@@ -1,6 +1,7 @@
 """Time to the first ResNet18 train step in a fresh process, with a cold and a warm JAX cache.
 
-One sample is one new ``python`` process, timed from its start to its exit: the interpreter,
+One sample is one new ``python`` process, timed from its start to the end of its first step
+(its exit, which tears down JAX, is not counted): the interpreter,
 ``import tape`` and ``import models``, ``models.resnet18()`` and one train step of
 bench/bench_resnet.py (B=16, 3x64x64, SGD with momentum, ``loss.item()``). "cold" runs with an
 empty persistent compilation cache (a fresh temporary ``TAPE_CACHE_DIR``), "warm" runs again with
@@ -21,21 +22,23 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# The child builds the step with bench_resnet's own code and runs it once.
+# The child builds the step with bench_resnet's own code, runs it once, and prints the clock.
 CHILD = (
-    "import sys; sys.path.insert(0, {root!r}); from bench.bench_resnet import {make}; "
-    "{make}({batch}, {size})()"
+    "import sys, time; sys.path.insert(0, {root!r}); from bench.bench_resnet import {make}; "
+    "{make}({batch}, {size})(); print(time.time())"
 )
 
 
 def first_step_s(make: str, batch: int, size: int, cache_dir: str) -> float:
-    """Wall seconds of one fresh process that builds the model and runs one step."""
+    """Wall seconds from starting a fresh process to the end of its first train step."""
     env = dict(os.environ, TAPE_CACHE_DIR=cache_dir)
     env.pop("JAX_COMPILATION_CACHE_DIR", None)  # it would take precedence over TAPE_CACHE_DIR
     code = CHILD.format(root=ROOT, make=make, batch=batch, size=size)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
-    return time.perf_counter() - start
+    start = time.time()
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    return float(done.stdout.split()[-1]) - start
 
 
 def main(argv: list[str] | None = None) -> list[str]:

@@ -64,9 +64,21 @@ class _FlaxBlock(nn.Module):
         return self._flax_call(self, x, self.training)
 
 
+# True while ResNet.__init__ builds its layers: it re-draws every conv weight afterwards
+# (kaiming_normal_, as torchvision does), so the convs' default init only advances the generator.
+_redrawn = False
+
+
+def _conv(*args, **kwargs) -> nn.Conv2d:
+    if not _redrawn:
+        return nn.Conv2d(*args, **kwargs)
+    with nn.init._draws_only():
+        return nn.Conv2d(*args, **kwargs)
+
+
 def _downsample(inplanes: int, outplanes: int, stride: int):
     return nn.Sequential(
-        nn.Conv2d(inplanes, outplanes, kernel_size=1, stride=stride, bias=False),
+        _conv(inplanes, outplanes, kernel_size=1, stride=stride, bias=False),
         nn.BatchNorm2d(outplanes),
     )
 
@@ -76,10 +88,10 @@ class BasicBlock(_FlaxBlock):
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.conv1 = _conv(inplanes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.conv2 = _conv(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
         self.stride = stride
@@ -91,11 +103,11 @@ class Bottleneck(_FlaxBlock):
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.conv1 = _conv(inplanes, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.conv2 = _conv(planes, planes, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
+        self.conv3 = _conv(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -111,19 +123,24 @@ class ResNet(nn.Module):
         num_classes: int = 1000,
         zero_init_residual: bool = False,
     ) -> None:
+        global _redrawn
         super().__init__()
         self.inplanes = 64
         self.dilation = 1
         self.groups = 1
         self.base_width = 64
-        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(self.inplanes)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        outer, _redrawn = _redrawn, True
+        try:
+            self.conv1 = _conv(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+            self.bn1 = nn.BatchNorm2d(self.inplanes)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            self.layer1 = self._make_layer(block, 64, layers[0])
+            self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
+            self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
+            self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        finally:
+            _redrawn = outer
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 

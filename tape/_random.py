@@ -146,6 +146,13 @@ class Generator:
         out[out == _cast(np.float64(high), dtype)] = _cast(np.float64(low), dtype)
         return out.reshape(shape)
 
+    def skip_uniform(self, shape: Shape, dtype: np.dtype) -> None:
+        """Advance the generator past ``uniform(shape, dtype, ...)`` without making values:
+        for a layer whose default initialisation its model overwrites."""
+        n = math.prod(_shape(shape)) * (2 if _opmath(_float_dtype(dtype)) == np.float64 else 1)
+        if n:
+            self._bitgen.random_raw(n, output=False)
+
     def normal(self, shape: Shape, dtype: np.dtype, mean: float, std: float) -> np.ndarray:
         """``Tensor.normal_(mean, std)``."""
         shape, dtype = _shape(shape), _float_dtype(dtype)
@@ -276,6 +283,8 @@ def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32
     """
     if np.ndim(b) == 0 and b == 1:  # exact product: a plain float32 add rounds once
         return np.add(a, c, dtype=np.float32)
+    if np.ndim(c) == 0 and c == 0:  # a float32 product rounds once; adding c (+-0) after
+        return np.multiply(a, b, dtype=np.float32) + np.float32(c)  # gives fma's zero sign
     p = np.multiply(a, b, dtype=np.float64)
     s = p + c
     out = s.astype(np.float32)

@@ -461,9 +461,24 @@ def _owner(root: Module, path: tuple, types: dict, flax_path: tuple) -> Module:
     return m
 
 
+_abstract_inits: dict = {}
+
+
 def _abstract_init(module, x, kwargs):
     """Variable shapes, and the Flax class name of each submodule path in call order, from the
-    input's shape alone (the key is abstract too: making a real one compiles a program)."""
+    input's shape alone (the key is abstract too: making a real one compiles a program).
+    Equal modules on equal inputs (a ResNet's repeated blocks) share one trace of Flax's init."""
+    key = (module, x.shape, x.dtype, tuple(sorted(kwargs.items())))
+    try:
+        hit = _abstract_inits.get(key)
+    except TypeError:  # a module with unhashable fields: traced every time
+        return _trace_init(module, x, kwargs)
+    if hit is None:
+        hit = _abstract_inits[key] = _trace_init(module, x, kwargs)
+    return hit
+
+
+def _trace_init(module, x, kwargs):
     import flax.linen as fnn
 
     types: dict = {}

@@ -3,11 +3,13 @@ torch-identical generator (so ``manual_seed`` gives torch's exact values)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
 import numpy as np
 
+from tape import _random
 from tape.autograd import grad_mode
 
 __all__ = [
@@ -81,7 +83,29 @@ def _calculate_correct_fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+# Set by ``_draws_only``: uniform_ advances the generator by the draws it would make and leaves
+# the tensor as it is.
+_discard = False
+
+
+@contextlib.contextmanager
+def _draws_only():
+    """For layers whose default initialisation the model overwrites (torchvision's ResNet
+    re-draws every conv weight): the generator moves on exactly as if the values were drawn,
+    so later draws stay torch's, without computing values that are thrown away (a ResNet18's
+    conv weights are 11M uniforms)."""
+    global _discard
+    old, _discard = _discard, True
+    try:
+        yield
+    finally:
+        _discard = old
+
+
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    if _discard:
+        (generator or _random.default_generator).skip_uniform(tuple(tensor.shape), tensor.dtype.np)
+        return tensor
     with grad_mode.no_grad():
         return tensor.uniform_(a, b, generator=generator)
 

@@ -4,8 +4,9 @@ hold the result and its history (bumping the version counter autograd checks).""
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
-from tape import _random
+from tape import _device, _random
 from tape.autograd import grad_mode
 from tape.ops import elementwise, indexing
 from tape.ops.registry import NONE, dispatch, register
@@ -41,7 +42,56 @@ def inplace(fn):
     return method
 
 
+def _device_of(storage) -> _device.device:
+    """Where a value lives, computed or not: a pending value is computed on the device of the
+    arrays its thunks take (numpy inputs and uncommitted arrays go to the default, the CPU)."""
+    if not _device._gpus():  # the CPU is the only device: no walk through pending graphs
+        return _device.CPU
+    if storage.pending() is None:
+        return _device.device_of(storage.array)
+    stack, seen = [storage.pending()[0]], set()
+    while stack:
+        thunk = stack.pop()
+        if thunk.values is not None:  # computed since
+            arrays = thunk.values
+        else:
+            arrays = []
+            for x in thunk.inputs:
+                if type(x) is not tuple:
+                    arrays.append(x)
+                elif id(x[0]) not in seen:
+                    seen.add(id(x[0]))
+                    stack.append(x[0])
+        for a in arrays:
+            if getattr(a, "committed", False):
+                return _device.device_of(a)
+    return _device.CPU
+
+
+def _host_fill(input, value):
+    """``value`` broadcast to ``input``'s shape as a host numpy array, or None where that would
+    not be what the fill op makes: a fill that would record a node (the op must run), a value
+    not on the CPU (a CUDA tensor stays on its device), or a value numpy casts differently
+    (out-of-range integers, floats into integer tensors). Creating the array here instead of
+    running the op compiles no program: a model's ``__init__`` fills dozens of new buffers
+    and weights, one program per shape otherwise."""
+    if grad_mode.state.enabled and input._requires_grad:
+        return None
+    meta = input._storage.meta
+    if isinstance(value, float) and not np.issubdtype(meta.dtype, np.inexact):
+        return None
+    if _device_of(input._storage) != _device.CPU:
+        return None
+    try:
+        return np.full(meta.shape, value, meta.dtype)
+    except OverflowError:
+        return None
+
+
 def _zero_fn(input):
+    host = _host_fill(input, 0)
+    if host is not None:
+        return _new(host)
     return dispatch(_zero, (input,))
 
 
@@ -53,7 +103,16 @@ def _fill_fn(input, value):
                 f"{value.dim()} dimensions."
             )
         return dispatch(_fill_tensor, (input, value))
+    host = _host_fill(input, value)
+    if host is not None:
+        return _new(host)
     return dispatch(_fill, (input,), (("value", value),))
+
+
+def _new(array):
+    from tape import creation
+
+    return creation._new(array)
 
 
 def _copy_fn(input, src, non_blocking=False):
@@ -65,8 +124,14 @@ def _copy_fn(input, src, non_blocking=False):
         src = creation.tensor(src)
     a, b = input._storage.meta, src._storage.meta
     recorded = grad_mode.state.enabled and (input._requires_grad or src._requires_grad)
-    if not recorded and a.shape == b.shape and a.dtype == b.dtype:
-        # Nothing to record or convert: take src's value as it is (pending values stay so).
+    if (
+        not recorded
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+        and _device_of(src._storage) == _device_of(input._storage)
+    ):
+        # Nothing to record, convert or move: take src's value as it is (pending values stay
+        # so). Across devices the op runs, so that the tensor stays on its own device.
         return src.detach()
     return dispatch(_copy, (input, src))
 
