@@ -124,6 +124,8 @@ def _lift(input, *scalars):
     """``input`` cast to torch's result type with Python ``scalars`` that are baked into an op as
     static arguments (``int_tensor ** 0.5`` is float32). Only integer and bool tensors change,
     and those never require grad, so the cast records nothing."""
+    if input.dtype.is_floating_point:  # a float tensor keeps its dtype with any Python number
+        return input
     dtype = promote((input, *scalars), SAME)
     if dtype == input.dtype.np:
         return input
