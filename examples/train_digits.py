@@ -42,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="runs", help="directory for the plot and the checkpoint")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bar")
+    p.add_argument("--compile", action="store_true", help="run each train step as one XLA program")
     args = p.parse_args(argv)
     if args.epochs is None:
         args.epochs = DEFAULT_EPOCHS[args.model]
@@ -188,6 +189,16 @@ def main(argv=None) -> dict:
         f"({n_params:,} parameters) on {device}; batch {args.batch_size}, "
         f"Adam lr {args.lr} with a cosine schedule"
     )
+
+    def train_step(xb, yb):
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if args.compile:
+        train_step = torch.compile(train_step)
     steps = len(x_train) // args.batch_size
     t0 = time.perf_counter()
     for epoch in range(start_epoch, args.epochs):
@@ -200,11 +211,7 @@ def main(argv=None) -> dict:
             it = bar = tqdm(it, total=steps, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False)
         for xb, yb in it:
             xb, yb = xb.to(device), yb.to(device)
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            value = loss.item()
+            value = train_step(xb, yb).item()
             total += value
             if bar is not None:
                 bar.set_postfix(loss=f"{value:.4f}")
