@@ -103,6 +103,7 @@ class Capture:
         self.backward_calls = 0
         self.known: set = set()  # ids of storages that are inputs of the traced program
         self.leaves: dict = {}  # id(storage) -> leaf tensor requiring grad that an op used
+        self.modes: dict = {}  # id(module) -> (module, its .training when first called)
 
     # --- what the hooks record ------------------------------------------------------------
     def read(self, storage, value):
@@ -143,6 +144,8 @@ class Capture:
     # --- install / remove -----------------------------------------------------------------
     def __enter__(self) -> Capture:
         global _active
+        from tape.nn.module import Module
+
         # A capture can run inside another (a compiled module's forward traced while a step
         # is captured): the inner one's hooks replace the outer's until it exits.
         self._outer = (
@@ -152,6 +155,7 @@ class Capture:
             *(Storage.__dict__[k] for k in ("__init__", "array", "pending", "set_pending")),
             Tensor.__dict__["_init"],
             Tensor.__dict__["_grad"],
+            Module.__dict__["__call__"],
             _random.Generator._u32,
             _random.Generator._u64,
             _dispatch.LAZY,
@@ -182,6 +186,12 @@ class Capture:
             cap.backward_calls += 1
             return _RUN(*args, **kwargs)
 
+        module_call = Module.__call__
+
+        def call(m, *args, **kwargs):
+            cap.modes.setdefault(id(m), (m, m.training))
+            return module_call(m, *args, **kwargs)
+
         def kinds(args):
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad and a._grad_fn is None:
@@ -190,6 +200,7 @@ class Capture:
 
         engine._run = run
         _dispatch._kinds = kinds
+        Module.__call__ = call
         Storage.__init__ = storage_init
         Tensor._init = tensor_init
         Storage.array = property(
@@ -210,6 +221,8 @@ class Capture:
 
     def __exit__(self, *exc) -> None:
         global _active
+        from tape.nn.module import Module
+
         (
             _active,
             engine._run,
@@ -220,6 +233,7 @@ class Capture:
             Storage.set_pending,
             Tensor._init,
             Tensor._grad,
+            Module.__call__,
             _random.Generator._u32,
             _random.Generator._u64,
             _dispatch.LAZY,

@@ -41,6 +41,7 @@ _TRACER_ERRORS = (
     jax.errors.TracerIntegerConversionError,
 )
 _MAX_TRACES = 4  # a trace that finds state the eager run did not see is redone with it
+_MAX_ENTRIES = 8  # compiled variants kept per argument signature (train and eval modes, ...)
 
 
 def compile(
@@ -87,7 +88,7 @@ class CompiledFunction:
     def __init__(self, fn: Callable, fullgraph: bool = False) -> None:
         self._fn = fn
         self._fullgraph = fullgraph
-        self._entries: dict = {}  # guard key -> _Entry
+        self._entries: dict = {}  # guard key -> [_Entry, ...] (e.g. one per train/eval mode)
         # guard key -> (state storages read, dynamic() getters, ids of the storages written)
         self._sources: dict = {}
         self._fallback: str | None = None
@@ -109,9 +110,10 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
         key = (treedef, tuple(_leaf_key(x) for x in leaves), grad_mode.state.enabled)
-        entry = self._entries.get(key)
-        if entry is not None and entry.valid(leaves):
-            return entry.run(leaves)
+        entries = self._entries.get(key, ())
+        for entry in entries:
+            if entry.valid(leaves):
+                return entry.run(leaves)
         found = self._sources.get(key)
         if found is None:
             return self._discover(key, leaves, args, kwargs)
@@ -122,7 +124,9 @@ class CompiledFunction:
         except _TRACER_ERRORS as e:
             cause = f"it reads a tensor's value in Python ({type(e).__name__})"
             return self._give_up(cause, args, kwargs)
-        self._entries[key] = entry
+        # Entries made stale by a structural change go; other modes' entries stay.
+        kept = [e for e in entries if e.epoch == _capture.epoch][-(_MAX_ENTRIES - 1) :]
+        self._entries[key] = [*kept, entry]
         return entry.run(leaves, outs)
 
     def _discover(self, key, leaves, args, kwargs):
@@ -172,6 +176,7 @@ class _Entry:
         self.writes = plan["writes"]  # (target storage, output index, version bump)
         self.grads = plan["grads"]  # (target tensor, ("none", _) | ("new", k) | ("obj", g))
         self.guards = plan["guards"]  # (target tensor, .grad was None)
+        self.modes = plan["modes"]  # (module called, its .training then)
         self.out_tree = plan["out_tree"]
         self.out_spec = plan["out_spec"]
 
@@ -180,6 +185,9 @@ class _Entry:
         changed, and each ``.grad`` it reads is None, or not, as when it was traced."""
         if self.epoch != _capture.epoch:
             return False
+        for module, training in self.modes:
+            if module.training != training:
+                return False
         for (kind, x), was_none in self.guards:
             t = leaves[self.arg_pos[x]] if kind == "arg" else x
             if (_GRAD.__get__(t) is None) != was_none:
@@ -386,6 +394,7 @@ def _program(
                     grads.append((target(t), ("obj", now)))
             plan["grads"] = grads
             plan["guards"] = [(target(t), was_none) for t, was_none in cap.grad_reads.values()]
+            plan["modes"] = list(cap.modes.values())
             plan["getters"] = list(cap.getters)
             # A storage handed over for donation that this trace did not write would be lost.
             unwritten = {id(s) for s in sources[n_kept:]} - set(cap.writes)

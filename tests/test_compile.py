@@ -339,3 +339,37 @@ def test_written_state_reuses_its_buffers_unless_something_else_holds_them():
     np.testing.assert_array_equal(clone.numpy(), expected)
     np.testing.assert_array_equal(view, seen)
     assert not np.array_equal(w.detach().numpy(), expected)
+
+
+def test_evaluating_between_epochs_does_not_recapture():
+    """model.eval() for evaluation, model.train() again: the step's program is still valid, as
+    it guards on the train/eval mode of the modules it calls, and it matches eager training."""
+
+    def run(compiled: bool):
+        model = _mlp()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x, calls, history = tape.ones(16, 4), [], []
+
+        def step(x):
+            calls.append(1)
+            opt.zero_grad()
+            loss = (model(x) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = tape.compile(step) if compiled else step
+        for epoch in range(4):
+            model.train()
+            history += [f(x).item() for _ in range(3)]
+            model.eval()
+            with tape.no_grad():
+                history.append(model(x).sum().item())
+            if epoch == 1:
+                settled = len(calls)
+        return history, len(calls), settled
+
+    eager, _, _ = run(False)
+    history, calls, settled = run(True)
+    np.testing.assert_allclose(history, eager, rtol=1e-5)
+    assert calls == settled

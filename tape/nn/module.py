@@ -237,7 +237,8 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value) -> None:
-        _capture.changed()  # a compiled step may have baked in the old value
+        if name != "training":  # compiled steps guard on the modes of the modules they call
+            _capture.changed()  # a compiled step may have baked in the old value
 
         def remove_from(*dicts_or_sets):
             for d in dicts_or_sets:
