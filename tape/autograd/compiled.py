@@ -63,8 +63,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     accumulate, or None when the caller should run the graph node by node (first sighting,
     hooks, or anything else the compiled path doesn't cover).
     """
-    from tape.tensor import Tensor
+    from tape.autograd.engine import _tensor_cls
 
+    Tensor = _tensor_cls()
     index = {node: i for i, node in enumerate(order)}
     sig = []
     args = []

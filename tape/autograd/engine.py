@@ -17,10 +17,17 @@ from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
 _add = jax.jit(jnp.add)
 
 
-def _tensor_cls():
-    from tape.tensor import Tensor
+_Tensor = None
 
-    return Tensor
+
+def _tensor_cls():
+    """tape.tensor.Tensor (imported on first use: tape.tensor imports this package)."""
+    global _Tensor
+    if _Tensor is None:
+        from tape.tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
 
 
 def _shape_str(shape) -> str:
