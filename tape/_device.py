@@ -93,6 +93,32 @@ def device_of(array) -> device:
     return device("cuda", _gpus().index(dev))
 
 
+def storage_device(storage) -> device:
+    """Where a value lives, computed or not: a pending value is computed on the device of the
+    arrays its thunks take (numpy inputs and uncommitted arrays go to the default, the CPU)."""
+    if not _gpus():  # the CPU is the only device: no walk through pending graphs
+        return CPU
+    if storage.pending() is None:
+        return device_of(storage.array)
+    stack, seen = [storage.pending()[0]], set()
+    while stack:
+        thunk = stack.pop()
+        if thunk.values is not None:  # computed since
+            arrays = thunk.values
+        else:
+            arrays = []
+            for x in thunk.inputs:
+                if type(x) is not tuple:
+                    arrays.append(x)
+                elif id(x[0]) not in seen:
+                    seen.add(id(x[0]))
+                    stack.append(x[0])
+        for a in arrays:
+            if getattr(a, "committed", False):
+                return device_of(a)
+    return CPU
+
+
 def move(tensor, d):
     """``tensor`` on device ``d``: an op on the tape (ToCopyBackward0), so gradients flow back.
 

@@ -42,32 +42,6 @@ def inplace(fn):
     return method
 
 
-def _device_of(storage) -> _device.device:
-    """Where a value lives, computed or not: a pending value is computed on the device of the
-    arrays its thunks take (numpy inputs and uncommitted arrays go to the default, the CPU)."""
-    if not _device._gpus():  # the CPU is the only device: no walk through pending graphs
-        return _device.CPU
-    if storage.pending() is None:
-        return _device.device_of(storage.array)
-    stack, seen = [storage.pending()[0]], set()
-    while stack:
-        thunk = stack.pop()
-        if thunk.values is not None:  # computed since
-            arrays = thunk.values
-        else:
-            arrays = []
-            for x in thunk.inputs:
-                if type(x) is not tuple:
-                    arrays.append(x)
-                elif id(x[0]) not in seen:
-                    seen.add(id(x[0]))
-                    stack.append(x[0])
-        for a in arrays:
-            if getattr(a, "committed", False):
-                return _device.device_of(a)
-    return _device.CPU
-
-
 def _host_fill(input, value):
     """``value`` broadcast to ``input``'s shape as a host numpy array, or None where that would
     not be what the fill op makes: a fill that would record a node (the op must run), a value
@@ -80,7 +54,7 @@ def _host_fill(input, value):
     meta = input._storage.meta
     if isinstance(value, float) and not np.issubdtype(meta.dtype, np.inexact):
         return None
-    if _device_of(input._storage) != _device.CPU:
+    if _device.storage_device(input._storage) != _device.CPU:
         return None
     try:
         return np.full(meta.shape, value, meta.dtype)
@@ -128,7 +102,7 @@ def _copy_fn(input, src, non_blocking=False):
         not recorded
         and a.shape == b.shape
         and a.dtype == b.dtype
-        and _device_of(src._storage) == _device_of(input._storage)
+        and _device.storage_device(src._storage) == _device.storage_device(input._storage)
     ):
         # Nothing to record, convert or move: take src's value as it is (pending values stay
         # so). Across devices the op runs, so that the tensor stays on its own device.
