@@ -2,12 +2,21 @@
 
 import os
 
-# XLA CPU's concurrency-optimized scheduler runs independent convolutions side by side, each on
-# fewer threads; on a ResNet18 train step it was ~10% slower than the plain schedule here. Set
-# before JAX starts its backend; an explicit setting in XLA_FLAGS wins.
-_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
-if _FLAG not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FLAG}=false".strip()
+# XLA CPU defaults, measured on ResNet18 train steps here (DESIGN.md §3); set before JAX starts
+# its backend, and a flag already named in XLA_FLAGS wins.
+# - The concurrency-optimized scheduler runs independent convolutions side by side, each on fewer
+#   threads: ~10% slower than the plain schedule.
+# - YNNPACK takes dots and reductions but not convolutions: XLA's own convolution runs a 3x3 conv
+#   forward+backward 1.3-1.9x faster than YNNPACK's at B=16 (a ResNet18 step ~20% faster), though
+#   YNNPACK's wins at B=1 (that step ~10% slower).
+_XLA_DEFAULTS = {
+    "--xla_cpu_enable_concurrency_optimized_scheduler": "false",
+    "--xla_cpu_experimental_ynn_fusion_type": "individual_dot,reduce",
+}
+_xla_flags = os.environ.get("XLA_FLAGS", "")
+os.environ["XLA_FLAGS"] = " ".join(
+    [_xla_flags] + [f"{k}={v}" for k, v in _XLA_DEFAULTS.items() if k not in _xla_flags]
+).strip()
 
 import jax  # noqa: E402
 
