@@ -18,6 +18,17 @@ from tape.autograd.graph import AccumulateGrad
 _ARG = "<array>"  # marks where a node input is an array argument rather than a constant
 _PENDING = "<pending>"  # a pending forward value: (_PENDING, thunk index, output index)
 _cache = _lazy.ProgramCache()  # backward programs by graph signature
+_Tensor = None
+
+
+def _tensor_cls():
+    """tape.tensor.Tensor, looked up once (tape.tensor imports this package)."""
+    global _Tensor
+    if _Tensor is None:
+        from tape.tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
 
 
 def plan(roots) -> list:
@@ -63,9 +74,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     accumulate, or None when the caller should run the graph node by node (first sighting,
     hooks, or anything else the compiled path doesn't cover).
     """
-    from tape.autograd.engine import _tensor_cls
-
-    Tensor = _tensor_cls()
+    Tensor = _Tensor or _tensor_cls()
     index = {node: i for i, node in enumerate(order)}
     sig = []
     args = []
@@ -118,19 +127,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                     args.append(storage.array)
             else:
                 sources.append(x)
-        edges = []
-        for n, nr in node.edges:
-            edges.append(None if n is None else (index[n], nr))
+        edges = tuple(None if n is None else (index[n], nr) for n, nr in node.edges)
         sig.append(
-            (
-                node.op,
-                node.static,
-                node.cast,
-                node.float_outs,
-                sources,
-                tuple(edges),
-                len(node.out_meta),
-            )
+            (node.op, node.static, node.cast, node.float_outs, sources, edges, len(node.out_meta))
         )
     # The values of the tensors backward was called on, when still pending: from their node.
     for t in outputs:
@@ -146,7 +145,10 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     thunk_sig = _lazy.signature(thunks, thunk_index, thunk_args)
     for i, j, thunk, nr in patches:
         sig[i][4][j] = (_PENDING, thunk_index[id(thunk)], nr)
-    sig = tuple(e if type(e) is bool else (*e[:4], tuple(e[4]), *e[5:]) for e in sig)
+    for i, e in enumerate(sig):  # sources lists become tuples, hashable
+        if type(e) is not bool:
+            sig[i] = (e[0], e[1], e[2], e[3], tuple(e[4]), e[5], e[6])
+    sig = tuple(sig)
     root_sig = tuple((index[n], nr) for n, nr, _ in roots)
     key = (sig, root_sig, thunk_sig, out_nodes)
     fn = _cache.get(key, _backward_program)

@@ -12,22 +12,10 @@ import numpy as np
 
 from tape import _dispatch
 from tape.autograd import compiled, grad_mode
+from tape.autograd.compiled import _tensor_cls
 from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
 
 _add = jax.jit(jnp.add)
-
-
-_Tensor = None
-
-
-def _tensor_cls():
-    """tape.tensor.Tensor (imported on first use: tape.tensor imports this package)."""
-    global _Tensor
-    if _Tensor is None:
-        from tape.tensor import Tensor
-
-        _Tensor = Tensor
-    return _Tensor
 
 
 def _shape_str(shape) -> str:

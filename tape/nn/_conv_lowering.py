@@ -35,12 +35,13 @@ def conv_out(size: int, k: int, s: int, lo: int, hi: int, d: int = 1) -> int:
 def use_im2col(kernel: Pair, out_hw: Pair, groups: int = 1) -> bool:
     """True where im2col plus one dot beats ``lax.conv_general_dilated`` on XLA CPU.
 
-    Measured forward+backward on every ResNet18/34/50 conv at B=16 and B=1 (3x64x64 input): a 1x1
-    kernel is a matrix product, as fast as XLA's or faster. Otherwise im2col from an output of 4x4
-    down (XLA's slow path: 3x3 convs with a 2x2 output run 9-30x torch, im2col 0.5-0.6x); from 8x8
-    up XLA's convolution is faster or even (0.4-1.0x torch), im2col's patch matrix being kh*kw
-    times the input (at 7x7, ResNet18's layer4 at 224, the two are within noise). Grouped
-    convolutions stay in XLA.
+    Measured forward+backward on every ResNet18/34/50 conv at B=16 and B=1 (3x64x64 input), and
+    again for ResNet18 once XLA's own convolution replaced YNNPACK's (``tape/__init__.py``): the
+    threshold held. A 1x1 kernel is a matrix product, as fast as XLA's or faster. Otherwise
+    im2col from an output of 4x4 down (XLA's slow path: 3x3 convs with a 2x2 output run 9-30x
+    torch, im2col 0.5-0.6x); from 8x8 up XLA's convolution is faster or even (0.4-1.0x torch),
+    im2col's patch matrix being kh*kw times the input (at 7x7, ResNet18's layer4 at 224, the two
+    are within noise). Grouped convolutions stay in XLA.
     """
     if groups != 1:
         return False
