@@ -9,6 +9,7 @@ node by node (cheap to start); from the second sighting on it is compiled.
 from __future__ import annotations
 
 import heapq
+from sys import getrefcount
 
 import jax.numpy as jnp
 
@@ -81,6 +82,8 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     leaves = []
     patches = []  # (sig position, input position, thunk, output): pending values with no node
     computed = {}  # node position -> the pending thunk whose values that node recomputes
+    inner = {}  # id(tensor) -> [producer position, tensor, uses in the graph]: candidates
+    saved = {}  # id(tensor or storage) -> how many saved-tensor entries hold it
     for node in order:
         if type(node) is AccumulateGrad:
             if node.variable._hooks:
@@ -100,6 +103,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             return None
         if node._saved:
             node.check_saved()
+            for t, st, _ in node._saved:
+                saved[id(t)] = saved.get(id(t), 0) + 1
+                saved[id(st)] = saved.get(id(st), 0) + 1
         # Each input is the output of a node in this graph, recomputed inside the program (a
         # pending value, or a cheap op's: passing an argument costs about a microsecond), a
         # pending value with no node (computed from its thunk), an array argument, or a Python
@@ -109,7 +115,8 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
             if isinstance(x, Tensor):
                 storage = x._storage
-                pending = storage.pending() is not None
+                thunk = storage.thunk  # inlined storage.pending(): this loop runs per input
+                pending = thunk is not None and thunk.values is None
                 if (
                     producer is not None
                     and type(producer) is not AccumulateGrad
@@ -117,17 +124,21 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                     and producer in index
                 ):
                     sources.append((index[producer], nr))
-                    if pending and producer.thunk is storage.thunk:
-                        computed[index[producer]] = storage.thunk
+                    if pending and producer.thunk is thunk:
+                        seen = inner.get(id(x))
+                        if seen is None:
+                            inner[id(x)] = [index[producer], x, 1]
+                        else:
+                            seen[2] += 1
                 elif pending:
-                    patches.append((len(sig), len(sources), storage.thunk, storage.index))
+                    patches.append((len(sig), len(sources), thunk, storage.index))
                     sources.append(None)
                 else:
                     sources.append(_ARG)
                     args.append(storage.array)
             else:
                 sources.append(x)
-        edges = tuple(None if n is None else (index[n], nr) for n, nr in node.edges)
+        edges = tuple([None if n is None else (index[n], nr) for n, nr in node.edges])
         sig.append(
             (node.op, node.static, node.cast, node.float_outs, sources, edges, len(node.out_meta))
         )
@@ -136,8 +147,12 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         node = t._grad_fn
         if t._storage.pending() is not None and node in index and node.thunk is t._storage.thunk:
             computed[index[node]] = node.thunk
-    # Every pending value the program recomputes is handed back, so that nothing (a loss to
-    # print, BatchNorm's running stats) needs a second program to compute it again.
+    # A pending value the program recomputes is handed back where something outside this
+    # graph may read it (a loss to print, BatchNorm's running stats, logits kept for an
+    # accuracy), so that it needs no second program. Values only the graph holds stay inside:
+    # each output makes XLA store a value it could have fused away.
+    x = storage = thunk = None  # the loop's last values would count as references
+    computed.update(_read_later(inner, saved, order, sig))
     out_nodes = tuple(sorted(computed))
     thunks = _lazy.collect([thunk for _, _, thunk, _ in patches])
     thunk_index = {id(t): i for i, t in enumerate(thunks)}
@@ -164,6 +179,42 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         for node in order:
             node.free()
     return list(zip(leaves, grads, strict=True))
+
+
+def _read_later(inner: dict, saved: dict, order: list, sig: list) -> dict:
+    """Of the candidates (pending graph tensors, by id: [producer position, tensor, uses]),
+    the producer positions whose values may be read after the backward, with their thunks.
+
+    A value is only the graph's when the tensor, its storage and its thunk have no references
+    but the graph's own (node inputs, saved entries, the producer, consumers' thunks). Getting
+    this wrong is never wrong, only slower: a value not handed back stays pending, and reading
+    it recomputes it.
+    """
+    consumers: dict = {}  # id(thunk) -> references from the graph's pending thunks' inputs
+    for node in order:
+        t = node.thunk
+        if t is not None and t.inputs:
+            for e in t.inputs:
+                if type(e) is tuple:
+                    consumers[id(e[0])] = consumers.get(id(e[0]), 0) + 1
+    out = {}
+    for i, tensor, uses in inner.values():
+        if i in out:
+            continue
+        storage = tensor._storage
+        thunk = storage.thunk
+        if (
+            sig[i][6] > 1  # several outputs (BatchNorm's stats): kept, not reasoned about
+            # Each count adds the references of this loop: its variable, getrefcount's
+            # argument, and for the tensor, its candidate entry.
+            or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + 3
+            # the tensor's own reference
+            or getrefcount(storage) > 1 + saved.get(id(storage), 0) + 2
+            # the storage's and the producer node's references
+            or getrefcount(thunk) > 2 + consumers.get(id(thunk), 0) + 2
+        ):
+            out[i] = thunk
+    return out
 
 
 def _backward_program(key):
