@@ -189,8 +189,8 @@ def test_backward_hands_back_only_values_read_later():
     handed = []
     real = compiled._read_later
 
-    def spy(inner, saved, order, sig):
-        out = real(inner, saved, order, sig)
+    def spy(inner, saved, sig):
+        out = real(inner, saved, sig)
         handed.append(({v[0] for v in inner.values()}, set(out)))
         return out
 

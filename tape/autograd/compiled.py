@@ -8,7 +8,6 @@ node by node (cheap to start); from the second sighting on it is compiled.
 
 from __future__ import annotations
 
-import heapq
 from sys import getrefcount
 
 import jax.numpy as jnp
@@ -35,35 +34,45 @@ def _tensor_cls():
 def plan(roots) -> list:
     """Nodes in the engine's execution order: torch's, highest sequence number first.
 
-    Ties (leaf accumulators all run first) break by discovery order, not by address, so the
-    same graph always gets the same order and so the same compiled-program signature.
+    A node is recorded after every node it takes inputs from, so running the ready node with
+    the highest sequence number is running the nodes by sequence number, descending. Leaf
+    accumulators (numbered last) run as soon as they are ready: right after their last user,
+    several in the order they were found, so the same graph always gets the same order and
+    so the same compiled-program signature.
     """
-    deps: dict = {}
     stack = [node for node, _, _ in roots]
-    found = {node: i for i, node in enumerate(stack)}
+    found = dict.fromkeys(stack)  # discovery order
     while stack:
-        node = stack.pop()
-        for nxt, _ in node.edges:
-            if nxt is None:
-                continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in found:
-                found[nxt] = len(found)
+        for nxt, _ in stack.pop().edges:
+            if nxt is not None and nxt not in found:
+                found[nxt] = None
                 stack.append(nxt)
-    heap = [
-        (-n._seq, found[n], n) for n in {id(n): n for n, _, _ in roots}.values() if n not in deps
-    ]
-    heapq.heapify(heap)
-    order = []
-    while heap:
-        node = heapq.heappop(heap)[2]
-        order.append(node)
+    nodes = []
+    leaves = []
+    for node in found:
+        (leaves if type(node) is AccumulateGrad else nodes).append(node)
+    nodes.sort(key=_seq, reverse=True)
+    if not leaves:
+        return nodes
+    last = {}  # leaf accumulator -> position of its last user
+    for i, node in enumerate(nodes):
         for nxt, _ in node.edges:
-            if nxt is not None:
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(heap, (-nxt._seq, found[nxt], nxt))
+            if nxt is not None and type(nxt) is AccumulateGrad:
+                last[nxt] = i
+    after: dict = {}
+    for leaf in leaves:
+        after.setdefault(last.get(leaf, -1), []).append(leaf)
+    order = after.get(-1, [])
+    for i, node in enumerate(nodes):
+        order.append(node)
+        ready = after.get(i)
+        if ready:
+            order += ready
     return order
+
+
+def _seq(node) -> float:
+    return node._seq
 
 
 def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> list | None:
@@ -82,7 +91,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     leaves = []
     patches = []  # (sig position, input position, thunk, output): pending values with no node
     computed = {}  # node position -> the pending thunk whose values that node recomputes
-    inner = {}  # id(tensor) -> [producer position, tensor, uses in the graph]: candidates
+    # Candidates, by id(tensor): [producer position, tensor, uses in the graph, references to
+    # its thunk from the pending thunks of those uses]
+    inner = {}
     saved = {}  # id(tensor or storage) -> how many saved-tensor entries hold it
     for node in order:
         if type(node) is AccumulateGrad:
@@ -125,11 +136,14 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                 ):
                     sources.append((index[producer], nr))
                     if pending and producer.thunk is thunk:
+                        # This node's own pending thunk holds one more reference to ``thunk``.
+                        held = node.thunk is not None and node.thunk.inputs is not None
                         seen = inner.get(id(x))
                         if seen is None:
-                            inner[id(x)] = [index[producer], x, 1]
+                            inner[id(x)] = [index[producer], x, 1, held]
                         else:
                             seen[2] += 1
+                            seen[3] += held
                 elif pending:
                     patches.append((len(sig), len(sources), thunk, storage.index))
                     sources.append(None)
@@ -152,7 +166,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     # accuracy), so that it needs no second program. Values only the graph holds stay inside:
     # each output makes XLA store a value it could have fused away.
     x = storage = thunk = None  # the loop's last values would count as references
-    computed.update(_read_later(inner, saved, order, sig))
+    computed.update(_read_later(inner, saved, sig))
     out_nodes = tuple(sorted(computed))
     thunks = _lazy.collect([thunk for _, _, thunk, _ in patches])
     thunk_index = {id(t): i for i, t in enumerate(thunks)}
@@ -181,24 +195,17 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     return list(zip(leaves, grads, strict=True))
 
 
-def _read_later(inner: dict, saved: dict, order: list, sig: list) -> dict:
-    """Of the candidates (pending graph tensors, by id: [producer position, tensor, uses]),
-    the producer positions whose values may be read after the backward, with their thunks.
+def _read_later(inner: dict, saved: dict, sig: list) -> dict:
+    """Of the candidates (``try_run``'s ``inner``), the producer positions whose values may be
+    read after the backward, with their thunks.
 
     A value is only the graph's when the tensor, its storage and its thunk have no references
-    but the graph's own (node inputs, saved entries, the producer, consumers' thunks). Getting
+    but the graph's own (node inputs, saved entries, the producer, its users' thunks). Getting
     this wrong is never wrong, only slower: a value not handed back stays pending, and reading
     it recomputes it.
     """
-    consumers: dict = {}  # id(thunk) -> references from the graph's pending thunks' inputs
-    for node in order:
-        t = node.thunk
-        if t is not None and t.inputs:
-            for e in t.inputs:
-                if type(e) is tuple:
-                    consumers[id(e[0])] = consumers.get(id(e[0]), 0) + 1
     out = {}
-    for i, tensor, uses in inner.values():
+    for i, tensor, uses, thunk_uses in inner.values():
         if i in out:
             continue
         storage = tensor._storage
@@ -211,7 +218,7 @@ def _read_later(inner: dict, saved: dict, order: list, sig: list) -> dict:
             # the tensor's own reference
             or getrefcount(storage) > 1 + saved.get(id(storage), 0) + 2
             # the storage's and the producer node's references
-            or getrefcount(thunk) > 2 + consumers.get(id(thunk), 0) + 2
+            or getrefcount(thunk) > 2 + thunk_uses + 2
         ):
             out[i] = thunk
     return out
