@@ -154,7 +154,15 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                 sources.append(x)
         edges = tuple([None if n is None else (index[n], nr) for n, nr in node.edges])
         sig.append(
-            (node.op, node.static, node.cast, node.float_outs, sources, edges, len(node.out_meta))
+            (
+                node.op,
+                node.static,
+                node.cast,
+                node.float_outs,
+                tuple(sources),
+                edges,
+                len(node.out_meta),
+            )
         )
     # The values of the tensors backward was called on, when still pending: from their node.
     for t in outputs:
@@ -173,10 +181,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     thunk_args: list = []
     thunk_sig = _lazy.signature(thunks, thunk_index, thunk_args)
     for i, j, thunk, nr in patches:
-        sig[i][4][j] = (_PENDING, thunk_index[id(thunk)], nr)
-    for i, e in enumerate(sig):  # sources lists become tuples, hashable
-        if type(e) is not bool:
-            sig[i] = (e[0], e[1], e[2], e[3], tuple(e[4]), e[5], e[6])
+        e = sig[i]
+        sources = (*e[4][:j], (_PENDING, thunk_index[id(thunk)], nr), *e[4][j + 1 :])
+        sig[i] = (*e[:4], sources, *e[5:])
     sig = tuple(sig)
     root_sig = tuple((index[n], nr) for n, nr, _ in roots)
     key = (sig, root_sig, thunk_sig, out_nodes)
@@ -200,7 +207,8 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
     read after the backward, with their thunks.
 
     A value is only the graph's when the tensor, its storage and its thunk have no references
-    but the graph's own (node inputs, saved entries, the producer, its users' thunks). Getting
+    but the graph's own (node inputs, saved entries, the producer, its users' thunks), and it
+    depends on no array directly. Getting
     this wrong is never wrong, only slower: a value not handed back stays pending, and reading
     it recomputes it.
     """
@@ -212,6 +220,9 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
         thunk = storage.thunk
         if (
             sig[i][6] > 1  # several outputs (BatchNorm's stats): kept, not reasoned about
+            # A pending value holds its input arrays (weights among them) until computed: an
+            # optimizer step would then have to copy them rather than update them in place.
+            or any(type(e) is not tuple and hasattr(e, "shape") for e in thunk.inputs)
             # Each count adds the references of this loop: its variable, getrefcount's
             # argument, and for the tensor, its candidate entry.
             or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + 3
