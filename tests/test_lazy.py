@@ -212,6 +212,6 @@ def test_backward_hands_back_only_values_read_later():
     finally:
         compiled._read_later = real
     # tanh, exp, + 1 and the two sums are the graph's alone; logits and hidden are held here,
-    # and x @ w reads the leaves' arrays (held until computed, they would pin the weights)
+    # and x @ w reads arrays as large as itself (held until computed, they would pin weights)
     candidates, kept = handed[-1]
     assert len(candidates) == 8 and len(kept) == 3

@@ -207,8 +207,8 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
     read after the backward, with their thunks.
 
     A value is only the graph's when the tensor, its storage and its thunk have no references
-    but the graph's own (node inputs, saved entries, the producer, its users' thunks), and it
-    depends on no array directly. Getting
+    but the graph's own (node inputs, saved entries, the producer, its users' thunks), and the
+    arrays it reads directly are smaller than it. Getting
     this wrong is never wrong, only slower: a value not handed back stays pending, and reading
     it recomputes it.
     """
@@ -220,9 +220,10 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
         thunk = storage.thunk
         if (
             sig[i][6] > 1  # several outputs (BatchNorm's stats): kept, not reasoned about
-            # A pending value holds its input arrays (weights among them) until computed: an
-            # optimizer step would then have to copy them rather than update them in place.
-            or any(type(e) is not tuple and hasattr(e, "shape") for e in thunk.inputs)
+            # A pending value holds its input arrays (weights among them) until computed, and
+            # an optimizer step would then copy them rather than update them in place: worth
+            # avoiding where those arrays are at least as large as the value itself.
+            or _array_sizes(thunk.inputs) >= storage.meta.size
             # Each count adds the references of this loop: its variable, getrefcount's
             # argument, and for the tensor, its candidate entry.
             or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + 3
@@ -233,6 +234,11 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
         ):
             out[i] = thunk
     return out
+
+
+def _array_sizes(inputs: tuple) -> int:
+    """Elements in the arrays among a thunk's inputs (not its pending inputs or scalars)."""
+    return sum(e.size for e in inputs if type(e) is not tuple and hasattr(e, "shape"))
 
 
 def _backward_program(key):
