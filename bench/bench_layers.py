@@ -94,7 +94,8 @@ def main() -> list[str]:
             rounds=5,
         )
         out = lowering.conv_out(size, k, stride, pad, pad)
-        picked = "im2col" if lowering.use_im2col((k, k), (out, out)) else "lax.conv"
+        im2col = lowering.use_im2col((k, k), (out, out), in_channels=cin)
+        picked = "im2col" if im2col else "lax.conv"
         rows += report(f"{name} {cin}->{cout} @{size}x{size} (tape: {picked})", medians)
     x = rng.standard_normal((B, 64, 32, 32)).astype(np.float32)
     medians = compare(

@@ -1,5 +1,6 @@
-"""Every convolution layer shape of torchvision's ResNet18/34/50 (3x64x64 input), lowered by
-``tape.nn._conv_lowering`` in both layouts, against torch: forward, input and kernel gradients."""
+"""Every convolution layer shape of torchvision's ResNet18/34/50 (3x64x64 input), and the
+short-patch first layers of small CNNs, lowered by ``tape.nn._conv_lowering`` in both layouts,
+against torch: forward, input and kernel gradients."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ SHAPES = sorted(
 )
 
 
+# First layers over 1-4 channels (MNIST, CIFAR): short patches, which im2col lowers.
+SMALL_CNN_SHAPES = [(1, 16, 3, 1, 1, 28), (2, 16, 5, 1, 2, 28), (3, 32, 3, 1, 1, 32)]
+
+
 def test_shape_list_is_resnet():
     assert len(resnet_conv_shapes((2, 2, 2, 2), False, 64)) == 20  # ResNet18's 20 convs
     assert len(resnet_conv_shapes((3, 4, 6, 3), True, 64)) == 53  # ResNet50's 53
@@ -78,7 +83,7 @@ def _both_layouts(x, w, g, stride, pad):
     return out
 
 
-@pytest.mark.parametrize("cin,cout,k,stride,pad,size", SHAPES)
+@pytest.mark.parametrize("cin,cout,k,stride,pad,size", SHAPES + SMALL_CNN_SHAPES)
 def test_resnet_conv_shape_matches_torch(cin, cout, k, stride, pad, size):
     rng = np.random.default_rng(0)
     o = (size + 2 * pad - k) // stride + 1
@@ -100,6 +105,15 @@ def test_resnet_conv_shape_matches_torch(cin, cout, k, stride, pad, size):
 def test_rule(kernel, out_hw, im2col):
     assert lowering.use_im2col(kernel, out_hw) is im2col
     assert not lowering.use_im2col(kernel, out_hw, groups=2)
+
+
+@pytest.mark.parametrize(
+    "cin,kernel,im2col",
+    [(1, (3, 3), True), (4, (3, 3), True), (2, (5, 5), True), (8, (3, 3), False),
+     (3, (7, 7), False), (64, (3, 3), False)],
+)  # fmt: skip
+def test_rule_for_short_patches(cin, kernel, im2col):
+    assert lowering.use_im2col(kernel, (28, 28), in_channels=cin) is im2col
 
 
 def test_functional_conv2d_uses_the_lowering():
