@@ -181,11 +181,12 @@ def _kinds(args: tuple):
     for a in args:
         if isinstance(a, Tensor):
             s = a._storage
-            thunk = s.thunk
-            if thunk is not None and thunk.values is None:  # s.pending(), inlined: hot
-                inputs.append((thunk, s.index))
-                kinds.append(s.meta)
-                continue
+            if s.thunk is not None:
+                ref = s.pending()
+                if ref is not None:
+                    inputs.append(ref)
+                    kinds.append(s.meta)
+                    continue
             array = s.array
             inputs.append(array)
             kinds.append(_lazy.aval(array.shape, array.dtype))

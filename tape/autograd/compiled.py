@@ -126,8 +126,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
             if isinstance(x, Tensor):
                 storage = x._storage
-                thunk = storage.thunk  # inlined storage.pending(): this loop runs per input
-                pending = thunk is not None and thunk.values is None
+                # storage.pending(), not its fields: tape.compile's capture watches that call
+                pending = storage.pending() is not None
+                thunk = storage.thunk
                 if (
                     producer is not None
                     and type(producer) is not AccumulateGrad
