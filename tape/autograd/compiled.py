@@ -209,9 +209,8 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
 
     A value is only the graph's when the tensor, its storage and its thunk have no references
     but the graph's own (node inputs, saved entries, the producer, its users' thunks), and the
-    arrays it reads directly are smaller than it. Getting
-    this wrong is never wrong, only slower: a value not handed back stays pending, and reading
-    it recomputes it.
+    arrays it reads directly are smaller than it. Getting this wrong is never wrong, only
+    slower: a value not handed back stays pending, and reading it recomputes it.
     """
     out = {}
     for i, tensor, uses, thunk_uses in inner.values():
@@ -225,16 +224,34 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
             # an optimizer step would then copy them rather than update them in place: worth
             # avoiding where those arrays are at least as large as the value itself.
             or _array_sizes(thunk.inputs) >= storage.meta.size
-            # Each count adds the references of this loop: its variable, getrefcount's
-            # argument, and for the tensor, its candidate entry.
-            or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + 3
-            # the tensor's own reference
-            or getrefcount(storage) > 1 + saved.get(id(storage), 0) + 2
-            # the storage's and the producer node's references
-            or getrefcount(thunk) > 2 + thunk_uses + 2
+            # the graph's references: its uses and saved entries; the storage's owner tensor;
+            # the thunk's storage and producer node, and its users' thunks
+            or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + _ENTRY_REFS
+            or getrefcount(storage) > 1 + saved.get(id(storage), 0) + _LOCAL_REFS
+            or getrefcount(thunk) > 2 + thunk_uses + _LOCAL_REFS
         ):
             out[i] = thunk
     return out
+
+
+def _probe_refs() -> tuple[int, int]:
+    """What ``_read_later``'s own loop adds to a reference count (its entry list, its local
+    variable, getrefcount's argument), measured the same way rather than assumed: the count of
+    a fresh object held by one candidate entry, and by one attribute."""
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.value = object()
+    entries = {0: [0, object(), 0, 0]}
+    for _, tensor, _, _ in entries.values():
+        entry_refs = getrefcount(tensor)
+    value = holder.value
+    return entry_refs, getrefcount(value) - 1
+
+
+_ENTRY_REFS, _LOCAL_REFS = _probe_refs()
 
 
 def _array_sizes(inputs: tuple) -> int:
