@@ -259,14 +259,14 @@ def call_node(node: Node, grads, create_graph: bool = False):
     if create_graph:
         outs = _vjp_on_tape(node, diff, grads)
     else:
-        Tensor = _tensor_cls()
-        arrays = tuple(x._storage.array if isinstance(x, Tensor) else x for x in node.inputs)
         cts = grads[0] if node.float_outs is None else tuple(grads[i] for i in node.float_outs)
         if node.float_outs is None and cts is None:
             return result
-        if node.vjp is not None:
+        if node.vjp is not None:  # it holds the forward's residuals: no inputs needed
             outs = node.vjp(cts)
         else:
+            Tensor = _tensor_cls()
+            arrays = tuple(x._storage.array if isinstance(x, Tensor) else x for x in node.inputs)
             bwd = node.op.compiled_vjp(node.static, node.cast, diff, node.float_outs)
             outs = bwd(arrays, cts)
     for i, g in zip(diff, outs, strict=True):
