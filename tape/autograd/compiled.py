@@ -42,30 +42,33 @@ def plan(roots) -> list:
     """
     stack = [node for node, _, _ in roots]
     found = dict.fromkeys(stack)  # discovery order
+    last = {}  # leaf accumulator -> its user with the lowest sequence number, the last to run
     while stack:
-        for nxt, _ in stack.pop().edges:
-            if nxt is not None and nxt not in found:
+        node = stack.pop()
+        for nxt, _ in node.edges:
+            if nxt is None:
+                continue
+            if nxt not in found:
                 found[nxt] = None
                 stack.append(nxt)
+            if type(nxt) is AccumulateGrad:
+                user = last.get(nxt)
+                if user is None or node._seq < user._seq:
+                    last[nxt] = node
     nodes = []
-    leaves = []
+    after: dict = {}  # last user (None: no user, a root) -> the leaf accumulators it readies
     for node in found:
-        (leaves if type(node) is AccumulateGrad else nodes).append(node)
+        if type(node) is AccumulateGrad:
+            after.setdefault(last.get(node), []).append(node)
+        else:
+            nodes.append(node)
     nodes.sort(key=_seq, reverse=True)
-    if not leaves:
+    if not after:
         return nodes
-    last = {}  # leaf accumulator -> position of its last user
-    for i, node in enumerate(nodes):
-        for nxt, _ in node.edges:
-            if nxt is not None and type(nxt) is AccumulateGrad:
-                last[nxt] = i
-    after: dict = {}
-    for leaf in leaves:
-        after.setdefault(last.get(leaf, -1), []).append(leaf)
-    order = after.get(-1, [])
-    for i, node in enumerate(nodes):
+    order = after.get(None, [])
+    for node in nodes:
         order.append(node)
-        ready = after.get(i)
+        ready = after.get(node)
         if ready:
             order += ready
     return order
@@ -112,48 +115,53 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             or node.vjp is not None
         ):
             return None
-        if node._saved:
-            node.check_saved()
-            for t, st, _ in node._saved:
-                saved[id(t)] = saved.get(id(t), 0) + 1
+        entries = node._saved
+        if entries:
+            if node._freed:
+                node.check_saved()  # raises: backward through the graph a second time
+            for t, st, version in entries:
+                if st.version != version:
+                    node.check_saved()  # raises torch's in-place modification error
+                if t is not None:
+                    saved[id(t)] = saved.get(id(t), 0) + 1
                 saved[id(st)] = saved.get(id(st), 0) + 1
         # Each input is the output of a node in this graph, recomputed inside the program (a
         # pending value, or a cheap op's: passing an argument costs about a microsecond), a
         # pending value with no node (computed from its thunk), an array argument, or a Python
         # scalar baked in as a constant. The edge is used, not x.grad_fn: x may have been
-        # modified in place since this use.
+        # modified in place since this use. Every edge's node is in ``order`` (plan walks them).
         sources = []
+        edges = []
         for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
+            wire = None if producer is None else (index[producer], nr)
+            edges.append(wire)
             if isinstance(x, Tensor):
                 storage = x._storage
                 # storage.pending(), not its fields: tape.compile's capture watches that call
                 pending = storage.pending() is not None
-                thunk = storage.thunk
                 if (
-                    producer is not None
+                    wire is not None
                     and type(producer) is not AccumulateGrad
                     and (pending or producer.op.remat)
-                    and producer in index
                 ):
-                    sources.append((index[producer], nr))
-                    if pending and producer.thunk is thunk:
-                        # This node's own pending thunk holds one more reference to ``thunk``.
+                    sources.append(wire)
+                    if pending and producer.thunk is storage.thunk:
+                        # This node's own pending thunk holds one more reference to the thunk.
                         held = node.thunk is not None and node.thunk.inputs is not None
                         seen = inner.get(id(x))
                         if seen is None:
-                            inner[id(x)] = [index[producer], x, 1, held]
+                            inner[id(x)] = [wire[0], x, 1, held]
                         else:
                             seen[2] += 1
                             seen[3] += held
                 elif pending:
-                    patches.append((len(sig), len(sources), thunk, storage.index))
+                    patches.append((len(sig), len(sources), storage.thunk, storage.index))
                     sources.append(None)
                 else:
                     sources.append(_ARG)
                     args.append(storage.array)
             else:
                 sources.append(x)
-        edges = tuple([None if n is None else (index[n], nr) for n, nr in node.edges])
         sig.append(
             (
                 node.op,
@@ -161,7 +169,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                 node.cast,
                 node.float_outs,
                 tuple(sources),
-                edges,
+                tuple(edges),
                 len(node.out_meta),
             )
         )
@@ -174,7 +182,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     # graph may read it (a loss to print, BatchNorm's running stats, logits kept for an
     # accuracy), so that it needs no second program. Values only the graph holds stay inside:
     # each output makes XLA store a value it could have fused away.
-    x = storage = thunk = None  # the loop's last values would count as references
+    x = storage = t = st = None  # the loop's last values would count as references
     computed.update(_read_later(inner, saved, sig))
     out_nodes = tuple(sorted(computed))
     thunks = _lazy.collect([thunk for _, _, thunk, _ in patches])
@@ -220,16 +228,22 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
         thunk = storage.thunk
         if (
             sig[i][6] > 1  # several outputs (BatchNorm's stats): kept, not reasoned about
-            # A pending value holds its input arrays (weights among them) until computed, and
-            # an optimizer step would then copy them rather than update them in place: worth
-            # avoiding where those arrays are at least as large as the value itself.
-            or _array_sizes(thunk.inputs) >= storage.meta.size
             # the graph's references: its uses and saved entries; the storage's owner tensor;
             # the thunk's storage and producer node, and its users' thunks
             or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + _ENTRY_REFS
             or getrefcount(storage) > 1 + saved.get(id(storage), 0) + _LOCAL_REFS
             or getrefcount(thunk) > 2 + thunk_uses + _LOCAL_REFS
         ):
+            out[i] = thunk
+            continue
+        # A pending value holds its input arrays (weights among them) until computed, and an
+        # optimizer step would then copy them rather than update them in place: worth avoiding
+        # where those arrays are at least as large as the value itself.
+        size = storage.meta.size
+        for e in thunk.inputs:
+            if type(e) is not tuple:
+                size -= getattr(e, "size", 0)
+        if size <= 0:
             out[i] = thunk
     return out
 
@@ -252,11 +266,6 @@ def _probe_refs() -> tuple[int, int]:
 
 
 _ENTRY_REFS, _LOCAL_REFS = _probe_refs()
-
-
-def _array_sizes(inputs: tuple) -> int:
-    """Elements in the arrays among a thunk's inputs (not its pending inputs or scalars)."""
-    return sum(e.size for e in inputs if type(e) is not tuple and hasattr(e, "shape"))
 
 
 def _backward_program(key):
