@@ -61,18 +61,14 @@ class Conv(nn.Module):
 
 
 def max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1))):
-    """Max pooling as a max over shifted strided slices (XLA CPU's ``select_and_scatter``
-    backward is slow). ``where(s > m)`` keeps the first maximum, so the gradient goes where
-    torch's does."""
+    """Max pooling over shifted strided slices (XLA CPU's ``select_and_scatter`` backward is
+    slow); the maximum, and so the gradient, is the element torch picks."""
     out_hw = tuple(
         lowering.conv_out(x.shape[1 + a], window_shape[a], strides[a], *padding[a])
         for a in range(2)
     )
     xp = jnp.pad(x, ((0, 0), *padding, (0, 0)), constant_values=-jnp.inf)
-    out = None
-    for s in lowering.windows(xp, window_shape, strides, (1, 1), out_hw, (1, 2)):
-        out = s if out is None else jnp.where(s > out, s, out)
-    return out
+    return lowering.window_max(xp, window_shape, strides, (1, 1), out_hw, (1, 2))
 
 
 # torch's BatchNorm2d defaults, in Flax terms.

@@ -7,8 +7,9 @@ patch matrix is kh*kw times the input. :func:`use_im2col` is the rule, measured 
 shape of ResNet18/34/50; :func:`conv2d` applies it to NHWC (the Flax models) or NCHW
 (``tape.nn.functional``) activations. The kernel is torch's OIHW in both: parameters are held in
 torch's layout, and transposing a large kernel (and its gradient back) every step costs more than
-the convolution at small spatial sizes. Pooling reads the same shifted strided slices
-(:func:`windows`) instead of XLA's ``reduce_window``, whose ``select_and_scatter`` backward is slow.
+the convolution at small spatial sizes. Pooling reads shifted strided slices too (:func:`windows`,
+:func:`window_max`) instead of XLA's ``reduce_window``, whose ``select_and_scatter`` backward is
+slow.
 """
 
 from __future__ import annotations
@@ -67,6 +68,52 @@ def windows(
             for ax, off, s, o in ((spatial[0], i * dh, sh, oh), (spatial[1], j * dw, sw, ow)):
                 start[ax], limit[ax], strides[ax] = off, off + s * (o - 1) + 1, s
             yield lax.slice(xp, start, limit, strides)
+
+
+def window_max(
+    xp: jax.Array,
+    kernel: Pair,
+    stride: Pair,
+    dilation: Pair,
+    out_hw: Pair,
+    spatial: Pair,
+    offsets: bool = False,
+):
+    """The max of each pooling window of padded ``xp``, taken as torch takes it: the first
+    maximum in row-major window order, or the last NaN. With ``offsets``, also the window row
+    and column of each maximum.
+
+    Separable: a max along the width, then along the height of those maxima. It picks the same
+    element as one scan over all ``kh*kw`` offsets (the earliest row holding the maximum, then
+    the earliest column in it; NaN the same way), with ``kh+kw`` slices instead of ``kh*kw``:
+    2-3x faster forward and backward on XLA CPU (3x3/2, 64 channels at 32x32, B=16: 3.9 against
+    11.9 ms in NCHW, 1.4 against 3.1 ms in NHWC; torch 4.8 ms).
+    """
+    row, col = spatial
+    best, kj, _ = _axis_max(xp, col, kernel[1], stride[1], dilation[1], out_hw[1], offsets)
+    best, ki, kj = _axis_max(best, row, kernel[0], stride[0], dilation[0], out_hw[0], offsets, kj)
+    return (best, ki, kj) if offsets else best
+
+
+def _axis_max(x, axis: int, k: int, s: int, d: int, out: int, offsets: bool, carry=None):
+    """Max over ``k`` taps along one axis: (max, tap of each max, ``carry`` at that tap)."""
+    best = tap = picked = None
+    for i in range(k):
+        start, limit, strides = [0] * x.ndim, list(x.shape), [1] * x.ndim
+        start[axis], limit[axis], strides[axis] = i * d, i * d + s * (out - 1) + 1, s
+        v = lax.slice(x, start, limit, strides)
+        c = None if carry is None else lax.slice(carry, start, limit, strides)
+        if best is None:
+            best, picked = v, c
+            tap = jnp.zeros(v.shape, jnp.int32) if offsets else None
+            continue
+        take = (v > best) | jnp.isnan(v)  # strict: an equal later tap does not win
+        best = jnp.where(take, v, best)
+        if offsets:
+            tap = jnp.where(take, i, tap)
+            if carry is not None:
+                picked = jnp.where(take, c, picked)
+    return best, tap, picked
 
 
 def _im2col(x, w, stride, pads, dilation, out_hw, layout):

@@ -312,24 +312,15 @@ def _pool_pads(h, w, kernel, stride, padding, dilation, out_hw):
 
 
 def _max_pool2d_fwd(x, kernel, stride, padding, dilation, out_hw, with_indices):
-    """A max over shifted strided slices. A strict ``>`` keeps the first maximum (and NaN wins),
-    so the gradient goes to the same element as torch's; no ``select_and_scatter``."""
+    """A max over shifted strided slices (``window_max``): the gradient goes to the element
+    torch's does, with no ``select_and_scatter``."""
     n, c, h, w = x.shape
     pads = _pool_pads(h, w, kernel, stride, padding, dilation, out_hw)
     xp = jnp.pad(x, ((0, 0), (0, 0), *pads), constant_values=-jnp.inf)
-    best = idx = None
-    for k, v in enumerate(_lowering.windows(xp, kernel, stride, dilation, out_hw, (2, 3))):
-        if best is None:
-            best, idx = v, jnp.zeros(v.shape, jnp.int32)
-            continue
-        take = (v > best) | jnp.isnan(v)
-        best = jnp.where(take, v, best)
-        if with_indices:
-            idx = jnp.where(take, k, idx)
     if not with_indices:
-        return best
+        return _lowering.window_max(xp, kernel, stride, dilation, out_hw, (2, 3))
+    best, ki, kj = _lowering.window_max(xp, kernel, stride, dilation, out_hw, (2, 3), True)
     oh, ow = out_hw
-    ki, kj = idx // kernel[1], idx % kernel[1]
     rows = jnp.arange(oh)[:, None] * stride[0] - padding[0] + ki * dilation[0]
     cols = jnp.arange(ow)[None, :] * stride[1] - padding[1] + kj * dilation[1]
     return best, (rows * w + cols).astype(jnp.int64)
