@@ -12,6 +12,7 @@ import pytest
 
 SCHEDULER = "--xla_cpu_enable_concurrency_optimized_scheduler"
 YNN = "--xla_cpu_experimental_ynn_fusion_type"
+COPIES = "--xla_cpu_copy_insertion_use_region_analysis"
 CHILD = "import os, tape; print(float(tape.ones(3).sum())); print(os.environ['XLA_FLAGS'])"
 
 
@@ -27,15 +28,20 @@ def _flags_in_child(xla_flags: str | None) -> list[str]:
 
 
 def test_defaults_are_added():
-    assert _flags_in_child(None) == [f"{SCHEDULER}=false", f"{YNN}=individual_dot,reduce"]
+    assert _flags_in_child(None) == [
+        f"{SCHEDULER}=false",
+        f"{YNN}=individual_dot,reduce",
+        f"{COPIES}=true",
+    ]
 
 
 @pytest.mark.parametrize(
-    "mine", [f"{YNN}=individual_dot,reduce,individual_convolution", f"{SCHEDULER}=true"]
+    "mine",
+    [f"{YNN}=individual_dot,reduce,individual_convolution", f"{SCHEDULER}=true", f"{COPIES}=false"],
 )
 def test_a_flag_the_user_names_wins(mine):
     flags = _flags_in_child(f"--xla_cpu_use_thunk_runtime=true {mine}")
     assert flags[:2] == ["--xla_cpu_use_thunk_runtime=true", mine]
     named = mine.split("=")[0]
     assert [f for f in flags if f.startswith(named)] == [mine]
-    assert len(flags) == 3  # the other default is still added
+    assert len(flags) == 4  # the other defaults are still added
