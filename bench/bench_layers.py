@@ -51,7 +51,8 @@ def _conv_jax(x, w, stride, pad):
             dimension_numbers=("NCHW", "OIHW", "NCHW"),
         ).sum()  # fmt: skip
 
-    f = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    # The loss too, as tape and torch compute it: jax.grad alone lets XLA drop the forward.
+    f = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
     return lambda: jax.block_until_ready(f(x, w))
 
 
@@ -70,7 +71,7 @@ def _pool_jax(x):
             x, -jnp.inf, jax.lax.max, (1, 1, 3, 3), (1, 1, 2, 2), ((0, 0), (0, 0), (1, 1), (1, 1))
         ).sum()
 
-    f = jax.jit(jax.grad(loss))
+    f = jax.jit(jax.value_and_grad(loss))
     return lambda: jax.block_until_ready(f(x))
 
 
