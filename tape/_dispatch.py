@@ -65,7 +65,7 @@ class Op:
         self.promote = promote
         self.saves = saves
         self._fwd_cache: dict = {}
-        self._avals: dict = {}  # (static, cast, input kinds) -> output Aval(s)
+        self._avals: dict = {}  # (static, input kinds) -> (compute dtype, output Aval(s))
         self._bwd_cache: dict = {}
         self._node = node_class(grad_fn) if grad_fn else None
 
@@ -205,16 +205,17 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
     """
     Tensor = _Tensor
     inputs, kinds = _kinds(args)
-    cast = _promote(kinds, op.promote) if op.promote else None
-    key = (static, cast, kinds)
-    meta = op._avals.get(key) if LAZY else None
-    if meta is not None:
+    key = (static, kinds)
+    seen = op._avals.get(key) if LAZY else None
+    if seen is not None:
+        cast, meta = seen
         thunk = _lazy.Thunk(op, static, cast, tuple(inputs))
         if type(meta) is tuple:
             out = tuple(Storage(m, thunk, i) for i, m in enumerate(meta))
         else:
             out = Storage(meta, thunk, 0)
     else:
+        cast = _promote(kinds, op.promote) if op.promote else None
         arrays = inputs
         if any(type(x) is tuple for x in inputs):  # a pending input: compute it first
             arrays = [a._storage.array if isinstance(a, Tensor) else a for a in args]
@@ -227,10 +228,10 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
             _raise_broadcast_error(arrays, error)
             raise
         if type(result) is tuple:
-            op._avals[key] = tuple(_lazy.aval(r.shape, r.dtype) for r in result)
+            op._avals[key] = (cast, tuple(_lazy.aval(r.shape, r.dtype) for r in result))
             out = tuple(Storage(r) for r in result)
         else:
-            op._avals[key] = _lazy.aval(result.shape, result.dtype)
+            op._avals[key] = (cast, _lazy.aval(result.shape, result.dtype))
             out = Storage(result)
     if op._node is not None and grad_mode.state.enabled:
         for a in args:
