@@ -533,3 +533,27 @@ def test_step_in_place_never_changes_a_value_someone_still_reads():
     lin(tape.ones(2, 4)).sum().backward()
     opt.step()
     assert lin.weight._storage.array.unsafe_buffer_pointer() == buffer
+
+
+def test_step_updates_every_weight_and_momentum_buffer_in_its_own_buffer():
+    """Donation covers the optimizer state too, the last parameter's included (a loop variable
+    left holding its momentum buffer once made every step copy it)."""
+    tape.manual_seed(0)
+    lin = tape.nn.Linear(4, 3)
+    opt = tape.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+
+    def step():
+        opt.zero_grad()
+        lin(tape.ones(2, 4)).sum().backward()
+        opt.step()
+
+    def buffers():
+        held = [p._storage for p in lin.parameters()]
+        held += [opt.state[p]["momentum_buffer"]._storage for p in lin.parameters()]
+        return [s.array.unsafe_buffer_pointer() for s in held]
+
+    step()
+    step()
+    before = buffers()
+    step()
+    assert buffers() == before

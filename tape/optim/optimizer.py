@@ -273,7 +273,8 @@ class Optimizer:
                     raise RuntimeError("optimizer state keys differ between parameters of a group")
                 for k, v in merged.items():
                     states[k].append(v)
-            del merged  # it would keep the last parameter's state from being updated in place
+            # The loop's last values would keep the last parameter's state from being donated.
+            merged = v = None
             self._check(gi, params, states)
             states = self._extra_state(params, states, fresh)
             extra = {k: states.pop(k) for k in list(states) if k.startswith("_")}
