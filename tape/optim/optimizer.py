@@ -322,18 +322,21 @@ class Optimizer:
     @staticmethod
     def _check(gi: int, params, states) -> None:
         for i, p in enumerate(params):
-            g = p._grad
-            if tuple(g.shape) != tuple(p.shape):
+            want = tuple(p._storage.meta.shape)  # raw shapes: this runs on every step
+            if tuple(p._grad._storage.meta.shape) != want:
                 raise RuntimeError(
-                    f"parameter {i} of param group {gi} has shape {tuple(p.shape)} but its .grad "
-                    f"has shape {tuple(g.shape)}"
+                    f"parameter {i} of param group {gi} has shape {want} but its .grad "
+                    f"has shape {tuple(p._grad.shape)}"
                 )
             for k, vals in states.items():
-                shape = np.shape(vals[i])
-                if k != "step" and shape != tuple(p.shape):
+                if k == "step":
+                    continue
+                v = vals[i]
+                shape = tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
+                if shape != want:
                     raise RuntimeError(
                         f"optimizer state '{k}' of parameter {i} in param group {gi} has shape "
-                        f"{shape} but the parameter has shape {tuple(p.shape)}"
+                        f"{shape} but the parameter has shape {want}"
                     )
 
     # --- state_dict -----------------------------------------------------------------------------
