@@ -78,7 +78,7 @@ def window_max(
     out_hw: Pair,
     spatial: Pair,
     offsets: bool = False,
-):
+) -> jax.Array | tuple[jax.Array, jax.Array, jax.Array]:
     """The max of each pooling window of padded ``xp``, taken as torch takes it: the first
     maximum in row-major window order, or the last NaN. With ``offsets``, also the window row
     and column of each maximum.
