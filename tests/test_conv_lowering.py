@@ -1,6 +1,6 @@
 """Every convolution layer shape of torchvision's ResNet18/34/50 (3x64x64 input), and the
 short-patch first layers of small CNNs, lowered by ``tape.nn._conv_lowering`` in both layouts,
-against torch: forward, input and kernel gradients."""
+against torch: forward, input and kernel gradients. Their one pooling shape too."""
 
 from __future__ import annotations
 
@@ -128,3 +128,29 @@ def test_functional_conv2d_uses_the_lowering():
         torch.nn.functional.conv2d(xr, wr, stride=stride, padding=1).sum().backward()
         np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_resnet_stem_maxpool_matches_torch_in_both_layouts():
+    """The one pooling shape of ResNet18/34/50 (3x3/2 after the 7x7/2 stem, 32x32 at 3x64x64),
+    with ties (a relu'd input), through the Flax stem's NHWC pool and ``F.max_pool2d``'s NCHW:
+    values, and gradients reaching the element torch picks."""
+    from models.flax_resnet import max_pool
+
+    rng = np.random.default_rng(2)
+    x = np.maximum(rng.standard_normal((2, 64, 32, 32)), 0).astype(np.float32)
+    g = rng.standard_normal((2, 64, 16, 16)).astype(np.float32)
+    xr = torch.tensor(x, requires_grad=True)
+    want = torch.nn.functional.max_pool2d(xr, 3, 2, 1)
+    want.backward(torch.tensor(g))
+
+    y, vjp = jax.vjp(max_pool, jnp.asarray(x.transpose(0, 2, 3, 1)))
+    (gx,) = vjp(jnp.asarray(g.transpose(0, 2, 3, 1)))
+    np.testing.assert_array_equal(np.asarray(y).transpose(0, 3, 1, 2), want.detach().numpy())
+    # Overlapping windows sum into shared elements in another order: last-bit differences only.
+    np.testing.assert_allclose(np.asarray(gx).transpose(0, 3, 1, 2), xr.grad.numpy(), atol=1e-5)
+
+    xt = tape.tensor(x, requires_grad=True)
+    out = tape.nn.functional.max_pool2d(xt, 3, 2, 1)
+    out.backward(tape.tensor(g))
+    np.testing.assert_array_equal(out.detach().numpy(), want.detach().numpy())
+    np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), atol=1e-5)
