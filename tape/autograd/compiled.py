@@ -74,7 +74,7 @@ def plan(roots) -> list:
     return order
 
 
-def _seq(node) -> float:
+def _seq(node) -> int:
     return node._seq
 
 

@@ -331,8 +331,7 @@ class Optimizer:
             for k, vals in states.items():
                 if k == "step":
                     continue
-                v = vals[i]
-                shape = tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
+                shape = np.shape(vals[i])
                 if shape != want:
                     raise RuntimeError(
                         f"optimizer state '{k}' of parameter {i} in param group {gi} has shape "
