@@ -33,6 +33,9 @@ def first_step_s(make: str, batch: int, size: int, cache_dir: str) -> float:
     """Wall seconds from starting a fresh process to the end of its first train step."""
     env = dict(os.environ, TAPE_CACHE_DIR=cache_dir)
     env.pop("JAX_COMPILATION_CACHE_DIR", None)  # it would take precedence over TAPE_CACHE_DIR
+    # Python's default: the first run writes tape's bytecode and later ones read it, as after
+    # a pip install. Some sandboxes turn it off, and compiling tape's source then costs ~0.2 s.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     code = CHILD.format(root=ROOT, make=make, batch=batch, size=size)
     start = time.time()
     done = subprocess.run(

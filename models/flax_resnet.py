@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from tape.nn import _conv_lowering as lowering
+from tape.ops.elementwise import torch_relu
 
 ModuleDef = Any
 
@@ -86,12 +87,13 @@ class Stem(nn.Module):
     norm: ModuleDef = TorchBatchNorm
     pool: Callable = max_pool
     num_filters: int = 64
+    act: Callable = torch_relu
 
     @nn.compact
     def __call__(self, x, train: bool = True):
         x = self.conv(self.num_filters, (7, 7), strides=(2, 2), padding=((3, 3), (3, 3)))(x)
         x = self.norm(use_running_average=not train)(x)
-        x = nn.relu(x)
+        x = self.act(x)
         return self.pool(x, window_shape=(3, 3), strides=(2, 2), padding=_P1)
 
 
@@ -103,6 +105,7 @@ class _Block(nn.Module):
     conv: ModuleDef = TorchConv
     norm: ModuleDef = TorchBatchNorm
     zero_init_residual: bool = False
+    act: Callable = torch_relu
 
 
 def _block_norms(block: _Block, train: bool):
@@ -116,7 +119,7 @@ def _add_shortcut(block: _Block, x, y, norm):
     if x.shape != y.shape:
         x = block.conv(y.shape[-1], (1, 1), strides=block.strides, padding=_P0, name="conv_proj")(x)
         x = norm(name="norm_proj")(x)
-    return nn.relu(x + y)
+    return block.act(x + y)
 
 
 class BasicBlock(_Block):
@@ -126,7 +129,7 @@ class BasicBlock(_Block):
     def __call__(self, x, train: bool = True):
         norm, last_init = _block_norms(self, train)
         y = self.conv(self.filters, (3, 3), strides=self.strides, padding=_P1)(x)
-        y = nn.relu(norm()(y))
+        y = self.act(norm()(y))
         y = self.conv(self.filters, (3, 3), strides=(1, 1), padding=_P1)(y)
         y = norm(scale_init=last_init)(y)
         return _add_shortcut(self, x, y, norm)
@@ -140,9 +143,9 @@ class Bottleneck(_Block):
     @nn.compact
     def __call__(self, x, train: bool = True):
         norm, last_init = _block_norms(self, train)
-        y = nn.relu(norm()(self.conv(self.filters, (1, 1), strides=(1, 1), padding=_P0)(x)))
+        y = self.act(norm()(self.conv(self.filters, (1, 1), strides=(1, 1), padding=_P0)(x)))
         y = self.conv(self.filters, (3, 3), strides=self.strides, padding=_P1)(y)
-        y = nn.relu(norm()(y))
+        y = self.act(norm()(y))
         y = self.conv(self.filters * self.expansion, (1, 1), strides=(1, 1), padding=_P0)(y)
         y = norm(scale_init=last_init)(y)
         return _add_shortcut(self, x, y, norm)
@@ -158,15 +161,16 @@ class ResNet(nn.Module):
     conv: ModuleDef = TorchConv
     norm: ModuleDef = TorchBatchNorm
     pool: Callable = max_pool
+    act: Callable = torch_relu
 
     @nn.compact
     def __call__(self, x, train: bool = True):
-        x = Stem(self.conv, self.norm, self.pool, self.num_filters)(x, train)
+        x = Stem(self.conv, self.norm, self.pool, self.num_filters, self.act)(x, train)
         for i, n in enumerate(self.stage_sizes):
             for j in range(n):
                 strides = (2, 2) if i > 0 and j == 0 else (1, 1)
                 x = self.block_cls(
-                    self.num_filters * 2**i, strides, conv=self.conv, norm=self.norm
+                    self.num_filters * 2**i, strides, conv=self.conv, norm=self.norm, act=self.act
                 )(x, train)
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes)(x)
@@ -175,8 +179,8 @@ class ResNet(nn.Module):
 ResNet18 = partial(ResNet, stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock)
 ResNet34 = partial(ResNet, stage_sizes=(3, 4, 6, 3), block_cls=BasicBlock)
 ResNet50 = partial(ResNet, stage_sizes=(3, 4, 6, 3), block_cls=Bottleneck)
-# Stock Flax: flax.linen.Conv and flax.linen.max_pool, no lowering fixes.
-StockResNet18 = partial(ResNet18, conv=StockConv, pool=nn.max_pool)
+# Stock Flax: flax.linen.Conv, max_pool and relu, no lowering fixes.
+StockResNet18 = partial(ResNet18, conv=StockConv, pool=nn.max_pool, act=nn.relu)
 
 # Flax submodule names -> torchvision's.
 STEM_NAMES = {"Conv_0": "conv1", "BatchNorm_0": "bn1"}

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from tape import _dtype, _lazy
+from tape._program_store import StoredJit
 from tape.autograd import grad_mode
 from tape.autograd.graph import UNLISTED, Node, accumulator_of, node_class
 
@@ -84,7 +85,11 @@ class Op:
         key = (static, cast)
         fn = self._fwd_cache.get(key)
         if fn is None:
-            fn = self._fwd_cache[key] = jax.jit(self.pure(static, cast))
+            pure = self.pure(static, cast)
+            # A costly op's programs are worth keeping on disk: a new process loads them
+            # without tracing or lowering (tape._program_store).
+            fn = jax.jit(pure) if self.remat else StoredJit(pure, pure, (self.name, *key))
+            self._fwd_cache[key] = fn
         return fn
 
     def compiled_vjp(self, static: tuple, cast, diff: tuple, float_outs: tuple | None) -> Callable:
@@ -96,9 +101,13 @@ class Op:
         key = (static, cast, diff, float_outs)
         fn = self._bwd_cache.get(key)
         if fn is None:
-            fn = self._bwd_cache[key] = jax.jit(
-                _make_vjp(self.pure(static, cast), diff, float_outs)
-            )
+            pure = self.pure(static, cast)
+            bwd = _make_vjp(pure, diff, float_outs)
+            if self.remat:
+                fn = jax.jit(bwd)
+            else:
+                fn = StoredJit(bwd, pure, (self.name, static, cast), (diff, float_outs))
+            self._bwd_cache[key] = fn
         return fn
 
 

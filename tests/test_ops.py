@@ -522,6 +522,12 @@ CASES = [
     # --- subgradients at ties, zeros and clamp boundaries --------------------------------------
     OpCase("abs_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).abs(), [(3,)]),
     OpCase("relu_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).relu(), [(3,)]),
+    # torch passes NaN through with gradient 1, and -inf gives 0 with gradient 0.
+    OpCase(
+        "relu_special",
+        lambda t, x: _at(t, x, [-0.0, float("nan"), -float("inf"), float("inf")]).relu(),
+        [(4,)],
+    ),
     OpCase("sign_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).sign(), [(3,)]),
     OpCase("clamp_at_bounds", lambda t, x: _at(t, x, [-2.0, -1.0, 0.0, 1.0, 2.0]).clamp(-1, 1), [(5,)]),
     OpCase("clamp_tensor_at_bounds", lambda t, x, lo: _at(t, x, [-1.0, 0.0, 1.0]).clamp(_at(t, lo, [-1.0, -1.0, 1.0])), [(3,), (3,)]),

@@ -279,7 +279,16 @@ sinh = unary("sinh", jnp.sinh, "SinhBackward0", FLOAT)
 cosh = unary("cosh", jnp.cosh, "CoshBackward0", FLOAT)
 tanh = unary("tanh", jnp.tanh, "TanhBackward0", FLOAT, saves="output")
 sigmoid = unary("sigmoid", jax.nn.sigmoid, "SigmoidBackward0", FLOAT, saves="output")
-relu = unary("relu", jax.nn.relu, "ReluBackward0", NONE, saves="output")
+
+
+def torch_relu(x):
+    """torch's relu: ``x`` where it is not negative (so -0.0 and NaN pass through), else 0;
+    its gradient is 0 where ``x <= 0`` and 1 elsewhere, NaN included. Plain primitives, no
+    custom rule, so that a jaxpr holding it can key a stored program (tape._program_store)."""
+    return jnp.where(x <= 0, lax.stop_gradient(jnp.where(x < 0, 0, x)), x)
+
+
+relu = unary("relu", torch_relu, "ReluBackward0", NONE, saves="output")
 erf = unary("erf", jax.scipy.special.erf, "ErfBackward0", FLOAT)
 clone = unary("clone", lambda x: x, "CloneBackward0", NONE, saves="none")
 

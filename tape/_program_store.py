@@ -1,0 +1,292 @@
+"""Compiled programs of costly ops, kept on disk under the text of the op's forward jaxpr.
+
+JAX's persistent cache keys a program by its lowered module, so a new process must still
+trace and lower every program before it can look one up. For the per-node VJP of a Flax block
+that is most of the cost: tracing the forward under JVP, then lowering. ResNet18's first
+train step spends about 0.7 of its 1.5 s there with every program already in JAX's cache.
+
+Here a costly op's forward and its per-node VJP are keyed instead by the forward's jaxpr,
+which is cheap to make (the VJP reuses the forward's), and the compiled executable is loaded
+without tracing the VJP or lowering anything.
+
+A jaxpr keys a program only when its text says everything about it. custom_jvp and custom_vjp
+rules and callbacks are Python code that the text does not show, so a jaxpr that holds one is
+compiled by ``jax.jit`` as usual. The rest of the key is whatever else shapes the program: the
+argument types, how the VJP is built from the forward (tape's own source), and the versions,
+flags and CPU that compile it.
+
+The files are XLA executables, which is native code, in JAX's own serialized form. They are
+trusted as JAX's compilation cache is. They are read only from a directory that this user
+owns and no one else can write to, and they are written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import stat
+import tempfile
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+_MAGIC = b"tape-program-v1\n"
+_SUBDIR = "tape-programs"
+# Primitives whose meaning lives in Python functions that the printed jaxpr leaves out.
+_OPAQUE = ("custom", "callback")
+
+_MESHES = (jax.sharding.Mesh, jax.sharding.AbstractMesh)
+
+_TRACED = object()
+_fingerprint: bytes | None = None
+_checked_dirs: dict = {}
+_forward_texts: dict = {}  # (op label, forward argument types) -> (key bytes or None, out tree)
+
+
+class StoredJit:
+    """``jax.jit(fn)`` for a costly op's forward (``vjp=False``: ``fn`` is ``forward``) or its
+    VJP (``fn(inputs, cotangents)``, ``forward(*inputs)`` its forward). Each argument type
+    gets one program: loaded from disk when an earlier process stored it, else compiled and
+    stored. ``recipe`` names how ``fn`` is built from ``forward`` (the VJP's ``diff``)."""
+
+    __slots__ = ("forward", "label", "recipe", "vjp", "jit", "programs")
+
+    def __init__(self, fn: Callable, forward: Callable, label: tuple, recipe: tuple = ()) -> None:
+        self.forward = forward
+        self.label = label
+        self.recipe = recipe
+        self.vjp = bool(recipe)
+        self.jit = jax.jit(fn)
+        self.programs: dict = {}
+
+    def __call__(self, *args):
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        key = (tree, *map(_leaf_key, leaves))
+        program = self.programs.get(key)
+        if program is None:
+            program = self.programs[key] = self._program(args, leaves, tree)
+        return program(*args)
+
+    def _program(self, args: tuple, leaves: list, tree) -> Callable:
+        store = _store_dir()
+        if store is None or not leaves or not all(map(_on_default_cpu, leaves)):
+            return self.jit
+        inputs = args[0] if self.vjp else args
+        forward, out_tree = _forward_text(self.forward, self.label, inputs)
+        if forward is None:
+            return self.jit
+        if self.vjp:  # jax.vjp hands back a tuple: one gradient per differentiated input
+            out_tree = jax.tree_util.tree_structure((0,) * len(self.recipe[0]))
+        # JAX's configuration is read at each compile: a context manager can change it.
+        config = repr(sorted((k, repr(v)) for k, v in jax.config.values.items()))
+        digest = hashlib.sha256(_environment())
+        for part in (config.encode(), repr(self.recipe).encode(), forward, str(tree).encode()):
+            digest.update(len(part).to_bytes(8, "little") + part)
+        for x in leaves:
+            digest.update(f"{x.shape}{x.dtype}{getattr(x, 'weak_type', False)};".encode())
+        name = digest.hexdigest()
+        path = os.path.join(store, name + ".xla")
+        loaded = _load(path, name, args, out_tree)
+        if loaded is not None:
+            return loaded
+        compiled = self.jit.lower(*args).compile()
+        _save(path, name, compiled, args, out_tree)
+        return compiled
+
+
+def _leaf_key(x):
+    if isinstance(x, jax.core.Tracer):  # inside a trace (tape.compile): jax.jit's business
+        return _TRACED
+    if isinstance(x, jax.Array):
+        return x.aval, x.sharding
+    return type(x), np.shape(x), getattr(x, "dtype", None)
+
+
+def _on_default_cpu(x) -> bool:
+    """A numpy array (placed on the default CPU device when passed), or a JAX array there."""
+    if isinstance(x, np.ndarray):
+        return True
+    if isinstance(x, jax.core.Tracer) or not isinstance(x, jax.Array):
+        return False
+    return x.sharding == _default_sharding()
+
+
+def _default_sharding():
+    return jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+
+
+def _forward_text(forward: Callable, label: tuple, inputs: tuple):
+    """(the bytes that identify ``forward`` on these inputs, or None when its jaxpr does not
+    show everything it does; its output tree)."""
+    leaves, tree = jax.tree_util.tree_flatten(inputs)
+    key = (label, tree, *map(_leaf_key, leaves))
+    hit = _forward_texts.get(key)
+    if hit is None:
+        closed, shapes = jax.make_jaxpr(forward, return_shape=True)(*inputs)
+        text = None
+        if _describable(closed.jaxpr):
+            text = str(closed).encode()
+            for c in closed.consts:
+                c = np.asarray(c)
+                text += f"\n{c.dtype}{c.shape}".encode() + c.tobytes()
+        hit = _forward_texts[key] = (text, jax.tree_util.tree_structure(shapes))
+    return hit
+
+
+def _describable(jaxpr) -> bool:
+    """Whether the printed ``jaxpr`` determines its program: no custom rules or callbacks,
+    and no parameter that is a function or prints as an object address."""
+    from jax.extend import core as jax_core  # imports Pallas: only when first needed
+
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if any(word in name for word in _OPAQUE):
+            return False
+        for value in eqn.params.values():
+            if not _plain(value):
+                return False
+        for sub in jax_core.jaxprs_in_params(eqn.params):
+            if not _describable(sub):
+                return False
+    return True
+
+
+def _plain(value) -> bool:
+    from jax.extend import core as jax_core
+
+    if isinstance(value, (tuple, list)):
+        return all(map(_plain, value))
+    if isinstance(value, (jax_core.Jaxpr, jax_core.ClosedJaxpr)):
+        return True
+    if callable(value) and not isinstance(value, _MESHES):  # a mesh is data (and callable)
+        return False
+    return " at 0x" not in repr(value)
+
+
+def _environment() -> bytes:
+    """What else decides a compiled program and stays fixed in a process: tape's source (how a
+    VJP is built), the versions of JAX and jaxlib, XLA's flags, the backend and the CPU."""
+    global _fingerprint
+    if _fingerprint is None:
+        import jaxlib
+
+        parts = [jax.__version__, jaxlib.__version__, os.environ.get("XLA_FLAGS", "")]
+        device = jax.devices("cpu")[0]
+        parts += [device.client.platform_version, device.device_kind, platform.machine()]
+        parts.append(_cpu_flags())
+        digest = hashlib.sha256("\0".join(parts).encode())
+        root = os.path.dirname(os.path.abspath(__file__))
+        for folder, dirs, files in sorted(os.walk(root)):
+            dirs.sort()
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    with open(os.path.join(folder, f), "rb") as fh:
+                        digest.update(f.encode() + fh.read())
+        _fingerprint = digest.digest()
+    return _fingerprint
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features", "model name")):
+                    return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _store_dir() -> str | None:
+    """The directory programs are kept in (beside JAX's compilation cache), or None when JAX's
+    cache is off or the directory is not safely this user's."""
+    base = jax.config.jax_compilation_cache_dir
+    if not base:
+        return None
+    path = os.path.join(base, _SUBDIR)
+    ok = _checked_dirs.get(path)
+    if ok is None:
+        ok = _checked_dirs[path] = _private(path)
+    return path if ok else None
+
+
+def _private(path: str) -> bool:
+    """Create ``path`` (mode 700) if needed; whether this user owns it and no one else can
+    write to it."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _load(path: str, name: str, args: tuple, out_tree):
+    """The stored program at ``path``, or None when there is none or it does not fit ``args``
+    (a damaged or foreign file is ignored; compiling again replaces it)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    header = _MAGIC + name.encode() + b"\n"
+    payload = data[len(header) + 65 :]
+    checksum = hashlib.sha256(payload).hexdigest().encode() + b"\n"
+    if data[: len(header) + 65] != header + checksum:  # machine code must arrive whole
+        return None
+    return _deserialize(payload, args, out_tree)
+
+
+def _deserialize(payload: bytes, args: tuple, out_tree):
+    from jax.experimental import serialize_executable
+
+    in_tree = jax.tree_util.tree_structure((args, {}))
+    try:
+        program = serialize_executable.deserialize_and_load(payload, in_tree, out_tree, "cpu")
+    except Exception:  # noqa: BLE001 - any failure to load is a miss, never an error
+        return None
+    want = [(x.shape, x.dtype) for x in jax.tree_util.tree_leaves(args)]
+    got = [(a.shape, a.dtype) for a in jax.tree_util.tree_leaves(program.in_avals)]
+    return program if got == want else None
+
+
+def _save(path: str, name: str, compiled, args: tuple, out_tree) -> None:
+    """Write ``compiled`` to ``path`` atomically, once its serialized form has been loaded back
+    and has computed what ``compiled`` does on ``args``. jaxlib 0.10 serializes an executable
+    that JAX loaded from its own cache without its machine code ("Function ... not found" when
+    run); such a program, or any other that cannot be stored faithfully, is skipped."""
+    from jax.experimental import serialize_executable
+
+    try:
+        payload, _, stored_out_tree = serialize_executable.serialize(compiled)
+    except (ValueError, NotImplementedError):
+        return
+    if stored_out_tree != out_tree:
+        return
+    loaded = _deserialize(payload, args, out_tree)
+    try:
+        want = jax.tree_util.tree_leaves(compiled(*args))
+        got = jax.tree_util.tree_leaves(loaded(*args)) if loaded is not None else None
+        same = got is not None and all(
+            np.array_equal(np.asarray(w), np.asarray(g), equal_nan=True)
+            for w, g in zip(want, got, strict=True)
+        )
+    except Exception:  # noqa: BLE001 - a program that does not run is not stored
+        same = False
+    if not same:
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            checksum = hashlib.sha256(payload).hexdigest().encode()
+            fh.write(_MAGIC + name.encode() + b"\n" + checksum + b"\n" + payload)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

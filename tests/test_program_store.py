@@ -1,0 +1,151 @@
+"""Costly ops' programs stored on disk (tape._program_store): a later process loads them, and
+gets the same values as compiling them (and as torch); what cannot be keyed safely is not
+stored, and a damaged store is never an error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from tape import _program_store
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A conv, a linear layer and a Flax block (costly ops), forward and backward, node by node.
+CHILD = """
+import json, sys
+sys.path.insert(0, {root!r})
+import numpy as np
+import tape
+from tape import _program_store as ps
+from tape.nn import functional as F
+import models
+
+loads = []
+load = ps._load
+ps._load = lambda *a: loads.append(load(*a)) or loads[-1]
+
+rng = np.random.default_rng(0)
+x = tape.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
+w = tape.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+v = tape.tensor(rng.standard_normal((5, 64)).astype(np.float32), requires_grad=True)
+tape.manual_seed(0)
+block = models.resnet.BasicBlock(4, 4)
+y = F.linear(block(F.conv2d(x, w, padding=1)).relu().flatten(1)[:, :64], v)
+y.square().sum().backward()
+grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
+print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads,
+                  "stored": sorted(os.listdir(ps._store_dir()))}}))
+""".replace("import json, sys", "import json, os, sys")
+
+
+def _child(cache: str) -> dict:
+    env = dict(os.environ, TAPE_CACHE_DIR=cache)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    code = CHILD.format(root=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _torch_grads() -> list:
+    """The child's computation in torch (the block as torchvision's, seeded the same)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from test_models import RefBasicBlock
+
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
+    w = torch.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    v = torch.tensor(rng.standard_normal((5, 64)).astype(np.float32), requires_grad=True)
+    torch.manual_seed(0)
+    block = RefBasicBlock(4, 4)
+    F = torch.nn.functional
+    y = F.linear(block(F.conv2d(x, w, padding=1)).relu().flatten(1)[:, :64], v)
+    y.square().sum().backward()
+    return [t.grad.numpy() for t in (x, w, v, block.conv1.weight)]
+
+
+def _assert_grads(got: dict, want: list) -> None:
+    for g, t in zip(got["grads"], want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), t, rtol=1e-4, atol=1e-4)
+
+
+def test_second_process_loads_every_program_and_matches_torch(tmp_path):
+    want = _torch_grads()
+    first = _child(str(tmp_path))
+    assert first["stored"] and not any(first["loads"]), first
+    _assert_grads(first, want)
+    second = _child(str(tmp_path))
+    assert second["loads"] and all(second["loads"]), second["loads"]
+    assert second["stored"] == first["stored"]
+    assert second["grads"] == first["grads"]  # bit for bit: the same executables
+
+
+def test_damaged_programs_are_compiled_again(tmp_path):
+    first = _child(str(tmp_path))
+    store = os.path.join(tmp_path, _program_store._SUBDIR)
+    for i, name in enumerate(first["stored"]):
+        with open(os.path.join(store, name), "r+b") as fh:
+            if i % 2:
+                fh.truncate(40)  # cut inside the header
+            else:
+                fh.seek(-64, os.SEEK_END)
+                fh.write(b"\0" * 64)  # the machine code garbled: the checksum catches it
+    second = _child(str(tmp_path))
+    assert second["grads"] == first["grads"]
+    assert not any(second["loads"])
+
+
+def test_program_from_jax_cache_is_checked_before_it_is_stored(tmp_path):
+    """jaxlib can serialize an executable that JAX loaded from its own cache without its
+    machine code. With JAX's cache warm and the store empty, what is stored is only what
+    was loaded back and computed the same values, so a third process still gets them."""
+    first = _child(str(tmp_path))
+    store = os.path.join(tmp_path, _program_store._SUBDIR)
+    for name in os.listdir(store):
+        os.unlink(os.path.join(store, name))
+    second = _child(str(tmp_path))
+    assert second["grads"] == first["grads"] and not any(second["loads"])
+    third = _child(str(tmp_path))
+    assert third["grads"] == first["grads"]
+    assert sum(third["loads"]) == len(second["stored"])
+
+
+@jax.custom_vjp
+def _clipped_gradient(x):
+    return x
+
+
+_clipped_gradient.defvjp(lambda x: (x, None), lambda _, g: (jnp.clip(g, -1, 1),))
+
+
+@pytest.mark.parametrize(
+    "fn, stored",
+    [
+        (lambda x: jnp.tanh(x) @ x.T, True),
+        (lambda x: jax.jit(jnp.sin)(x) * 2, True),  # a nested jit is shown in full
+        (jax.nn.relu, False),  # a custom_jvp rule: Python the jaxpr does not show
+        (_clipped_gradient, False),  # a custom_vjp rule
+        (lambda x: jax.pure_callback(np.sin, x, x), False),
+    ],
+)
+def test_only_jaxprs_that_show_everything_key_a_program(fn, stored):
+    closed = jax.make_jaxpr(fn)(jnp.ones((3, 3), jnp.float32))
+    assert _program_store._describable(closed.jaxpr) is stored
+
+
+def test_store_writable_by_others_is_not_used(tmp_path):
+    store = str(tmp_path / "programs")
+    assert _program_store._private(store)
+    assert os.stat(store).st_mode & 0o777 == 0o700
+    os.chmod(store, 0o777)
+    assert not _program_store._private(store)
