@@ -5,7 +5,10 @@ One sample is one new ``python`` process, timed from its start to the end of its
 ``import tape`` and ``import models``, ``models.resnet18()`` and one train step of
 bench/bench_resnet.py (B=16, 3x64x64, SGD with momentum, ``loss.item()``). "cold" runs with an
 empty persistent compilation cache (a fresh temporary ``TAPE_CACHE_DIR``), "warm" runs again with
-the cache the cold runs filled. torch eager, when installed, is the baseline.
+the cache the cold runs filled (both JAX's compilation cache and tape's program store,
+tape/_program_store.py). Children run with Python's default of writing bytecode, so warm runs
+read tape's compiled modules as they would after a pip install. torch eager, when installed,
+is the baseline.
 
     python bench/bench_startup.py [--repeats 3] [--batch 16] [--size 64]
 """

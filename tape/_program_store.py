@@ -23,7 +23,9 @@ owns and no one else can write to, and they are written atomically.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import json
 import os
 import platform
 import stat
@@ -43,22 +45,22 @@ _MESHES = (jax.sharding.Mesh, jax.sharding.AbstractMesh)
 _TRACED = object()
 _fingerprint: bytes | None = None
 _checked_dirs: dict = {}
-_forward_texts: dict = {}  # (op label, forward argument types) -> (key bytes or None, out tree)
+_forward_texts: dict = {}  # (op label, forward argument types) -> its bytes, or None
+_NUMBERS = (bool, int, float)
 
 
 class StoredJit:
-    """``jax.jit(fn)`` for a costly op's forward (``vjp=False``: ``fn`` is ``forward``) or its
-    VJP (``fn(inputs, cotangents)``, ``forward(*inputs)`` its forward). Each argument type
-    gets one program: loaded from disk when an earlier process stored it, else compiled and
-    stored. ``recipe`` names how ``fn`` is built from ``forward`` (the VJP's ``diff``)."""
+    """``jax.jit(fn)`` for a costly op's forward (``fn`` is ``forward``) or its VJP (``fn(inputs,
+    cotangents)``, whose forward is ``forward(*inputs)``; ``recipe`` is its ``(diff,
+    float_outs)``). Each argument type gets one program: loaded from disk when an earlier
+    process stored it, else compiled and stored. ``label`` names the forward in this process."""
 
-    __slots__ = ("forward", "label", "recipe", "vjp", "jit", "programs")
+    __slots__ = ("forward", "label", "recipe", "jit", "programs")
 
     def __init__(self, fn: Callable, forward: Callable, label: tuple, recipe: tuple = ()) -> None:
         self.forward = forward
         self.label = label
         self.recipe = recipe
-        self.vjp = bool(recipe)
         self.jit = jax.jit(fn)
         self.programs: dict = {}
 
@@ -67,73 +69,106 @@ class StoredJit:
         key = (tree, *map(_leaf_key, leaves))
         program = self.programs.get(key)
         if program is None:
-            program = self.programs[key] = self._program(args, leaves, tree)
+            program = self.programs[key] = self._program(args, leaves)
         return program(*args)
 
-    def _program(self, args: tuple, leaves: list, tree) -> Callable:
-        store = _store_dir()
-        if store is None or not leaves or not all(map(_on_default_cpu, leaves)):
+    def _program(self, args: tuple, leaves: list) -> Callable:
+        if not storable(leaves):
             return self.jit
-        inputs = args[0] if self.vjp else args
-        forward, out_tree = _forward_text(self.forward, self.label, inputs)
-        if forward is None:
+        text = _forward_text(self.forward, self.label, args[0] if self.recipe else args)
+        if text is None:
             return self.jit
-        if self.vjp:  # jax.vjp hands back a tuple: one gradient per differentiated input
-            out_tree = jax.tree_util.tree_structure((0,) * len(self.recipe[0]))
-        # JAX's configuration is read at each compile: a context manager can change it.
-        config = repr(sorted((k, repr(v)) for k, v in jax.config.values.items()))
-        digest = hashlib.sha256(_environment())
-        for part in (config.encode(), repr(self.recipe).encode(), forward, str(tree).encode()):
-            digest.update(len(part).to_bytes(8, "little") + part)
-        for x in leaves:
-            digest.update(f"{x.shape}{x.dtype}{getattr(x, 'weak_type', False)};".encode())
-        name = digest.hexdigest()
-        path = os.path.join(store, name + ".xla")
-        loaded = _load(path, name, args, out_tree)
-        if loaded is not None:
-            return loaded
-        compiled = self.jit.lower(*args).compile()
-        _save(path, name, compiled, args, out_tree)
-        return compiled
+        program = load_or_compile(self.jit, (), args, repr(self.recipe).encode() + text)
+        return self.jit if program is None else program
+
+
+def storable(leaves: list) -> bool:
+    """Whether arguments with these leaves can run a stored program: arrays on the default
+    CPU device (numpy's go there) and Python and numpy numbers, no tracers."""
+    return bool(leaves) and all(map(_on_default_cpu, leaves))
+
+
+def load_or_compile(jitted, static: tuple, args: tuple, identity: bytes):
+    """The compiled program of ``jitted`` (whose static arguments, ``static``, come first) on
+    ``args``, stored under ``identity``: the bytes that, with the argument types and
+    ``_environment``, decide the program. Loaded when stored, else compiled and stored; None
+    when there is no store."""
+    store = _store_dir()
+    if store is None:
+        return None
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    # JAX's configuration is read at each compile: a context manager can change it.
+    config = repr(sorted((k, repr(v)) for k, v in jax.config.values.items()))
+    digest = hashlib.sha256(_environment())
+    for part in (config.encode(), identity, str(tree).encode()):
+        digest.update(len(part).to_bytes(8, "little") + part)
+    for x in leaves:
+        digest.update(_type_text(x).encode())
+    name = digest.hexdigest()
+    path = os.path.join(store, name + ".xla")
+    loaded = _load(path, name, args)
+    if loaded is not None:
+        return loaded
+    # jaxlib 0.10 serializes an executable that JAX loaded from its own cache without its
+    # machine code ("Function ... not found" when run). A debug-only option set to a random
+    # value gives this compile a key of its own in JAX's cache, so what is stored here is
+    # always freshly compiled, even when JAX's cache holds the same program from before.
+    fresh = {"xla_debug_buffer_assignment_show_max": int.from_bytes(os.urandom(6), "little")}
+    compiled = jitted.lower(*static, *args).compile(fresh)
+    _save(path, name, compiled, args)
+    return compiled
 
 
 def _leaf_key(x):
+    """What a program depends on in one argument. A numpy array is keyed as the JAX array it
+    becomes, so a parameter's program still fits once an update has made it a JAX array."""
     if isinstance(x, jax.core.Tracer):  # inside a trace (tape.compile): jax.jit's business
         return _TRACED
     if isinstance(x, jax.Array):
-        return x.aval, x.sharding
+        return x.shape, x.dtype, x.weak_type, x.sharding
+    if isinstance(x, np.ndarray):
+        return x.shape, x.dtype, False, _default_sharding()
     return type(x), np.shape(x), getattr(x, "dtype", None)
 
 
+def _type_text(x) -> str:
+    if type(x) in _NUMBERS:
+        return f"{type(x).__name__};"
+    return f"{x.shape}{x.dtype}{getattr(x, 'weak_type', False)};"
+
+
+def _dtype_of(x) -> np.dtype:
+    return np.result_type(x) if type(x) in _NUMBERS else np.dtype(x.dtype)
+
+
 def _on_default_cpu(x) -> bool:
-    """A numpy array (placed on the default CPU device when passed), or a JAX array there."""
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.ndarray, np.generic)) or type(x) in _NUMBERS:
         return True
     if isinstance(x, jax.core.Tracer) or not isinstance(x, jax.Array):
         return False
     return x.sharding == _default_sharding()
 
 
+@functools.cache
 def _default_sharding():
     return jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
 
 
-def _forward_text(forward: Callable, label: tuple, inputs: tuple):
-    """(the bytes that identify ``forward`` on these inputs, or None when its jaxpr does not
-    show everything it does; its output tree)."""
+def _forward_text(forward: Callable, label: tuple, inputs: tuple) -> bytes | None:
+    """The bytes that identify ``forward`` on these inputs, or None when its jaxpr does not
+    show everything it does."""
     leaves, tree = jax.tree_util.tree_flatten(inputs)
     key = (label, tree, *map(_leaf_key, leaves))
-    hit = _forward_texts.get(key)
-    if hit is None:
-        closed, shapes = jax.make_jaxpr(forward, return_shape=True)(*inputs)
+    if key not in _forward_texts:
+        closed = jax.make_jaxpr(forward)(*inputs)
         text = None
         if _describable(closed.jaxpr):
             text = str(closed).encode()
             for c in closed.consts:
                 c = np.asarray(c)
                 text += f"\n{c.dtype}{c.shape}".encode() + c.tobytes()
-        hit = _forward_texts[key] = (text, jax.tree_util.tree_structure(shapes))
-    return hit
+        _forward_texts[key] = text
+    return _forward_texts[key]
 
 
 def _describable(jaxpr) -> bool:
@@ -224,7 +259,7 @@ def _private(path: str) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _load(path: str, name: str, args: tuple, out_tree):
+def _load(path: str, name: str, args: tuple):
     """The stored program at ``path``, or None when there is none or it does not fit ``args``
     (a damaged or foreign file is ignored; compiling again replaces it)."""
     try:
@@ -233,9 +268,13 @@ def _load(path: str, name: str, args: tuple, out_tree):
     except OSError:
         return None
     header = _MAGIC + name.encode() + b"\n"
-    payload = data[len(header) + 65 :]
-    checksum = hashlib.sha256(payload).hexdigest().encode() + b"\n"
-    if data[: len(header) + 65] != header + checksum:  # machine code must arrive whole
+    checksum, _, body = data[len(header) :].partition(b"\n")
+    if not data.startswith(header) or checksum != hashlib.sha256(body).hexdigest().encode():
+        return None  # machine code must arrive whole
+    tree_text, _, payload = body.partition(b"\n")
+    try:
+        out_tree = _tree_from_text(tree_text.decode())
+    except (ValueError, TypeError, KeyError):
         return None
     return _deserialize(payload, args, out_tree)
 
@@ -248,28 +287,27 @@ def _deserialize(payload: bytes, args: tuple, out_tree):
         program = serialize_executable.deserialize_and_load(payload, in_tree, out_tree, "cpu")
     except Exception:  # noqa: BLE001 - any failure to load is a miss, never an error
         return None
-    want = [(x.shape, x.dtype) for x in jax.tree_util.tree_leaves(args)]
+    want = [(np.shape(x), _dtype_of(x)) for x in jax.tree_util.tree_leaves(args)]
     got = [(a.shape, a.dtype) for a in jax.tree_util.tree_leaves(program.in_avals)]
     return program if got == want else None
 
 
-def _save(path: str, name: str, compiled, args: tuple, out_tree) -> None:
+def _save(path: str, name: str, compiled, args: tuple) -> None:
     """Write ``compiled`` to ``path`` atomically, once its serialized form has been loaded back
-    and has computed what ``compiled`` does on ``args``. jaxlib 0.10 serializes an executable
-    that JAX loaded from its own cache without its machine code ("Function ... not found" when
-    run); such a program, or any other that cannot be stored faithfully, is skipped."""
+    and has computed what ``compiled`` does on ``args``: a program that cannot be stored
+    faithfully is skipped."""
     from jax.experimental import serialize_executable
 
     try:
-        payload, _, stored_out_tree = serialize_executable.serialize(compiled)
-    except (ValueError, NotImplementedError):
-        return
-    if stored_out_tree != out_tree:
+        payload, _, out_tree = serialize_executable.serialize(compiled)
+        tree_text = _tree_text(out_tree)
+    except (ValueError, NotImplementedError, TypeError):
         return
     loaded = _deserialize(payload, args, out_tree)
     try:
-        want = jax.tree_util.tree_leaves(compiled(*args))
-        got = jax.tree_util.tree_leaves(loaded(*args)) if loaded is not None else None
+        # On copies: a program may donate its arguments, which the caller still runs it on.
+        want = jax.tree_util.tree_leaves(compiled(*_copies(args)))
+        got = jax.tree_util.tree_leaves(loaded(*_copies(args))) if loaded is not None else None
         same = got is not None and all(
             np.array_equal(np.asarray(w), np.asarray(g), equal_nan=True)
             for w, g in zip(want, got, strict=True)
@@ -278,15 +316,56 @@ def _save(path: str, name: str, compiled, args: tuple, out_tree) -> None:
         same = False
     if not same:
         return
+    body = tree_text.encode() + b"\n" + payload
+    checksum = hashlib.sha256(body).hexdigest().encode()
     try:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
     except OSError:
         return
     try:
         with os.fdopen(fd, "wb") as fh:
-            checksum = hashlib.sha256(payload).hexdigest().encode()
-            fh.write(_MAGIC + name.encode() + b"\n" + checksum + b"\n" + payload)
+            fh.write(_MAGIC + name.encode() + b"\n" + checksum + b"\n" + body)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _copies(args: tuple) -> tuple:
+    return jax.tree_util.tree_map(
+        lambda x: x.copy() if isinstance(x, (jax.Array, np.ndarray)) else x, args
+    )
+
+
+def _tree_text(tree) -> str:
+    """A program's output tree as JSON: lists, tuples, string-keyed dicts and None around
+    leaves (0). Raises TypeError for any other node."""
+
+    def encode(x):
+        if x is None or (type(x) is int and x == 0):
+            return x
+        if type(x) is list:
+            return [encode(v) for v in x]
+        if type(x) is tuple:
+            return {"tuple": [encode(v) for v in x]}
+        if type(x) is dict and all(type(k) is str for k in x):
+            return {"dict": [[k, encode(v)] for k, v in x.items()]}
+        raise TypeError(f"cannot store an output tree node of type {type(x).__name__}")
+
+    text = json.dumps(encode(jax.tree_util.tree_unflatten(tree, [0] * tree.num_leaves)))
+    if _tree_from_text(text) != tree:
+        raise TypeError(f"output tree {tree} does not survive JSON")
+    return text
+
+
+def _tree_from_text(text: str):
+    def decode(x):
+        if isinstance(x, list):
+            return [decode(v) for v in x]
+        if isinstance(x, dict) and "tuple" in x:
+            return tuple(decode(v) for v in x["tuple"])
+        if isinstance(x, dict):
+            return {k: decode(v) for k, v in x["dict"]}
+        return x
+
+    return jax.tree_util.tree_structure(decode(json.loads(text)))

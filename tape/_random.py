@@ -285,13 +285,18 @@ def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32
         return np.add(a, c, dtype=np.float32)
     if np.ndim(c) == 0 and c == 0:  # a float32 product rounds once; adding c (+-0) after
         return np.multiply(a, b, dtype=np.float32) + np.float32(c)  # gives fma's zero sign
-    p = np.multiply(a, b, dtype=np.float64)
-    s = p + c
+    # In place where it can be: allocating float64 temporaries costs more than the arithmetic.
+    s = np.multiply(a, b, dtype=np.float64)
+    s += c
     out = s.astype(np.float32)
-    tie = np.flatnonzero((s.view(np.int64) & 0x1FFFFFFF) == 0x10000000)
-    if tie.size:
-        pt, st = p.ravel()[tie], s.ravel()[tie]
-        ct = np.broadcast_to(np.asarray(c, np.float64), s.shape).ravel()[tie]
+    bits = s.view(np.int64)
+    bits &= 0x1FFFFFFF
+    tie = np.flatnonzero(bits == 0x10000000)
+    if tie.size:  # rare: the product and sum are redone for these lanes only
+        shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
+        pt, ct = (np.broadcast_to(np.asarray(v, np.float64), shape).ravel()[tie] for v in (a, c))
+        pt = pt * np.broadcast_to(np.asarray(b, np.float64), shape).ravel()[tie]
+        st = pt + ct
         bp = st - pt
         err = (pt - (st - bp)) + (ct - bp)  # TwoSum: p + c == s + err exactly
         down = (st.view(np.int64) & ~0x1FFFFFFF).view(np.float64).astype(np.float32)

@@ -194,9 +194,9 @@ def test_second_step_and_lr_change_do_not_retrace(name):
 
 def test_one_jitted_call_per_group(monkeypatch):
     calls = []
-    real = optimizer_mod._jitted_group_update
+    real = optimizer_mod._run_update
     monkeypatch.setattr(
-        optimizer_mod, "_jitted_group_update", lambda *a: calls.append(len(a[1])) or real(*a)
+        optimizer_mod, "_run_update", lambda u, k, a: calls.append(len(a[0])) or real(u, k, a)
     )
     ps = [tape.randn(3, requires_grad=True) for _ in range(5)]
     opt = optim.SGD([{"params": ps[:3]}, {"params": ps[3:], "lr": 0.5}], lr=0.1, momentum=0.9)

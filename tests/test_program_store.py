@@ -19,7 +19,8 @@ from tape import _program_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# A conv, a linear layer and a Flax block (costly ops), forward and backward, node by node.
+# A conv, a linear layer and a Flax block (costly ops), forward and backward node by node, and
+# SGD steps (tape's optimizers' updates are stored too).
 CHILD = """
 import json, sys
 sys.path.insert(0, {root!r})
@@ -39,10 +40,15 @@ w = tape.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_g
 v = tape.tensor(rng.standard_normal((5, 64)).astype(np.float32), requires_grad=True)
 tape.manual_seed(0)
 block = models.resnet.BasicBlock(4, 4)
-y = F.linear(block(F.conv2d(x, w, padding=1)).relu().flatten(1)[:, :64], v)
-y.square().sum().backward()
+opt = tape.optim.SGD([x, w, v, *block.parameters()], lr=0.01, momentum=0.9)
+for _ in range(2):
+    opt.zero_grad()
+    y = F.linear(block(F.conv2d(x, w, padding=1)).relu().flatten(1)[:, :64], v)
+    y.tanh().sum().backward()
+    opt.step()
 grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
-print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads,
+weights = [t.detach().numpy().tolist() for t in (x, w, v, block.conv1.weight)]
+print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads, "weights": weights,
                   "stored": sorted(os.listdir(ps._store_dir()))}}))
 """.replace("import json, sys", "import json, os, sys")
 
@@ -68,18 +74,25 @@ def _torch_grads() -> list:
     v = torch.tensor(rng.standard_normal((5, 64)).astype(np.float32), requires_grad=True)
     torch.manual_seed(0)
     block = RefBasicBlock(4, 4)
+    opt = torch.optim.SGD([x, w, v, *block.parameters()], lr=0.01, momentum=0.9)
     F = torch.nn.functional
-    y = F.linear(block(F.conv2d(x, w, padding=1)).relu().flatten(1)[:, :64], v)
-    y.square().sum().backward()
-    return [t.grad.numpy() for t in (x, w, v, block.conv1.weight)]
+    for _ in range(2):
+        opt.zero_grad()
+        y = F.linear(block(F.conv2d(x, w, padding=1)).relu().flatten(1)[:, :64], v)
+        y.tanh().sum().backward()
+        opt.step()
+    tensors = (x, w, v, block.conv1.weight)
+    return [t.grad.numpy() for t in tensors] + [t.detach().numpy() for t in tensors]
 
 
 def _assert_grads(got: dict, want: list) -> None:
-    for g, t in zip(got["grads"], want, strict=True):
+    for g, t in zip(got["grads"] + got["weights"], want, strict=True):
         np.testing.assert_allclose(np.asarray(g), t, rtol=1e-4, atol=1e-4)
 
 
 def test_second_process_loads_every_program_and_matches_torch(tmp_path):
+    """Both processes match torch; the second loads every program and matches the first bit
+    for bit."""
     want = _torch_grads()
     first = _child(str(tmp_path))
     assert first["stored"] and not any(first["loads"]), first
@@ -87,7 +100,8 @@ def test_second_process_loads_every_program_and_matches_torch(tmp_path):
     second = _child(str(tmp_path))
     assert second["loads"] and all(second["loads"]), second["loads"]
     assert second["stored"] == first["stored"]
-    assert second["grads"] == first["grads"]  # bit for bit: the same executables
+    # bit for bit: the same executables
+    assert (second["grads"], second["weights"]) == (first["grads"], first["weights"])
 
 
 def test_damaged_programs_are_compiled_again(tmp_path):
@@ -105,19 +119,20 @@ def test_damaged_programs_are_compiled_again(tmp_path):
     assert not any(second["loads"])
 
 
-def test_program_from_jax_cache_is_checked_before_it_is_stored(tmp_path):
-    """jaxlib can serialize an executable that JAX loaded from its own cache without its
-    machine code. With JAX's cache warm and the store empty, what is stored is only what
-    was loaded back and computed the same values, so a third process still gets them."""
+def test_store_refills_while_jax_cache_holds_the_programs(tmp_path):
+    """jaxlib serializes an executable that JAX loaded from its own cache without its machine
+    code. With JAX's cache warm and the store emptied (as after tape changes), the programs are
+    compiled afresh, stored whole, and a third process loads them all."""
     first = _child(str(tmp_path))
     store = os.path.join(tmp_path, _program_store._SUBDIR)
     for name in os.listdir(store):
         os.unlink(os.path.join(store, name))
     second = _child(str(tmp_path))
     assert second["grads"] == first["grads"] and not any(second["loads"])
+    assert second["stored"] == first["stored"]
     third = _child(str(tmp_path))
     assert third["grads"] == first["grads"]
-    assert sum(third["loads"]) == len(second["stored"])
+    assert third["loads"] and all(third["loads"])
 
 
 @jax.custom_vjp

@@ -30,7 +30,7 @@ import jax
 import numpy as np
 import optax
 
-from tape import _capture, _donate, _dtype, _views
+from tape import _capture, _donate, _dtype, _program_store, _views
 from tape.autograd import grad_mode
 from tape.tensor import Tensor
 
@@ -85,6 +85,35 @@ def _group_update(key, params, grads, states, hyper, extra):
 _jitted_group_update = jax.jit(_group_update, static_argnums=0)
 # The same, updating parameters and state in place (their buffers donated, see tape._donate).
 _jitted_group_update_in_place = jax.jit(_group_update, static_argnums=0, donate_argnums=(1, 3))
+
+
+# (jitted update, (optimizer class, static)) -> the program its last call ran
+_programs: dict = {}
+
+
+def _run_update(update, key: tuple, args: tuple):
+    """``update(key, *args)``. One of tape's own optimizers (its code and optax's then decide
+    the program, and the store's key versions them) runs a program stored on disk, which a
+    new process loads without tracing or lowering the update."""
+    if _capture.active() is not None:  # traced into tape.compile's program
+        return update(key, *args)
+    program = _programs.get((update, key))
+    if program is not None:
+        try:
+            return program(*args)
+        except TypeError:  # other argument types (the program checks them before it runs)
+            pass
+    program = None
+    cls, static = key
+    if cls.__module__.startswith("tape.optim.") and " at 0x" not in repr(static):
+        leaves = jax.tree_util.tree_leaves(args)
+        if _program_store.storable(leaves):
+            identity = repr((cls.__module__, cls.__qualname__, static, optax.__version__))
+            program = _program_store.load_or_compile(update, (key,), args, identity.encode())
+    if program is None:
+        return update(key, *args)
+    _programs[update, key] = program
+    return program(*args)
 
 
 def _scalar_dtype() -> np.dtype:
@@ -287,8 +316,8 @@ class Optimizer:
                 arrays = _donate.donation(arrays, grads)
                 states = {k: _donate.donation(v, grads, arrays) for k, v in states.items()}
                 update = _jitted_group_update_in_place
-            new_params, new_states = update(
-                (type(self), static), arrays, grads, states, hyper, extra
+            new_params, new_states = _run_update(
+                update, (type(self), static), (arrays, grads, states, hyper, extra)
             )
             pending.append((params, new_params, new_states))
         # Everything computed: now write parameters and state, in place like torch.
