@@ -1,23 +1,24 @@
-"""Compiled programs of costly ops, kept on disk under the text of the op's forward jaxpr.
+"""Compiled programs kept on disk under what decides them, so a new process skips tracing.
 
 JAX's persistent cache keys a program by its lowered module, so a new process must still
 trace and lower every program before it can look one up. For the per-node VJP of a Flax block
 that is most of the cost: tracing the forward under JVP, then lowering. ResNet18's first
-train step spends about 0.7 of its 1.5 s there with every program already in JAX's cache.
+train step spent about 0.7 of its 1.5 s there with every program already in JAX's cache.
 
-Here a costly op's forward and its per-node VJP are keyed instead by the forward's jaxpr,
-which is cheap to make (the VJP reuses the forward's), and the compiled executable is loaded
-without tracing the VJP or lowering anything.
+Here a costly op's forward and its per-node VJP (``StoredJit``) are keyed instead by the text
+of the forward's jaxpr, which is cheap to make (the VJP reuses the forward's), and a tape
+optimizer's update by its own code and settings (``tape.optim.optimizer``). The executable is
+then loaded without tracing a VJP or lowering anything.
 
 A jaxpr keys a program only when its text says everything about it. custom_jvp and custom_vjp
-rules and callbacks are Python code that the text does not show, so a jaxpr that holds one is
-compiled by ``jax.jit`` as usual. The rest of the key is whatever else shapes the program: the
-argument types, how the VJP is built from the forward (tape's own source), and the versions,
-flags and CPU that compile it.
+rules and callbacks are Python code that the text does not show, so a jaxpr that holds one
+(or any effect) is compiled by ``jax.jit`` as usual. The rest of the key is whatever else
+shapes the program: the argument types, tape's own source (how a VJP is built, what an
+optimizer computes), JAX's configuration, and the versions, flags and CPU that compile it.
 
 The files are XLA executables, which is native code, in JAX's own serialized form. They are
 trusted as JAX's compilation cache is. They are read only from a directory that this user
-owns and no one else can write to, and they are written atomically.
+owns and no one else can write to, checked against a checksum, and written atomically.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def _forward_text(forward: Callable, label: tuple, inputs: tuple) -> bytes | Non
     if key not in _forward_texts:
         closed = jax.make_jaxpr(forward)(*inputs)
         text = None
-        if _describable(closed.jaxpr):
+        if not closed.effects and _describable(closed.jaxpr):
             text = str(closed).encode()
             for c in closed.consts:
                 c = np.asarray(c)
