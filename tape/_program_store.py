@@ -67,7 +67,7 @@ class StoredJit:
 
     def __call__(self, *args):
         leaves, tree = jax.tree_util.tree_flatten(args)
-        key = (tree, *map(_leaf_key, leaves))
+        key = (tree, *map(leaf_key, leaves))
         program = self.programs.get(key)
         if program is None:
             program = self.programs[key] = self._program(args, leaves)
@@ -120,7 +120,7 @@ def load_or_compile(jitted, static: tuple, args: tuple, identity: bytes):
     return compiled
 
 
-def _leaf_key(x):
+def leaf_key(x):
     """What a program depends on in one argument. A numpy array is keyed as the JAX array it
     becomes, so a parameter's program still fits once an update has made it a JAX array."""
     if isinstance(x, jax.core.Tracer):  # inside a trace (tape.compile): jax.jit's business
@@ -159,7 +159,7 @@ def _forward_text(forward: Callable, label: tuple, inputs: tuple) -> bytes | Non
     """The bytes that identify ``forward`` on these inputs, or None when its jaxpr does not
     show everything it does."""
     leaves, tree = jax.tree_util.tree_flatten(inputs)
-    key = (label, tree, *map(_leaf_key, leaves))
+    key = (label, tree, *map(leaf_key, leaves))
     if key not in _forward_texts:
         closed = jax.make_jaxpr(forward)(*inputs)
         text = None

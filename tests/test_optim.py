@@ -196,7 +196,7 @@ def test_one_jitted_call_per_group(monkeypatch):
     calls = []
     real = optimizer_mod._run_update
     monkeypatch.setattr(
-        optimizer_mod, "_run_update", lambda u, k, a: calls.append(len(a[0])) or real(u, k, a)
+        optimizer_mod, "_run_update", lambda *a: calls.append(len(a[-1][0])) or real(*a)
     )
     ps = [tape.randn(3, requires_grad=True) for _ in range(5)]
     opt = optim.SGD([{"params": ps[:3]}, {"params": ps[3:], "lr": 0.5}], lr=0.1, momentum=0.9)
@@ -557,3 +557,29 @@ def test_step_updates_every_weight_and_momentum_buffer_in_its_own_buffer():
     before = buffers()
     step()
     assert buffers() == before
+
+
+def test_alternating_optimizers_resolve_each_program_once(monkeypatch):
+    """Two optimizers of one kind on different shapes (a GAN's): each step runs its own
+    program; neither looks its program up again (on disk or in JAX) after its first step."""
+    from tape import _program_store
+
+    monkeypatch.setattr(optimizer_mod, "_by_signature", {})  # as in a fresh process
+    lookups = []
+    real = _program_store.load_or_compile
+    monkeypatch.setattr(
+        _program_store, "load_or_compile", lambda *a: lookups.append(a[2][0][0].shape) or real(*a)
+    )
+    results = {}
+    for lib in (tape, torch):
+        a, b = _params(lib, 1), [lib.ones(4, 2, requires_grad=True)]
+        opts = [lib.optim.SGD(ps, lr=0.1, momentum=0.9) for ps in (a, b)]
+        for _ in range(3):
+            for ps, opt in zip((a, b), opts):
+                opt.zero_grad()
+                sum((p * p).sum() for p in ps).backward()
+                opt.step()
+        results[lib.__name__] = [p.detach().numpy() for p in a + b]
+    assert lookups == [(3,), (4, 2)]
+    for got, want in zip(results["tape"], results["torch"]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)

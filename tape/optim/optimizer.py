@@ -21,6 +21,7 @@ import collections
 import copy
 import functools
 import warnings
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from itertools import chain
@@ -87,33 +88,42 @@ _jitted_group_update = jax.jit(_group_update, static_argnums=0)
 _jitted_group_update_in_place = jax.jit(_group_update, static_argnums=0, donate_argnums=(1, 3))
 
 
-# (jitted update, (optimizer class, static)) -> the program its last call ran
-_programs: dict = {}
+# Per optimizer and group, the program its last step ran (the fast path); and every program
+# this process has used, by argument signature (so alternating shapes never reload one).
+_last: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_by_signature: dict = {}
 
 
-def _run_update(update, key: tuple, args: tuple):
+def _run_update(opt, group: int, update, key: tuple, args: tuple):
     """``update(key, *args)``. One of tape's own optimizers (its code and optax's then decide
     the program, and the store's key versions them) runs a program stored on disk, which a
     new process loads without tracing or lowering the update."""
     if _capture.active() is not None:  # traced into tape.compile's program
         return update(key, *args)
-    program = _programs.get((update, key))
+    last = _last.get(opt)
+    program = None if last is None else last.get(group)
     if program is not None:
         try:
             return program(*args)
         except TypeError:  # other argument types (the program checks them before it runs)
             pass
-    program = None
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    signature = (update, key, tree, *map(_program_store.leaf_key, leaves))
+    program = _by_signature.get(signature)
+    if program is None:
+        program = _by_signature[signature] = _stored_update(update, key, args, leaves)
+    _last.setdefault(opt, {})[group] = program
+    return program(*args)
+
+
+def _stored_update(update, key: tuple, args: tuple, leaves: list) -> Callable:
     cls, static = key
+    program = None
     if cls.__module__.startswith("tape.optim.") and " at 0x" not in repr(static):
-        leaves = jax.tree_util.tree_leaves(args)
         if _program_store.storable(leaves):
             identity = repr((cls.__module__, cls.__qualname__, static, optax.__version__))
             program = _program_store.load_or_compile(update, (key,), args, identity.encode())
-    if program is None:
-        return update(key, *args)
-    _programs[update, key] = program
-    return program(*args)
+    return functools.partial(update, key) if program is None else program
 
 
 def _scalar_dtype() -> np.dtype:
@@ -317,7 +327,7 @@ class Optimizer:
                 states = {k: _donate.donation(v, grads, arrays) for k, v in states.items()}
                 update = _jitted_group_update_in_place
             new_params, new_states = _run_update(
-                update, (type(self), static), (arrays, grads, states, hyper, extra)
+                self, gi, update, (type(self), static), (arrays, grads, states, hyper, extra)
             )
             pending.append((params, new_params, new_states))
         # Everything computed: now write parameters and state, in place like torch.
