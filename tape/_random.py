@@ -293,9 +293,9 @@ def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32
     bits &= 0x1FFFFFFF
     tie = np.flatnonzero(bits == 0x10000000)
     if tie.size:  # rare: the product and sum are redone for these lanes only
-        shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
-        pt, ct = (np.broadcast_to(np.asarray(v, np.float64), shape).ravel()[tie] for v in (a, c))
-        pt = pt * np.broadcast_to(np.asarray(b, np.float64), shape).ravel()[tie]
+        at = np.unravel_index(tie, s.shape)
+        pt = _lanes(a, at, s.shape) * _lanes(b, at, s.shape)
+        ct = _lanes(c, at, s.shape)
         st = pt + ct
         bp = st - pt
         err = (pt - (st - bp)) + (ct - bp)  # TwoSum: p + c == s + err exactly
@@ -304,6 +304,11 @@ def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32
         flat = out.reshape(-1)  # a view: `out` is freshly allocated
         flat[tie] = np.where(err == 0, flat[tie], np.where((err > 0) == (st > 0), away, down))
     return out
+
+
+def _lanes(v, at: tuple, shape: tuple) -> np.ndarray:
+    """``v`` broadcast to ``shape``, at the positions ``at``, as float64 (no full copy)."""
+    return np.broadcast_to(v, shape)[at].astype(np.float64)
 
 
 def _fma64(a: np.ndarray, b: np.ndarray | np.float64, c: np.ndarray | np.float64) -> np.ndarray:
@@ -376,8 +381,8 @@ def _log256_ps(x: np.ndarray) -> np.ndarray:
     e = e - small.astype(f)
     x = (x - f(1)) + np.where(small, x, f(0))
     z = x * x
-    y = np.full_like(x, f(_LOG_P[0]))
-    for p in _LOG_P[1:]:
+    y = _fma32(x, f(_LOG_P[0]), f(_LOG_P[1]))
+    for p in _LOG_P[2:]:
         y = _fma32(y, x, f(p))
     y = _fma32(y * x, z, e * f(-2.12194440e-4))
     y = y - z * f(0.5)  # products by 0.5, and e * 0.693359375 (9 bits), are exact:
@@ -396,10 +401,10 @@ def _sincos256_ps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = _fma32(y, f(-3.77489497744594108e-8), x)
     poly = (j & 2) == 0
     z = x * x
-    c = _fma32(_fma32(np.full_like(x, f(2.443315711809948e-5)), z, f(-1.388731625493765e-3)), z,
+    c = _fma32(_fma32(z, f(2.443315711809948e-5), f(-1.388731625493765e-3)), z,
                f(4.166664568298827e-2))  # fmt: skip
     c = _fma32(c * z, z, -(z * f(0.5))) + f(1)
-    s = _fma32(_fma32(np.full_like(x, f(-1.9515295891e-4)), z, f(8.3321608736e-3)), z,
+    s = _fma32(_fma32(z, f(-1.9515295891e-4), f(8.3321608736e-3)), z,
                f(-1.6666654611e-1))  # fmt: skip
     s = _fma32(s * z, x, x)
     # Same blend as the intrinsics (the adds of +0 matter only for signed zeros).
