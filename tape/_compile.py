@@ -307,8 +307,12 @@ def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list, wr
             with _traced_on([*arrays, *kept_arrays, *donated_arrays]):
                 outs = program(arrays, kept_arrays, donated_arrays, [g() for g in getters])
         except _Retrace as r:
-            more, getters, unwritten = r.args
-            kept += [s for s in more if all(s is not t for t in sources)]
+            more, getters, unwritten, wrote = r.args
+            # State first seen by this trace (an optimizer's momentum buffers, created by the
+            # eager first call) is donated when the trace writes it, as the rest is.
+            more = [s for s in more if all(s is not t for t in sources)]
+            kept += [s for s in more if id(s) not in wrote]
+            donated += [s for s in more if id(s) in wrote]
             kept += [s for s in donated if id(s) in unwritten]
             donated = [s for s in donated if id(s) not in unwritten]
             continue
@@ -399,7 +403,9 @@ def _program(
             # A storage handed over for donation that this trace did not write would be lost.
             unwritten = {id(s) for s in sources[n_kept:]} - set(cap.writes)
             if cap.reads or len(cap.getters) != len(scalars) or unwritten:
-                raise _Retrace(list(cap.reads.values()), list(cap.getters), unwritten)
+                raise _Retrace(
+                    list(cap.reads.values()), list(cap.getters), unwritten, set(cap.writes)
+                )
         finally:
             # Leave every tensor as it was: the compiled program's outputs are written back
             # by the caller.

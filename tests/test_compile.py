@@ -314,8 +314,8 @@ def test_resnet18_step_matches_eager():
 
 
 def test_written_state_reuses_its_buffers_unless_something_else_holds_them():
-    """The step updates weights in place (donation), but never under a reader's feet: a
-    pending clone and a numpy view of a weight keep the values they had."""
+    """The step updates weights and momentum buffers in place (donation), but never under a
+    reader's feet: a pending clone and a numpy view of a weight keep the values they had."""
     model = _mlp()
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
@@ -329,9 +329,10 @@ def test_written_state_reuses_its_buffers_unless_something_else_holds_them():
     for _ in range(3):
         step(x)
     w = model[0].weight
-    buffer = w._storage.array.unsafe_buffer_pointer()
+    momentum = opt.state[w]["momentum_buffer"]  # created by the first (eager) call
+    buffers = [t._storage.array.unsafe_buffer_pointer() for t in (w, momentum)]
     step(x)
-    assert w._storage.array.unsafe_buffer_pointer() == buffer
+    assert [t._storage.array.unsafe_buffer_pointer() for t in (w, momentum)] == buffers
     clone, expected = w.detach().clone(), w.detach().numpy().copy()
     view = model[3].weight.detach().numpy()
     seen = view.copy()
