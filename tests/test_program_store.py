@@ -1,6 +1,6 @@
-"""Costly ops' programs stored on disk (tape._program_store): a later process loads them, and
-gets the same values as compiling them (and as torch); what cannot be keyed safely is not
-stored, and a damaged store is never an error."""
+"""Programs stored on disk (tape._program_store), costly ops' and optimizers': a later process
+loads them and gets the same values as compiling them (and as torch); what cannot be keyed
+safely is not stored, and a damaged store is never an error."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A conv, a linear layer and a Flax block (costly ops), forward and backward node by node, and
 # SGD steps (tape's optimizers' updates are stored too).
 CHILD = """
-import json, sys
+import json, os, sys
 sys.path.insert(0, {root!r})
 import numpy as np
 import tape
@@ -50,7 +50,7 @@ grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 weights = [t.detach().numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads, "weights": weights,
                   "stored": sorted(os.listdir(ps._store_dir()))}}))
-""".replace("import json, sys", "import json, os, sys")
+"""
 
 
 def _child(cache: str) -> dict:
