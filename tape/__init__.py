@@ -22,6 +22,11 @@ os.environ["XLA_FLAGS"] = " ".join(
     [_xla_flags] + [f"{k}={v}" for k, v in _XLA_DEFAULTS.items() if k not in _xla_flags]
 ).strip()
 
+from tape._malloc import keep_freed_memory  # noqa: E402
+
+# Before JAX starts its backend, whose threads then share the one arena.
+keep_freed_memory()
+
 import jax  # noqa: E402
 
 # torch has int64 and float64 tensors; JAX needs x64 on to hold them.
