@@ -1,4 +1,14 @@
-"""Interleaved timing: every contender runs once per round, rounds alternate, medians reported."""
+"""Interleaved timing: every contender runs once per round, rounds alternate, medians reported.
+
+Rounds run back to back, as a training loop's steps do. Before each timed run the contender
+runs untimed for at least ``WARM_S``: the previous contender's worker threads (libgomp in
+torch, Eigen in XLA) may still spin-wait for a few milliseconds on the two cores, and its data
+has left the caches; neither is charged to the next contender. There is no pause (sleep)
+between runs: on this machine a 0.3 s sleep slows the next 50-80 ms of any work, even a
+pure-Python loop (blocks of 20 calls of a 2.4 ms loop: 2.9 ms after a sleep, 2.4 ms back to
+back), which blurred short steps' ratios (the MLP's torch step measured 2.0-2.4 ms after
+pauses and 1.6-1.8 ms without).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-# Idle time before each round, so the last contender's spinning worker threads (OpenMP in
-# torch, Eigen in XLA) go to sleep instead of taking the next contender's cores.
-SETTLE_S = 0.3
+WARM_S = 0.025
 
 
 def time_per_call(
@@ -26,6 +34,17 @@ def time_per_call(
     return (time.perf_counter() - start) / number
 
 
+def _warm(fn: Callable[[], object], sync: Callable[[], object] | None) -> None:
+    """Run ``fn`` untimed, at least once and for at least ``WARM_S``."""
+    end = time.perf_counter() + WARM_S
+    while True:
+        fn()
+        if sync is not None:
+            sync()
+        if time.perf_counter() >= end:
+            return
+
+
 def compare(
     workloads: dict[str, Callable[[], object]],
     number: int,
@@ -37,7 +56,6 @@ def compare(
     a workload's name to the call that waits for its device's queued work (GPU runs)."""
     syncs = syncs or {}
     for name, fn in workloads.items():
-        time.sleep(SETTLE_S)
         for _ in range(warmup):
             fn()
         if name in syncs:
@@ -45,7 +63,7 @@ def compare(
     samples: dict[str, list[float]] = {name: [] for name in workloads}
     for _ in range(rounds):
         for name, fn in workloads.items():
-            time.sleep(SETTLE_S)
+            _warm(fn, syncs.get(name))
             samples[name].append(time_per_call(fn, number, syncs.get(name)))
     return {name: statistics.median(s) for name, s in samples.items()}
 
