@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--no-stock", action="store_true", help="skip stock Flax (slow)")
     ap.add_argument(
         "--device",
