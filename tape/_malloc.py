@@ -6,7 +6,8 @@ it with ``munmap``, so every run faults the whole buffer back in, a page at a ti
 train step under ``tape.compile`` (B=16, 64x64) has a 43 MiB scratch buffer: 11,000 page faults
 and about 25 ms of system time in a 120 ms step, which made the one compiled program slower than
 eager tape's many small ones. Smaller blocks from XLA's threads land in per-thread arenas, whose
-heaps are unmapped whenever they empty. One arena that never hands memory back removes both.
+heaps are unmapped whenever they empty. One arena that keeps what is freed (up to 1 GiB at
+the top of its heap) removes both.
 
 The cost is the usual one of a caching allocator: the process keeps its peak heap. A user who
 sets any glibc malloc tunable in the environment (``MALLOC_*_``, ``GLIBC_TUNABLES``) keeps their
