@@ -88,7 +88,7 @@ class Op:
             pure = self.pure(static, cast)
             # A costly op's programs are worth keeping on disk: a new process loads them
             # without tracing or lowering (tape._program_store).
-            fn = jax.jit(pure) if self.remat else StoredJit(pure, pure, (self.name, *key))
+            fn = jax.jit(pure) if self.remat else StoredJit(pure, pure, (self.name, static, cast))
             self._fwd_cache[key] = fn
         return fn
 

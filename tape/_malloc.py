@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+from collections.abc import Mapping
 
 # mallopt(3) parameters.
 _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
@@ -29,7 +30,7 @@ _SETTINGS = {
 }
 
 
-def user_tuned(environ: os._Environ | dict[str, str]) -> bool:
+def user_tuned(environ: Mapping[str, str]) -> bool:
     """True where the environment already chooses how glibc's malloc behaves."""
     if environ.get("TAPE_MALLOC") == "default":
         return True
