@@ -119,12 +119,21 @@ def storage_device(storage) -> device:
     return CPU
 
 
+def place_like(array, storage):
+    """``array`` on the device where ``storage``'s value lives (as it is on a CPU-only machine)."""
+    if not _gpus():
+        return array
+    where = storage_device(storage)
+    return array if where == CPU else jax.device_put(array, jax_device(where))
+
+
 def move(tensor, d):
     """``tensor`` on device ``d``: an op on the tape (ToCopyBackward0), so gradients flow back.
 
     The copy itself is an eager ``jax.device_put``: the op's forward runs inside ``jax.jit``,
     where ``device_put`` to another device is ignored (the output stays on the input's device),
-    so the op alone would leave a ``.cuda()`` tensor on the CPU."""
+    so the op alone would leave a ``.cuda()`` tensor on the CPU. For the same reason a hook on
+    the node moves the gradient back to where ``tensor`` lives."""
     target = jax_device(d)
     here, there = device_of(tensor._storage.array), device(d)
     if here.type == there.type and (here.index or 0) == (there.index or 0):
@@ -139,6 +148,9 @@ def move(tensor, d):
 
     out = elementwise.to_device(tensor, target)
     out._storage.array = jax.device_put(out._storage.array, target)
+    out.grad_fn.register_hook(
+        lambda grad_inputs, _: tuple(None if g is None else g.to(here) for g in grad_inputs)
+    )
     return out
 
 

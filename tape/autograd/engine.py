@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tape import _dispatch
+from tape import _device, _dispatch
 from tape.autograd import compiled, grad_mode
 from tape.autograd.compiled import _tensor_cls
 from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
@@ -33,7 +33,7 @@ def _initial_grad(t, g, index: int, create_graph: bool):
             raise RuntimeError(
                 f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
             )
-        g = Tensor._wrap(np.ones(array.shape, array.dtype))
+        g = Tensor._wrap(_device.place_like(np.ones(array.shape, array.dtype), t._storage))
     elif not isinstance(g, Tensor):
         from tape import creation
 
