@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from tape.optim.optimizer import (
     Optimizer,
@@ -22,6 +21,7 @@ def torch_adagrad(lr, lr_decay, eps) -> Part:
 
         sum += g * g;  p += -(lr / (1 + (t - 1) * lr_decay)) * g / (sqrt(sum) + eps)
     """
+    import optax
 
     def init(params):
         return {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-import optax
 
 from tape.optim.optimizer import (
     Optimizer,
@@ -31,6 +30,7 @@ def torch_adam(lr, beta1, beta2, eps, amsgrad: bool) -> Part:
         m = lerp(m, g, 1 - beta1); v = beta2 * v + (1 - beta2) * g * g
         p += -(lr / (1 - beta1**t)) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
     """
+    import optax
 
     keys = ("step", *_moment_keys(amsgrad))
 
@@ -136,6 +136,8 @@ class Adam(Optimizer):
 
     @classmethod
     def _parts(cls, static, hyper) -> list[Part]:
+        import optax
+
         maximize, decay, decoupled, amsgrad = static
         h = hyper
         parts = grad_prelude(maximize, decay and not decoupled, h)

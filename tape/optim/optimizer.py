@@ -20,20 +20,23 @@ from __future__ import annotations
 import collections
 import copy
 import functools
+import importlib.metadata
 import warnings
 import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from itertools import chain
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import numpy as np
-import optax
 
 from tape import _capture, _donate, _dtype, _program_store, _views
 from tape.autograd import grad_mode
 from tape.tensor import Tensor
+
+if TYPE_CHECKING:  # imported where used: see _optax_version
+    import optax
 
 
 class _RequiredParameter:
@@ -59,6 +62,8 @@ class Part(NamedTuple):
 def _group_update(key, params, grads, states, hyper, extra):
     """The jitted body: one optax update over every parameter of a group that has a grad.
     ``extra``: per-step inputs that are not torch state (keys starting with "_")."""
+    import optax
+
     cls, static = key
     states = {**states, **extra}
     TRACE_COUNTS[cls.__name__] += 1  # runs only while tracing
@@ -121,9 +126,16 @@ def _stored_update(update, key: tuple, args: tuple, leaves: list) -> Callable:
     program = None
     if cls.__module__.startswith("tape.optim.") and " at 0x" not in repr(static):
         if _program_store.storable(leaves):
-            identity = repr((cls.__module__, cls.__qualname__, static, optax.__version__))
+            identity = repr((cls.__module__, cls.__qualname__, static, _optax_version()))
             program = _program_store.load_or_compile(update, (key,), args, identity.encode())
     return functools.partial(update, key) if program is None else program
+
+
+@functools.cache
+def _optax_version() -> str:
+    """optax's version, read without importing it: a process that loads its update programs
+    from the store never imports optax (about 0.1 s of start-up)."""
+    return importlib.metadata.version("optax")
 
 
 def _scalar_dtype() -> np.dtype:
@@ -487,6 +499,8 @@ def stateless(tx: optax.GradientTransformation) -> Part:
 def grad_prelude(maximize: bool, decay: bool, hyper) -> list[Part]:
     """torch's gradient preprocessing: ``g = -g`` for ``maximize``, then (``decay``) the L2 term
     ``g += weight_decay * p``."""
+    import optax
+
     parts = []
     if maximize:
         parts.append(stateless(optax.scale(-1.0)))
@@ -509,6 +523,7 @@ def zero_state(p: Tensor, *keys: str) -> dict[str, np.ndarray]:
 def step_counter() -> Part:
     """torch's per-parameter ``state['step'] += 1`` as a GradientTransformation (identity on
     the updates)."""
+    import optax
 
     def init(params):
         return step_zeros(params)

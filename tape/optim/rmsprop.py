@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import optax
-
 from tape.optim.optimizer import (
     Optimizer,
     Part,
@@ -76,6 +74,8 @@ class RMSprop(Optimizer):
 
     @classmethod
     def _parts(cls, static, hyper) -> list[Part]:
+        import optax
+
         maximize, decay, centered, momentum = static
         h = hyper
         parts = [step_counter(), *grad_prelude(maximize, decay, h)]

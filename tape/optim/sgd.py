@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from tape.optim.optimizer import (
     Optimizer,
@@ -22,6 +21,7 @@ def dampened_trace(momentum, dampening, nesterov: bool) -> Part:
     """torch's momentum with dampening (custom: ``optax.trace`` has no dampening, and torch starts
     the buffer at the first gradient rather than at zero). ``_fresh`` marks parameters whose
     buffer does not exist yet."""
+    import optax
 
     def init(params):
         return ([jnp.zeros_like(p) for p in params], [True for _ in params])
@@ -46,6 +46,8 @@ def dampened_trace(momentum, dampening, nesterov: bool) -> Part:
 
 
 def _trace(momentum, nesterov: bool) -> Part:
+    import optax
+
     # With zero dampening optax.trace is torch's rule exactly: a zero buffer gives buf = g first.
     return Part(
         optax.trace(decay=momentum, nesterov=nesterov),
@@ -125,6 +127,8 @@ class SGD(Optimizer):
 
     @classmethod
     def _parts(cls, static, hyper) -> list[Part]:
+        import optax
+
         maximize, decay, momentum, dampening, nesterov = static
         parts = grad_prelude(maximize, decay, hyper)
         if momentum:
