@@ -219,9 +219,9 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
     read after the backward, with their thunks.
 
     A value is only the graph's when the tensor, its storage and its thunk have no references
-    but the graph's own (node inputs, saved entries, the producer, its users' thunks), and it is
-    small or the arrays it reads directly are smaller than it. Getting this wrong is never
-    wrong, only slower: a value not handed back stays pending, and reading it recomputes it.
+    but the graph's own (node inputs, saved entries, the producer, its users' thunks), and the
+    arrays it reads directly are small or smaller than it. Getting this wrong is never wrong,
+    only slower: a value not handed back stays pending, and reading it recomputes it.
     """
     out = {}
     for i, tensor, uses, thunk_uses in inner.values():
@@ -241,15 +241,13 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
             continue
         # A pending value holds its input arrays (weights among them) until computed, and an
         # optimizer step would then copy them rather than update them in place: worth avoiding
-        # where those arrays are at least as large as the value itself, unless that is so small
+        # where those arrays are at least as large as the value itself, unless they are so small
         # that the copy costs less than handing the value back (a program output, ~1 us).
-        size = storage.meta.size
-        if size < _SMALL:
-            continue
+        held = 0
         for e in thunk.inputs:
             if type(e) is not tuple:
-                size -= getattr(e, "size", 0)
-        if size <= 0:
+                held += getattr(e, "size", 0)
+        if held >= _SMALL and held >= storage.meta.size:
             out[i] = thunk
     return out
 
