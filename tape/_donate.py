@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+import jax
 import jax.numpy as jnp
 
 from tape.tensor import Storage
@@ -35,9 +36,26 @@ def donation(arrays: list, *others: list) -> list:
         return arrays
     elsewhere = {id(a) for o in others for a in o}
     seen: set = set()
-    out = []
-    for a, refs in zip(arrays, _refs(arrays), strict=True):
-        alone = refs <= _OWN_REFS and id(a) not in seen and id(a) not in elsewhere
+    shared = []  # positions of the arrays something else still refers to
+    for i, (a, refs) in enumerate(zip(arrays, _refs(arrays), strict=True)):
+        if refs > _OWN_REFS or id(a) in seen or id(a) in elsewhere:
+            shared.append(i)
         seen.add(id(a))
-        out.append(a if alone else jnp.copy(a))
+    if not shared:
+        return arrays
+    out = list(arrays)
+    for i, copy in zip(shared, _copy_all([arrays[i] for i in shared]), strict=True):
+        out[i] = copy
     return out
+
+
+# One program copies them all: jnp.copy one by one costs ~130 us an array (its dispatch), and a
+# step whose pending forward still holds a few weights (a small CNN) paid that at every step.
+_copies = jax.jit(lambda arrays: [jnp.copy(a) for a in arrays])
+
+
+def _copy_all(arrays: list) -> list:
+    try:
+        return _copies(arrays)
+    except ValueError:  # on several devices: no one program takes them all
+        return [jnp.copy(a) for a in arrays]
