@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +16,8 @@ from conftest import assert_same_error
 import tape
 from tape import optim
 from tape.optim import optimizer as optimizer_mod
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 LIBS = {"tape": tape, "torch": torch}
 
@@ -533,6 +538,22 @@ def test_step_in_place_never_changes_a_value_someone_still_reads():
     lin(tape.ones(2, 4)).sum().backward()
     opt.step()
     assert lin.weight._storage.array.unsafe_buffer_pointer() == buffer
+
+
+def test_copies_for_donation_keep_each_array_on_its_device():
+    """Arrays that cannot be donated are copied in one program, or one by one where they live
+    on several devices (two CPU devices stand in for a CPU and a GPU)."""
+    code = (
+        "import jax, jax.numpy as jnp; from tape import _donate\n"
+        "d = jax.devices('cpu')\n"
+        "xs = [jax.device_put(jnp.arange(3.0), d[0]), jax.device_put(jnp.ones(2), d[1])]\n"
+        "ys = _donate.donation(xs, xs)\n"
+        "assert [y.devices() for y in ys] == [x.devices() for x in xs]\n"
+        "assert all(x.unsafe_buffer_pointer() != y.unsafe_buffer_pointer() for x, y in zip(xs, ys))\n"
+        "assert [y.tolist() for y in ys] == [[0.0, 1.0, 2.0], [1.0, 1.0]]\n"
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
 
 
 def test_step_updates_every_weight_and_momentum_buffer_in_its_own_buffer():
