@@ -43,7 +43,7 @@ def test_values_and_devices_match_torch(expr):
     assert_same(got, want, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("expr", [c for c in CASES if "x" in c.replace("lib.", "")])
+@pytest.mark.parametrize("expr", CASES[2:])  # the cases that read x
 def test_gradients_stay_on_the_gpu(expr):
     grads = {}
     for name, lib in (("tape", tape), ("torch", torch)):
