@@ -355,63 +355,87 @@ def _box_muller16_f32(u: np.ndarray, mean: np.float32, std: np.float32) -> np.nd
     """``NormalFill16<float>`` (AVX2): avx_mathfun's log256_ps/sincos256_ps, then fmadd."""
     f = np.float32
     u = u.reshape(-1, 16)
-    radius = np.sqrt(f(-2.0) * _log256_ps(f(1.0) - u[:, :8]))
-    sin, cos = _sincos256_ps(f(2.0 * math.pi) * u[:, 8:])
-    return np.concatenate(
-        [_fma32(radius * cos, std, mean), _fma32(radius * sin, std, mean)], 1
-    ).ravel()
+    # Contiguous halves: every later pass then runs over contiguous memory (1.5x faster).
+    radius = np.sqrt(f(-2.0) * _log256_ps(np.subtract(f(1.0), u[:, :8])))
+    sin, cos = _sincos256_ps(np.multiply(f(2.0 * math.pi), u[:, 8:]))
+    out = np.empty(u.shape, f)
+    cos *= radius
+    sin *= radius
+    out[:, :8] = _fma32(cos, std, mean)
+    out[:, 8:] = _fma32(sin, std, mean)
+    return out.ravel()
 
 
 # avx_mathfun.h (Cephes polynomials) in float32. GCC builds ATen with FMA contraction,
 # so every `_mm256_add_ps(_mm256_mul_ps(a, b), c)` pair becomes one fused multiply-add;
-# the _fma32 calls below sit exactly where it fuses.
+# the _fma32 calls below sit exactly where it fuses. Selections are bit masks, as in the
+# intrinsics, and work in place where they can: numpy's passes are the cost here.
 _LOG_P = [
     7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
     -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
 ]  # fmt: skip
+_I32 = np.int32
+
+
+def _all_bits(mask: np.ndarray) -> np.ndarray:
+    """A bool mask as int32 lanes of all ones (True) or zeros, like a vector compare."""
+    return np.negative(mask.view(np.int8).astype(_I32))
 
 
 def _log256_ps(x: np.ndarray) -> np.ndarray:
     """Cephes logf for normal positive float32 inputs (ours lie in (0, 1])."""
     f = np.float32
-    bits = x.view(np.int32)
-    e = ((bits >> 23) - 0x7F).astype(f) + f(1)
-    x = ((bits & ~0x7F800000) | f(0.5).view(np.int32)).view(f)  # mantissa in [0.5, 1)
+    bits = x.view(_I32)
+    e = ((bits >> 23) - 0x7F).astype(f)
+    e += f(1)
+    x = ((bits & ~0x7F800000) | f(0.5).view(_I32)).view(f)  # mantissa in [0.5, 1)
     small = x < f(0.707106781186547524)
-    e = e - small.astype(f)
-    x = (x - f(1)) + np.where(small, x, f(0))
+    e -= small
+    x_small = (x.view(_I32) & _all_bits(small)).view(f)  # x where small, else +0
+    x -= f(1)
+    x += x_small
     z = x * x
     y = _fma32(x, f(_LOG_P[0]), f(_LOG_P[1]))
     for p in _LOG_P[2:]:
         y = _fma32(y, x, f(p))
     y = _fma32(y * x, z, e * f(-2.12194440e-4))
-    y = y - z * f(0.5)  # products by 0.5, and e * 0.693359375 (9 bits), are exact:
-    return (x + y) + e * f(0.693359375)  # fused or not, these round once
+    y -= z * f(0.5)  # products by 0.5, and e * 0.693359375 (9 bits), are exact:
+    y += x  # fused or not, these round once
+    y += e * f(0.693359375)
+    return y
 
 
 def _sincos256_ps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cephes sinf/cosf pair for non-negative float32 inputs (our angles are in [0, 2pi))."""
     f = np.float32
-    j = ((x * f(1.27323954473516)).astype(np.int32) + 1) & ~1  # truncate, round to even
+    j = (x * f(1.27323954473516)).astype(_I32)  # truncate, then round to even
+    j += 1
+    j &= ~1
     y = j.astype(f)
     # Extended-precision reduction by pi/4; y <= 8 times the 8- and 11-bit constants
     # is exact, so only the last step depends on the fusion.
     x = x + y * f(-0.78515625)
-    x = x + y * f(-2.4187564849853515625e-4)
+    x += y * f(-2.4187564849853515625e-4)
     x = _fma32(y, f(-3.77489497744594108e-8), x)
-    poly = (j & 2) == 0
+    poly = _all_bits((j & 2) == 0)  # lanes where the sine polynomial gives the sine
     z = x * x
     c = _fma32(_fma32(z, f(2.443315711809948e-5), f(-1.388731625493765e-3)), z,
                f(4.166664568298827e-2))  # fmt: skip
-    c = _fma32(c * z, z, -(z * f(0.5))) + f(1)
+    c = _fma32(c * z, z, -(z * f(0.5)))
+    c += f(1)
     s = _fma32(_fma32(z, f(-1.9515295891e-4), f(8.3321608736e-3)), z,
                f(-1.6666654611e-1))  # fmt: skip
     s = _fma32(s * z, x, x)
     # Same blend as the intrinsics (the adds of +0 matter only for signed zeros).
-    s_sel, c_sel = np.where(poly, s, f(0)), np.where(poly, f(0), c)
-    sin, cos = c_sel + s_sel, (c - c_sel) + (s - s_sel)
-    sin = np.where((j & 4) != 0, -sin, sin)
-    cos = np.where((~(j - 2) & 4) != 0, -cos, cos)
+    s_sel = (s.view(_I32) & poly).view(f)
+    c_sel = (c.view(_I32) & ~poly).view(f)
+    sin = c_sel + s_sel
+    c -= c_sel
+    s -= s_sel
+    cos = c
+    cos += s
+    sin.view(_I32)[...] ^= (j & 4) << 29  # sign flips: bit 2 of the octant moves to bit 31
+    cos.view(_I32)[...] ^= (~(j - 2) & 4) << 29
     return sin, cos
 
 
