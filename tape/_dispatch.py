@@ -66,7 +66,7 @@ class Op:
         self.promote = promote
         self.saves = saves
         self._fwd_cache: dict = {}
-        self._avals: dict = {}  # (static, input kinds) -> (compute dtype, output Aval(s))
+        self._avals: dict = {}  # (static, input kinds) -> (its _lazy.Form, output Aval(s))
         self._bwd_cache: dict = {}
         self._node = node_class(grad_fn) if grad_fn else None
 
@@ -217,8 +217,8 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
     key = (static, kinds)
     seen = op._avals.get(key) if LAZY else None
     if seen is not None:
-        cast, meta = seen
-        thunk = _lazy.Thunk(op, static, cast, tuple(inputs))
+        form, meta = seen
+        thunk = _lazy.Thunk(form, tuple(inputs))
         if type(meta) is tuple:
             out = tuple(Storage(m, thunk, i) for i, m in enumerate(meta))
         else:
@@ -237,15 +237,22 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
             _raise_broadcast_error(arrays, error)
             raise
         if type(result) is tuple:
-            op._avals[key] = (cast, tuple(_lazy.aval(r.shape, r.dtype) for r in result))
+            meta = tuple(_lazy.aval(r.shape, r.dtype) for r in result)
+            # The outputs that carry gradient when recorded: the floating ones (Tensor._of).
+            floats = tuple(
+                i for i, m in enumerate(meta) if _dtype._FROM_NP[m.dtype].is_floating_point
+            )
+            form = _lazy.form(op, static, cast, floats, len(meta))
             out = tuple(Storage(r) for r in result)
         else:
-            op._avals[key] = (cast, _lazy.aval(result.shape, result.dtype))
+            meta = _lazy.aval(result.shape, result.dtype)
+            form = _lazy.form(op, static, cast, None, 1)
             out = Storage(result)
+        op._avals[key] = (form, meta)
     if op._node is not None and grad_mode.state.enabled:
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
-                return record(op, args, static, cast, out)
+                return record(form, args, out)
     if type(out) is tuple:
         return tuple(Tensor._of(o) for o in out)
     return Tensor._of(out)
@@ -264,9 +271,10 @@ def _raise_broadcast_error(arrays, error: Exception) -> None:
                     ) from error
 
 
-def record(op: Op, args: tuple, static: tuple, cast, out):
-    """Wrap the forward result in Tensors whose ``grad_fn`` is a new node for ``op``."""
+def record(form: _lazy.Form, args: tuple, out):
+    """Wrap the forward result in Tensors whose ``grad_fn`` is a new node for ``form``."""
     Tensor = _Tensor
+    op = form.op
     node: Node = op._node()
     edges = []
     for a in args:
@@ -277,20 +285,16 @@ def record(op: Op, args: tuple, static: tuple, cast, out):
             edges.append(UNLISTED)
         else:
             edges.append(_NO_EDGE)
-    node.op = op
-    node.static = static
-    node.cast = cast
+    node.form = form
     node.inputs = args
     node.edges = tuple(edges)
     node.thunk = (out[0] if type(out) is tuple else out).thunk
     if type(out) is tuple:
         outs = tuple(Tensor._of(o, node, i, True) for i, o in enumerate(out))
         node.out_meta = tuple(o.meta for o in out)
-        node.float_outs = tuple(i for i, t in enumerate(outs) if t._requires_grad)
     else:
         outs = Tensor._of(out, node, 0, True)
         node.out_meta = (out.meta,)
-        node.float_outs = None
     # Versions of what torch would save, so that a later in-place change is caught in backward.
     saves = op.saves
     if saves != "none":
@@ -324,8 +328,7 @@ def _linearize_node(node: Node, outs) -> None:
     Tensor = _Tensor
     arrays = tuple(a._storage.array if isinstance(a, Tensor) else a for a in node.inputs)
     diff = tuple(i for i, (n, _) in enumerate(node.edges) if n is not None)
-    pure = node.op.pure(node.static, node.cast)
-    values, node.vjp = linearize(pure, arrays, diff, node.float_outs)
+    values, node.vjp = linearize(node.form.pure(), arrays, diff, node.form.float_outs)
     if type(outs) is tuple:
         for t, v in zip(outs, values, strict=True):
             t._storage.array = v

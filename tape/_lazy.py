@@ -46,15 +46,45 @@ def aval(shape: tuple, dtype) -> Aval:
     return a
 
 
-class Thunk:
-    """One recorded op application whose outputs are not computed yet."""
+class Form:
+    """An op with its static arguments and compute dtype bound: what a thunk or a graph node
+    applies. ``float_outs``: None for one output, else the outputs that carry gradient.
+    Interned (``form``), so that signatures hold it by identity and hash it for free."""
 
-    __slots__ = ("op", "static", "cast", "inputs", "values")
+    __slots__ = ("op", "static", "cast", "float_outs", "n_out")
 
-    def __init__(self, op, static: tuple, cast, inputs: tuple) -> None:
+    def __init__(self, op, static: tuple, cast, float_outs: tuple | None, n_out: int) -> None:
         self.op = op
         self.static = static
         self.cast = cast
+        self.float_outs = float_outs
+        self.n_out = n_out
+
+    def pure(self):
+        return self.op.pure(self.static, self.cast)
+
+    def __repr__(self) -> str:
+        return f"Form({self.op.name}, {self.static}, {self.cast}, {self.float_outs})"
+
+
+_forms: dict = {}
+
+
+def form(op, static: tuple, cast, float_outs: tuple | None, n_out: int) -> Form:
+    key = (op, static, cast, float_outs, n_out)
+    f = _forms.get(key)
+    if f is None:
+        f = _forms[key] = Form(op, static, cast, float_outs, n_out)
+    return f
+
+
+class Thunk:
+    """One recorded op application whose outputs are not computed yet."""
+
+    __slots__ = ("form", "inputs", "values")
+
+    def __init__(self, form: Form, inputs: tuple) -> None:
+        self.form = form
         self.inputs = inputs
         self.values = None
 
@@ -104,7 +134,7 @@ def signature(order: list, index: dict, args: list) -> tuple:
                 args.append(x)
             else:
                 sources.append(x)
-        sig.append((thunk.op, thunk.static, thunk.cast, tuple(sources)))
+        sig.append((thunk.form, tuple(sources)))
     return tuple(sig)
 
 
@@ -112,7 +142,7 @@ def evaluate(sig: tuple, args, env: dict | None = None) -> list:
     """Run a signature's thunks on ``args`` (tracers inside jit); returns each thunk's outputs."""
     arg_iter = iter(args)
     outputs = []
-    for op, static, cast, sources in sig:
+    for applied, sources in sig:
         inputs = []
         for s in sources:
             if s is _ARG:
@@ -122,7 +152,7 @@ def evaluate(sig: tuple, args, env: dict | None = None) -> list:
                 inputs.append(out[s[1]])
             else:
                 inputs.append(s)
-        out = op.pure(static, cast)(*inputs)
+        out = applied.pure()(*inputs)
         outputs.append(out if type(out) is tuple else (out,))
     return outputs
 
@@ -172,6 +202,7 @@ def _interpret(order: list) -> None:
     """First sighting: run each thunk with the op's own cached jit."""
     for t in order:
         inputs = [(x[0].values[x[1]] if type(x) is tuple else x) for x in t.inputs]
-        out = t.op.compiled(t.static, t.cast)(*inputs)
+        f = t.form
+        out = f.op.compiled(f.static, f.cast)(*inputs)
         t.values = out if type(out) is tuple else (out,)
         t.inputs = None

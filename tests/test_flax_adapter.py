@@ -116,8 +116,9 @@ def _vjp_jaxpr(out):
     diff = tuple(i for i, (n, _) in enumerate(node.edges) if n is not None)
     arrays = tuple(x._storage.array if isinstance(x, tape.Tensor) else x for x in node.inputs)
     cts = tuple(np.ones(m.shape, m.dtype) for m in node.out_meta)
-    cts = cts[0] if node.float_outs is None else tuple(cts[i] for i in node.float_outs)
-    bwd = _make_vjp(node.op.pure(node.static, node.cast), diff, node.float_outs)
+    form = node.form
+    cts = cts[0] if form.float_outs is None else tuple(cts[i] for i in form.float_outs)
+    bwd = _make_vjp(form.pure(), diff, form.float_outs)
     return str(jax.make_jaxpr(bwd)(arrays, cts)), diff
 
 

@@ -142,7 +142,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                 if (
                     wire is not None
                     and type(producer) is not AccumulateGrad
-                    and (pending or producer.op.remat)
+                    and (pending or producer.form.op.remat)
                 ):
                     sources.append(wire)
                     if pending and producer.thunk is storage.thunk:
@@ -162,17 +162,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                     args.append(storage.array)
             else:
                 sources.append(x)
-        sig.append(
-            (
-                node.op,
-                node.static,
-                node.cast,
-                node.float_outs,
-                tuple(sources),
-                tuple(edges),
-                len(node.out_meta),
-            )
-        )
+        sig.append((node.form, tuple(sources), tuple(edges)))
     # The values of the tensors backward was called on, when still pending: from their node.
     for t in outputs:
         node = t._grad_fn
@@ -190,9 +180,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     thunk_args: list = []
     thunk_sig = _lazy.signature(thunks, thunk_index, thunk_args)
     for i, j, thunk, nr in patches:
-        e = sig[i]
-        sources = (*e[4][:j], (_PENDING, thunk_index[id(thunk)], nr), *e[4][j + 1 :])
-        sig[i] = (*e[:4], sources, *e[5:])
+        form, sources, edges = sig[i]
+        sources = (*sources[:j], (_PENDING, thunk_index[id(thunk)], nr), *sources[j + 1 :])
+        sig[i] = (form, sources, edges)
     sig = tuple(sig)
     root_sig = tuple((index[n], nr) for n, nr, _ in roots)
     key = (sig, root_sig, thunk_sig, out_nodes)
@@ -230,7 +220,7 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
         storage = tensor._storage
         thunk = storage.thunk
         if (
-            sig[i][6] > 1  # several outputs (BatchNorm's stats): kept, not reasoned about
+            sig[i][0].n_out > 1  # several outputs (BatchNorm's stats): kept, not reasoned about
             # the graph's references: its uses and saved entries; the storage's owner tensor;
             # the thunk's storage and producer node, and its users' thunks
             or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + _ENTRY_REFS
@@ -284,7 +274,7 @@ def _backward_program(key):
         inputs_of = {}
         for i, entry in enumerate(sig):
             if not isinstance(entry, bool):
-                inputs_of[i] = [next(arg_iter) if s is _ARG else s for s in entry[4]]
+                inputs_of[i] = [next(arg_iter) if s is _ARG else s for s in entry[1]]
         outputs_of = {}
         linearized = {}  # node position -> its VJP, for forwards computed in this program
 
@@ -295,14 +285,15 @@ def _backward_program(key):
                 return pending[source[1]][source[2]]
             i, nr = source
             if i not in outputs_of:
-                op, static, cast, float_outs, _, edges, _ = sig[i]
+                form, _, edges = sig[i]
                 inputs = tuple(map(value, inputs_of[i]))
                 diff = tuple(j for j, e in enumerate(edges) if e is not None)
-                if op.remat or not diff:
-                    outputs_of[i] = op.pure(static, cast)(*inputs)
+                if form.op.remat or not diff:
+                    outputs_of[i] = form.pure()(*inputs)
                 else:  # costly (a conv, a Flax block): its backward reuses this forward
-                    pure = op.pure(static, cast)
-                    outputs_of[i], linearized[i] = linearize(pure, inputs, diff, float_outs)
+                    outputs_of[i], linearized[i] = linearize(
+                        form.pure(), inputs, diff, form.float_outs
+                    )
             out = outputs_of[i]
             return out[nr] if isinstance(out, tuple) else out
 
@@ -316,9 +307,10 @@ def _backward_program(key):
                 if entry:
                     out.append(grads[0] if grads else None)
                 continue
-            op, static, cast, float_outs, _, edges, _ = entry
+            form, _, edges = entry
             if grads is None:
                 continue
+            float_outs = form.float_outs
             cts = grads[0] if float_outs is None else tuple(grads[j] for j in float_outs)
             if cts is None:
                 continue
@@ -327,7 +319,7 @@ def _backward_program(key):
                 in_grads = linearized[i](cts)
             else:
                 inputs = tuple(map(value, inputs_of[i]))
-                in_grads = _make_vjp(op.pure(static, cast), diff, float_outs)(inputs, cts)
+                in_grads = _make_vjp(form.pure(), diff, float_outs)(inputs, cts)
             for j, g in zip(diff, in_grads, strict=True):
                 _add_to(buffers, edges[j][0], edges[j][1], g, sig)
         for i in out_nodes:
@@ -339,7 +331,7 @@ def _backward_program(key):
 
 def _add_to(buffers, i, nr, g, sig) -> None:
     entry = sig[i]
-    n_out = 1 if isinstance(entry, bool) else entry[6]
+    n_out = 1 if isinstance(entry, bool) else entry[0].n_out
     buf = buffers[i]
     if buf is None:
         buf = buffers[i] = [None] * n_out

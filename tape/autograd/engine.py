@@ -259,15 +259,16 @@ def call_node(node: Node, grads, create_graph: bool = False):
     if create_graph:
         outs = _vjp_on_tape(node, diff, grads)
     else:
-        cts = grads[0] if node.float_outs is None else tuple(grads[i] for i in node.float_outs)
-        if node.float_outs is None and cts is None:
+        form = node.form
+        cts = grads[0] if form.float_outs is None else tuple(grads[i] for i in form.float_outs)
+        if form.float_outs is None and cts is None:
             return result
         if node.vjp is not None:  # it holds the forward's residuals: no inputs needed
             outs = node.vjp(cts)
         else:
             Tensor = _tensor_cls()
             arrays = tuple(x._storage.array if isinstance(x, Tensor) else x for x in node.inputs)
-            bwd = node.op.compiled_vjp(node.static, node.cast, diff, node.float_outs)
+            bwd = form.op.compiled_vjp(form.static, form.cast, diff, form.float_outs)
             outs = bwd(arrays, cts)
     for i, g in zip(diff, outs, strict=True):
         result[i] = g
@@ -291,20 +292,21 @@ def _raw(g, create_graph: bool):
 
 def _vjp_on_tape(node: Node, diff: tuple, grads):
     """The node's VJP as an op on the tape, so that the backward itself is differentiable."""
-    op = node.op
+    form = node.form
+    op = form.op
     vjp_op = _vjp_ops.get(op)
     if vjp_op is None:
         vjp_op = _vjp_ops[op] = _dispatch.Op(
             f"{op.name}_vjp", _vjp_forward(op), op.grad_fn.replace("Backward", "BackwardBackward")
         )
     n = len(node.inputs)
-    cts = [grads[0]] if node.float_outs is None else [grads[i] for i in node.float_outs]
+    cts = [grads[0]] if form.float_outs is None else [grads[i] for i in form.float_outs]
     static = (
-        ("static", node.static),
-        ("cast", node.cast),
+        ("static", form.static),
+        ("cast", form.cast),
         ("diff", diff),
         ("n", n),
-        ("float_outs", node.float_outs),
+        ("float_outs", form.float_outs),
     )
     out = _dispatch.dispatch(vjp_op, (*node.inputs, *cts), static)
     return out if isinstance(out, tuple) else (out,)

@@ -24,13 +24,10 @@ class Node:
     """A backward function: what produced a tensor, and where its gradient flows next."""
 
     __slots__ = (
-        "op",
-        "static",
-        "cast",
+        "form",  # the op applied, with its static arguments (tape._lazy.Form)
         "inputs",
         "edges",
         "out_meta",
-        "float_outs",
         "_saved",
         "_seq",
         "_freed",
@@ -139,7 +136,7 @@ class AccumulateGrad(Node):
         self.variable = variable
         self.edges = ()
         self.inputs = ()
-        self.float_outs = None
+        self.form = None
         self.out_meta = ((variable._storage.meta.shape, variable._storage.meta.dtype),)
 
 
