@@ -142,22 +142,24 @@ class Tensor:
     tensor([4., 6.])
     """
 
+    # ``_grad`` stays a slot: tape.compile's capture watches it through the slot's descriptor.
     __slots__ = (
         "_storage",
         "_requires_grad",
         "_grad_fn",
         "_output_nr",
         "_grad",
-        "_accumulator",
-        "_retains_grad",
-        "_hooks",
-        "_is_param",
         "__dict__",
         "__weakref__",
     )
 
-    # A view's ``tape._views.ViewInfo`` (set in the instance dict); None for other tensors.
-    _view = None
+    # Attributes most tensors never set: class defaults, so that making a tensor (every op's
+    # output) stores five fields, not nine. A tensor that sets one keeps it in its own dict.
+    _accumulator = None  # weak reference to the leaf's AccumulateGrad node
+    _retains_grad = False
+    _hooks = None
+    _is_param = False
+    _view = None  # a view's ``tape._views.ViewInfo``
 
     # --- construction -------------------------------------------------------------------------
     def __init__(self, *args) -> None:
@@ -175,10 +177,6 @@ class Tensor:
         self._grad_fn = grad_fn
         self._output_nr = output_nr
         self._grad = None
-        self._accumulator = None
-        self._retains_grad = False
-        self._hooks = None
-        self._is_param = False
 
     @classmethod
     def _wrap(cls, array, grad_fn=None, output_nr: int = 0, requires_grad: bool = False) -> Tensor:
