@@ -12,6 +12,8 @@ in-place change to a tensor after it was used never leaks into a pending result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 
 MAX_SIGNATURES = 10_000  # remembered sightings; forgotten all at once past this
@@ -60,7 +62,8 @@ class Form:
         self.float_outs = float_outs
         self.n_out = n_out
 
-    def pure(self):
+    def pure(self) -> Callable:
+        """The op's pure JAX forward with this form's static arguments and cast applied."""
         return self.op.pure(self.static, self.cast)
 
     def __repr__(self) -> str:
@@ -71,6 +74,7 @@ _forms: dict = {}
 
 
 def form(op, static: tuple, cast, float_outs: tuple | None, n_out: int) -> Form:
+    """The one Form with these fields."""
     key = (op, static, cast, float_outs, n_out)
     f = _forms.get(key)
     if f is None:
