@@ -8,6 +8,7 @@ node by node (cheap to start); from the second sighting on it is compiled.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from sys import getrefcount
 
 import jax.numpy as jnp
@@ -62,7 +63,7 @@ def plan(roots) -> list:
             after.setdefault(last.get(node), []).append(node)
         else:
             nodes.append(node)
-    nodes.sort(key=_seq, reverse=True)
+    nodes.sort(key=_by_seq, reverse=True)
     if not after:
         return nodes
     order = after.get(None, [])
@@ -74,8 +75,7 @@ def plan(roots) -> list:
     return order
 
 
-def _seq(node) -> int:
-    return node._seq
+_by_seq = attrgetter("_seq")
 
 
 def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> list | None:
@@ -173,7 +173,8 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     # accuracy), so that it needs no second program. Values only the graph holds stay inside:
     # each output makes XLA store a value it could have fused away.
     x = storage = t = st = None  # the loop's last values would count as references
-    computed.update(_read_later(inner, saved, sig))
+    if inner:
+        computed.update(_read_later(inner, saved, sig))
     out_nodes = tuple(sorted(computed))
     thunks = _lazy.collect([thunk for _, _, thunk, _ in patches])
     thunk_index = {id(t): i for i, t in enumerate(thunks)}
@@ -184,7 +185,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         sources = (*sources[:j], (_PENDING, thunk_index[id(thunk)], nr), *sources[j + 1 :])
         sig[i] = (form, sources, edges)
     sig = tuple(sig)
-    root_sig = tuple((index[n], nr) for n, nr, _ in roots)
+    root_sig = tuple([(index[n], nr) for n, nr, _ in roots])
     key = (sig, root_sig, thunk_sig, out_nodes)
     fn = _cache.get(key, _backward_program)
     if fn is None:
@@ -202,6 +203,8 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
 
 
 _SMALL = 4096  # elements: see _read_later
+# Thunk inputs that are not arrays: pending values (thunk, index) and Python scalars.
+_NOT_ARRAYS = frozenset({tuple, bool, int, float, complex, type(None)})
 
 
 def _read_later(inner: dict, saved: dict, sig: list) -> dict:
@@ -235,7 +238,7 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
         # that the copy costs less than handing the value back (a program output, ~1 us).
         held = 0
         for e in thunk.inputs:
-            if type(e) is not tuple:
+            if type(e) not in _NOT_ARRAYS:
                 held += getattr(e, "size", 0)
         if held >= _SMALL and held >= storage.meta.size:
             out[i] = thunk
