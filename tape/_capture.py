@@ -16,7 +16,7 @@ from collections.abc import Callable
 import jax
 
 from tape import _dispatch, _random
-from tape.autograd import engine, log
+from tape.autograd import engine
 from tape.tensor import Storage, Tensor
 
 
@@ -160,10 +160,8 @@ class Capture:
             _random.Generator._u64,
             _dispatch.LAZY,
             _dispatch.SHARE_RESIDUALS,
-            log.enabled,
         )
         _active = self
-        log.enabled = False
         cap = self
 
         def storage_init(s, *args) -> None:
@@ -240,5 +238,4 @@ class Capture:
             _random.Generator._u64,
             _dispatch.LAZY,
             _dispatch.SHARE_RESIDUALS,
-            log.enabled,
         ) = self._outer

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from tape import _dtype, _lazy
 from tape._program_store import StoredJit
-from tape.autograd import grad_mode, log
+from tape.autograd import grad_mode
 from tape.autograd.graph import UNLISTED, Node, accumulator_of, node_class
 
 # How an op picks the dtype it computes in.
@@ -319,7 +319,6 @@ def record(form: _lazy.Form, args: tuple, out):
         node._saved = tuple(saved)
     if SHARE_RESIDUALS and not op.remat:
         _linearize_node(node, outs)
-    log.note(node, args, Tensor)
     return outs
 
 

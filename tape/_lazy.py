@@ -187,13 +187,8 @@ class ProgramCache:
 _cache = ProgramCache()
 
 
-epoch = 0  # counts materialize calls: a graph log (tape.autograd.log) is stale past one
-
-
 def materialize(thunk: Thunk) -> None:
     """Compute ``thunk`` and every pending thunk it depends on."""
-    global epoch
-    epoch += 1
     order = collect((thunk,))
     index = {id(t): i for i, t in enumerate(order)}
     args: list = []

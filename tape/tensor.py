@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from tape import _device, _dispatch, _dtype, _lazy, _tensor_str
-from tape.autograd import grad_mode, log
+from tape.autograd import grad_mode
 
 
 class Storage:
@@ -279,7 +279,6 @@ class Tensor:
         from tape import _capture
 
         _capture.changed()  # compiled steps read this tensor's old storage
-        log.invalidate()  # a recorded graph's entries may name the old storage's state
         self._storage = _AliasStorage(other._storage)
 
     @property

@@ -326,33 +326,22 @@ def _loss(lib, pool, weights, outputs):
     return total
 
 
-def draw(n_leaves: int, n_steps: int, seed: int) -> tuple:
-    """A program, its loss weights and outputs, and its leaf values."""
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    n_leaves=st.integers(1, 3),
+    n_steps=st.integers(2, 10),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_random_graph_matches_torch(n_leaves, n_steps, seed):
     leaves, const, program, weights, outputs = _draw_program(_Rng(seed), n_leaves, n_steps)
     rng = np.random.default_rng(seed + 1)
     values = [rng.uniform(-2, 2, s) for s in [*leaves, const]]
     # keep values away from kinks (abs, relu, clamp, max ties between different leaves)
     values = [np.where(np.abs(v) < 0.05, 0.3, v) for v in values]
-    return leaves, const, program, weights, outputs, values
-
-
-def examples(n: int):
-    return settings(
-        max_examples=n,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
-
-graphs = given(
-    n_leaves=st.integers(1, 3), n_steps=st.integers(2, 10), seed=st.integers(0, 2**31 - 1)
-)
-
-
-@examples(60)
-@graphs
-def test_random_graph_matches_torch(n_leaves, n_steps, seed):
-    leaves, const, program, weights, outputs, values = draw(n_leaves, n_steps, seed)
 
     pool_o, leaves_o = run(torch, leaves, const, program, values)
     pool_t, leaves_t = run(tape, leaves, const, program, values)
@@ -390,11 +379,18 @@ def test_random_graph_matches_torch(n_leaves, n_steps, seed):
                 )
 
 
-@examples(15)
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(n_leaves=st.integers(1, 2), n_steps=st.integers(2, 7), seed=st.integers(0, 2**31 - 1))
 def test_random_graph_double_backward_matches_torch(n_leaves, n_steps, seed):
     """autograd.grad(create_graph=True) then backward of a gradient penalty, on random graphs."""
-    leaves, const, program, weights, outputs, values = draw(n_leaves, n_steps, seed)
+    leaves, const, program, weights, outputs = _draw_program(_Rng(seed), n_leaves, n_steps)
+    rng = np.random.default_rng(seed + 1)
+    values = [rng.uniform(-2, 2, s) for s in [*leaves, const]]
+    values = [np.where(np.abs(v) < 0.05, 0.3, v) for v in values]
 
     results = {}
     for lib in (torch, tape):

@@ -78,47 +78,6 @@ def plan(roots) -> list:
 _by_seq = attrgetter("_seq")
 
 
-# How the compiled backward gets a tensor input (source_kind).
-WIRE = "wire"  # recomputed inside the program from its producer, a node of the graph
-OWN = "own"  # the same, and the value is that producer's own pending output
-PATCH = "patch"  # a pending value with no node in the graph: computed from its thunk
-ARG = "arg"  # passed in as an array argument
-
-
-def source_kind(storage, producer, wire) -> str:
-    """WIRE, OWN, PATCH or ARG, for a tensor input on ``storage`` whose edge is ``wire`` (None
-    when it has no node) to ``producer``. A cheap op's output is recomputed rather than passed
-    in (an argument costs about a microsecond); a computed value of a costly op is passed in."""
-    # storage.pending(), not its fields: tape.compile's capture watches that call
-    pending = storage.pending() is not None
-    if (
-        wire is not None
-        and type(producer) is not AccumulateGrad
-        and (pending or producer.form.op.remat)
-    ):
-        return OWN if pending and producer.thunk is storage.thunk else WIRE
-    return PATCH if pending else ARG
-
-
-def count_saved(saved: dict, entries: tuple) -> None:
-    """Add a node's saved entries to ``saved``: id(tensor or storage) -> entries holding it."""
-    for t, st, _ in entries:
-        if t is not None:
-            saved[id(t)] = saved.get(id(t), 0) + 1
-        saved[id(st)] = saved.get(id(st), 0) + 1
-
-
-def runs_in_engine(node) -> bool:
-    """Hooks, retained grads or a VJP traced by tape.compile: what no compiled backward does."""
-    return bool(
-        node._hooks
-        or node._pre_hooks
-        or node._tensor_pre_hooks
-        or node._retained
-        or node.vjp is not None
-    )
-
-
 def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> list | None:
     """Run the backward compiled if this graph shape was seen before.
 
@@ -129,7 +88,6 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     hooks, or anything else the compiled path doesn't cover).
     """
     Tensor = _Tensor or _tensor_cls()
-    order = order[::-1]  # the signature lists nodes in recording order: inputs before users
     index = {node: i for i, node in enumerate(order)}
     sig = []
     args = []
@@ -149,21 +107,29 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             if keep:
                 leaves.append(node.variable)
             continue
-        if runs_in_engine(node):
+        if (
+            node._hooks
+            or node._pre_hooks
+            or node._tensor_pre_hooks
+            or node._retained
+            or node.vjp is not None
+        ):
             return None
         entries = node._saved
         if entries:
             if node._freed:
                 node.check_saved()  # raises: backward through the graph a second time
-            if any(st.version != version for _, st, version in entries):
-                node.check_saved()  # raises torch's in-place modification error
-            count_saved(saved, entries)
+            for t, st, version in entries:
+                if st.version != version:
+                    node.check_saved()  # raises torch's in-place modification error
+                if t is not None:
+                    saved[id(t)] = saved.get(id(t), 0) + 1
+                saved[id(st)] = saved.get(id(st), 0) + 1
         # Each input is the output of a node in this graph, recomputed inside the program (a
         # pending value, or a cheap op's: passing an argument costs about a microsecond), a
         # pending value with no node (computed from its thunk), an array argument, or a Python
         # scalar baked in as a constant. The edge is used, not x.grad_fn: x may have been
         # modified in place since this use. Every edge's node is in ``order`` (plan walks them).
-        # tape.autograd.log builds the same entries as the forward records them.
         sources = []
         edges = []
         for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
@@ -171,10 +137,15 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             edges.append(wire)
             if isinstance(x, Tensor):
                 storage = x._storage
-                kind = source_kind(storage, producer, wire)
-                if kind is WIRE or kind is OWN:
+                # storage.pending(), not its fields: tape.compile's capture watches that call
+                pending = storage.pending() is not None
+                if (
+                    wire is not None
+                    and type(producer) is not AccumulateGrad
+                    and (pending or producer.form.op.remat)
+                ):
                     sources.append(wire)
-                    if kind is OWN:
+                    if pending and producer.thunk is storage.thunk:
                         # This node's own pending thunk holds one more reference to the thunk.
                         held = node.thunk is not None and node.thunk.inputs is not None
                         seen = inner.get(id(x))
@@ -183,7 +154,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
                         else:
                             seen[2] += 1
                             seen[3] += held
-                elif kind is PATCH:
+                elif pending:
                     patches.append((len(sig), len(sources), storage.thunk, storage.index))
                     sources.append(None)
                 else:
@@ -201,9 +172,10 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     # graph may read it (a loss to print, BatchNorm's running stats, logits kept for an
     # accuracy), so that it needs no second program. Values only the graph holds stay inside:
     # each output makes XLA store a value it could have fused away.
-    x = storage = t = entries = None  # the loop's last values would count as references
+    x = storage = t = st = None  # the loop's last values would count as references
     if inner:
         computed.update(_read_later(inner, saved, sig))
+    out_nodes = tuple(sorted(computed))
     thunks = _lazy.collect([thunk for _, _, thunk, _ in patches])
     thunk_index = {id(t): i for i, t in enumerate(thunks)}
     thunk_args: list = []
@@ -212,29 +184,21 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         form, sources, edges = sig[i]
         sources = (*sources[:j], (_PENDING, thunk_index[id(thunk)], nr), *sources[j + 1 :])
         sig[i] = (form, sources, edges)
+    sig = tuple(sig)
     root_sig = tuple([(index[n], nr) for n, nr, _ in roots])
-    root_cts = [g for _, _, g in roots]
-    pairs = launch(tuple(sig), root_sig, thunk_sig, thunk_args, root_cts, computed, args, leaves)
-    if pairs is not None and not retain_graph:
-        for node in order:
-            node.free()
-    return pairs
-
-
-def launch(sig, root_sig, thunk_sig, thunk_args, root_cts, computed, args, leaves) -> list | None:
-    """Run the compiled backward of signature ``sig`` once it has been seen before (else None),
-    and hand the recomputed values of ``computed`` (position -> thunk) to their thunks."""
-    out_nodes = tuple(sorted(computed))
     key = (sig, root_sig, thunk_sig, out_nodes)
     fn = _cache.get(key, _backward_program)
     if fn is None:
         return None
-    grads, values = fn(args, root_cts, thunk_args)
+    grads, values = fn(args, [g for _, _, g in roots], thunk_args)
     for i, out in zip(out_nodes, values, strict=True):
         thunk = computed[i]
         if thunk.values is None:
             thunk.values = out if type(out) is tuple else (out,)
             thunk.inputs = None
+    if not retain_graph:
+        for node in order:
+            node.free()
     return list(zip(leaves, grads, strict=True))
 
 
@@ -339,12 +303,16 @@ def _backward_program(key):
         buffers = [None] * len(sig)
         for (i, nr), ct in zip(root_sig, root_cts, strict=True):
             _add_to(buffers, i, nr, ct, sig)
-        for i in range(len(sig) - 1, -1, -1):  # users before their inputs
-            entry = sig[i]
+        out = []
+        for i, entry in enumerate(sig):
             grads = buffers[i]
-            if grads is None or isinstance(entry, bool):
+            if isinstance(entry, bool):
+                if entry:
+                    out.append(grads[0] if grads else None)
                 continue
             form, _, edges = entry
+            if grads is None:
+                continue
             float_outs = form.float_outs
             cts = grads[0] if float_outs is None else tuple(grads[j] for j in float_outs)
             if cts is None:
@@ -357,7 +325,6 @@ def _backward_program(key):
                 in_grads = _make_vjp(form.pure(), diff, float_outs)(inputs, cts)
             for j, g in zip(diff, in_grads, strict=True):
                 _add_to(buffers, edges[j][0], edges[j][1], g, sig)
-        out = [(buffers[i] or (None,))[0] for i, entry in enumerate(sig) if entry is True]
         for i in out_nodes:
             value((i, 0))  # makes sure outputs_of[i] is computed
         return out, [outputs_of[i] for i in out_nodes]

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tape import _device, _dispatch
-from tape.autograd import compiled, grad_mode, log
+from tape.autograd import compiled, grad_mode
 from tape.autograd.compiled import _tensor_cls
 from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
 
@@ -143,23 +143,14 @@ def _target(t):
 
 
 def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, outputs=()) -> None:
-    pairs = log.MISS
-    if not create_graph and capture is None and accumulate is None:
-        pairs = log.try_run(roots, retain_graph, outputs)
-    log.end()
-    if pairs is log.MISS:
-        order = compiled.plan(roots)
-        if not create_graph and capture is None:
-            pairs = compiled.try_run(order, roots, retain_graph, accumulate, outputs)
-    else:
-        order = None
-    if pairs is not None and pairs is not log.FIRST:
-        for leaf, g in pairs:
-            if g is not None:
-                _accumulate(leaf, g, False)
-        return
-    if order is None:
-        order = compiled.plan(roots)
+    order = compiled.plan(roots)
+    if not create_graph and capture is None:
+        pairs = compiled.try_run(order, roots, retain_graph, accumulate, outputs)
+        if pairs is not None:
+            for leaf, g in pairs:
+                if g is not None:
+                    _accumulate(leaf, g, False)
+            return
     add = _add_tensors if create_graph else _add
     buffers: dict = {}
     for node, nr, g in roots:

@@ -38,15 +38,12 @@ class Node:
         "metadata",
         "thunk",  # the pending forward (tape._lazy.Thunk) that computes this node's outputs
         "vjp",  # under tape.compile's trace: the VJP sharing the forward's residuals
-        "_log",  # the graph log this node was recorded in (tape.autograd.log), and its place
-        "_pos",
         "__weakref__",
     )
 
     def __init__(self) -> None:
         self.thunk = None
         self.vjp = None
-        self._log = None
         self._seq = next(_sequence)
         self._freed = False
         self._saved = ()
