@@ -234,6 +234,30 @@ def test_failed_step_changes_nothing():
     assert (a._version, b._version) == versions
 
 
+def test_stored_update_that_donates_is_not_loaded_for_several_groups(tmp_path, monkeypatch):
+    """One group updates its weights in place (their buffers given to XLA); several groups must
+    not, since a later group may still fail. Both programs are kept on disk under keys of their
+    own: the in-place one, stored first, is never loaded for a step over two groups."""
+    import jax
+
+    from tape.optim import optimizer as optimizer_module
+
+    old_dir = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+    try:
+        (p,) = _params(tape, 1)
+        one = optim.SGD([p], lr=0.1, momentum=0.9)
+        for _ in range(2):  # the second step has momentum state: the program a later step runs
+            (p * p).sum().backward()
+            one.step()
+        assert list((tmp_path / "tape-programs").iterdir())
+        # a new process: nothing in memory, the programs on disk
+        monkeypatch.setattr(optimizer_module, "_by_signature", {})
+        test_failed_step_changes_nothing()
+    finally:
+        jax.config.update("jax_compilation_cache_dir", old_dir)
+
+
 def test_bad_state_shape_raises_and_changes_nothing():
     (a,) = _params(tape, 1)
     opt = optim.Adam([a], lr=0.1)

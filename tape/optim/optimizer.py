@@ -126,7 +126,10 @@ def _stored_update(update, key: tuple, args: tuple, leaves: list) -> Callable:
     program = None
     if cls.__module__.startswith("tape.optim.") and " at 0x" not in repr(static):
         if _program_store.storable(leaves):
-            identity = repr((cls.__module__, cls.__qualname__, static, _optax_version()))
+            # The in-place program gives its argument buffers to XLA: never run it where the
+            # caller still needs them (several groups, where a later group may yet fail).
+            in_place = update is _jitted_group_update_in_place
+            identity = repr((cls.__module__, cls.__qualname__, static, in_place, _optax_version()))
             program = _program_store.load_or_compile(update, (key,), args, identity.encode())
     return functools.partial(update, key) if program is None else program
 
