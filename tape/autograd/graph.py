@@ -130,14 +130,29 @@ class AccumulateGrad(Node):
 
     __slots__ = ("variable",)
 
+    # What every accumulator has, as class attributes that shadow Node's slots: a leaf's
+    # accumulator is made again in every training step (it lives only as long as some graph
+    # refers to it, as in torch), so it sets only what may change later.
+    _seq = float("inf")  # torch runs accumulators as soon as they are ready
+    edges = ()
+    inputs = ()
+    form = None
+    thunk = None
+    _saved = ()
+    _freed = False
+    _tensor_pre_hooks = None
+    _retained = None
+
     def __init__(self, variable) -> None:
-        super().__init__()
-        self._seq = float("inf")  # torch runs accumulators as soon as they are ready
         self.variable = variable
-        self.edges = ()
-        self.inputs = ()
-        self.form = None
-        self.out_meta = ((variable._storage.meta.shape, variable._storage.meta.dtype),)
+        self.vjp = None
+        self._hooks = None
+        self._pre_hooks = None
+
+    @property
+    def out_meta(self) -> tuple:
+        meta = self.variable._storage.meta
+        return ((meta.shape, meta.dtype),)
 
 
 class _RemovableHandle:
