@@ -1089,6 +1089,29 @@ def test_accumulate_grad_node():
         assert y.grad_fn.name() == "MulBackward0"
 
 
+def test_accumulator_hooks_match_torch():
+    """A leaf's own hook, then the accumulator's pre-hook (which may replace the gradient), the
+    accumulation, and its post-hook: torch's order, on every step of a repeated graph."""
+    results = {}
+    for lib in (tape, torch):
+        seen = []
+        for step in range(3):
+            a = leaf(lib, [2.0, 3.0])
+            y = a * 2
+            acc = y.grad_fn.next_functions[0][0]
+            a.register_hook(lambda g: seen.append(("tensor", g.tolist())) or g + 1)
+            acc.register_prehook(
+                lambda go, step=step: (
+                    seen.append(("pre", step, [g.tolist() for g in go])) or (go[0] * 10,)
+                )
+            )
+            acc.register_hook(lambda gi, go: seen.append(("post", gi, [g.tolist() for g in go])))
+            y.sum().backward()
+            seen.append(a.grad.tolist())
+        results[lib] = seen
+    assert results[tape] == results[torch]
+
+
 def test_grad_fn_is_callable():
     # (torch records the call when grad mode is on; tape does not: compare values only)
     def f(lib):

@@ -100,7 +100,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     saved = {}  # id(tensor or storage) -> how many saved-tensor entries hold it
     for node in order:
         if type(node) is AccumulateGrad:
-            if node.variable._hooks:
+            if node.variable._hooks or node._hooks or node._pre_hooks:
                 return None
             keep = accumulate is None or (node, 0) in accumulate
             sig.append(keep)

@@ -169,7 +169,10 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, out
                             capture[node, nr] = g
                 if isinstance(node, AccumulateGrad):
                     if accumulate is None or (node, 0) in accumulate:
+                        # torch runs an accumulator's own hooks around the accumulation
+                        grads = _pre_hooks(node, grads, create_graph)
                         _accumulate(node.variable, grads[0], create_graph)
+                        _post_hooks(node, [], grads, create_graph)
                 else:
                     in_grads = call_node(node, grads, create_graph)
             if in_grads is not None:
@@ -249,11 +252,7 @@ def _accumulate(t, g, create_graph: bool) -> None:
 def call_node(node: Node, grads, create_graph: bool = False):
     """Apply one node: cotangents of its outputs in, gradients of its inputs out."""
     node.check_saved()
-    if node._pre_hooks:
-        for hook in node._pre_hooks:
-            r = hook(tuple(_as_tensor(g) if g is not None else None for g in grads))
-            if r is not None:
-                grads = [None if g is None else _raw(g, create_graph) for g in r]
+    grads = _pre_hooks(node, grads, create_graph)
     diff = tuple(i for i, (n, _) in enumerate(node.edges) if n is not None)
     result = [None] * len(node.edges)
     if create_graph:
@@ -272,6 +271,22 @@ def call_node(node: Node, grads, create_graph: bool = False):
             outs = bwd(arrays, cts)
     for i, g in zip(diff, outs, strict=True):
         result[i] = g
+    return _post_hooks(node, result, grads, create_graph)
+
+
+def _pre_hooks(node: Node, grads, create_graph: bool):
+    """Run ``node.register_prehook`` hooks on its output gradients; they may replace them."""
+    if node._pre_hooks:
+        for hook in node._pre_hooks:
+            r = hook(tuple(_as_tensor(g) if g is not None else None for g in grads))
+            if r is not None:
+                grads = [None if g is None else _raw(g, create_graph) for g in r]
+    return grads
+
+
+def _post_hooks(node: Node, result, grads, create_graph: bool):
+    """Run ``node.register_hook`` hooks on (input gradients, output gradients); they may
+    replace the input gradients."""
     if node._hooks:
         for hook in node._hooks:
             r = hook(
