@@ -6,6 +6,7 @@ python -m bench.run_all            # prints the table and writes bench/RESULTS.m
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 from pathlib import Path
 
@@ -16,6 +17,18 @@ BENCHMARKS = (
     "bench.bench_layers",
     "bench.bench_startup",
 )
+
+
+def _cpu() -> str:
+    """The CPU's model name: ratios to torch move with it (XLA's and oneDNN's kernels differ)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "an unknown CPU"
 
 
 def main() -> str:
@@ -29,7 +42,8 @@ def main() -> str:
         rows += module.main()
     table = "\n".join(
         [
-            f"Measured on {platform.machine()} with {platform.python_version()}; "
+            f"Measured on {_cpu()} ({platform.machine()}, {os.cpu_count()} CPUs) with Python "
+            f"{platform.python_version()}; "
             "median of interleaved rounds; ratio = time / torch eager time.",
             "",
             "| workload | contender | time per step | vs torch eager |",
