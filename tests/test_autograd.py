@@ -1089,6 +1089,16 @@ def test_accumulate_grad_node():
         assert y.grad_fn.name() == "MulBackward0"
 
 
+def test_node_metadata_is_a_dict_that_stays():
+    for lib in (tape, torch):
+        a = leaf(lib, [2.0, 3.0])
+        y = a * 2
+        for node in (y.grad_fn, y.grad_fn.next_functions[0][0]):
+            assert node.metadata == {}
+            node.metadata["step"] = 3
+            assert node.metadata == {"step": 3}
+
+
 def test_accumulator_hooks_match_torch():
     """A leaf's own hook, then the accumulator's pre-hook (which may replace the gradient), the
     accumulation, and its post-hook: torch's order, on every step of a repeated graph."""

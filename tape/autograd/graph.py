@@ -35,7 +35,7 @@ class Node:
         "_pre_hooks",
         "_tensor_pre_hooks",
         "_retained",
-        "metadata",
+        "_metadata",  # torch's per-node dict for the user's annotations, made on first use
         "thunk",  # the pending forward (tape._lazy.Thunk) that computes this node's outputs
         "vjp",  # under tape.compile's trace: the VJP sharing the forward's residuals
         "__weakref__",
@@ -51,6 +51,15 @@ class Node:
         self._pre_hooks = None
         self._tensor_pre_hooks = None
         self._retained = None
+
+    @property
+    def metadata(self) -> dict:
+        """A dict that lives with this node, for the user's own annotations (as in torch)."""
+        try:
+            return self._metadata
+        except AttributeError:
+            self._metadata = {}
+            return self._metadata
 
     def name(self) -> str:
         n = type(self).__name__
