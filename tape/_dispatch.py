@@ -301,10 +301,11 @@ def record(form: _lazy.Form, args: tuple, out):
         saved = []
         if saves == "partners":
             # Products save each factor for the other factor's gradient only (x * 2 saves none).
-            wanted = [isinstance(t, Tensor) and t._requires_grad for t in args]
-            n = sum(wanted)
-            for t, w in zip(args, wanted, strict=True):
-                if n - w:
+            # The inputs that require grad are those with an edge; both kinds of no-edge equal
+            # (None, 0).
+            n = len(edges) - edges.count(_NO_EDGE)
+            for t, (fn, _) in zip(args, edges, strict=True):
+                if n - (fn is not None):
                     if isinstance(t, Tensor):
                         saved.append((t, t._storage, t._storage.version))
                     elif t is not None:
