@@ -218,7 +218,8 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
     seen = op._avals.get(key) if LAZY else None
     if seen is not None:
         form, meta = seen
-        thunk = _lazy.Thunk(form, tuple(inputs))
+        values = tuple(inputs)
+        thunk = _lazy.Thunk(form, values)
         if type(meta) is tuple:
             out = tuple(Storage(m, thunk, i) for i, m in enumerate(meta))
         else:
@@ -231,8 +232,9 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
         fn = op._fwd_cache.get((static, cast))
         if fn is None:
             fn = op.compiled(static, cast)
+        values = tuple(arrays)
         try:
-            result = fn(*arrays)
+            result = fn(*values)
         except (ValueError, TypeError) as error:
             _raise_broadcast_error(arrays, error)
             raise
@@ -252,7 +254,7 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
     if op._node is not None and grad_mode.state.enabled:
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
-                return record(form, args, out)
+                return record(form, args, out, values)
     if type(out) is tuple:
         return tuple(Tensor._of(o) for o in out)
     return Tensor._of(out)
@@ -271,8 +273,14 @@ def _raise_broadcast_error(arrays, error: Exception) -> None:
                     ) from error
 
 
-def record(form: _lazy.Form, args: tuple, out):
-    """Wrap the forward result in Tensors whose ``grad_fn`` is a new node for ``form``."""
+def record(form: _lazy.Form, args: tuple, out, values: tuple):
+    """Wrap the forward result in Tensors whose ``grad_fn`` is a new node for ``form``.
+
+    ``values`` are the inputs' values the forward ran on. The backward reads an input that
+    torch saves as it is then (an in-place change raises, one through ``.data`` is seen, as in
+    torch), and any other input as it was here (``Node.values``): torch saves the output of
+    ``exp`` and never looks at its input again.
+    """
     Tensor = _Tensor
     op = form.op
     node: Node = op._node()
@@ -287,6 +295,7 @@ def record(form: _lazy.Form, args: tuple, out):
             edges.append(_NO_EDGE)
     node.form = form
     node.inputs = args
+    node.values = args if op.saves in _SAVES_INPUTS else values
     node.edges = tuple(edges)
     node.thunk = (out[0] if type(out) is tuple else out).thunk
     if type(out) is tuple:
@@ -304,12 +313,15 @@ def record(form: _lazy.Form, args: tuple, out):
             # The inputs that require grad are those with an edge; both kinds of no-edge equal
             # (None, 0).
             n = len(edges) - edges.count(_NO_EDGE)
-            for t, (fn, _) in zip(args, edges, strict=True):
+            read = list(values)
+            for j, (t, (fn, _)) in enumerate(zip(args, edges, strict=True)):
                 if n - (fn is not None):
                     if isinstance(t, Tensor):
                         saved.append((t, t._storage, t._storage.version))
+                        read[j] = t
                     elif t is not None:
                         saved.append(_SAVED_SCALAR)  # x * 2 saves the 2: backward frees it
+            node.values = tuple(read)
         elif saves != "output":
             for t in args:
                 if isinstance(t, Tensor):
@@ -338,6 +350,7 @@ def _linearize_node(node: Node, outs) -> None:
 
 
 _NO_EDGE = (None, 0)
+_SAVES_INPUTS = ("inputs", "both")
 
 
 class _Constant:

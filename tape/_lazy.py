@@ -202,6 +202,19 @@ def materialize(thunk: Thunk) -> None:
         t.inputs = None
 
 
+def value_of(x):
+    """A recorded input (``Thunk.inputs``, ``Node.values``) as a value: a pending
+    ``(thunk, index)`` is computed, and a tensor (a ``Node.values`` entry torch saves) gives its
+    value now."""
+    if type(x) is not tuple:
+        storage = getattr(x, "_storage", None)
+        return x if storage is None else storage.array
+    thunk, index = x
+    if thunk.values is None:
+        materialize(thunk)
+    return thunk.values[index]
+
+
 def _interpret(order: list) -> None:
     """First sighting: run each thunk with the op's own cached jit."""
     for t in order:

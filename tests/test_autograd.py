@@ -566,6 +566,51 @@ def test_data_has_its_own_version_counter():
     check(f)
 
 
+@pytest.mark.parametrize("op", ["exp", "tanh", "sigmoid", "sqrt", "relu", "reciprocal"])
+@pytest.mark.parametrize("change", ["in place", "no_grad leaf", ".data"])
+def test_input_changed_after_an_op_that_saves_its_output(op, change):
+    """torch saves exp's output, not its input: changing the input afterwards does not change
+    the gradient. Three rounds: the first runs node by node, later ones compiled."""
+
+    def f(lib):
+        grads = []
+        for _ in range(3):
+            x = leaf(lib, [0.1, 0.3])  # tanh unsaturated: float32 1 - y**2 stays accurate
+            y = x * 2 if change == "in place" else x
+            z = getattr(y, op)()
+            if change == "in place":
+                y.add_(1)
+                y.mul_(-1)
+            elif change == "no_grad leaf":
+                with lib.no_grad():
+                    x.mul_(3)
+            else:
+                x.data.mul_(3)
+            (z * lib.tensor([1.0, 3.0])).sum().backward()
+            grads.append(x.grad)
+        return grads
+
+    check(f)
+
+
+def test_input_changed_after_a_cheap_op_recomputed_in_the_compiled_backward():
+    """The compiled backward recomputes cheap ops' outputs; it must use their inputs as they
+    were, not as an in-place change under no_grad left them."""
+
+    def f(lib):
+        grads = []
+        for _ in range(3):
+            a = leaf(lib, [1.0, 2.0])
+            z = (a + lib.tensor([3.0, 4.0])).exp()
+            with lib.no_grad():
+                a.mul_(3)
+            z.sum().backward()
+            grads.append(a.grad)
+        return grads
+
+    check(f, rtol=1e-6)
+
+
 def test_data_setter():
     def f(lib):
         x = leaf(lib, [1.0, 2.0])

@@ -128,38 +128,46 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         # Each input is the output of a node in this graph, recomputed inside the program (a
         # pending value, or a cheap op's: passing an argument costs about a microsecond), a
         # pending value with no node (computed from its thunk), an array argument, or a Python
-        # scalar baked in as a constant. The edge is used, not x.grad_fn: x may have been
-        # modified in place since this use. Every edge's node is in ``order`` (plan walks them).
+        # scalar baked in as a constant. The input's value when recorded is used, and the edge,
+        # not x.grad_fn: x may have been modified in place since this use. Every edge's node is
+        # in ``order`` (plan walks them).
+        values = node.values
+        if values is None:  # freed by an earlier backward: the node-by-node path re-reads
+            return None
         sources = []
         edges = []
-        for x, (producer, nr) in zip(node.inputs, node.edges, strict=True):
+        for x, v, (producer, nr) in zip(node.inputs, values, node.edges, strict=True):
             wire = None if producer is None else (index[producer], nr)
             edges.append(wire)
             if isinstance(x, Tensor):
-                storage = x._storage
-                # storage.pending(), not its fields: tape.compile's capture watches that call
-                pending = storage.pending() is not None
+                # This node refers to a pending producer's thunk through ``v``, and maybe
+                # through its own pending thunk (whose ``inputs`` ``values`` then is).
+                refs = 1
+                if v is x:  # an input torch saves: its value now
+                    storage = x._storage
+                    # storage.pending(), not its fields: tape.compile's capture watches it
+                    v = storage.pending() or storage.array
+                    refs = node.thunk is not None and node.thunk.inputs is not None
+                pending = type(v) is tuple and v[0].values is None
                 if (
                     wire is not None
                     and type(producer) is not AccumulateGrad
                     and (pending or producer.form.op.remat)
                 ):
                     sources.append(wire)
-                    if pending and producer.thunk is storage.thunk:
-                        # This node's own pending thunk holds one more reference to the thunk.
-                        held = node.thunk is not None and node.thunk.inputs is not None
+                    if pending and producer.thunk is v[0]:
                         seen = inner.get(id(x))
                         if seen is None:
-                            inner[id(x)] = [wire[0], x, 1, held]
+                            inner[id(x)] = [wire[0], x, 1, refs]
                         else:
                             seen[2] += 1
-                            seen[3] += held
+                            seen[3] += refs
                 elif pending:
-                    patches.append((len(sig), len(sources), storage.thunk, storage.index))
+                    patches.append((len(sig), len(sources), v[0], v[1]))
                     sources.append(None)
                 else:
                     sources.append(_ARG)
-                    args.append(storage.array)
+                    args.append(v[0].values[v[1]] if type(v) is tuple else v)
             else:
                 sources.append(x)
         sig.append((node.form, tuple(sources), tuple(edges)))
@@ -172,7 +180,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     # graph may read it (a loss to print, BatchNorm's running stats, logits kept for an
     # accuracy), so that it needs no second program. Values only the graph holds stay inside:
     # each output makes XLA store a value it could have fused away.
-    x = storage = t = st = None  # the loop's last values would count as references
+    x = v = storage = t = st = None  # the loop's last values would count as references
     if inner:
         computed.update(_read_later(inner, saved, sig))
     out_nodes = tuple(sorted(computed))

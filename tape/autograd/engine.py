@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tape import _device, _dispatch
+from tape import _device, _dispatch, _lazy
 from tape.autograd import compiled, grad_mode
 from tape.autograd.compiled import _tensor_cls
 from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
@@ -265,8 +265,11 @@ def call_node(node: Node, grads, create_graph: bool = False):
         if node.vjp is not None:  # it holds the forward's residuals: no inputs needed
             outs = node.vjp(cts)
         else:
-            Tensor = _tensor_cls()
-            arrays = tuple(x._storage.array if isinstance(x, Tensor) else x for x in node.inputs)
+            values = node.values
+            if values is None:  # freed by an earlier backward: a node that saves nothing
+                Tensor = _tensor_cls()  # may run again, and then only the shapes matter
+                values = [x._storage.array if isinstance(x, Tensor) else x for x in node.inputs]
+            arrays = tuple(map(_lazy.value_of, values))
             bwd = form.op.compiled_vjp(form.static, form.cast, diff, form.float_outs)
             outs = bwd(arrays, cts)
     for i, g in zip(diff, outs, strict=True):

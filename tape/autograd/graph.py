@@ -26,6 +26,9 @@ class Node:
     __slots__ = (
         "form",  # the op applied, with its static arguments (tape._lazy.Form)
         "inputs",
+        # the inputs' values when recorded (arrays, pending ``(thunk, index)``, scalars): what
+        # the backward differentiates at, even if an input tensor is changed in place later
+        "values",
         "edges",
         "out_meta",
         "_saved",
@@ -42,6 +45,7 @@ class Node:
     )
 
     def __init__(self) -> None:
+        self.values = None
         self.thunk = None
         self.vjp = None
         self._seq = next(_sequence)
@@ -101,6 +105,9 @@ class Node:
 
     def free(self) -> None:
         self.vjp = None
+        # Values held after the backward would keep weights' old buffers alive, and an optimizer
+        # step would then copy them instead of updating them in place.
+        self.values = None
         if self._saved:
             self._freed = True
             self.inputs = None
