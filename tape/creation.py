@@ -152,11 +152,13 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     d = _float_dtype(dtype)
     # torch fills the first half from the start and the second half from the end.
     i = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
-    half = steps // 2
+    half = max(steps // 2, 1)  # one step: the start
     values = np.where(i < half, start + step * i, end - step * (steps - 1 - i))
     return _new(values.astype(d.np), device, requires_grad)
 

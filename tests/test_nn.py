@@ -71,6 +71,13 @@ def _nograd(spec):
     return isinstance(spec, tuple) and spec and spec[0] in ("prob_t", "target", "const")
 
 
+def _at(t, x, values):
+    """``x`` with its values replaced by ``values`` but its gradient path kept (kinks)."""
+    return x - x.detach() + t.tensor(values, dtype=x.dtype)
+
+
+# Activations' kink points, and the special values, where the subgradient is a convention.
+KINKS = [-7.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, float("nan"), float("inf"), -float("inf")]
 X4 = (2, 3, 9, 9)
 W33 = (4, 3, 3, 3)
 
@@ -123,6 +130,12 @@ FCASES = [
     FCase("elu", lambda F, t, x: F.elu(x), ((4, 5),)),
     FCase("relu6", lambda F, t, x: F.relu6(x * 4), ((4, 5),)),
     FCase("softplus", lambda F, t, x: F.softplus(x, beta=2.0), ((4, 5),)),
+    FCase("hardtanh_kinks", lambda F, t, x: F.hardtanh(_at(t, x, KINKS)), ((11,),)),
+    FCase("hardtanh_kinks_bounds", lambda F, t, x: F.hardtanh(_at(t, x, KINKS), -0.5, 3.0), ((11,),)),
+    FCase("relu6_kinks", lambda F, t, x: F.relu6(_at(t, x, KINKS)), ((11,),)),
+    FCase("elu_kinks", lambda F, t, x: F.elu(_at(t, x, KINKS), alpha=0.5), ((11,),)),
+    FCase("leaky_relu_kinks", lambda F, t, x: F.leaky_relu(_at(t, x, KINKS), 0.2), ((11,),)),
+    FCase("softplus_threshold", lambda F, t, x: F.softplus(_at(t, x, KINKS), beta=2.0, threshold=1.0), ((11,),)),
     FCase("softmax", lambda F, t, x: F.softmax(x, dim=1), ((4, 5),)),
     FCase("softmax_neg", lambda F, t, x: F.softmax(x, dim=-1), ((2, 3, 5),)),
     FCase("log_softmax", lambda F, t, x: F.log_softmax(x, dim=1), ((4, 5),)),
@@ -233,6 +246,14 @@ LCASES = [
     LCase("Conv2d_strided", lambda nn: nn.Conv2d(3, 4, (3, 2), stride=2, padding=(1, 0), bias=False), (2, 3, 9, 9)),
     LCase("Conv2d_same_dil", lambda nn: nn.Conv2d(4, 4, 3, padding="same", dilation=2, groups=2), (2, 4, 10, 10)),
     LCase("Conv2d_reflect", lambda nn: nn.Conv2d(3, 2, 3, padding=1, padding_mode="reflect"), (1, 3, 6, 6)),
+    LCase("Conv2d_same_reflect", lambda nn: nn.Conv2d(2, 2, 3, padding="same", padding_mode="reflect"), (1, 2, 5, 5)),
+    LCase("Conv2d_same_even_reflect", lambda nn: nn.Conv2d(2, 2, (4, 2), padding="same", padding_mode="reflect"), (1, 2, 6, 5)),
+    LCase("Conv2d_same_even_replicate_dil", lambda nn: nn.Conv2d(2, 2, (2, 3), padding="same", dilation=(3, 2), padding_mode="replicate"), (1, 2, 7, 6)),
+    LCase("Conv2d_same_even_circular", lambda nn: nn.Conv2d(2, 2, 4, padding="same", padding_mode="circular"), (1, 2, 6, 5)),
+    LCase("Conv2d_valid_reflect", lambda nn: nn.Conv2d(2, 2, 3, padding="valid", padding_mode="reflect"), (1, 2, 5, 5)),
+    LCase("Conv1d_same_replicate", lambda nn: nn.Conv1d(2, 3, 3, padding="same", padding_mode="replicate"), (2, 2, 7)),
+    LCase("Conv1d_same_even_reflect", lambda nn: nn.Conv1d(2, 3, 4, padding="same", padding_mode="reflect"), (2, 2, 7)),
+    LCase("Conv1d_same_even_circular", lambda nn: nn.Conv1d(2, 3, 2, padding="same", padding_mode="circular"), (2, 2, 7)),
     LCase("ConvTranspose2d", lambda nn: nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 5)),
     LCase("BatchNorm1d", lambda nn: nn.BatchNorm1d(5), (8, 5)),
     LCase("BatchNorm1d_3d", lambda nn: nn.BatchNorm1d(3, momentum=0.3, eps=1e-3), (4, 3, 6)),
@@ -663,6 +684,13 @@ def test_sequential_and_containers():
     ol = torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(3)] + [torch.nn.ReLU()])
     assert repr(tl) == repr(ol)
     assert repr(tape.nn.ModuleList()) == repr(torch.nn.ModuleList())
+    tp, op = (
+        lib.nn.ParameterList(
+            [lib.nn.Parameter(lib.zeros(2, 3)), lib.nn.Parameter(lib.zeros((), dtype=lib.float64))]
+        )
+        for lib in (tape, torch)
+    )
+    assert normalize(repr(tp)) == repr(op)
 
 
 def test_named_members_dedup_and_order():

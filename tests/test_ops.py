@@ -103,6 +103,10 @@ CASES = [
     OpCase("arange_dtype", lambda t: t.arange(4, dtype=t.float64)),
     OpCase("linspace", lambda t: t.linspace(0, 1, 5)),
     OpCase("linspace_odd", lambda t: t.linspace(-2, 3, 7)),
+    OpCase("linspace_one", lambda t: t.linspace(0, 1, 1)),
+    OpCase("linspace_two", lambda t: t.linspace(-2, 3, 2)),
+    OpCase("linspace_zero", lambda t: t.linspace(0, 1, 0)),
+    OpCase("logspace_one", lambda t: t.logspace(0, 1, 1)),
     OpCase("zeros_like", lambda t, x: t.zeros_like(x), [(2, 3)]),
     OpCase("ones_like", lambda t, x: t.ones_like(x), [(2, 3)]),
     OpCase("ones_like_int", lambda t, x: t.ones_like(x), [(4,)], I64),
@@ -530,6 +534,7 @@ CASES = [
     ),
     OpCase("sign_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).sign(), [(3,)]),
     OpCase("clamp_at_bounds", lambda t, x: _at(t, x, [-2.0, -1.0, 0.0, 1.0, 2.0]).clamp(-1, 1), [(5,)]),
+    OpCase("clamp_nan_inf", lambda t, x: _at(t, x, [float("nan"), -float("inf"), float("inf")]).clamp(-1, 1), [(3,)]),
     OpCase("clamp_tensor_at_bounds", lambda t, x, lo: _at(t, x, [-1.0, 0.0, 1.0]).clamp(_at(t, lo, [-1.0, -1.0, 1.0])), [(3,), (3,)]),
     OpCase("maximum_ties", lambda t, x, y: t.maximum(_at(t, x, [1.0, 2.0]), _at(t, y, [1.0, 0.0])), [(2,), (2,)]),
     OpCase("minimum_ties", lambda t, x, y: t.minimum(_at(t, x, [1.0, 2.0]), _at(t, y, [1.0, 0.0])), [(2,), (2,)]),
@@ -558,6 +563,7 @@ CASES = [
     OpCase("error_broadcast", lambda t, x, y: x + y, [(3, 4), (3,)]),
     OpCase("error_leaf_inplace", lambda t, x: x.add_(1), [(3,)]),
     OpCase("error_index_bounds", lambda t, x: x[3], [(3,)]),
+    OpCase("error_linspace_negative_steps", lambda t: t.linspace(0, 1, -1)),
     OpCase("error_cat_shapes", lambda t, x, y: t.cat([x, y], 1), [(2, 3), (3, 3)]),
 ]
 # fmt: on

@@ -112,6 +112,45 @@ def test_trajectory_matches_torch(name, kw):
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
 
 
+# (optimizer, kwargs, param_group changes made mid-run): each change alters the update's structure.
+GROUP_CHANGES = [
+    ("SGD", dict(lr=0.1), dict(weight_decay=0.1)),
+    ("SGD", dict(lr=0.1), dict(momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9), dict(nesterov=True)),
+    ("SGD", dict(lr=0.1, momentum=0.9), dict(dampening=0.5)),
+    ("SGD", dict(lr=0.1, momentum=0.9), dict(maximize=True)),
+    ("Adam", dict(lr=0.1), dict(weight_decay=0.1)),
+    ("Adam", dict(lr=0.1), dict(maximize=True)),
+    ("Adam", dict(lr=0.1, weight_decay=0.1), dict(weight_decay=0.0)),
+    ("AdamW", dict(lr=0.1, weight_decay=0.0), dict(weight_decay=0.3)),
+    ("AdamW", dict(lr=0.1), dict(maximize=True)),
+    ("Adagrad", dict(lr=0.1), dict(weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1), dict(lr_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize(("name", "kw", "change"), GROUP_CHANGES)
+def test_param_group_change_mid_run_matches_torch(name, kw, change, groups):
+    d = _data()
+    out = {}
+    for lib in (tape, torch):
+        w1, w2 = (lib.tensor(d[k], requires_grad=True) for k in ("w1", "w2"))
+        x = lib.tensor(d["x"])
+        params = [{"params": [w1, w2]}] if groups == 1 else [{"params": [w1]}, {"params": [w2]}]
+        opt = getattr(lib.optim, name)(params, **kw)
+        for i in range(6):
+            if i == 3:
+                for g in opt.param_groups:
+                    g.update(change)
+            opt.zero_grad()
+            (lib.tanh(x @ w1) @ w2).sum().backward()
+            opt.step()
+        out[lib] = [w.detach().numpy() for w in (w1, w2)]
+    for a, b in zip(out[tape], out[torch]):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+
+
 def _to_tape(obj):
     if isinstance(obj, torch.Tensor):
         return tape.tensor(obj.detach().numpy())

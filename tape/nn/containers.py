@@ -317,8 +317,5 @@ class ParameterList(Module):
         lines = []
         for k, p in enumerate(self):
             size_str = "x".join(str(size) for size in p.size())
-            lines.append(
-                f"  ({k}): Parameter containing: [torch.{type(p.dtype).__name__} of size "
-                f"{size_str}]"
-            )
+            lines.append(f"  ({k}): Parameter containing: [{p.dtype} of size {size_str}]")
         return "\n".join(lines)

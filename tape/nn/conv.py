@@ -96,8 +96,14 @@ class _ConvNd(Module):
     def _explicit_pad(self, input):
         """Non-zero padding modes pad first, then convolve without padding (as torch does)."""
         pad = []
-        for p in reversed(self.padding):
-            pad += [p, p]
+        if self.padding == "same":  # as torch: an even kernel's odd padding element goes last
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size), strict=True):
+                pad += [d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2]
+        elif self.padding == "valid":
+            pad = [0, 0] * len(self.kernel_size)
+        else:
+            for p in reversed(self.padding):
+                pad += [p, p]
         return F.pad(input, pad, mode=self.padding_mode)
 
 

@@ -793,7 +793,13 @@ def silu(input, inplace=False):
     return input.copy_(out) if inplace else out
 
 
-_hardtanh = register("hardtanh", lambda x, lo, hi: jnp.clip(x, lo, hi), "HardtanhBackward0", NONE)
+def _hardtanh_fwd(x, lo, hi):
+    """``clip(x, lo, hi)`` with torch's gradient: none at either bound (``jnp.clip`` gives half)."""
+    x = jnp.where(x <= lo, jnp.asarray(lo, x.dtype), x)
+    return jnp.where(x >= hi, jnp.asarray(hi, x.dtype), x)
+
+
+_hardtanh = register("hardtanh", _hardtanh_fwd, "HardtanhBackward0", NONE)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -807,7 +813,8 @@ def relu6(input, inplace=False):
 
 _elu = register(
     "elu",
-    lambda x, alpha: jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0))),
+    # torch's gradient: alpha * exp(x) where x <= 0 (at 0 too), else 1 (NaN included).
+    lambda x, alpha: jnp.where(x <= 0, alpha * jnp.expm1(jnp.where(x <= 0, x, 0)), x),
     "EluBackward0",
     NONE,
 )
@@ -821,7 +828,9 @@ def elu(input, alpha=1.0, inplace=False):
 _softplus = register(
     "softplus",
     lambda x, beta, threshold: jnp.where(
-        x * beta > threshold, x, jnp.log1p(jnp.exp(jnp.minimum(x * beta, threshold))) / beta
+        x * beta > threshold,
+        x,
+        jnp.log1p(jnp.exp(jnp.where(x * beta > threshold, 0, x * beta))) / beta,
     ),
     "SoftplusBackward0",
     NONE,

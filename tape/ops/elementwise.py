@@ -98,7 +98,8 @@ _where = register(
 
 def _clip(x, min=None, max=None):
     """torch's clamp, min(max(x, lo), hi), with its gradient: at a bound, all of it goes to ``x``
-    (``jnp.clip`` splits ties in half)."""
+    (``jnp.clip`` splits ties in half), and none to a NaN."""
+    x = jnp.where(x == x, x, lax.stop_gradient(x))
     if min is not None:
         x = jnp.where(x < min, jnp.asarray(min, x.dtype), x)
     if max is not None:

@@ -106,10 +106,12 @@ def _run_update(opt, group: int, update, key: tuple, args: tuple):
     if _capture.active() is not None:  # traced into tape.compile's program
         return update(key, *args)
     last = _last.get(opt)
-    program = None if last is None else last.get(group)
-    if program is not None:
+    held = None if last is None else last.get(group)
+    # Reused only for the same update and flags: a changed param_group flag (weight_decay set,
+    # nesterov, ...) changes the update's structure, so it must select another program.
+    if held is not None and held[0] is update and held[1] == key:
         try:
-            return program(*args)
+            return held[2](*args)
         except TypeError:  # other argument types (the program checks them before it runs)
             pass
     leaves, tree = jax.tree_util.tree_flatten(args)
@@ -117,7 +119,7 @@ def _run_update(opt, group: int, update, key: tuple, args: tuple):
     program = _by_signature.get(signature)
     if program is None:
         program = _by_signature[signature] = _stored_update(update, key, args, leaves)
-    _last.setdefault(opt, {})[group] = program
+    _last.setdefault(opt, {})[group] = (update, key, program)
     return program(*args)
 
 
