@@ -1319,3 +1319,155 @@ def test_printing_grad_fn():
 
     got, want = both(f)
     assert tuple(map(normalize, got)) == tuple(map(normalize, want))
+
+
+# ---------------------------------------------------------------------------------------------
+# custom autograd.Function
+# ---------------------------------------------------------------------------------------------
+
+
+def _scaled_exp(lib):
+    class ScaledExp(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            y = x.exp() * k
+            ctx.save_for_backward(y)
+            ctx.k = k
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * y, None
+
+    return ScaledExp
+
+
+def test_function_forward_backward_and_graph_match_torch():
+    """Three rounds of the same graph: a graph with a custom node is never compiled, so every
+    round runs the user's backward."""
+
+    def f(lib):
+        fn = _scaled_exp(lib)
+        out = []
+        for _ in range(3):
+            x = leaf(lib, [0.5, 1.5])
+            y = fn.apply(x * 2, 3.0)
+            (y * lib.tensor([1.0, 2.0])).sum().backward()
+            node = y.grad_fn
+            out += [y, x.grad, type(node).__name__, node.name(), node.needs_input_grad]
+            out.append([type(n).__name__ for n, _ in node.next_functions])
+        with lib.no_grad():
+            out.append(fn.apply(leaf(lib, [1.0]), 2.0).requires_grad)
+        out.append(fn.apply(lib.tensor([1.0]), 2.0).grad_fn)
+        return out
+
+    check(f)
+
+
+def test_function_several_outputs_setup_context_and_non_differentiable():
+    def f(lib):
+        seen = []
+
+        class SumProd(lib.autograd.Function):
+            @staticmethod
+            def forward(a, b):
+                return a + b, a * b, (a > 1).to(a.dtype)
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                ctx.save_for_backward(*inputs)
+                ctx.mark_non_differentiable(output[2])
+
+            @staticmethod
+            def backward(ctx, g_sum, g_prod, g_mask):
+                a, b = ctx.saved_tensors
+                seen.append((g_sum, g_prod))  # the unused output's gradient comes as zeros
+                return g_sum + g_prod * b, g_sum + g_prod * a
+
+        a, b = leaf(lib, [1.0, 2.0]), leaf(lib, [3.0, 4.0])
+        s, p, m = SumProd.apply(a, b)
+        s.sum().backward()
+        return a.grad, b.grad, seen, m.requires_grad, p.grad_fn is s.grad_fn, p.requires_grad
+
+    check(f)
+
+
+def test_function_create_graph_gives_second_derivatives():
+    def f(lib):
+        class Cube(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x**3
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 3 * x**2 * g
+
+        x = leaf(lib, [1.0, 2.0])
+        (g,) = lib.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+        g.sum().backward()
+        return g, x.grad
+
+    check(f)
+
+
+def _doubling(lib, backward):
+    """A Function computing ``x * 2`` whose backward is ``backward(ctx, g)``."""
+    body = {"forward": staticmethod(lambda ctx, x: x * 2), "backward": staticmethod(backward)}
+    return type("Doubling", (lib.autograd.Function,), body)
+
+
+@pytest.mark.parametrize("kind", ["broadcast", "once_differentiable"])
+def test_function_backward_conventions(kind):
+    """A gradient broadcast beyond the input's shape is summed back to it, and a
+    ``once_differentiable`` backward runs with grad off."""
+
+    def f(lib):
+        if kind == "broadcast":
+            fn = _doubling(lib, lambda ctx, g: g.unsqueeze(0).expand(3, 2))
+        else:
+            once = lib.autograd.function.once_differentiable
+            fn = _doubling(lib, once(lambda ctx, g: None if lib.is_grad_enabled() else g * 2))
+        x = leaf(lib, [1.0, 2.0])
+        fn.apply(x).sum().backward()
+        return x.grad
+
+    check(f)
+
+
+@pytest.mark.parametrize("case", ["count", "shape", "twice", "in place", "instantiate"])
+def test_function_errors_match_torch(case):
+    def run(lib):
+        fn = _scaled_exp(lib)
+
+        class Count(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                return x * k
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        x = leaf(lib, [1.0, 2.0])
+        if case == "count":
+            Count.apply(x, 2.0).sum().backward()
+        elif case == "shape":
+            _doubling(lib, lambda ctx, g: lib.ones(3)).apply(x).sum().backward()
+        elif case == "twice":
+            y = fn.apply(x, 2.0).sum()
+            y.backward()
+            y.backward()
+        elif case == "in place":
+            y = fn.apply(x, 2.0)
+            y.add_(1)
+            y.sum().backward()
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                fn()
+
+    assert_same_error(lambda: run(tape), lambda: run(torch))

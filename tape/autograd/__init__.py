@@ -1,6 +1,8 @@
-"""``tape.autograd``: backward, grad, and the grad-mode switches."""
+"""``tape.autograd``: backward, grad, the grad-mode switches and custom Functions."""
 
+from tape.autograd import function
 from tape.autograd.engine import backward, grad
+from tape.autograd.function import Function
 from tape.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -11,9 +13,11 @@ from tape.autograd.grad_mode import (
 from tape.autograd.graph import Node
 
 __all__ = [
+    "Function",
     "Node",
     "backward",
     "enable_grad",
+    "function",
     "grad",
     "inference_mode",
     "is_grad_enabled",

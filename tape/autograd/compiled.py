@@ -113,6 +113,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             or node._tensor_pre_hooks
             or node._retained
             or node.vjp is not None
+            or node.custom
         ):
             return None
         entries = node._saved

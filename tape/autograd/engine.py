@@ -253,6 +253,8 @@ def call_node(node: Node, grads, create_graph: bool = False):
     """Apply one node: cotangents of its outputs in, gradients of its inputs out."""
     node.check_saved()
     grads = _pre_hooks(node, grads, create_graph)
+    if node.custom:
+        return _post_hooks(node, node.run_backward(grads, create_graph), grads, create_graph)
     diff = tuple(i for i, (n, _) in enumerate(node.edges) if n is not None)
     result = [None] * len(node.edges)
     if create_graph:

@@ -44,6 +44,8 @@ class Node:
         "__weakref__",
     )
 
+    custom = False  # a custom autograd.Function's node runs the user's backward
+
     def __init__(self) -> None:
         self.values = None
         self.thunk = None
@@ -215,7 +217,7 @@ _CPP_NODES = frozenset({"AccumulateGrad", "CopySlices", "CopyBackwards", "NotImp
 def _forward_name(node_name: str) -> str:
     """torch's name for a node in the in-place error: ``ExpBackward0`` -> ``Exp``,
     ``ClampBackward1`` -> ``Clamp1``; C++ nodes keep their full name."""
-    m = re.fullmatch(r"(.*)Backward(\d+)", node_name)
+    m = re.fullmatch(r"(.*)Backward(\d*)", node_name)  # a custom Function's has no number
     if m is None:
         return node_name
     return m[1] if m[2] == "0" else m[1] + m[2]
