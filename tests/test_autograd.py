@@ -287,6 +287,41 @@ def test_non_leaf_grad_is_none_with_warning():
             z = x * 3
             z.retain_grad()
             z.grad  # noqa: B018
+            # Nor does a non-leaf whose .grad backward(inputs=...) filled.
+            v = x * 3
+            (v * v).sum().backward(inputs=[v])
+            assert v.grad is not None
+
+
+@pytest.mark.parametrize(
+    "case", ["larger", "extra dim", "named function", "dtype", "leaf dtype", "grad of no graph"]
+)
+def test_hook_and_grad_errors_match_torch(case):
+    """A tensor hook may not change the gradient's size or dtype; autograd.grad checks its
+    outputs before its inputs."""
+
+    def run(lib):
+        def enlarge(g):
+            return lib.ones(3)
+
+        x = leaf(lib, [1.0, 2.0])
+        y = x * 2
+        if case == "larger":
+            y.register_hook(lambda g: lib.ones(3))
+        elif case == "extra dim":
+            x.register_hook(lambda g: lib.ones(2, 1))
+        elif case == "named function":
+            y.register_hook(enlarge)  # the message names the hook
+        elif case == "dtype":
+            y.register_hook(lambda g: g.double())
+        elif case == "leaf dtype":
+            x.register_hook(lambda g: g.double())
+        else:
+            z = lib.tensor([1.0, 2.0])
+            lib.autograd.grad((z * 2).sum(), z)
+        y.sum().backward()
+
+    assert_same_error(lambda: run(tape), lambda: run(torch))
 
 
 def test_retain_grad():

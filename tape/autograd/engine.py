@@ -13,7 +13,7 @@ import numpy as np
 from tape import _device, _dispatch, _lazy
 from tape.autograd import compiled, grad_mode
 from tape.autograd.compiled import _tensor_cls
-from tape.autograd.graph import AccumulateGrad, Node, accumulator_of
+from tape.autograd.graph import AccumulateGrad, Node, _type_name, accumulator_of
 
 _add = jax.jit(jnp.add)
 
@@ -106,13 +106,13 @@ def grad(
         grad_outputs = (grad_outputs,) * len(outputs)
     if retain_graph is None:
         retain_graph = create_graph
-    for t in inputs:
-        if not t._requires_grad:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
-    roots = []
+    roots = []  # the outputs are checked first, as in torch
     for i, (t, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
         node, nr = _root_node(t, i)
         roots.append((node, nr, _initial_grad(t, g, i, create_graph)))
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
     capture = {_target(t): None for t in inputs}
     _run(roots, retain_graph, create_graph, capture=capture, accumulate=set())
     result = []
@@ -196,11 +196,7 @@ def _tensor_hooks(node: Node, grads: list, create_graph: bool) -> list:
     if isinstance(node, AccumulateGrad):
         t = node.variable
         if t._hooks:
-            g = _as_tensor(grads[0])
-            for hook in t._hooks:
-                r = hook(g)
-                if r is not None:
-                    g = r
+            g = _run_tensor_hooks(t._hooks, _as_tensor(grads[0]))
             grads = [g if create_graph else g._storage.array]
         return grads
     if node._tensor_pre_hooks:
@@ -208,11 +204,7 @@ def _tensor_hooks(node: Node, grads: list, create_graph: bool) -> list:
         for nr, hooks in node._tensor_pre_hooks.items():
             if grads[nr] is None:
                 continue
-            g = _as_tensor(grads[nr])
-            for hook in hooks:
-                r = hook(g)
-                if r is not None:
-                    g = r
+            g = _run_tensor_hooks(hooks, _as_tensor(grads[nr]))
             grads[nr] = g if create_graph else g._storage.array
     if node._retained:
         for nr, ref in node._retained.items():
@@ -222,6 +214,25 @@ def _tensor_hooks(node: Node, grads: list, create_graph: bool) -> list:
                 g = g.detach() if isinstance(g, Tensor) and not create_graph else _as_tensor(g)
                 _store_grad(t, g)
     return grads
+
+
+def _run_tensor_hooks(hooks: list, g):
+    """``g`` through each hook in turn; a hook may replace it with a tensor of the same shape
+    and dtype (torch's checks and messages)."""
+    for hook in hooks:
+        r = hook(g)
+        if r is None:
+            continue
+        name = getattr(hook, "__name__", repr(hook))
+        if tuple(r.shape) != tuple(g.shape):
+            raise RuntimeError(f"hook '{name}' has changed the size of value")
+        if r.dtype is not g.dtype:
+            raise RuntimeError(
+                f"hook '{name}' has changed the type of value (was "
+                f"{_type_name(g._storage.meta)} got {_type_name(r._storage.meta)})"
+            )
+        g = r
+    return g
 
 
 def _as_tensor(g):
