@@ -339,11 +339,59 @@ def _vjp_on_tape(node: Node, diff: tuple, grads):
         ("n", n),
         ("float_outs", form.float_outs),
     )
-    out = _dispatch.dispatch(vjp_op, (*node.inputs, *cts), static)
+    # Inputs the VJP does not read (add's, or x for x * 2) go in detached, so the gradient
+    # depends on them no more than torch's does: no grad_fn from them, and no zero gradient
+    # for them in a second backward.
+    reads = _vjp_reads(node, diff, cts)
+    Tensor = _tensor_cls()
+    inputs = [
+        x.detach() if isinstance(x, Tensor) and not r else x
+        for x, r in zip(node.inputs, reads, strict=True)
+    ]
+    out = _dispatch.dispatch(vjp_op, (*inputs, *cts), static)
     return out if isinstance(out, tuple) else (out,)
 
 
 _vjp_ops: dict = {}
+_reads: dict = {}  # (form, diff, input and cotangent types) -> which inputs the VJP reads
+
+
+def _vjp_reads(node: Node, diff: tuple, cts: list) -> tuple:
+    """For each input of ``node``, whether its VJP's result depends on it (from the traced
+    VJP: an input no live equation uses is not read)."""
+    from jax.extend import core as jax_core
+
+    Tensor = _tensor_cls()
+    form = node.form
+
+    def aval(x):
+        return jax.ShapeDtypeStruct(x._storage.meta.shape, x._storage.meta.dtype)
+
+    tensors = [i for i, x in enumerate(node.inputs) if isinstance(x, Tensor)]
+    kinds = tuple(aval(node.inputs[i]) for i in tensors)
+    ct_kinds = tuple(None if c is None else aval(c) for c in cts)
+    key = (form, diff, kinds, ct_kinds)
+    reads = _reads.get(key)
+    if reads is None:
+        bwd = _dispatch._make_vjp(form.pure(), diff, form.float_outs)
+
+        def vjp(arrays, cotangents):
+            full = list(node.inputs)
+            for i, a in zip(tensors, arrays, strict=True):
+                full[i] = a
+            return bwd(tuple(full), cotangents[0] if form.float_outs is None else cotangents)
+
+        jaxpr = jax.make_jaxpr(vjp)(kinds, ct_kinds).jaxpr
+        live = {v for v in jaxpr.outvars if isinstance(v, jax_core.Var)}
+        for eqn in reversed(jaxpr.eqns):
+            if any(v in live for v in eqn.outvars):
+                live.update(v for v in eqn.invars if isinstance(v, jax_core.Var))
+        used = [v in live for v in jaxpr.invars[: len(tensors)]]
+        reads = [True] * len(node.inputs)
+        for i, u in zip(tensors, used, strict=True):
+            reads[i] = u
+        reads = _reads[key] = tuple(reads)
+    return reads
 
 
 def _vjp_forward(op):
