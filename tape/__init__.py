@@ -70,6 +70,7 @@ from tape._dtype import (  # noqa: E402
     uint8,
 )
 from tape._dtype import bool_ as bool  # noqa: E402, A001
+from tape._methods import log_softmax, softmax  # noqa: E402
 from tape._random import (  # noqa: E402
     Generator,
     get_rng_state,
@@ -101,7 +102,7 @@ int = int32  # noqa: A001
 short = int16
 
 # viz imports matplotlib only when drawing.
-from tape import nn, optim, viz  # noqa: E402, F401
+from tape import nn, optim, utils, viz  # noqa: E402, F401
 from tape._compile import compile  # noqa: E402, F401, A004
 from tape.serialization import load, save  # noqa: E402, F401
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tape import creation
 from tape.ops import FUNCTIONS, elementwise, indexing, linalg, shape
 from tape.ops.inplace import INPLACE
 from tape.tensor import Tensor
@@ -37,6 +38,40 @@ def _dtype_for(self, value):
     from tape import _dtype
 
     return _dtype.result_type([], [self.dtype], [_dtype.scalar_rank(value)])
+
+
+def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """``torch.softmax`` and ``Tensor.softmax``: ``F.softmax`` with ``dtype`` third."""
+    from tape.nn import functional
+
+    return functional.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """``torch.log_softmax`` and ``Tensor.log_softmax``: ``F.log_softmax`` with ``dtype`` third."""
+    from tape.nn import functional
+
+    return functional.log_softmax(input, dim, dtype=dtype)
+
+
+def _new(fn):
+    """``Tensor.new_<fn>``: ``fn`` making a tensor of ``self``'s dtype and device unless given."""
+
+    def new(
+        self, *args, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False
+    ):
+        dtype = self.dtype if dtype is None else dtype
+        device = self.device if device is None else device
+        return fn(*args, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    new.__name__ = new.__qualname__ = f"new_{fn.__name__}"
+    return new
+
+
+_NEW = {
+    f"new_{fn.__name__}": _new(fn)
+    for fn in (creation.zeros, creation.ones, creation.empty, creation.full, creation.tensor)
+}
 
 
 def _invert(self):
@@ -91,9 +126,13 @@ def bind() -> None:
             setattr(Tensor, name, fn)
     for name, fn in INPLACE.items():
         setattr(Tensor, name, fn)
+    for name, fn in _NEW.items():
+        setattr(Tensor, name, fn)
     for name, fn in _PROPERTIES.items():
         setattr(Tensor, name, property(fn))
     for name, fn in _OPERATORS.items():
         setattr(Tensor, name, fn)
     Tensor.where = _where
+    Tensor.softmax = softmax
+    Tensor.log_softmax = log_softmax
     Tensor.__hash__ = object.__hash__

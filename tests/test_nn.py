@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import torch
-from conftest import assert_same, assert_same_error, normalize
+from conftest import assert_same, assert_same_error, capture_error, normalize
 
 import tape
 
@@ -123,6 +123,11 @@ FCASES = [
     FCase("group_norm", lambda F, t, x, w, b: F.group_norm(x, 2, w, b), ((2, 4, 5, 5), (4,), (4,))),
     # activations
     FCase("relu", lambda F, t, x: F.relu(x), ((4, 5),)),
+    FCase("relu_inplace", lambda F, t, x: F.relu(x * 1, inplace=True), ((4, 5),)),
+    FCase("relu_inplace_positional", lambda F, t, x: F.relu(x * 1, True), ((4, 5),)),
+    FCase("relu_inplace_false", lambda F, t, x: F.relu(x, False), ((4, 5),)),
+    FCase("relu_", lambda F, t, x: F.relu_(x * 1), ((4, 5),)),
+    FCase("relu_inplace_kinks", lambda F, t, x: F.relu(_at(t, x, KINKS), True), ((11,),)),
     FCase("leaky_relu", lambda F, t, x: F.leaky_relu(x, 0.2), ((4, 5),)),
     FCase("gelu", lambda F, t, x: F.gelu(x), ((4, 5),)),
     FCase("gelu_tanh", lambda F, t, x: F.gelu(x, approximate="tanh"), ((4, 5),)),
@@ -441,6 +446,26 @@ def test_calculate_gain_and_fans():
     )
 
 
+# Layers do not promote mixed dtypes: torch raises, each layer with its own message.
+DTYPE_ERRORS = {
+    "linear": lambda t: t.nn.Linear(3, 2)(t.ones(2, 3, dtype=t.float64)),
+    "linear_3d": lambda t: t.nn.Linear(3, 2)(t.ones(2, 2, 3, dtype=t.float64)),
+    "linear_int": lambda t: t.nn.Linear(3, 2)(t.ones(2, 3, dtype=t.int64)),
+    "linear_no_bias": lambda t: t.nn.Linear(3, 2, bias=False)(t.ones(2, 3, dtype=t.float64)),
+    "conv": lambda t: t.nn.Conv2d(1, 1, 3)(t.ones(1, 1, 4, 4, dtype=t.float64)),
+    "conv_no_bias": lambda t: t.nn.Conv2d(1, 1, 3, bias=False)(t.ones(1, 1, 4, 4, dtype=t.float64)),
+    "conv1d": lambda t: t.nn.Conv1d(1, 1, 3)(t.ones(1, 1, 4, dtype=t.float64)),
+    "batch_norm": lambda t: t.nn.BatchNorm1d(3)(t.ones(2, 3, dtype=t.float64)),
+    "layer_norm": lambda t: t.nn.LayerNorm(3)(t.ones(2, 3, dtype=t.float64)),
+}
+
+
+@pytest.mark.parametrize("case", DTYPE_ERRORS)
+def test_layers_reject_mixed_dtypes_like_torch(case):
+    fn = DTYPE_ERRORS[case]
+    assert_same_error(lambda: fn(tape), lambda: fn(torch))
+
+
 def test_dropout_masks_match_torch():
     x = np.random.default_rng(0).standard_normal((8, 50)).astype(np.float32)
     tx, ox = _both(x)
@@ -460,6 +485,90 @@ def test_dropout_masks_match_torch():
     assert_same(dt(tx), do(ox), rtol=1e-6, atol=0)
     dt.eval()
     assert dt(tx) is tx
+
+
+# ------------------------------------------------------------------------------------------------
+# nn.utils: gradient clipping and parameter/vector conversion on the same parameters and grads
+# ------------------------------------------------------------------------------------------------
+def _grad_params(lib) -> list:
+    """Four leaves with the same values and gradients under either library; the last one takes
+    no part in the loss, so its ``.grad`` stays None."""
+    rng = _rng("grad_params")
+    shapes = [(3, 4), (4,), (3, 2), (5,)]
+    ps = [lib.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes]
+    x = lib.tensor(rng.standard_normal(4).astype(np.float32))
+    loss = ((ps[0] @ (x * ps[1])).tanh() @ ps[2]).pow(2).sum() * 3
+    loss.backward()
+    return ps
+
+
+def _inf_grad(ps: list) -> list:
+    ps[1].grad.fill_(float("inf"))
+    return ps
+
+
+U = lambda lib: lib.nn.utils  # noqa: E731
+
+# fmt: off
+UTILS = [
+    ("clip_norm", lambda t, ps: U(t).clip_grad_norm_(ps, 1.0)),
+    ("clip_norm_below_max", lambda t, ps: U(t).clip_grad_norm_(ps, 1e6)),
+    ("clip_norm_inf", lambda t, ps: U(t).clip_grad_norm_(ps, 0.5, norm_type=float("inf"))),
+    ("clip_norm_inf_str", lambda t, ps: U(t).clip_grad_norm_(ps, 0.5, "inf")),
+    ("clip_norm_p1", lambda t, ps: U(t).clip_grad_norm_(ps, 2.0, norm_type=1)),
+    ("clip_norm_p3", lambda t, ps: U(t).clip_grad_norm_(ps, 0.1, 3.0)),
+    ("clip_norm_single_tensor", lambda t, ps: U(t).clip_grad_norm_(ps[0], 0.1)),
+    ("clip_norm_generator", lambda t, ps: U(t).clip_grad_norm_((p for p in ps), 0.3)),
+    ("clip_norm_empty", lambda t, ps: U(t).clip_grad_norm_([], 1.0)),
+    ("clip_norm_all_none", lambda t, ps: U(t).clip_grad_norm_(ps[3:], 1.0)),
+    ("clip_norm_foreach", lambda t, ps: U(t).clip_grad_norm_(ps, 1.0, foreach=False)),
+    ("clip_norm_nonfinite", lambda t, ps: U(t).clip_grad_norm_(_inf_grad(ps), 1.0)),
+    ("clip_norm_nonfinite_error", lambda t, ps: U(t).clip_grad_norm_(_inf_grad(ps), 1.0, error_if_nonfinite=True)),
+    ("clip_norm_module_path", lambda t, ps: U(t).clip_grad.clip_grad_norm_(ps, 1.0)),
+    ("clip_norm_deprecated", lambda t, ps: U(t).clip_grad_norm(ps, 1.0, 1.0)),
+    ("get_total_norm", lambda t, ps: U(t).get_total_norm([p.grad for p in ps[:3]], 2.0)),
+    ("clip_grads_with_norm", lambda t, ps: U(t).clip_grads_with_norm_(ps, 1.0, t.tensor(4.0))),
+    ("clip_value", lambda t, ps: U(t).clip_grad_value_(ps, 0.5)),
+    ("clip_value_single_tensor", lambda t, ps: U(t).clip_grad_value_(ps[2], 0.1)),
+    ("parameters_to_vector", lambda t, ps: U(t).parameters_to_vector(ps)),
+    ("parameters_to_vector_module", lambda t, ps: U(t).parameters_to_vector(t.nn.Linear(3, 2).requires_grad_(False).parameters()).shape),
+    ("vector_to_parameters", lambda t, ps: U(t).vector_to_parameters(t.arange(25.0), ps)),
+    ("vector_to_parameters_type", lambda t, ps: U(t).vector_to_parameters([1.0], ps)),
+]
+# fmt: on
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+@pytest.mark.parametrize("fn", [f for _, f in UTILS], ids=[n for n, _ in UTILS])
+def test_nn_utils(fn):
+    tps, ops = _grad_params(tape), _grad_params(torch)
+    et, eo = capture_error(lambda: fn(tape, tps)), capture_error(lambda: fn(torch, ops))
+    if et is not None or eo is not None:
+        assert_same_error(lambda: fn(tape, _grad_params(tape)), lambda: fn(torch, ops))
+        return
+    got, want = fn(tape, tps), fn(torch, ops)
+    assert_same(got, want)
+    if isinstance(want, torch.Tensor):
+        assert _grad_name(got) == _grad_name(want)
+        assert got.requires_grad == want.requires_grad
+    for tp, op in zip(tps, ops, strict=True):
+        assert_same(tp.detach(), op.detach())
+        assert_same(tp.grad, op.grad)
+
+
+def test_nn_utils_imports():
+    from tape.nn.utils import clip_grad_norm_, clip_grad_value_
+
+    assert clip_grad_norm_ is tape.nn.utils.clip_grad_norm_
+    assert clip_grad_value_ is tape.nn.utils.clip_grad.clip_grad_value_
+
+
+def test_clip_grad_norm_empty_generator_warns(caught_warnings):
+    for lib in (tape, torch):
+        lib.nn.utils.clip_grad_norm_((p for p in []), 1.0)
+    assert [str(w.message) for w in caught_warnings] == [
+        "`parameters` is an empty generator, no gradient clipping will occur."
+    ] * 2
 
 
 # ------------------------------------------------------------------------------------------------
@@ -906,6 +1015,13 @@ def _err(fn):
 
 F_ = lambda lib: lib.nn.functional  # noqa: E731
 
+
+def _nan_grad(lib):
+    p = lib.ones(3, requires_grad=True)
+    p.grad = lib.tensor([1.0, float("nan"), 2.0])
+    return [p]
+
+
 # fmt: off
 BAD = [
     ("linear_shape", lambda t: t.nn.Linear(3, 4)(t.ones(5, 6))),
@@ -942,6 +1058,15 @@ BAD = [
     ("load_state_dict_type", lambda t: t.nn.Linear(2, 2).load_state_dict([1, 2])),
     ("missing_forward", lambda t: t.nn.Module()(t.ones(1))),
     ("softmax_dim", lambda t: F_(t).softmax(t.ones(2, 3), dim=2)),
+    ("softmax_int", lambda t: F_(t).softmax(t.ones(2, 3, dtype=t.int64), dim=0)),
+    ("log_softmax_int_lastdim", lambda t: t.log_softmax(t.tensor([1, 2], dtype=t.int32), 0)),
+    ("softmax_method_int", lambda t: t.tensor(True).softmax(0)),
+    ("relu_inplace_leaf", lambda t: F_(t).relu(t.ones(3, requires_grad=True), inplace=True)),
+    ("relu__leaf", lambda t: F_(t).relu_(t.ones(3, requires_grad=True))),
+    ("topk_k_range", lambda t: t.topk(t.ones(3), 4)),
+    ("sort_dim_range", lambda t: t.ones(3).sort(dim=1)),
+    ("vector_to_parameters_type", lambda t: t.nn.utils.vector_to_parameters((1.0, 2.0), [t.ones(2)])),
+    ("clip_grad_norm_nonfinite", lambda t: t.nn.utils.clip_grad_norm_(_nan_grad(t), 1.0, error_if_nonfinite=True)),
 ]
 # fmt: on
 

@@ -1,6 +1,6 @@
 """``tape.nn``: neural-network building blocks (``from tape import nn``)."""
 
-from tape.nn import functional, init
+from tape.nn import functional, init, utils
 from tape.nn.activation import (
     ELU,
     GELU,
@@ -40,6 +40,7 @@ from tape.nn.upsampling import Upsample
 __all__ = [
     "functional",
     "init",
+    "utils",
     "Module",
     "FlaxModule",
     "FlaxCall",

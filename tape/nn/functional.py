@@ -19,10 +19,10 @@ from jax import lax
 from tape import _dtype
 from tape.autograd import grad_mode
 from tape.nn import _conv_lowering as _lowering
-from tape.ops import elementwise
+from tape.ops import elementwise, linalg
+from tape.ops.inplace import INPLACE
 from tape.ops.registry import FLOAT, NONE, SAME, dispatch, register
 
-relu = elementwise.relu
 sigmoid = elementwise.sigmoid
 tanh = elementwise.tanh
 
@@ -115,6 +115,13 @@ def linear(input, weight, bias=None):
         rows = math.prod(in_shape[:-1]) if input.dim() > 1 else 1
         wt = f"{w_shape[1]}x{w_shape[0]}" if weight.dim() == 2 else "x".join(map(str, w_shape))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {wt})")
+    if input.dtype != weight.dtype:  # torch multiplies matrices of one dtype only
+        if bias is None:
+            linalg.check_same_dtype(input, weight)
+        raise RuntimeError(
+            "mat1 and mat2 must have the same dtype, but got "
+            f"{_dtype.scalar_type_name(input.dtype)} and {_dtype.scalar_type_name(weight.dtype)}"
+        )
     nd = input.dim() if input.dim() <= 2 else "nd"
     return dispatch(_linear_ops[(nd, bias is not None)], (input, weight, bias))
 
@@ -237,6 +244,16 @@ def _unsqueeze0(t):
 def _convnd(name, op, n, input, weight, bias, stride, padding, dilation, groups):
     """conv1d / conv2d (``n`` spatial dims): torch's checks, then ``op``."""
     unbatched = _check_conv(name, input, weight, groups, n)
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(
+            f"Input type ({linalg.cpp_type_name(input.dtype)}) and bias type "
+            f"({linalg.cpp_type_name(bias.dtype)}) should be the same"
+        )
+    if weight.dtype != input.dtype:
+        raise RuntimeError(
+            f"expected scalar type {_dtype.scalar_type_name(input.dtype)} but found "
+            f"{_dtype.scalar_type_name(weight.dtype)}"
+        )
     stride, dilation = _pair(stride, n), _pair(dilation, n)
     pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, n)
     _check_spatial(input, tuple(weight.shape[2:]), pads, dilation, unbatched)
@@ -574,6 +591,7 @@ def batch_norm(
                 if name.startswith("running")
                 else f"{name} should contain {c} elements not {t.numel()}"
             )
+    _check_norm_dtypes(input, weight, bias, running_mean, running_var)
     if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
@@ -629,8 +647,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(map(str, shape))}], but got input of size{_size_str(input)}"
         )
+    _check_norm_dtypes(input, weight, bias)
     axes = tuple(range(input.dim() - k, input.dim()))
     return dispatch(_layer_norm, (input, weight, bias), (("axes", axes), ("eps", float(eps))))
+
+
+def _check_norm_dtypes(input, *params) -> None:
+    """torch's CPU norms take parameters of the input's dtype, or float32 ones for a half or
+    bfloat16 input; anything else is its "mixed dtype" error (no promotion)."""
+    low = input.dtype in (_dtype.float16, _dtype.bfloat16)
+    for p in params:
+        if p is not None and p.dtype != input.dtype and not (low and p.dtype == _dtype.float32):
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
 
 
 def _group_norm_fwd(x, w, b, groups, eps):
@@ -756,6 +784,13 @@ def one_hot(tensor, num_classes=-1):
 # ================================================================================================
 # activations
 # ================================================================================================
+def relu(input, inplace: bool = False):
+    """max(input, 0); ``inplace`` writes it into ``input`` (``relu_``)."""
+    return relu_(input) if inplace else elementwise.relu(input)
+
+
+relu_ = INPLACE["relu_"]
+
 _leaky_relu = register(
     "leaky_relu",
     lambda x, slope: jnp.where(x > 0, x, x * jnp.asarray(slope, x.dtype)),
@@ -847,7 +882,7 @@ def _softmax_dim(name: str, ndim: int, dim):
             f"Implicit dimension choice for {name} has been deprecated. Change the call to "
             "include dim=X as an argument.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of F.softmax, past _softmax_call
         )
         return 0 if ndim in (0, 1, 3) else 1
     n = max(ndim, 1)
@@ -876,16 +911,23 @@ _log_softmax = register(
 )
 
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    dim = _softmax_dim("softmax", input.dim(), dim)
+def _softmax_call(op, input, dim, dtype):
+    """Run ``op`` (softmax or log_softmax) over ``dim`` of ``input`` cast to ``dtype``; torch has
+    no integer kernel for either."""
+    dim = _softmax_dim(op.name, input.dim(), dim)
     x = _cast_for(input, dtype)
-    return dispatch(_softmax, (x,), (("axis", dim if x.dim() else None),))
+    if not x.dtype.is_floating_point:
+        kernel = "lastdim_kernel_impl" if dim >= x.dim() - 1 else "kernel_impl"
+        raise NotImplementedError(f"\"{op.name}_{kernel}\" not implemented for '{_type_name(x)}'")
+    return dispatch(op, (x,), (("axis", dim if x.dim() else None),))
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_call(_softmax, input, dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    dim = _softmax_dim("log_softmax", input.dim(), dim)
-    x = _cast_for(input, dtype)
-    return dispatch(_log_softmax, (x,), (("axis", dim if x.dim() else None),))
+    return _softmax_call(_log_softmax, input, dim, dtype)
 
 
 # ================================================================================================

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from tape._dtype import scalar_type_name
 from tape.ops.registry import SAME, dispatch, register
 
 _mm = register("mm", jnp.matmul, "MmBackward0", SAME, "partners", remat=False)
@@ -27,6 +28,35 @@ _einsum_ops = {
     )
     for name, n in (("View", 0), ("Mul", 0), ("Sum", 1), ("Permute", 0))
 }
+
+
+# C++ type names, as torch's matrix-product dtype errors print them.
+_CPP_NAMES = {
+    "float32": "float",
+    "float64": "double",
+    "float16": "c10::Half",
+    "bfloat16": "c10::BFloat16",
+    "int64": "long int",
+    "int32": "int",
+    "int16": "short int",
+    "int8": "signed char",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
+
+
+def cpp_type_name(d) -> str:
+    """torch's C++ name of a dtype ("double", "long int")."""
+    return _CPP_NAMES[d.name]
+
+
+def check_same_dtype(input, other) -> None:
+    """torch multiplies matrices of one dtype only (no promotion): its error otherwise."""
+    if input.dtype != other.dtype:
+        raise RuntimeError(
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{cpp_type_name(input.dtype)} != {cpp_type_name(other.dtype)}"
+        )
 
 
 def _check_dims(name: str, input, want: int, other=None) -> None:
@@ -59,6 +89,17 @@ def matmul(input, other):
             left = f"{rows}x{sa[-1]}"
             right = f"{sb[-2]}x{sb[-1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
+    if input.dtype != other.dtype:
+        x, y = scalar_type_name(input.dtype), scalar_type_name(other.dtype)
+        if a == 1 and b == 1:
+            raise RuntimeError(
+                f"dot : expected both vectors to have same dtype, but found {x} and {y}"
+            )
+        if a == 2 and b == 1:
+            raise RuntimeError(
+                f"addmv input tensors must have the same dtype, but got {y}, {x}, and {y}"
+            )
+        check_same_dtype(input, other)
     op = {(1, 1): _dot, (2, 2): _mm, (2, 1): _mv, (1, 2): _vm}.get((a, b), _batched)
     if a == 2 and b >= 3 and input.requires_grad:
         op = _folded_t
@@ -74,6 +115,11 @@ def mm(input, mat2):
 def bmm(input, mat2):
     if input.dim() != 3 or mat2.dim() != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
+    if input.dtype != mat2.dtype:
+        raise RuntimeError(
+            f"expected scalar type {scalar_type_name(input.dtype)} but found "
+            f"{scalar_type_name(mat2.dtype)}"
+        )
     return dispatch(_bmm, (input, mat2))
 
 

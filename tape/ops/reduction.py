@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from tape import _dtype
 from tape.ops.registry import dispatch, register
@@ -323,3 +324,53 @@ def cumsum(input, dim, *, dtype=None):
 def cumprod(input, dim, *, dtype=None):
     (axis,) = _dims(dim, input.dim()) or (0,)
     return dispatch(_cumprod, (input,), (("axis", axis), ("dtype", _accum_dtype(input, dtype))))
+
+
+def _argsort(x, axis: int, descending: bool):
+    """Stable, as torch's ``stable=True`` (NaN sorts as the largest value, as torch's)."""
+    if x.ndim == 0:
+        return jnp.zeros((), jnp.int64)
+    return jnp.argsort(x, axis=axis, stable=True, descending=descending).astype(jnp.int64)
+
+
+def _sort_fwd(x, axis: int, descending: bool):
+    idx = _argsort(x, axis, descending)
+    return (x, idx) if x.ndim == 0 else (jnp.take_along_axis(x, idx, axis=axis), idx)
+
+
+def _topk_fwd(x, k: int, axis: int, largest: bool):
+    values, idx = _sort_fwd(x, axis, largest)
+    if x.ndim == 0:
+        return values, idx
+    return lax.slice_in_dim(values, 0, k, axis=axis), lax.slice_in_dim(idx, 0, k, axis=axis)
+
+
+_sort = register("sort", _sort_fwd, "SortBackward0", saves="none")
+_argsort_op = register("argsort", _argsort, None)
+_topk = register("topk", _topk_fwd, "TopkBackward0", saves="none")
+
+
+def _axis(input, dim: int) -> int:
+    (axis,) = _dims(dim, input.dim()) or (0,)
+    return axis
+
+
+def sort(input, dim: int = -1, descending: bool = False, *, stable: bool = False):
+    """(values, indices) along ``dim``; always stable, so ties keep their order."""
+    static = (("axis", _axis(input, dim)), ("descending", bool(descending)))
+    return values_indices["sort"](*dispatch(_sort, (input,), static))
+
+
+def argsort(input, dim: int = -1, descending: bool = False, *, stable: bool = False):
+    static = (("axis", _axis(input, dim)), ("descending", bool(descending)))
+    return dispatch(_argsort_op, (input,), static)
+
+
+def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices, always sorted."""
+    axis = _axis(input, dim)
+    size = input.shape[axis] if input.dim() else 1
+    if not 0 <= k <= size:
+        raise RuntimeError("selected index k out of range")
+    static = (("k", int(k)), ("axis", axis), ("largest", bool(largest)))
+    return values_indices["topk"](*dispatch(_topk, (input,), static))
