@@ -131,11 +131,24 @@ def _build_promotion_table() -> dict:
 _PROMOTE = _build_promotion_table()
 
 
+def scalar_type_name(d: dtype) -> str:
+    """torch's ScalarType name, as its cast errors print it ("Float", "Long")."""
+    return LEGACY_TYPES[d.name].removesuffix("Tensor")
+
+
+def can_cast(source: dtype, target: dtype) -> bool:
+    """torch.can_cast: no float to integer or bool, no integer to bool."""
+    return source._rank <= target._rank
+
+
 def scalar_rank(x) -> int:
-    """torch category of a Python scalar: 0 bool, 1 int, 2 float."""
+    """torch category of a Python or numpy scalar: 0 bool, 1 int, 2 float.
+
+    A numpy integer counts as an int; a numpy bool as a float, as torch treats it.
+    """
     if isinstance(x, bool):
         return 0
-    if isinstance(x, int):
+    if isinstance(x, (int, np.integer)):
         return 1
     return 2
 

@@ -235,7 +235,8 @@ def format_tensor(
         body = _render(data, indent, summarize, fmt)
 
     if grad_fn_name is not None:
-        suffixes.append(f"grad_fn=<{grad_fn_name}>")
+        # A C++ node's name() is qualified (torch::autograd::CopySlices); the repr drops that.
+        suffixes.append(f"grad_fn=<{grad_fn_name.rsplit('::', 1)[-1]}>")
     elif requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, indent)

@@ -33,6 +33,7 @@ class OpCase:
     values: bool = True  # False: compare metadata only (empty, empty_like)
     rtol: float = 1e-5
     atol: float = 1e-6
+    message: bool = False  # an error row: compare the message too, not only the type
 
 
 def _setitem(index, value=None):
@@ -114,6 +115,21 @@ CASES = [
     OpCase("full_like", lambda t, x: t.full_like(x, 2.5), [(3, 1)]),
     OpCase("full_like_int", lambda t, x: t.full_like(x, 2.5), [(3,)], I64),
     OpCase("empty_like", lambda t, x: t.empty_like(x), [(2, 5)], values=False),
+    OpCase("new_zeros", lambda t, x: x.new_zeros(2, 3), [(4,)]),
+    OpCase("new_zeros_tuple_int", lambda t, x: x.new_zeros((2, 3)), [(4,)], I32),
+    OpCase("new_zeros_dtype", lambda t, x: x.new_zeros([3], dtype=t.float64), [(4,)], I64),
+    OpCase("new_ones", lambda t, x: x.new_ones(3, 1), [(2,)], F64),
+    OpCase("new_ones_requires_grad", lambda t, x: x.new_ones(2, requires_grad=True), [(2,)]),
+    OpCase("new_full", lambda t, x: x.new_full((2, 2), 1.5), [(3,)]),
+    OpCase("new_full_int_truncates", lambda t, x: x.new_full((2,), 1.7), [(3,)], I32),
+    OpCase("new_full_dtype", lambda t, x: x.new_full((2,), 3, dtype=t.bool), [(3,)]),
+    OpCase("new_empty", lambda t, x: x.new_empty(2, 5), [(3,)], I64, values=False),
+    OpCase("new_empty_tuple", lambda t, x: x.new_empty((4,)), [(3,)], F16, values=False),
+    OpCase("new_tensor", lambda t, x: x.new_tensor([[1.5, 2.0], [3.0, -4.25]]), [(3,)], F64),
+    OpCase("new_tensor_int", lambda t, x: x.new_tensor([1.7, -2.2]), [(3,)], I32),
+    OpCase("new_tensor_dtype", lambda t, x: x.new_tensor([1, 2], dtype=t.float32, requires_grad=True), [(3,)], I64),
+    OpCase("new_tensor_scalar", lambda t, x: x.new_tensor(3), [(3,)]),
+    OpCase("error_new_zeros_int_grad", lambda t, x: x.new_zeros(2, requires_grad=True), [(3,)], I64),
     # --- casts ---------------------------------------------------------------------------------
     OpCase("float_of_int", lambda t, x: x.float(), [(5,)], I64),
     OpCase("float_of_float", lambda t, x: x.float(), [(5,)]),
@@ -153,6 +169,12 @@ CASES = [
     OpCase("int_clamp_float", lambda t, x: x.clamp(0.5), [(4,)], I64),
     OpCase("int_clamp_int", lambda t, x: x.clamp(0, 2), [(4,)], I64),
     OpCase("f32_mul_int_tensor", lambda t, x, y: x * y, [(3,), (3,)], [F32, I64]),
+    OpCase("int_mul_numpy_int64", lambda t, x: x * np.int64(2), [(4,)], I64),
+    OpCase("int_add_numpy_int32", lambda t, x: x + np.int32(1), [(4,)], I64),
+    OpCase("int32_mul_numpy_int64", lambda t, x: x * np.int64(3), [(4,)], I32),
+    OpCase("int_add_numpy_float32", lambda t, x: x + np.float32(0.5), [(4,)], I64),
+    OpCase("half_mul_numpy_float64", lambda t, x: x * np.float64(3), [(4,)], F16, rtol=1e-3, atol=1e-3),
+    OpCase("int_add_numpy_bool", lambda t, x: x + np.bool_(True), [(4,)], I64),  # torch: float
     # --- arithmetic ----------------------------------------------------------------------------
     OpCase("add", lambda t, x, y: x + y, [(3, 4), (3, 4)]),
     OpCase("add_scalar", lambda t, x: x + 2.5, [(3, 4)]),
@@ -226,6 +248,16 @@ CASES = [
     OpCase("sigmoid", lambda t, x: t.sigmoid(x), [(3, 4)]),
     OpCase("relu", lambda t, x: t.relu(x), [(3, 4)]),
     OpCase("relu_int", lambda t, x: x.relu(), [(5,)], I64),
+    OpCase("relu_", lambda t, x: _nonleaf(x).relu_(), [(3, 4)]),
+    OpCase("softmax", lambda t, x: t.softmax(x, 1), [(3, 4)]),
+    OpCase("softmax_method", lambda t, x: x.softmax(-1), [(2, 3, 4)]),
+    OpCase("softmax_method_dtype", lambda t, x: x.softmax(0, t.float64), [(3, 4)]),
+    OpCase("softmax_int", lambda t, x: t.softmax(x, 0), [(5,)], I64),
+    OpCase("softmax_zerodim", lambda t, x: x.softmax(0), [()]),
+    OpCase("log_softmax", lambda t, x: t.log_softmax(x, dim=0), [(3, 4)]),
+    OpCase("log_softmax_method", lambda t, x: x.log_softmax(1, dtype=t.float64), [(3, 4)]),
+    OpCase("error_softmax_no_dim", lambda t, x: x.softmax(), [(3, 4)]),
+    OpCase("error_log_softmax_dim", lambda t, x: t.log_softmax(x, 2), [(3, 4)]),
     OpCase("sign", lambda t, x: t.sign(x), [(3, 4)]),
     OpCase("floor", lambda t, x: t.floor(x), [(3, 4)], low=-3, high=3),
     OpCase("ceil", lambda t, x: t.ceil(x), [(3, 4)], low=-3, high=3),
@@ -367,6 +399,26 @@ CASES = [
     OpCase("cumsum_int", lambda t, x: x.cumsum(0), [(5,)], I32),
     OpCase("cumprod", lambda t, x: t.cumprod(x, 1), [(3, 4)], low=0.5, high=1.5),
     OpCase("cumprod_dim0", lambda t, x: x.cumprod(0), [(3, 4)], rtol=1e-4, atol=1e-5),
+    # --- sorting -------------------------------------------------------------------------------
+    OpCase("sort", lambda t, x: t.sort(x), [(3, 5)]),
+    OpCase("sort_dim0_descending", lambda t, x: x.sort(0, descending=True), [(4, 3)]),
+    OpCase("sort_values", lambda t, x: x.sort(dim=-2).values, [(2, 4, 3)]),
+    OpCase("sort_stable_ties", lambda t, x: x.sort(stable=True), [(3, 8)], I64, low=0, high=3),
+    OpCase("sort_descending_ties", lambda t, x: t.sort(x, stable=True, dim=1, descending=True), [(3, 8)], I64, low=0, high=3),
+    OpCase("sort_ties_grad", lambda t, x: _at(t, x, [2.0, 1.0, 2.0, 2.0, 1.0, 0.0]).sort(descending=True), [(6,)]),
+    OpCase("sort_nan_inf", lambda t, x: _at(t, x, [1.0, float("nan"), -float("inf"), 0.0, -0.0]).sort(), [(5,)]),
+    OpCase("sort_zerodim", lambda t, x: x.sort(), [()]),
+    OpCase("sort_bool", lambda t, x: x.sort(), [(7,)], B),
+    OpCase("argsort", lambda t, x: t.argsort(x), [(3, 5)]),
+    OpCase("argsort_descending_ties", lambda t, x: x.argsort(dim=0, descending=True, stable=True), [(8, 2)], I64, low=0, high=3),
+    OpCase("topk", lambda t, x: t.topk(x, 3), [(4, 6)]),
+    OpCase("topk_dim0_smallest", lambda t, x: x.topk(2, dim=0, largest=False), [(4, 3)]),
+    OpCase("topk_unsorted", lambda t, x: x.topk(3, sorted=False).values.sort().values, [(2, 6)]),
+    OpCase("topk_all", lambda t, x: x.topk(5), [(5,)], F64),
+    OpCase("topk_zero", lambda t, x: t.topk(x, 0, 1), [(3, 4)]),
+    OpCase("topk_int", lambda t, x: x.topk(2), [(3, 4)], I64, low=-50, high=50),
+    OpCase("error_topk_k", lambda t, x: x.topk(5), [(3, 4)]),
+    OpCase("error_sort_dim", lambda t, x: x.sort(2), [(3, 4)]),
     # --- shape ---------------------------------------------------------------------------------
     OpCase("reshape", lambda t, x: x.reshape(4, 3), [(3, 4)]),
     OpCase("reshape_infer", lambda t, x: t.reshape(x, (-1,)), [(3, 4)]),
@@ -395,6 +447,8 @@ CASES = [
     OpCase("expand", lambda t, x: x.expand(2, 3, 4), [(3, 1)]),
     OpCase("expand_neg", lambda t, x: x.expand(-1, 5), [(3, 1)]),
     OpCase("expand_as", lambda t, x, y: x.expand_as(y), [(4,), (3, 4)]),
+    OpCase("error_expand_fewer_sizes", lambda t, x: x.expand(3), [(2, 3)], message=True),
+    OpCase("error_expand_fewer_sizes_int", lambda t, x: x.expand(1), [(2, 3)], I64, message=True),
     OpCase("repeat", lambda t, x: x.repeat(2, 3), [(3, 4)]),
     OpCase("repeat_more_dims", lambda t, x: x.repeat(2, 1, 2), [(3, 4)]),
     OpCase("contiguous_noop", lambda t, x: x.contiguous(), [(3, 4)]),
@@ -422,6 +476,20 @@ CASES = [
     OpCase("scatter_value", lambda t, x: x.scatter(0, t.tensor([[1, 0, 1, 0]]), 2.5), [(2, 4)]),
     OpCase("index_select", lambda t, x: t.index_select(x, 0, t.tensor([2, 0, 2])), [(3, 4)]),
     OpCase("index_select_dim1", lambda t, x: x.index_select(1, t.tensor([3, 1])), [(3, 4)]),
+    OpCase("error_gather_bounds", lambda t, x: x.gather(0, t.tensor([3])), [(3,)], message=True),
+    OpCase("error_gather_negative", lambda t, x: x.gather(-1, t.tensor([[-1]])), [(2, 3)], message=True),
+    OpCase("error_scatter_bounds", lambda t, x: x.scatter(0, t.tensor([3]), 1.0), [(3,)], message=True),
+    OpCase("error_scatter_src_bounds", lambda t, x, y: t.scatter(x, 1, t.tensor([[0, 4]]), y), [(2, 4), (1, 2)], message=True),
+    OpCase("error_scatter_add_negative", lambda t, x, y: x.scatter_add(0, t.tensor([-1]), y), [(3,), (1,)], message=True),
+    OpCase("error_scatter_", lambda t, x: _nonleaf(x).scatter_(0, t.tensor([3]), 1.0), [(3,)], message=True),
+    OpCase("error_index_select_bounds", lambda t, x: x.index_select(0, t.tensor([5])), [(3,)], message=True),
+    OpCase("error_index_select_negative", lambda t, x: t.index_select(x, 0, t.tensor([-1])), [(3,)], message=True),
+    OpCase("error_index_select_dim1", lambda t, x: x.index_select(1, t.tensor([3])), [(2, 3)], message=True),
+    OpCase("error_index_select_dim2", lambda t, x: x.index_select(2, t.tensor([4])), [(2, 3, 4)], message=True),
+    OpCase("masked_select_broadcast_mask", lambda t, x: t.masked_select(x, t.tensor([True, False, True])), [(2, 3)], I64),
+    OpCase("masked_select_broadcast_both", lambda t, x: t.masked_select(x, t.tensor([[True], [False]])), [(3,)], I64),
+    OpCase("error_masked_select_shapes", lambda t, x: t.masked_select(x, t.tensor([[True, False]] * 3)), [(2, 3)], message=True),
+    OpCase("error_masked_select_int_mask", lambda t, x: t.masked_select(x, t.tensor([1, 0, 1])), [(3,)], message=True),
     OpCase("masked_fill", lambda t, x: x.masked_fill(x > 0, 0.5), [(3, 4)]),
     OpCase("masked_fill_fn", lambda t, x, y: t.masked_fill(x, y > 0, -1.0), [(3, 4), (4,)]),
     OpCase("masked_fill_tensor", lambda t, x, v: x.masked_fill(x < 0, v), [(3, 4), ()]),
@@ -456,6 +524,24 @@ CASES = [
     OpCase("getitem_none_tensor", lambda t, x: x[None, t.tensor([2, 0])], [(3, 4)]),
     OpCase("getitem_noncontig", lambda t, x: x.t()[1:, 0], [(3, 4)]),
     OpCase("getitem_int_input", lambda t, x: x[1:, 0], [(3, 4)], I64),
+    OpCase("getitem_index_tensor_edges", lambda t, x: x[t.tensor([-6, 5])], [(6,)]),
+    OpCase("error_getitem_index_tensor_high", lambda t, x: x[t.tensor([7])], [(6,)], message=True),
+    OpCase("error_getitem_index_tensor_low", lambda t, x: x[t.tensor([-7])], [(6,)], message=True),
+    OpCase("error_getitem_index_tensor_first_bad", lambda t, x: x[t.tensor([1, 9, -8])], [(6,)], message=True),
+    OpCase("error_getitem_index_int32", lambda t, x: x[t.tensor([7], dtype=t.int32)], [(6,)], message=True),
+    OpCase("error_getitem_list_bounds", lambda t, x: x[[0, 6]], [(6,)], message=True),
+    OpCase("error_getitem_index_after_slice", lambda t, x: x[:, t.tensor([3])], [(2, 3)], message=True),
+    OpCase("error_getitem_index_after_int", lambda t, x: x[1, t.tensor([4])], [(2, 3, 4)], message=True),
+    OpCase("error_getitem_second_index", lambda t, x: x[t.tensor([0]), :, t.tensor([5])], [(2, 3, 4)], message=True),
+    OpCase("error_getitem_index_after_mask", lambda t, x: x[t.ones(2, 3, dtype=t.bool), t.tensor([5])], [(2, 3, 4)], message=True),
+    OpCase("error_getitem_mask_shape", lambda t, x: x[t.tensor([True, False, True])], [(2, 3)], message=True),
+    OpCase("error_getitem_mask_after_slice", lambda t, x: x[:, t.tensor([True, False])], [(2, 3)], message=True),
+    OpCase("error_getitem_mask_after_ellipsis", lambda t, x: x[..., t.tensor([True, False])], [(2, 3)], message=True),
+    OpCase("error_getitem_mask_2d", lambda t, x: x[t.ones(2, 2, dtype=t.bool)], [(2, 3)], message=True),
+    OpCase("error_getitem_mask_too_many", lambda t, x: x[t.ones(2, 2, dtype=t.bool)], [(3,)], message=True),
+    OpCase("error_getitem_negative_step", lambda t, x: x[::-1], [(5,)], message=True),
+    OpCase("error_getitem_negative_step_2d", lambda t, x: x[:, 3:0:-2], [(2, 5)], message=True),
+    OpCase("error_getitem_zero_step", lambda t, x: x[::0], [(5,)], message=True),
     # --- __setitem__ on a non-leaf -------------------------------------------------------------
     OpCase("setitem_int_scalar", _setitem(0, 1.5), [(3, 4)]),
     OpCase("setitem_slice_scalar", _setitem((slice(None), 1), -2.0), [(3, 4)]),
@@ -468,6 +554,11 @@ CASES = [
     OpCase("setitem_iadd", lambda t, x: _iadd_item(x, 1, 2.0), [(3, 4)]),
     OpCase("setitem_int_dtype", _setitem(1, 7), [(3, 2)], I64),
     OpCase("setitem_f64_value", _setitem(1), [(3, 2), (2,)], [F32, F64]),
+    OpCase("error_setitem_index_tensor", _setitem(lambda t, y: t.tensor([5]), 1.0), [(3,)], message=True),
+    OpCase("error_setitem_index_negative", _setitem(lambda t, y: t.tensor([0, -4])), [(3,), (2,)], message=True),
+    OpCase("error_setitem_mask_shape", _setitem(lambda t, y: t.tensor([True, False, True]), 0.0), [(2, 3)], message=True),
+    OpCase("error_setitem_negative_step", _setitem(slice(None, None, -1), 0.0), [(5,)], message=True),
+    OpCase("error_setitem_iadd_int_float", lambda t, x: _iadd_item(x, 1, 1.5), [(3, 4)], I64, message=True),
     # --- comparisons and logic -----------------------------------------------------------------
     OpCase("eq", lambda t, x, y: t.eq(x, y), [(6,), (6,)], I64, low=0, high=3),
     OpCase("eq_op_scalar", lambda t, x: x == 1, [(6,)], I64, low=0, high=3),
@@ -520,6 +611,20 @@ CASES = [
     OpCase("clamp_", lambda t, x: _nonleaf(x).clamp_(-0.5, 0.5), [(3, 4)]),
     OpCase("clamp_min_", lambda t, x: _nonleaf(x).clamp_(min=0), [(3, 4)]),
     OpCase("inplace_int", lambda t, x: x.clone().add_(3).mul_(2), [(4,)], I64),
+    OpCase("add_int32_int64_", lambda t, x, y: x.clone().add_(y), [(3,), (3,)], [I32, I64]),
+    OpCase("add_half_float_", lambda t, x, y: x.clone().add_(y), [(3,), (3,)], [F16, F32], grad=False),
+    OpCase("floor_int_", lambda t, x: x.clone().floor_(), [(3,)], I64),
+    OpCase("error_idiv_int", lambda t, x: x.clone().__itruediv__(2), [(3,)], I64, message=True),
+    OpCase("error_iadd_int_float", lambda t, x: x.clone().__iadd__(1.5), [(3,)], I64, message=True),
+    OpCase("error_imul_int32_float", lambda t, x: x.clone().__imul__(2.0), [(3,)], I32, message=True),
+    OpCase("error_add_int_float_", lambda t, x: x.clone().add_(1.0), [(3,)], I64, message=True),
+    OpCase("error_mul_int_float_", lambda t, x: x.clone().mul_(1.5), [(3,)], I64, message=True),
+    OpCase("error_div_int_", lambda t, x: x.clone().div_(2), [(3,)], I64, message=True),
+    OpCase("error_add_int_float_tensor_", lambda t, x, y: x.clone().add_(y), [(3,), (3,)], [I64, F32], message=True),
+    OpCase("error_add_int_float_zerodim_", lambda t, x, y: x.clone().add_(y), [(3,), ()], [I64, F32], message=True),
+    OpCase("error_add_bool_int_", lambda t, x: x.clone().add_(1), [(3,)], B, message=True),
+    OpCase("error_sqrt_int_", lambda t, x: x.clone().sqrt_(), [(3,)], I64, message=True),
+    OpCase("error_div_int_view_", lambda t, x: x.clone()[1:].div_(2), [(3,)], I64, message=True),
     OpCase("inplace_chain", lambda t, x, y: (x.exp() * 1).mul_(y).add_(x), [(3, 4), (3, 4)]),
     OpCase("inplace_then_use", lambda t, x: _nonleaf(x).add_(1).sum(1), [(3, 4)]),
     OpCase("inplace_through_view", lambda t, x: _inplace_view(x), [(3, 4)]),
@@ -565,6 +670,13 @@ CASES = [
     OpCase("error_index_bounds", lambda t, x: x[3], [(3,)]),
     OpCase("error_linspace_negative_steps", lambda t: t.linspace(0, 1, -1)),
     OpCase("error_cat_shapes", lambda t, x, y: t.cat([x, y], 1), [(2, 3), (3, 3)]),
+    # torch multiplies matrices of one dtype only: no promotion, and each product its own text
+    OpCase("error_matmul_dtypes", lambda t, x, y: x @ y, [(2, 3), (3, 2)], [F64, F32], message=True),
+    OpCase("error_matmul_int_float", lambda t, x, y: x @ y, [(2, 3), (3, 2)], [I64, F32], message=True),
+    OpCase("error_matmul_batched_dtypes", lambda t, x, y: x @ y, [(2, 2, 3), (3, 2)], [F64, F32], message=True),
+    OpCase("error_mv_dtypes", lambda t, x, y: x @ y, [(2, 3), (3,)], [F64, F32], message=True),
+    OpCase("error_dot_dtypes", lambda t, x, y: t.dot(x, y), [(3,), (3,)], [F64, F32], message=True),
+    OpCase("error_bmm_dtypes", lambda t, x, y: t.bmm(x, y), [(1, 2, 3), (1, 3, 2)], [F64, F32], message=True),
 ]
 # fmt: on
 
@@ -635,7 +747,7 @@ def _run(lib, case: OpCase, arrays: list[np.ndarray], cotangent_seed: int):
     try:
         out = case.fn(lib, *leaves)
     except (RuntimeError, IndexError, TypeError, ValueError) as e:
-        return {"raised": type(e).__name__, "leaves": leaves}
+        return {"raised": type(e).__name__, "message": str(e), "leaves": leaves}
     result = {"out": out, "leaves": leaves}
     if not isinstance(out, (lib.Tensor, tuple, list)):
         return result
@@ -665,6 +777,8 @@ def test_op_matches_torch(case: OpCase) -> None:
 
     if "raised" in expected or "raised" in actual:
         assert actual.get("raised") == expected.get("raised"), "exception type"
+        if case.message:
+            assert actual["message"] == expected["message"], "exception message"
         return
     e_out, a_out = expected["out"], actual["out"]
     if not isinstance(e_out, (torch.Tensor, tuple, list)):
@@ -687,3 +801,16 @@ def test_op_matches_torch(case: OpCase) -> None:
         else:
             assert a.grad is not None, f"input {i}: grad is None"
             _compare_tensor(e.grad, a.grad, case, f"input {i} grad")
+
+
+def test_index_bounds_do_not_compute_a_pending_index():
+    """Index bounds are checked where the values are on the host already; a deferred index is
+    not computed just for the check (that would split the deferred program in two)."""
+    x = tape.arange(6.0)
+    for _ in range(3):  # from the second round on, both ops are deferred
+        idx = tape.tensor([0, 4]) + 1
+        pending = idx._storage.pending() is not None
+        y = x[idx]
+        assert (idx._storage.pending() is not None) == pending
+        assert y.tolist() == [1.0, 5.0]
+    assert pending

@@ -433,3 +433,12 @@ def test_random_arrays_with_printoptions(case, options):
             check_grad(values, dtype)
     finally:
         set_both(profile="default")
+
+
+def test_qualified_grad_fn_name():
+    """A C++ node's ``name()`` is ``torch::autograd::CopySlices``; the repr prints CopySlices."""
+    a = torch.ones(3, requires_grad=True)
+    b = a * 2
+    b[0] = 5
+    arr = np.array([5.0, 2.0, 2.0], np.float32)
+    assert tape_repr(arr, b, grad_fn_name=b.grad_fn.name()) == torch_repr(b)

@@ -276,6 +276,8 @@ ERRORS = {
     "view_noncontiguous": lambda t, x: x.t().view(-1),
     "view_slice": lambda t, x: x[:, 1:].view(-1),
     "view_expand": lambda t, x: x[0].expand(2, 4).view(8),
+    "int_view_float_inplace": lambda t, x: x.long()[1:].div_(2),
+    "view_negative_step_setitem": lambda t, x: (x * 1).t().__setitem__(slice(None, None, -1), 0.0),
 }
 # fmt: on
 
@@ -368,3 +370,14 @@ def test_no_grad_init_through_view():
         return w.tolist(), w.is_leaf, w._version, w.grad.tolist()
 
     assert run(tape) == run(torch)
+
+
+def test_copy_slices_repr():
+    """The repr names a C++ node by its short name, though ``name()`` is qualified."""
+    got = []
+    for lib in (torch, tape):
+        a = lib.ones(3, requires_grad=True)
+        b = a * 2
+        b[0] = 5
+        got.append((repr(b), b.grad_fn.name()))
+    assert got[1] == got[0]

@@ -7,10 +7,12 @@ Boolean masks become integer indices first, since their result shape depends on 
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tape import _views
+from tape import _device, _views
+from tape._dispatch import _raise_broadcast_error
 from tape.autograd import grad_mode
 from tape.ops.registry import NONE, dispatch, register
 
@@ -18,13 +20,18 @@ _ARRAY = "array"
 
 
 def _encode(index, tensor_cls):
-    """(static key, dynamic index arrays, torch's grad_fn kind) for a __getitem__ index."""
+    """(static key, dynamic index arrays, torch's grad_fn kind, masks) for a __getitem__ index.
+
+    ``masks`` maps the position in the static key of each boolean mask's first index array to
+    the mask's shape, for ``_check_bounds``.
+    """
     items = index if isinstance(index, tuple) else (index,)
-    static, dynamic, kind = [], [], None
+    static, dynamic, kind, masks = [], [], None, {}
     for item in items:
         if isinstance(item, tensor_cls) or isinstance(item, (list, np.ndarray)):
             arr = item if isinstance(item, tensor_cls) else tensor_cls._wrap(np.asarray(item))
             if arr.dtype.name == "bool":
+                masks[len(static)] = tuple(arr.shape)
                 for nz in np.nonzero(np.asarray(arr._storage.array)):
                     static.append(_ARRAY)
                     dynamic.append(tensor_cls._wrap(nz.astype(np.int64)))
@@ -37,6 +44,10 @@ def _encode(index, tensor_cls):
                 dynamic.append(arr)
             kind = "index"
         elif isinstance(item, slice):
+            if item.step == 0:
+                raise ValueError("slice step cannot be zero")
+            if item.step is not None and item.step < 0:
+                raise ValueError("step must be greater than zero")
             static.append(("slice", item.start, item.stop, item.step))
             if kind != "index" and item != slice(None):
                 kind = "slice"
@@ -55,7 +66,7 @@ def _encode(index, tensor_cls):
                 kind = "select"
     if kind is None:
         kind = "slice" if any(isinstance(i, slice) for i in items) else "alias"
-    return tuple(static), dynamic, kind
+    return tuple(static), dynamic, kind, masks
 
 
 def _decode(static, arrays):
@@ -99,11 +110,12 @@ def _consumes(s) -> bool:
     return s is not None and s is not Ellipsis and not isinstance(s, bool)
 
 
-def _check_bounds(static, shape) -> None:
-    """torch's IndexErrors for too many indices and out-of-range integers."""
+def _check_bounds(static, dynamic, masks, shape) -> None:
+    """torch's IndexErrors for too many indices, out-of-range integers (index tensors too, where
+    their values are on the host: ``_host_values``) and boolean masks of the wrong shape."""
     if sum(map(_consumes, static)) > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
-    dim = 0
+    dim = arrays = 0
     for pos, s in enumerate(static):
         if s is Ellipsis:
             dim = len(shape) - sum(map(_consumes, static[pos + 1 :]))
@@ -112,14 +124,57 @@ def _check_bounds(static, shape) -> None:
                 raise IndexError(
                     f"index {s} is out of bounds for dimension {dim} with size {shape[dim]}"
                 )
+            if pos in masks:
+                _check_mask(masks[pos], shape, dim)
+            if s == _ARRAY:
+                # torch numbers the dimension among the index tensors, not the tensor's dims.
+                bad = _out_of_range(dynamic[arrays], -shape[dim], shape[dim])
+                if bad is not None:
+                    raise IndexError(
+                        f"index {bad} is out of bounds for dimension {arrays} with size "
+                        f"{shape[dim]}"
+                    )
+                arrays += 1
             dim += 1
+
+
+def _check_mask(mask_shape, shape, dim) -> None:
+    for i, size in enumerate(mask_shape):
+        if size != shape[dim + i]:
+            raise IndexError(
+                f"The shape of the mask {list(mask_shape)} at index {i} does not match the shape "
+                f"of the indexed tensor {list(shape)} at index {dim + i}"
+            )
+
+
+def _host_values(index):
+    """An index tensor's values as a host array, or None where reading them is not cheap: a
+    pending value (computing it would split a deferred program), one traced by tape.compile,
+    or one on a GPU (a device-to-host copy). JAX then clamps or drops what is out of range."""
+    storage = index._storage
+    if storage.pending() is not None:
+        return None
+    array = storage.array
+    if isinstance(array, np.ndarray):
+        return array
+    if isinstance(array, jax.core.Tracer) or _device.device_of(array) != _device.CPU:
+        return None
+    return np.asarray(array)
+
+
+def _out_of_range(index, low: int, high: int):
+    """The first value of ``index`` outside ``[low, high)``, or None (also when not on the host)."""
+    values = _host_values(index)
+    if values is None or values.size == 0 or (values.min() >= low and values.max() < high):
+        return None
+    return int(values[(values < low) | (values >= high)][0])
 
 
 def getitem(input, index):
     from tape.tensor import Tensor
 
-    static, dynamic, kind = _encode(index, Tensor)
-    _check_bounds(static, tuple(input.shape))
+    static, dynamic, kind, masks = _encode(index, Tensor)
+    _check_bounds(static, dynamic, masks, tuple(input.shape))
     op = _get_ops[kind]
     out = dispatch(op, (input, *dynamic), (("index", static),))
     if kind == "index":
@@ -138,8 +193,8 @@ def setitem(input, index, value) -> None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
-    static, dynamic, kind = _encode(index, Tensor)
-    _check_bounds(static, tuple(input.shape))
+    static, dynamic, kind, masks = _encode(index, Tensor)
+    _check_bounds(static, dynamic, masks, tuple(input.shape))
     if not isinstance(value, Tensor):
         value = creation.tensor(value, dtype=input.dtype)
     if kind == "index":
@@ -169,8 +224,18 @@ _gather = register(
 )
 
 
+def _check_scatter_index(input, axis, index) -> None:
+    """torch's error for a gather/scatter index outside ``[0, size)`` (no negative indices)."""
+    size = input.shape[axis] if input.dim() else 1
+    bad = _out_of_range(index, 0, size)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
+
+
 def gather(input, dim, index):
-    return dispatch(_gather, (input, index), (("axis", dim % max(input.dim(), 1)),))
+    axis = dim % max(input.dim(), 1)
+    _check_scatter_index(input, axis, index)
+    return dispatch(_gather, (input, index), (("axis", axis),))
 
 
 def _scatter_fwd(x, idx, src, axis, reduce):
@@ -198,6 +263,7 @@ _scatter_add = register("scatter_add", _scatter_fwd, "ScatterAddBackward0", NONE
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     src = value if src is None else src
     axis = dim % max(input.dim(), 1)
+    _check_scatter_index(input, axis, index)
     if isinstance(src, (int, float, bool)):
         return dispatch(_scatter_value, (input, index, src), (("axis", axis), ("reduce", reduce)))
     return dispatch(_scatter, (input, index, src), (("axis", axis), ("reduce", reduce)))
@@ -205,6 +271,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 def scatter_add(input, dim, index, src):
     axis = dim % max(input.dim(), 1)
+    _check_scatter_index(input, axis, index)
     return dispatch(_scatter_add, (input, index, src), (("axis", axis), ("reduce", "add")))
 
 
@@ -218,7 +285,14 @@ _index_select = register(
 
 
 def index_select(input, dim, index):
-    return dispatch(_index_select, (input, index), (("axis", dim % max(input.dim(), 1)),))
+    axis = dim % max(input.dim(), 1)
+    size = input.shape[axis] if input.dim() else 1
+    bad = _out_of_range(index, 0, size)
+    if bad is not None:
+        if axis == 1:  # torch's CPU kernel for dimension 1 raises its own error
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={size}")
+        raise IndexError("index out of range in self")
+    return dispatch(_index_select, (input, index), (("axis", axis),))
 
 
 def _masked_fill_fwd(x, mask, value):
@@ -247,7 +321,18 @@ def masked_fill(input, mask, value):
 
 
 def masked_select(input, mask):
-    return getitem(input.expand_as(mask) if input.shape != mask.shape else input, mask)
+    if mask.dtype.name != "bool":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    try:
+        shape = np.broadcast_shapes(tuple(mask.shape), tuple(input.shape))
+    except ValueError as error:
+        _raise_broadcast_error((mask, input), error)  # torch names the mask tensor a
+        raise
+    if input.shape != shape:
+        input = input.expand(shape)
+    if mask.shape != shape:
+        mask = mask.expand(shape)
+    return getitem(input, mask)
 
 
 def nonzero(input, *, as_tuple=False):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from tape import _device, _random
+from tape import _device, _dtype, _random
 from tape.autograd import grad_mode
 from tape.ops import elementwise, indexing
 from tape.ops.registry import NONE, dispatch, register
@@ -35,7 +35,13 @@ def inplace(fn):
 
     def method(self, *args, **kwargs):
         self._check_inplace()
-        return self._assign(fn(self._snapshot(), *args, **kwargs))
+        result = fn(self._snapshot(), *args, **kwargs)
+        if not _dtype.can_cast(result.dtype, self.dtype):
+            raise RuntimeError(
+                f"result type {_dtype.scalar_type_name(result.dtype)} can't be cast to the "
+                f"desired output type {_dtype.scalar_type_name(self.dtype)}"
+            )
+        return self._assign(result)
 
     method.__name__ = f"{fn.__name__}_"
     method.__doc__ = f"In-place ``{fn.__name__}``."

@@ -6,7 +6,7 @@ import math
 
 import jax.numpy as jnp
 
-from tape import _views
+from tape import _dtype, _views
 from tape.ops.reduction import _dims
 from tape.ops.registry import NONE, SAME, dispatch, register
 
@@ -234,9 +234,9 @@ def expand(input, *sizes):
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise RuntimeError(
-            f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
-            "provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
-            f"tensor ({len(shape)})"
+            f"expand(torch.{_dtype.LEGACY_TYPES[input.dtype.name]}{{{list(shape)}}}, "
+            f"size={list(sizes)}): the number of sizes provided ({len(sizes)}) must be greater "
+            f"or equal to the number of dimensions in the tensor ({len(shape)})"
         )
     out = []
     for i, s in enumerate(sizes):
