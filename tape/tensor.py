@@ -451,10 +451,18 @@ class Tensor:
                 new = _astype(new, old.dtype)
             storage.array = new
         storage.version += 1
-        if result._grad_fn is not None:
-            self._grad_fn = result._grad_fn
+        node = result._grad_fn
+        if node is not None:
+            self._grad_fn = node
             self._output_nr = result._output_nr
             self._requires_grad = True
+            if node._saved:
+                # An op that saves its output (sigmoid_, exp_) saved the value now in self:
+                # a later in-place change to self must fail its backward, as in torch.
+                node._saved = tuple(
+                    (t, storage, storage.version) if st is source else (t, st, v)
+                    for t, st, v in node._saved
+                )
         reg = getattr(storage, "_views", None)
         if reg:
             from tape import _views

@@ -842,6 +842,10 @@ SAVED_MODIFIED = [
     ("a = x * 1; r = a * a", "a.add_(1)"),
     ("a = x * 1; r = a.pow(2)", "a[0] = 3.0"),
     ("a = x + 0; r = a.sin()", "a.zero_()"),
+    # in-place ops that save their output: the value now held by `a`
+    ("a = x * 2; a.sigmoid_(); r = a", "a.mul_(3)"),
+    ("a = x * 2; a.exp_(); r = a * 1", "a.add_(1)"),
+    ("a = x * 2; a.tanh_(); r = a", "a[0] = 1.0"),
 ]
 
 
