@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ml_dtypes
 import numpy as np
 
@@ -151,6 +153,40 @@ def scalar_rank(x) -> int:
     if isinstance(x, (int, np.integer)):
         return 1
     return 2
+
+
+# The C types torch's scalar conversions name in their errors ("cannot be converted to type int").
+_C_NAMES = {
+    "uint8": "uint8_t",
+    "int8": "int8_t",
+    "int16": "int16_t",
+    "int32": "int",
+    "int64": "int64_t",
+    "float32": "float",
+}
+
+
+def check_scalar(value, d: dtype) -> None:
+    """torch's errors where a Python scalar becomes an element of ``d`` (``x[i] = v``,
+    ``fill_``, ``full``): an integer beyond int64, or a value outside ``d``'s range. Negative
+    integers wrap into unsigned types; float16, bfloat16 and float64 take any float."""
+    if isinstance(value, bool | np.bool_) or d is bool_:
+        return
+    if isinstance(value, int | np.integer):
+        value = int(value)
+        if not -(2**63) <= value < 2**63:
+            raise ValueError("Overflow when unpacking long long")
+    name = _C_NAMES.get(d.name)
+    if name is None:
+        return
+    if d.is_floating_point:
+        ok = not math.isfinite(value) or abs(value) <= float(np.finfo(d.np).max)
+    else:
+        info = np.iinfo(d.np)
+        lo = -int(info.max) if info.min == 0 and isinstance(value, int) else int(info.min)
+        ok = lo <= value <= int(info.max)  # False for NaN
+    if not ok:
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
 
 
 def category_default(rank: int) -> dtype:

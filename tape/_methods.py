@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tape import creation
-from tape.ops import FUNCTIONS, elementwise, indexing, linalg, shape
+import numpy as np
+
+from tape import _dtype, creation
+from tape.ops import FUNCTIONS, _keywords, elementwise, indexing, linalg, shape
 from tape.ops.inplace import INPLACE
 from tape.tensor import Tensor
 
@@ -40,6 +42,7 @@ def _dtype_for(self, value):
     return _dtype.result_type([], [self.dtype], [_dtype.scalar_rank(value)])
 
 
+@_keywords
 def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
     """``torch.softmax`` and ``Tensor.softmax``: ``F.softmax`` with ``dtype`` third."""
     from tape.nn import functional
@@ -47,6 +50,7 @@ def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
     return functional.softmax(input, dim, dtype=dtype)
 
 
+@_keywords
 def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
     """``torch.log_softmax`` and ``Tensor.log_softmax``: ``F.log_softmax`` with ``dtype`` third."""
     from tape.nn import functional
@@ -120,6 +124,50 @@ _OPERATORS = {
 }
 
 
+def _operand(fn):
+    """A binary operator as torch has it: with a numpy array on the right it computes in
+    numpy's result dtype (torch hands the array to numpy), and an operand of no number type
+    (None, str) gives NotImplemented, so ``x == None`` is False."""
+
+    def op(self, other):
+        if isinstance(other, np.ndarray):
+            d = _dtype.from_numpy_dtype(np.result_type(self.dtype.np, other.dtype))
+            self, other = self.to(d), creation.tensor(other, dtype=d)
+        elif other is None or isinstance(other, str):
+            return NotImplemented
+        return fn(self, other)
+
+    return op
+
+
+def _reflected(fn):
+    """A reflected operator: a numpy array on the left is not taken (numpy's own error)."""
+
+    def op(self, other):
+        if other is None or isinstance(other, np.ndarray | str):
+            return NotImplemented
+        return fn(self, other)
+
+    return op
+
+
+def _tensor_only(fn):
+    """``@``: only between tensors (numpy's or Python's TypeError otherwise)."""
+
+    def op(self, other):
+        return fn(self, other) if isinstance(other, Tensor) else NotImplemented
+
+    return op
+
+
+_OPERATORS["__matmul__"] = _tensor_only(_OPERATORS["__matmul__"])
+_OPERATORS["__rmatmul__"] = _tensor_only(_OPERATORS["__rmatmul__"])
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "eq", "ne"):
+    _OPERATORS[f"__{_name}__"] = _operand(_OPERATORS[f"__{_name}__"])
+for _name in ("radd", "rsub", "rmul", "rfloordiv", "rmod", "rpow"):
+    _OPERATORS[f"__{_name}__"] = _reflected(_OPERATORS[f"__{_name}__"])
+
+
 def bind() -> None:
     for name, fn in FUNCTIONS.items():
         if name not in _NOT_METHODS and name not in _PROPERTIES and not hasattr(Tensor, name):
@@ -136,3 +184,5 @@ def bind() -> None:
     Tensor.softmax = softmax
     Tensor.log_softmax = log_softmax
     Tensor.__hash__ = object.__hash__
+    # numpy scalars and arrays on the left defer to Tensor's reflected operators, as in torch.
+    Tensor.__array_priority__ = 1000

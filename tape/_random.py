@@ -34,6 +34,8 @@ _FLOATS = (np.dtype(np.float16), _BF16, np.dtype(np.float32), np.dtype(np.float6
 # uniform_int_from_to_distribution draws 64 bits from this range up (public builds;
 # fbcode builds use 2**32 and a dtype list instead).
 _RANDINT_64_FROM = 1 << 28
+# Mantissa digits of the floating dtypes: random_() draws integers up to 2**digits.
+_DIGITS = {_FLOATS[0]: 11, _BF16: 8, _FLOATS[2]: 24, _FLOATS[3]: 53}
 # randperm switches algorithm at std::numeric_limits<uint32_t>::max() / 20.
 _RANDPERM_SMALL = 0xFFFFFFFF // 20
 _CHUNK = 16 * 8192  # elements per Box-Muller batch
@@ -207,6 +209,23 @@ class Generator:
         words = self._u64(n) if span >= _RANDINT_64_FROM else self._u32(n)
         # uint64 arithmetic wraps exactly like the C++ (val % range) + base.
         v = ((words % np.uint64(span)) + np.uint64(low & _U64)).view(np.int64)
+        if dtype in (np.dtype(np.float16), _BF16):
+            v = v.astype(np.float32)  # c10 half types convert through float
+        return v.astype(dtype).reshape(shape)
+
+    def random(self, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """``Tensor.random_()``: a word modulo ``max + 1`` for integer dtypes, ``2**digits + 1``
+        for floating ones (the integers they hold exactly), its low bit for bool. int64 and
+        float64 draw 64-bit words, the others 32-bit ones."""
+        shape, dtype = _shape(shape), np.dtype(dtype)
+        n = math.prod(shape)
+        wide = dtype in (np.dtype(np.int64), np.dtype(np.float64))
+        words = self._u64(n) if wide else self._u32(n)
+        if dtype == np.bool_:
+            return (words & np.uint64(1)).astype(bool).reshape(shape)
+        digits = _DIGITS.get(dtype)
+        span = (1 << digits) + 1 if digits else int(np.iinfo(dtype).max) + 1
+        v = words % np.uint64(span)
         if dtype in (np.dtype(np.float16), _BF16):
             v = v.astype(np.float32)  # c10 half types convert through float
         return v.astype(dtype).reshape(shape)

@@ -4,6 +4,7 @@ numpy array to a compiled op is far cheaper than an explicit device transfer."""
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -30,27 +31,124 @@ def _new(array: np.ndarray, device=None, requires_grad: bool = False) -> Tensor:
     return t
 
 
-def _infer_dtype(data, arr: np.ndarray) -> _dtype.dtype:
-    """torch's inference: Python floats give the default dtype, ints int64, numpy keeps its own."""
-    if isinstance(data, np.ndarray | np.generic):
-        return _dtype.from_numpy_dtype(arr.dtype)
-    kind = arr.dtype.kind
-    if kind == "b":
+def _is_sequence(x) -> bool:
+    return isinstance(x, list | tuple | range) or (isinstance(x, np.ndarray) and x.ndim > 0)
+
+
+def _leaves(data) -> tuple[tuple, list]:
+    """(shape, elements) of nested sequences, as torch walks them: the first element of each
+    level gives the shape, and a tensor inside a list is one element (it must hold one value)."""
+    sizes = []
+    obj = data
+    while _is_sequence(obj):
+        sizes.append(len(obj))
+        if not len(obj):
+            break
+        obj = obj[0]
+    leaves: list = []
+    if 0 not in sizes:  # torch stores nothing, and checks no lengths, when there is nothing
+        _collect(data, sizes, 0, leaves)
+    return tuple(sizes), leaves
+
+
+def _collect(obj, sizes: list, dim: int, leaves: list) -> None:
+    if dim == len(sizes):
+        leaves.append(obj)
+        return
+    if not _is_sequence(obj):
+        raise TypeError("not a sequence")
+    if len(obj) != sizes[dim]:
+        raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} (got {len(obj)})")
+    if dim + 1 == len(sizes):
+        leaves.extend(obj)
+    else:
+        for x in obj:
+            _collect(x, sizes, dim + 1, leaves)
+
+
+def _leaf_dtype(x) -> _dtype.dtype:
+    """torch's dtype for one element: numpy scalars and tensors keep theirs, Python floats
+    give the default dtype, ints int64."""
+    if isinstance(x, np.generic):
+        return _dtype.from_numpy_dtype(x.dtype)
+    if isinstance(x, Tensor):
+        return x.dtype
+    if isinstance(x, bool):
         return _dtype.bool_
-    if kind in "iu":
+    if isinstance(x, int):
         return _dtype.int64
-    if kind == "f":
+    if isinstance(x, float):
         return _dtype.get_default_dtype()
-    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+    if _is_sequence(x):  # deeper than the first element's nesting: its elements count
+        return _infer_dtype(list(x))
+    if isinstance(x, str):
+        raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
 
 
-def _to_numpy(data) -> np.ndarray:
-    if isinstance(data, Tensor):
-        return np.asarray(data._storage.array)
-    if isinstance(data, list | tuple):
-        if any(isinstance(x, Tensor) for x in data):
-            return np.stack([_to_numpy(x) for x in data]) if data else np.asarray([])
-    return np.asarray(data)
+def _infer_dtype(leaves: list) -> _dtype.dtype:
+    """torch.promote_types over the elements (not the category rule of ops)."""
+    if not leaves:
+        return _dtype.get_default_dtype()
+    d = None
+    for kind in set(map(type, leaves)):
+        if issubclass(kind, Tensor):
+            found = {x.dtype for x in leaves if isinstance(x, Tensor)}
+        else:
+            found = {_leaf_dtype(next(x for x in leaves if type(x) is kind))}
+        for f in found:
+            d = f if d is None else _dtype.promote_types(d, f)
+    return d
+
+
+def _item(x):
+    if isinstance(x, Tensor):
+        if x.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return x.item()
+    return x
+
+
+def _int_value(x, lo: int, hi: int, name: str) -> int:
+    """One element as an integer of range [lo, hi], with torch's errors: a float must be in
+    range (and not NaN), other values must be integers (``operator.index``)."""
+    if isinstance(x, float):
+        if not lo <= x <= hi:
+            raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+        return int(x)
+    return operator.index(x)
+
+
+def _store(leaves: list, d: _dtype.dtype) -> np.ndarray:
+    """The elements as a flat array of ``d``, checked the way torch stores Python scalars."""
+    if d.is_floating_point:
+        with np.errstate(over="ignore"):
+            return np.array(leaves, dtype=np.float64).astype(d.np)
+    if d is _dtype.bool_:
+        return np.fromiter(map(bool, leaves), bool, len(leaves))
+    info = np.iinfo(d.np)
+    # unsigned types take negative integers down to -max, wrapping as two's complement
+    lo = -int(info.max) if info.min == 0 else int(info.min)
+    if not set(map(type, leaves)) <= {int, bool}:
+        leaves = [_int_value(x, int(info.min), int(info.max), d.name) for x in leaves]
+    try:
+        values = np.array(leaves, dtype=np.int64)
+    except OverflowError:
+        raise ValueError("Overflow when unpacking long long") from None
+    if values.size and (values.min() < lo or values.max() > info.max):
+        raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
+    return values.astype(d.np)
+
+
+def _from_data(data, dtype) -> np.ndarray:
+    """``data`` (scalars and nested sequences of them, numpy scalars, arrays and one-element
+    tensors) as a new array, inferring torch's dtype unless given."""
+    shape, leaves = _leaves(data)
+    leaves = list(map(_item, leaves)) if dtype is not None else leaves
+    d = _infer_dtype(leaves) if dtype is None else _dtype.to_dtype(dtype)
+    if dtype is None:
+        leaves = list(map(_item, leaves))
+    return _store(leaves, d).reshape(shape)
 
 
 def tensor(
@@ -66,14 +164,13 @@ def tensor(
             stacklevel=2,
         )
         d = data.dtype if dtype is None else _dtype.to_dtype(dtype)
-        arr = _to_numpy(data)
+        arr = np.array(data._storage.array, dtype=d.np)
+    elif isinstance(data, np.ndarray):  # cast as numpy casts, unchecked as in torch
+        d = _dtype.from_numpy_dtype(data.dtype) if dtype is None else _dtype.to_dtype(dtype)
+        arr = np.array(data, dtype=d.np)
     else:
-        arr = _to_numpy(data)
-        if arr.dtype == object:
-            raise TypeError(f"Could not infer dtype of {type(data).__name__}")
-        d = _infer_dtype(data, arr) if dtype is None else _dtype.to_dtype(dtype)
-    # A copy, in the tensor's dtype: the tensor must not share memory with ``data``.
-    return _new(np.array(arr, dtype=d.np), device, requires_grad)
+        arr = _from_data(data, dtype)
+    return _new(arr, device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -130,9 +227,9 @@ def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=Non
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
         dtype = _dtype.category_default(_dtype.scalar_rank(fill_value))
-    return _new(
-        np.full(_size((size,)), fill_value, _dtype.to_dtype(dtype).np), device, requires_grad
-    )
+    d = _dtype.to_dtype(dtype)
+    _dtype.check_scalar(fill_value, d)
+    return _new(np.full(_size((size,)), fill_value, d.np), device, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -1,12 +1,37 @@
 """All ops, by module. ``FUNCTIONS`` maps each public name to its front-end function."""
 
+import functools
+import inspect
+
 from tape.ops import elementwise, indexing, inplace, linalg, reduction, registry, shape
 from tape.ops.registry import OPS
 
 MODULES = (elementwise, reduction, shape, linalg, indexing)
 
+
+def _keywords(fn):
+    """``fn`` also taking torch's other keyword spellings: ``axis`` for ``dim``, and a
+    ``*dims`` or ``*shape`` parameter by its name (``x.permute(dims=(1, 0))``)."""
+    params = inspect.signature(fn).parameters
+    star = next((p.name for p in params.values() if p.kind is p.VAR_POSITIONAL), None)
+    axis = "dim" in params
+    if star is None and not axis:
+        return fn
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if kwargs:
+            if axis and "axis" in kwargs:
+                kwargs["dim"] = kwargs.pop("axis")
+            if star in kwargs:
+                args = (*args, kwargs.pop(star))
+        return fn(*args, **kwargs)
+
+    return call
+
+
 FUNCTIONS = {
-    name: fn
+    name: _keywords(fn)
     for module in MODULES
     for name, fn in vars(module).items()
     if callable(fn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from tape import _dtype
@@ -150,6 +151,8 @@ def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
     if not _is_scalar(other):
         return sub(other, input, alpha=alpha)
+    if isinstance(other, np.floating):  # a static argument: JAX would compute in its dtype
+        other = float(other)
     input = _lift(input, other, alpha)
     return dispatch(_rsub, (input,), (("other", other), ("alpha", alpha)))
 

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tape import _device, _views
+from tape import _device, _dtype, _views
 from tape._dispatch import _raise_broadcast_error
 from tape.autograd import grad_mode
 from tape.ops.registry import NONE, dispatch, register
@@ -196,6 +196,8 @@ def setitem(input, index, value) -> None:
     static, dynamic, kind, masks = _encode(index, Tensor)
     _check_bounds(static, dynamic, masks, tuple(input.shape))
     if not isinstance(value, Tensor):
+        if isinstance(value, int | float | np.generic):
+            _dtype.check_scalar(value, input.dtype)
         value = creation.tensor(value, dtype=input.dtype)
     if kind == "index":
         if input._view is not None:
@@ -215,13 +217,21 @@ def setitem(input, index, value) -> None:
         _views.write(info.base, info.chain + (step,), value, info.creation != _views.DETACHED)
 
 
-_gather = register(
-    "gather",
-    lambda x, idx, axis: jnp.take_along_axis(x, idx, axis=axis),
-    "GatherBackward0",
-    NONE,
-    "none",
-)
+def _grid(idx, axis: int) -> tuple:
+    """Index arrays that address ``idx``'s positions, with ``idx`` itself along ``axis``: what
+    gather reads and scatter writes (``take_along_axis`` would broadcast ``idx`` instead)."""
+    grid = list(jnp.indices(idx.shape, sparse=True))
+    grid[axis] = idx
+    return tuple(grid)
+
+
+def _gather_fwd(x, idx, axis):
+    if x.ndim == 0:
+        return jnp.take_along_axis(x, idx, axis=axis)
+    return x[_grid(idx, axis)]
+
+
+_gather = register("gather", _gather_fwd, "GatherBackward0", NONE, "none")
 
 
 def _check_scatter_index(input, axis, index) -> None:
@@ -239,15 +249,13 @@ def gather(input, dim, index):
 
 
 def _scatter_fwd(x, idx, src, axis, reduce):
-    grid = list(jnp.indices(idx.shape, sparse=True))
-    grid[axis] = idx
     src = (
         jnp.broadcast_to(src, idx.shape)
         if jnp.ndim(src) == 0
         else src[tuple(slice(0, s) for s in idx.shape)]
     )
     src = src.astype(x.dtype)
-    at = x.at[tuple(grid)]
+    at = x.at[_grid(idx, axis)]
     if reduce == "add":
         return at.add(src)
     if reduce == "multiply":

@@ -83,6 +83,7 @@ def _fill_fn(input, value):
                 f"{value.dim()} dimensions."
             )
         return dispatch(_fill_tensor, (input, value))
+    _dtype.check_scalar(value, input.dtype)
     host = _host_fill(input, value)
     if host is not None:
         return _new(host)
@@ -135,7 +136,35 @@ def _random_fill(sample):
 
 uniform_ = _random_fill(lambda g, shape, dt, a=0.0, b=1.0: g.uniform(shape, dt, a, b))
 normal_ = _random_fill(lambda g, shape, dt, mean=0.0, std=1.0: g.normal(shape, dt, mean, std))
-random_ = _random_fill(lambda g, shape, dt, low=0, high=2**24: g.randint(low, high, shape, dt))
+
+
+# torch's random_(from, to) bounds, with the C type its error names, where int64 can exceed them.
+_RANDOM_BOUNDS = {
+    "bool": ("bool", 0, 1),
+    "uint8": ("unsigned char", 0, 255),
+    "int8": ("signed char", -128, 127),
+    "int16": ("short int", -(2**15), 2**15 - 1),
+    "int32": ("int", -(2**31), 2**31 - 1),
+    "float16": ("c10::Half", -65504, 65504),
+}
+
+
+def _random_sample(gen, shape, dtype, low=None, high=None):
+    """``random_()``, ``random_(to)`` or ``random_(from, to)``."""
+    if low is None:
+        return gen.random(shape, dtype)
+    if high is None:
+        low, high = 0, low
+    bounds = _RANDOM_BOUNDS.get(_dtype._FROM_NP[np.dtype(dtype)].name)
+    if bounds is not None and low < high:
+        name, lo, hi = bounds
+        for value, what in ((low, "from"), (high - 1, "to - 1")):
+            if not lo <= value <= hi:
+                raise RuntimeError(f"{what} is out of bounds for {name}")
+    return gen.randint(low, high, shape, dtype)
+
+
+random_ = _random_fill(_random_sample)
 bernoulli_ = _random_fill(lambda g, shape, dt, p=0.5: g.bernoulli(p, shape, dt))
 
 INPLACE = {

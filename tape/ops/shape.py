@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax.numpy as jnp
@@ -354,6 +355,10 @@ def cat(tensors, dim=0):
                     f"Sizes of tensors must match except in dimension {axis}. Expected size {a} "
                     f"but got size {b} for tensor number {i} in the list."
                 )
+    if len(nonempty) < len(tensors):  # the skipped empty tensors still count for the dtype
+        want = functools.reduce(_dtype.promote_types, (t.dtype for t in tensors))
+        if functools.reduce(_dtype.promote_types, (t.dtype for t in nonempty)) is not want:
+            nonempty = [nonempty[0].to(want), *nonempty[1:]]
     return dispatch(_cat, tuple(nonempty), (("axis", axis),))
 
 
@@ -364,6 +369,13 @@ def stack(tensors, dim=0):
     tensors = tuple(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    first = list(tensors[0].shape)
+    for i, t in enumerate(tensors[1:], 1):
+        if list(t.shape) != first:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {first} at entry 0 and "
+                f"{list(t.shape)} at entry {i}"
+            )
     n = tensors[0].dim() + 1
     return dispatch(_stack, tensors, (("axis", dim % n),))
 
