@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -38,6 +39,16 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01, momentum=0.3, maximize=True)),
     ("Adagrad", dict(lr=0.1)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1)),
+    ("Adamax", dict(lr=0.05)),
+    ("Adamax", dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.05)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.05)),
+    ("RAdam", dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1)),
+    ("RAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
 
@@ -126,6 +137,11 @@ GROUP_CHANGES = [
     ("AdamW", dict(lr=0.1), dict(maximize=True)),
     ("Adagrad", dict(lr=0.1), dict(weight_decay=0.1)),
     ("Adagrad", dict(lr=0.1), dict(lr_decay=0.1)),
+    ("NAdam", dict(lr=0.1), dict(weight_decay=0.1)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1), dict(decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adamax", dict(lr=0.1), dict(maximize=True)),
+    ("Adadelta", dict(lr=1.0), dict(weight_decay=0.1)),
 ]
 
 
@@ -171,7 +187,7 @@ def _to_torch(obj):
     return obj
 
 
-@pytest.mark.parametrize(("name", "kw"), [CONFIGS[2], CONFIGS[9], CONFIGS[14]])
+@pytest.mark.parametrize(("name", "kw"), [CONFIGS[2], CONFIGS[9], CONFIGS[14], CONFIGS[19]])
 def test_state_dict_crosses_between_torch_and_tape(name, kw):
     """A torch state dict (tensors converted) loads into tape's optimizer and vice versa; both
     continue on the same trajectory."""
@@ -376,6 +392,10 @@ ERRORS = [
     ("Adam", lambda P: ([P()], dict(eps=-1.0))),
     ("RMSprop", lambda P: ([P()], dict(alpha=-0.1))),
     ("Adagrad", lambda P: ([P()], dict(lr_decay=-0.1))),
+    ("Adamax", lambda P: ([P()], dict(betas=(0.9, 1.0)))),
+    ("NAdam", lambda P: ([P()], dict(momentum_decay=-0.1))),
+    ("RAdam", lambda P: ([P()], dict(weight_decay=-0.1))),
+    ("Adadelta", lambda P: ([P()], dict(rho=1.1))),
 ]
 
 
@@ -475,6 +495,18 @@ def _lam(epoch):
     return 0.95**epoch
 
 
+class _Mul:
+    """A callable object: its ``__dict__`` is saved in the scheduler's state_dict."""
+
+    def __init__(self):
+        self.factor = 0.97
+
+    def __call__(self, epoch):
+        return self.factor + 0.001 * (epoch % 3)
+
+
+_WARMUP = ("LinearLR", dict(start_factor=0.1, total_iters=5))
+
 SCHEDULERS = [
     ("StepLR", dict(step_size=7, gamma=0.5)),
     ("MultiStepLR", dict(milestones=[3, 9, 9, 20], gamma=0.3)),
@@ -486,14 +518,48 @@ SCHEDULERS = [
         "OneCycleLR",
         dict(max_lr=[0.5, 0.2], total_steps=40, three_phase=True, anneal_strategy="linear"),
     ),  # fmt: skip
-]
+    ("LinearLR", dict(start_factor=0.25, total_iters=6)),
+    ("LinearLR", dict(start_factor=1.0, end_factor=0.1, total_iters=10)),
+    ("ConstantLR", dict(factor=0.5, total_iters=4)),
+    ("PolynomialLR", dict(total_iters=25, power=2.0)),
+    ("MultiplicativeLR", dict(lr_lambda=_lam)),
+    ("MultiplicativeLR", dict(lr_lambda=[_lam, _Mul()])),
+    ("CosineAnnealingWarmRestarts", dict(T_0=5)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.01)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=3, step_size_down=5,
+                      mode="triangular2", base_momentum=[0.7, 0.8])),
+    ("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=4, mode="exp_range",
+                      gamma=0.9)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, cycle_momentum=False)),
+    ("SequentialLR", dict(schedulers=[_WARMUP, ("ExponentialLR", dict(gamma=0.9))],
+                          milestones=[5])),
+    ("SequentialLR", dict(schedulers=[("ConstantLR", dict(factor=0.5, total_iters=3)),
+                                      ("StepLR", dict(step_size=3, gamma=0.5)),
+                                      ("CosineAnnealingLR", dict(T_max=8))],
+                          milestones=[4, 12])),
+    ("ChainedScheduler", dict(schedulers=[_WARMUP, ("ExponentialLR", dict(gamma=0.9))])),
+    ("ChainedScheduler", dict(schedulers=[("ConstantLR", dict(factor=0.5, total_iters=4)),
+                                          ("PolynomialLR", dict(total_iters=30))])),
+]  # fmt: skip
+
+
+def _make_sched(lib, opt, name, kw, last_epoch=-1):
+    """``name(opt, **kw)``; the ``schedulers`` of SequentialLR and ChainedScheduler are
+    (name, kw) rows built the same way."""
+    cls = getattr(lib.optim.lr_scheduler, name)
+    if "schedulers" not in kw:
+        return cls(opt, **kw, last_epoch=last_epoch)
+    subs = [_make_sched(lib, opt, n, k, last_epoch) for n, k in kw["schedulers"]]
+    if name == "ChainedScheduler":
+        return cls(subs, opt)
+    return cls(opt, subs, kw["milestones"], last_epoch=last_epoch)
 
 
 def _sched_run(lib, name, kw, steps=35, resume_at=17):
     a, b = _params(lib)
     opt = lib.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.05}], lr=0.1, momentum=0.9)
-    cls = getattr(lib.optim.lr_scheduler, name)
-    sched = cls(opt, **kw)
+    sched = _make_sched(lib, opt, name, kw)
     rows = [(sched.get_last_lr(), [g["lr"] for g in opt.param_groups], None)]
     for i in range(steps):
         opt.zero_grad()
@@ -506,7 +572,7 @@ def _sched_run(lib, name, kw, steps=35, resume_at=17):
         )  # fmt: skip
         if i == resume_at:
             sd = sched.state_dict()
-            sched = cls(opt, **kw, last_epoch=sched.last_epoch)
+            sched = _make_sched(lib, opt, name, kw, getattr(sched, "last_epoch", -1))
             sched.load_state_dict(sd)
     return rows, sched.state_dict()
 
@@ -529,6 +595,79 @@ def test_scheduler_matches_torch(name, kw):
     assert _plain(sdt).keys() == _plain(sdo).keys()
     for k, v in _plain(sdo).items():
         assert _plain(sdt)[k] == v or (isinstance(v, float) and math.isclose(sdt[k], v)), k
+
+
+# (scheduler, kwargs, the epochs passed to step(epoch)): torch's closed forms, and the fractional
+# epochs of CosineAnnealingWarmRestarts.
+SCHEDULER_EPOCHS = [
+    ("CosineAnnealingWarmRestarts", dict(T_0=4, T_mult=2, eta_min=0.01), [i / 2 for i in range(60)]),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3), [0.1, 0.7, 2.9, 3.0, 3.4, 7.25, 1.5, 10, 31.9]),
+    ("CosineAnnealingWarmRestarts", dict(T_0=2, T_mult=3), [1, 2, 7.5, 8, 30, 0.25]),
+    ("ConstantLR", dict(factor=0.5, total_iters=4), [1, 3, 4, 9, 2]),
+    ("LinearLR", dict(start_factor=0.2, total_iters=5), [1, 2, 4, 8, 3]),
+    ("PolynomialLR", dict(total_iters=6, power=1.5), [1, 2, 5, 6, 9, 4]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "kw", "epochs"), SCHEDULER_EPOCHS)
+def test_scheduler_step_epoch_matches_torch(name, kw, epochs):
+    out = {}
+    for lib in (tape, torch):
+        a, b = _params(lib)
+        opt = lib.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.05}], lr=0.1)
+        sched = getattr(lib.optim.lr_scheduler, name)(opt, **kw)
+        rows = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for epoch in epochs:
+                opt.step()
+                sched.step(epoch)
+                rows.append((sched.get_last_lr(), sched.last_epoch))
+        out[lib] = (
+            rows,
+            [(w.category, str(w.message)) for w in caught],
+            _plain(sched.state_dict()),
+        )
+    assert out[tape] == out[torch]
+
+
+def _two_groups(lib, opt_name="SGD", **kw):
+    a, b = _params(lib)
+    return getattr(lib.optim, opt_name)([{"params": [a]}, {"params": [b]}], lr=0.1, **kw)
+
+
+def _sched(lib, name, *args, **kw):
+    return getattr(lib.optim.lr_scheduler, name)(*args, **kw)
+
+
+# Each builds a scheduler (or steps one) that torch rejects, from a torch-like module.
+SCHEDULER_ERRORS = [
+    lambda L, o: _sched(L, "ConstantLR", o, factor=1.5),
+    lambda L, o: _sched(L, "LinearLR", o, start_factor=0),
+    lambda L, o: _sched(L, "LinearLR", o, end_factor=1.5),
+    lambda L, o: _sched(L, "MultiplicativeLR", o, lr_lambda=3),
+    lambda L, o: _sched(L, "MultiplicativeLR", o, lr_lambda=[_lam]),
+    lambda L, o: _sched(L, "CosineAnnealingWarmRestarts", o, T_0=0),
+    lambda L, o: _sched(L, "CosineAnnealingWarmRestarts", o, T_0=2.5),
+    lambda L, o: _sched(L, "CosineAnnealingWarmRestarts", o, T_0=2, T_mult=0),
+    lambda L, o: _sched(L, "CosineAnnealingWarmRestarts", o, T_0=2, eta_min="0"),
+    lambda L, o: _sched(L, "CosineAnnealingWarmRestarts", o, T_0=2).step(-1),
+    lambda L, o: _sched(L, "CyclicLR", o, 0.01, 0.1, mode="sine"),
+    lambda L, o: _sched(L, "CyclicLR", o, [0.01], 0.1),
+    lambda L, o: _sched(L, "CyclicLR", _two_groups(L, "Adagrad"), 0.01, 0.1),
+    lambda L, o: _sched(L, "SequentialLR", o, [], []),
+    lambda L, o: _sched(L, "SequentialLR", o, [_sched(L, "StepLR", o, 2)], [3]),
+    lambda L, o: _sched(L, "SequentialLR", o, [_sched(L, "ReduceLROnPlateau", o)], []),
+    lambda L, o: _sched(L, "SequentialLR", o, [_sched(L, "StepLR", _two_groups(L), 2)], []),
+    lambda L, o: _sched(L, "SequentialLR", o, [3], []),
+    lambda L, o: _sched(L, "ChainedScheduler", []),
+    lambda L, o: _sched(L, "ChainedScheduler", [_sched(L, "StepLR", o, 2)], _two_groups(L)),
+]
+
+
+@pytest.mark.parametrize("make", SCHEDULER_ERRORS)
+def test_scheduler_errors_match_torch(make):
+    assert_same_error(*(lambda lib=lib: make(lib, _two_groups(lib)) for lib in (tape, torch)))
 
 
 def test_reduce_lr_on_plateau_matches_torch():

@@ -5,14 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from tape.optim.optimizer import (
-    Optimizer,
-    Part,
-    check_value,
-    grad_prelude,
-    hyper_float,
-    step_zeros,
-)
+from tape.optim._args import check_non_negative, defaults_of
+from tape.optim.optimizer import Optimizer, Part, grad_prelude, step_zeros
 
 
 def torch_adagrad(lr, lr_decay, eps) -> Part:
@@ -52,6 +46,8 @@ class Adagrad(Optimizer):
     """Adagrad. optax pieces: ``scale(-1)`` (maximize), ``add_decayed_weights``, and the custom
     ``torch_adagrad`` above. Like torch, the state is created at construction."""
 
+    _hyper_keys = ("lr", "lr_decay", "eps", "weight_decay")
+
     def __init__(
         self,
         params,
@@ -66,24 +62,13 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused=None,
     ) -> None:
-        check_value(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check_value(0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
-        check_value(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        check_value(
-            0.0 <= initial_accumulator_value,
-            f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
-        )
-        check_value(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        defaults = dict(
+        defaults = defaults_of(locals())
+        check_non_negative(
             lr=lr,
             lr_decay=lr_decay,
-            eps=eps,
             weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-            fused=fused,
+            eps=eps,
         )
         super().__init__(params, defaults)
         from tape.tensor import Tensor
@@ -95,9 +80,6 @@ class Adagrad(Optimizer):
 
     def _static(self, group) -> tuple:
         return (bool(group["maximize"]), group["weight_decay"] != 0)
-
-    def _hyper(self, group) -> dict[str, float]:
-        return {k: hyper_float(group[k]) for k in ("lr", "lr_decay", "eps", "weight_decay")}
 
     def _state_init(self, p, group):
         return {

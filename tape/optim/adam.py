@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jax.numpy as jnp
 
+from tape.optim._args import check_non_negative, check_value, defaults_of
 from tape.optim.optimizer import (
     Optimizer,
     Part,
-    check_value,
     grad_prelude,
     hyper_float,
     stateless,
@@ -69,7 +72,73 @@ def torch_adam(lr, beta1, beta2, eps, amsgrad: bool) -> Part:
     )
 
 
-class Adam(Optimizer):
+def adam_hyper(group) -> dict[str, float]:
+    """lr, beta1, beta2, eps and weight_decay of an Adam-family group."""
+    b1, b2 = group["betas"]
+    return {
+        "lr": hyper_float(group["lr"]),
+        "beta1": hyper_float(b1),
+        "beta2": hyper_float(b2),
+        "eps": hyper_float(group["eps"]),
+        "weight_decay": hyper_float(group["weight_decay"]),
+    }
+
+
+def decoupled_decay(h) -> Part:
+    """torch's decoupled weight decay ``p *= 1 - lr * weight_decay``, as an update."""
+    import optax
+
+    return stateless(optax.add_decayed_weights(-h["lr"] * h["weight_decay"]))
+
+
+class AdamFamily(Optimizer):
+    """Shared by Adam, Adamax, NAdam and RAdam: torch's argument checks, then per step the
+    gradient prelude, ``cls._rule(static, hyper)`` (the optimizer's own piece) and decoupled
+    weight decay where the group asks for it. ``_moments`` names the state zeroed like each
+    parameter; ``_non_negative`` the options checked after the betas."""
+
+    _moments: tuple[str, ...] = ()
+    _non_negative: tuple[str, ...] = ("weight_decay",)
+
+    def __init__(self, params, defaults: dict[str, Any]) -> None:
+        check_non_negative(lr=defaults["lr"], eps=defaults["eps"])
+        betas = defaults["betas"]
+        for i in (0, 1):
+            check_value(0.0 <= betas[i] < 1.0, f"Invalid beta parameter at index {i}: {betas[i]}")
+        check_non_negative(**{k: defaults[k] for k in self._non_negative})
+        super().__init__(params, defaults)
+
+    def _static(self, group) -> tuple:
+        return (
+            bool(group["maximize"]),
+            group["weight_decay"] != 0,
+            bool(group.get("decoupled_weight_decay", False)),
+        )
+
+    def _hyper(self, group) -> dict[str, float]:
+        return adam_hyper(group)
+
+    def _state_init(self, p, group):
+        return zero_state(p, *self._moments)
+
+    #: The optimizer's own optax piece, built from the group's hyperparameters.
+    _step: Callable[[dict[str, float]], Part]
+
+    @classmethod
+    def _rule(cls, static, hyper) -> Part:
+        return cls._step(hyper)
+
+    @classmethod
+    def _parts(cls, static, hyper) -> list[Part]:
+        maximize, decay, decoupled = static[:3]
+        parts = grad_prelude(maximize, decay and not decoupled, hyper)
+        parts.append(cls._rule(static, hyper))
+        if decay and decoupled:
+            parts.append(decoupled_decay(hyper))
+        return parts
+
+
+class Adam(AdamFamily):
     """Adam (``torch.optim.Adam``); ``decoupled_weight_decay=True`` is AdamW.
 
     optax pieces: ``scale(-1)`` (maximize), ``add_decayed_weights`` (L2 weight decay into the
@@ -93,55 +162,15 @@ class Adam(Optimizer):
         fused=None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        check_value(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check_value(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        check_value(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        check_value(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        check_value(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        defaults = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-            foreach=foreach,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            decoupled_weight_decay=decoupled_weight_decay,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults_of(locals()))
 
     def _static(self, group) -> tuple:
-        return (
-            bool(group["maximize"]),
-            group["weight_decay"] != 0,
-            bool(group.get("decoupled_weight_decay", False)),
-            bool(group["amsgrad"]),
-        )
-
-    def _hyper(self, group) -> dict[str, float]:
-        b1, b2 = group["betas"]
-        return {
-            "lr": hyper_float(group["lr"]),
-            "beta1": hyper_float(b1),
-            "beta2": hyper_float(b2),
-            "eps": hyper_float(group["eps"]),
-            "weight_decay": hyper_float(group["weight_decay"]),
-        }
+        return (*super()._static(group), bool(group["amsgrad"]))
 
     def _state_init(self, p, group):
         return zero_state(p, *_moment_keys(group["amsgrad"]))
 
     @classmethod
-    def _parts(cls, static, hyper) -> list[Part]:
-        import optax
-
-        maximize, decay, decoupled, amsgrad = static
+    def _rule(cls, static, hyper) -> Part:
         h = hyper
-        parts = grad_prelude(maximize, decay and not decoupled, h)
-        parts.append(torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad))
-        if decay and decoupled:
-            parts.append(stateless(optax.add_decayed_weights(-h["lr"] * h["weight_decay"])))
-        return parts
+        return torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad=static[3])

@@ -15,6 +15,7 @@ from collections import Counter
 from functools import wraps
 from typing import Any
 
+from tape.optim._args import check_value
 from tape.optim.optimizer import Optimizer
 
 _EPOCH_DEPRECATION = (
@@ -50,6 +51,54 @@ def _warn_get_lr(scheduler: LRScheduler) -> None:
         )
 
 
+def _write_lrs(scheduler: LRScheduler, values: list) -> None:
+    for group, lr in zip(scheduler.optimizer.param_groups, values, strict=True):
+        group["lr"] = lr
+    scheduler._last_lr = _lrs(scheduler.optimizer)
+
+
+def _set_momentum(scheduler, group: dict, momentum: float) -> None:
+    """Write ``momentum`` as the group's momentum, or as beta1 for Adam-like optimizers."""
+    if scheduler.use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _check_schedulers(owner, optimizer: Optimizer, schedulers) -> None:
+    """torch's checks on the schedulers SequentialLR and ChainedScheduler combine."""
+    name = type(owner).__name__
+    if len(schedulers) < 1:
+        raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
+    for idx, scheduler in enumerate(schedulers):
+        if not hasattr(scheduler, "optimizer"):
+            raise TypeError(f"{name} at index {idx} should have `optimizer` as its attribute.")
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(
+                f"{name} does not support `ReduceLROnPlateau` scheduler as it requires additional "
+                "kwargs to be specified when calling `step`, but got one at index "
+                f"{idx} in the given schedulers sequence."
+            )
+        if optimizer != scheduler.optimizer:
+            raise ValueError(
+                f"{name} expects all schedulers to belong to the same optimizer, but got "
+                f"scheduler {type(scheduler).__name__} at index {idx} has "
+                f"{scheduler.optimizer}, which is different from {type(optimizer).__name__}."
+            )
+
+
+def _nested_state_dict(self) -> dict[str, Any]:
+    """state_dict of a scheduler of schedulers: theirs, nested under ``_schedulers``."""
+    sd = _state_without(self, "_schedulers")
+    sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+    return sd
+
+
+def _load_nested_state_dict(self, state_dict: dict[str, Any]) -> None:
+    for idx, s in enumerate(_load_without(self, state_dict, "_schedulers")):
+        self._schedulers[idx].load_state_dict(s)
+
+
 class LRScheduler:
     """Base class: ``step()`` advances ``last_epoch`` and writes ``get_lr()`` into the groups."""
 
@@ -73,6 +122,10 @@ class LRScheduler:
         self.base_lrs = _lrs(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         self._patch_optimizer_step()
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """Reset the step count and take the first step (``last_epoch`` -1 -> 0)."""
         self._step_count = 0
         self._is_initial = True
         try:
@@ -134,6 +187,10 @@ class LRScheduler:
         self._step_count += 1
         if epoch is not None:
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """Advance (or set) ``last_epoch`` and write the new lrs into the groups."""
         self._get_lr_called_within_step = True
         try:
             if epoch is None:
@@ -145,33 +202,42 @@ class LRScheduler:
                 values = closed() if closed is not None else self.get_lr()
         finally:
             self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
+        _write_lrs(self, values)
 
 
 _LRScheduler = LRScheduler
 
 
-class LambdaLR(LRScheduler):
-    """lr = initial_lr * lr_lambda(epoch)."""
+def _lr_lambdas(optimizer: Optimizer, lr_lambda) -> list:
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * len(optimizer.param_groups)
+    if len(lr_lambda) != len(optimizer.param_groups):
+        raise ValueError(
+            f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
+        )
+    return list(lr_lambda)
 
-    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(
-                    f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
-                )
-            self.lr_lambdas = list(lr_lambda)
-        super().__init__(optimizer, last_epoch)
+
+def _state_without(scheduler: LRScheduler, key: str) -> dict[str, Any]:
+    return {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", key)}
+
+
+def _load_without(scheduler: LRScheduler, state_dict: dict[str, Any], key: str) -> list:
+    """Load everything but ``state_dict[key]`` (left in place) into ``scheduler``; return it."""
+    nested = state_dict.pop(key)
+    scheduler.__dict__.update(state_dict)
+    state_dict[key] = nested
+    return nested
+
+
+class _LambdaScheduler(LRScheduler):
+    """Shared by LambdaLR and MultiplicativeLR: one ``lr_lambda`` per group. Plain functions and
+    lambdas are not saved (``None``); callable objects' ``__dict__`` is, as in torch."""
+
+    lr_lambdas: list
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain functions and lambdas are not saved (``None``); callable objects' ``__dict__``
-        is, as in torch."""
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        sd = _state_without(self, "lr_lambdas")
         sd["lr_lambdas"] = [
             None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
             for fn in self.lr_lambdas
@@ -179,12 +245,18 @@ class LambdaLR(LRScheduler):
         return sd
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        lr_lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        state_dict["lr_lambdas"] = lr_lambdas
-        for idx, fn in enumerate(lr_lambdas):
+        for idx, fn in enumerate(_load_without(self, state_dict, "lr_lambdas")):
             if fn is not None:
                 self.lr_lambdas[idx].__dict__.update(fn)
+
+
+class LambdaLR(_LambdaScheduler):
+    """lr = initial_lr * lr_lambda(epoch)."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
         _warn_get_lr(self)
@@ -194,7 +266,43 @@ class LambdaLR(LRScheduler):
         ]
 
 
-class StepLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
+    """Multiply the lr by ``lr_lambda(epoch)`` every epoch after the first."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        _warn_get_lr(self)
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [
+            group["lr"] * lmbda(self.last_epoch)
+            for lmbda, group in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)
+        ]
+
+
+class _FactorScheduler(LRScheduler):
+    """Shared by the schedulers whose step multiplies every group's lr by one factor (torch's
+    chainable form): ``_factor()`` is that factor, or ``None`` to leave the lrs as they are."""
+
+    def _factor(self) -> float | None:
+        raise NotImplementedError
+
+    def get_lr(self) -> list:
+        _warn_get_lr(self)
+        factor = self._factor()
+        if factor is None:
+            return _lrs(self.optimizer)
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+
+class StepLR(_FactorScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(
@@ -204,11 +312,10 @@ class StepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr(self)
+    def _factor(self) -> float | None:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return _lrs(self.optimizer)
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+            return None
+        return self.gamma
 
     def _get_closed_form_lr(self) -> list:
         return [
@@ -243,21 +350,158 @@ class MultiStepLR(LRScheduler):
         ]
 
 
-class ExponentialLR(LRScheduler):
+class ConstantLR(_FactorScheduler):
+    """Multiply the lr by ``factor`` until epoch ``total_iters``."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        check_value(
+            not (factor > 1.0 or factor < 0),
+            "Constant multiplicative factor expected to be between 0 and 1.",
+        )
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self) -> float | None:
+        if self.last_epoch == 0:
+            return self.factor
+        if self.last_epoch != self.total_iters:
+            return None
+        return 1.0 / self.factor
+
+    def _get_closed_form_lr(self) -> list:
+        done = self.last_epoch >= self.total_iters
+        return [base_lr * (self.factor + done * (1 - self.factor)) for base_lr in self.base_lrs]
+
+
+class LinearLR(_FactorScheduler):
+    """Scale the lr linearly from ``start_factor`` to ``end_factor`` over ``total_iters``."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        check_value(
+            not (start_factor > 1.0 or start_factor <= 0),
+            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1.",
+        )
+        check_value(
+            not (end_factor > 1.0 or end_factor < 0),
+            "Ending multiplicative factor expected to be between 0 and 1.",
+        )
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self) -> float | None:
+        e, n, f0, f1 = self.last_epoch, self.total_iters, self.start_factor, self.end_factor
+        if e == 0:
+            return f0
+        if self._is_initial or e > n:
+            return None
+        return 1.0 + (f1 - f0) / (n * f0 + (e - 1) * (f1 - f0))
+
+    def _get_closed_form_lr(self) -> list:
+        e, n, f0, f1 = self.last_epoch, self.total_iters, self.start_factor, self.end_factor
+        return [base_lr * (f0 + (f1 - f0) * min(n, e) / n) for base_lr in self.base_lrs]
+
+
+class ExponentialLR(_FactorScheduler):
     """Multiply the lr by ``gamma`` every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr(self)
-        if self._is_initial:
-            return _lrs(self.optimizer)
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+    def _factor(self) -> float | None:
+        return None if self._is_initial else self.gamma
 
     def _get_closed_form_lr(self) -> list:
         return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers[i]`` from ``milestones[i - 1]`` on; each restarts at its milestone."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: list[LRScheduler],
+        milestones: list[int],
+        last_epoch: int = -1,
+    ) -> None:
+        _check_schedulers(self, optimizer, schedulers)
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                "Sequential Schedulers expects number of schedulers provided to be one more than "
+                "the number of milestone points, but got number of schedulers "
+                f"{len(schedulers)} and the number of milestones to be equal to {len(milestones)}"
+            )
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        # Undo the steps the schedulers took when they were built, then start the first one.
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self.recursive_undo()
+        idx = bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()
+        self._last_lr = schedulers[idx].get_last_lr()
+
+    def recursive_undo(self, sched=None) -> None:
+        """Step ``last_epoch`` of every (nested) scheduler back by one."""
+        scheds = self if sched is None else sched
+        if hasattr(scheds, "_schedulers"):
+            for s in scheds._schedulers:
+                self.recursive_undo(s)
+        elif hasattr(scheds, "last_epoch"):
+            scheds.last_epoch -= 1
+
+    def step(self) -> None:  # type: ignore[override]
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            scheduler._update_lr(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    state_dict = _nested_state_dict
+    load_state_dict = _load_nested_state_dict
+
+
+class PolynomialLR(_FactorScheduler):
+    """Decay the lr by ``(1 - epoch / total_iters) ** power`` until ``total_iters``."""
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ) -> None:
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self) -> float | None:
+        e, n = self.last_epoch, self.total_iters
+        if self._is_initial or e > n:
+            return None
+        return ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** self.power
+
+    def _get_closed_form_lr(self) -> list:
+        e, n = self.last_epoch, self.total_iters
+        return [base_lr * (1.0 - min(n, e) / n) ** self.power for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -293,6 +537,214 @@ class CosineAnnealingLR(LRScheduler):
     def _get_closed_form_lr(self) -> list:
         e, T, lo = self.last_epoch, self.T_max, self.eta_min
         return [lo + (b - lo) * (1 + math.cos(math.pi * e / T)) / 2 for b in self.base_lrs]
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together (their factors multiply)."""
+
+    def __init__(self, schedulers, optimizer: Optimizer | None = None) -> None:
+        if len(schedulers) < 1:
+            raise ValueError(
+                f"{self.__class__.__name__} expects at least one scheduler to be chained, but "
+                "got no scheduler."
+            )
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_schedulers(self, optimizer, schedulers)
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = _lrs(schedulers[-1].optimizer)
+
+    def step(self) -> None:  # type: ignore[override]
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = _lrs(self._schedulers[-1].optimizer)
+
+    state_dict = _nested_state_dict
+    load_state_dict = _load_nested_state_dict
+
+
+class CyclicLR(LRScheduler):
+    """Cycle the lr between ``base_lr`` and ``max_lr`` (and momentum the opposite way) with a
+    triangular, halving (``triangular2``) or exponentially decaying (``exp_range``) amplitude."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr,
+        max_lr,
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn=None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum=0.8,
+        max_momentum=0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for m_max, m_base, group in zip(
+                    self.max_momentums, self.base_momentums, optimizer.param_groups, strict=True
+                ):
+                    _set_momentum(self, group, m_max)
+                    group["max_momentum"] = m_max
+                    group["base_momentum"] = m_base
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode == "triangular":
+            self._scale_fn_ref = lambda x: 1.0
+            self.scale_mode = "cycle"
+        elif self.mode == "triangular2":
+            self._scale_fn_ref = lambda x: 1 / 2.0 ** (x - 1)
+            self.scale_mode = "cycle"
+        elif self.mode == "exp_range":
+            gamma = self.gamma
+            self._scale_fn_ref = lambda x: gamma**x
+            self.scale_mode = "iterations"
+
+    def scale_fn(self, x) -> float:
+        """The amplitude's scale at cycle (or iteration) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        return self._scale_fn_ref(x)
+
+    def get_lr(self) -> list:
+        _warn_get_lr(self)
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [
+            base_lr + (max_lr - base_lr) * scale_factor * scale
+            for base_lr, max_lr in zip(self.base_lrs, self.max_lrs, strict=True)
+        ]
+        if self.cycle_momentum:
+            momentums = [
+                m_max - (m_max - m_base) * scale_factor * scale
+                for m_base, m_max in zip(self.base_momentums, self.max_momentums, strict=True)
+            ]
+            for group, momentum in zip(self.optimizer.param_groups, momentums, strict=True):
+                _set_momentum(self, group, momentum)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """As torch: the scale function is not saved, a callable object's ``__dict__`` is."""
+        sd = super().state_dict()
+        sd.pop("_scale_fn_ref", None)
+        fn = sd.pop("_scale_fn_custom")
+        sd["_scale_fn_custom"] = None
+        if fn is not None and not isinstance(fn, types.FunctionType):
+            sd["_scale_fn_custom"] = fn.__dict__.copy()
+        return sd
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        fn = _load_without(self, state_dict, "_scale_fn_custom")
+        if fn is not None:
+            self._scale_fn_custom.__dict__.update(fn)
+        self._init_scale_fn()
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing restarted every ``T_i`` epochs, ``T_i`` growing by ``T_mult``;
+    ``step(epoch)`` takes fractional epochs."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        check_value(
+            T_0 > 0 and isinstance(T_0, int), f"Expected positive integer T_0, but got {T_0}"
+        )
+        check_value(
+            T_mult >= 1 and isinstance(T_mult, int),
+            f"Expected integer T_mult >= 1, but got {T_mult}",
+        )
+        check_value(
+            isinstance(eta_min, (float, int)),
+            f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}",
+        )
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        _warn_get_lr(self)
+        lo = self.eta_min
+        cos = 1 + math.cos(math.pi * self.T_cur / self.T_i)
+        return [lo + (base_lr - lo) * cos / 2 for base_lr in self.base_lrs]
+
+    def step(self, epoch=None) -> None:
+        """Advance one epoch, or jump to ``epoch`` (which may be fractional)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+        else:
+            self.T_i = self.T_0
+            self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._get_lr_called_within_step = True
+        try:
+            values = self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        _write_lrs(self, values)
 
 
 class OneCycleLR(LRScheduler):
@@ -382,10 +834,7 @@ class OneCycleLR(LRScheduler):
                 for m_max, m_base, group in zip(
                     max_ms, base_ms, optimizer.param_groups, strict=True
                 ):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
+                    _set_momentum(self, group, m_max)
                     group["max_momentum"] = m_max
                     group["base_momentum"] = m_base
         super().__init__(optimizer, last_epoch)
@@ -419,10 +868,7 @@ class OneCycleLR(LRScheduler):
                 start_step = ph["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (mom, *group["betas"][1:])
-                else:
-                    group["momentum"] = mom
+                _set_momentum(self, group, mom)
         return lrs
 
 
@@ -539,12 +985,20 @@ class ReduceLROnPlateau(LRScheduler):
 
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "LinearLR",
     "MultiStepLR",
+    "MultiplicativeLR",
     "OneCycleLR",
+    "PolynomialLR",
     "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
 ]

@@ -29,6 +29,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from tape import _capture, _donate, _dtype, _program_store, _views
@@ -174,6 +175,12 @@ class Optimizer:
 
     _state_keys_static: tuple = ()
 
+    #: The group options ``_hyper`` passes to the update as floats.
+    _hyper_keys: tuple[str, ...] = ()
+
+    #: Per-parameter state entries that are scalars rather than shaped like the parameter.
+    _scalar_state: tuple[str, ...] = ("step",)
+
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         if isinstance(params, Tensor):
@@ -279,7 +286,8 @@ class Optimizer:
         raise NotImplementedError
 
     def _hyper(self, group) -> dict[str, float]:
-        raise NotImplementedError
+        """The group's dynamic hyperparameters; by default those named in ``_hyper_keys``."""
+        return {k: hyper_float(group[k]) for k in self._hyper_keys}
 
     def _state_init(self, p: Tensor, group) -> dict[str, np.ndarray]:
         """torch's initial per-parameter state for ``p`` (empty when the group needs none)."""
@@ -375,8 +383,7 @@ class Optimizer:
         """Hook for transient per-step inputs that are not torch state (e.g. 'first step')."""
         return states
 
-    @staticmethod
-    def _check(gi: int, params, states) -> None:
+    def _check(self, gi: int, params, states) -> None:
         for i, p in enumerate(params):
             want = tuple(p._storage.meta.shape)  # raw shapes: this runs on every step
             if tuple(p._grad._storage.meta.shape) != want:
@@ -385,7 +392,7 @@ class Optimizer:
                     f"has shape {tuple(p._grad.shape)}"
                 )
             for k, vals in states.items():
-                if k == "step":
+                if k in self._scalar_state:
                     continue
                 shape = np.shape(vals[i])
                 if shape != want:
@@ -543,6 +550,26 @@ def step_counter() -> Part:
     )
 
 
-def check_value(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
+def per_parameter(keys: tuple[str, ...], rule: Callable) -> Part:
+    """A custom optax piece for a rule optax lacks: ``rule(g, p, state) -> (update, new_state)``
+    for each parameter, ``state`` being its torch entries named ``keys`` (``step`` included)."""
+    import optax
+
+    def init(params):  # unused: the state is always packed from torch's
+        return {k: [jnp.zeros_like(p) for p in params] for k in keys}
+
+    def update(updates, state, params=None):
+        out = {k: [] for k in keys}
+        new_updates = []
+        for i, g in enumerate(updates):
+            u, st = rule(g, params[i], {k: state[k][i] for k in keys})
+            new_updates.append(u)
+            for k in keys:
+                out[k].append(st[k])
+        return new_updates, out
+
+    return Part(
+        optax.GradientTransformation(init, update),
+        pack=lambda states, params: {k: states[k] for k in keys},
+        unpack=lambda st: st,
+    )

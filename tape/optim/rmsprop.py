@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from tape.optim.optimizer import (
-    Optimizer,
-    Part,
-    check_value,
-    grad_prelude,
-    hyper_float,
-    stateless,
-    step_counter,
-    zero_state,
-)
+from tape.optim._args import check_non_negative, defaults_of
+from tape.optim.optimizer import Optimizer, Part, grad_prelude, stateless, step_counter, zero_state
 
 
 class RMSprop(Optimizer):
@@ -20,6 +12,8 @@ class RMSprop(Optimizer):
     ``eps_in_sqrt=False`` (torch adds eps outside the square root), ``trace`` (momentum: torch's
     buffer starts at zero), ``scale_by_learning_rate``; plus a step counter for ``state['step']``.
     """
+
+    _hyper_keys = ("lr", "alpha", "eps", "weight_decay", "momentum")
 
     def __init__(
         self,
@@ -35,22 +29,9 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        check_value(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check_value(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        check_value(0.0 <= momentum, f"Invalid momentum value: {momentum}")
-        check_value(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        check_value(0.0 <= alpha, f"Invalid alpha value: {alpha}")
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            alpha=alpha,
-            eps=eps,
-            centered=centered,
-            weight_decay=weight_decay,
-            capturable=capturable,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
+        defaults = defaults_of(locals())
+        check_non_negative(
+            lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha
         )
         super().__init__(params, defaults)
 
@@ -61,11 +42,6 @@ class RMSprop(Optimizer):
             bool(group["centered"]),
             group["momentum"] > 0,
         )
-
-    def _hyper(self, group) -> dict[str, float]:
-        return {
-            k: hyper_float(group[k]) for k in ("lr", "alpha", "eps", "weight_decay", "momentum")
-        }
 
     def _state_init(self, p, group):
         momentum = ("momentum_buffer",) if group["momentum"] > 0 else ()

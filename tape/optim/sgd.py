@@ -6,15 +6,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from tape.optim.optimizer import (
-    Optimizer,
-    Part,
-    check_value,
-    grad_prelude,
-    hyper_float,
-    required,
-    stateless,
-)
+from tape.optim._args import check_non_negative, defaults_of
+from tape.optim.optimizer import Optimizer, Part, grad_prelude, required, stateless
 
 
 def dampened_trace(momentum, dampening, nesterov: bool) -> Part:
@@ -63,6 +56,8 @@ class SGD(Optimizer):
     (momentum without dampening) or a custom dampened trace, ``scale_by_learning_rate``.
     """
 
+    _hyper_keys = ("lr", "momentum", "dampening", "weight_decay")
+
     def __init__(
         self,
         params,
@@ -77,21 +72,10 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused=None,
     ) -> None:
+        defaults = defaults_of(locals())
         if lr is not required:
-            check_value(lr >= 0.0, f"Invalid learning rate: {lr}")
-        check_value(momentum >= 0.0, f"Invalid momentum value: {momentum}")
-        check_value(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-            foreach=foreach,
-            differentiable=differentiable,
-            fused=fused,
-        )
+            check_non_negative(lr=lr)
+        check_non_negative(momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
@@ -110,9 +94,6 @@ class SGD(Optimizer):
             group["dampening"] != 0,
             bool(group["nesterov"]),
         )
-
-    def _hyper(self, group) -> dict[str, float]:
-        return {k: hyper_float(group[k]) for k in ("lr", "momentum", "dampening", "weight_decay")}
 
     def _state_init(self, p, group):
         if group["momentum"] == 0:
