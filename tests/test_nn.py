@@ -193,6 +193,64 @@ FCASES = [
     FCase("bce_logits_pos", lambda F, t, x, y, pw: F.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none"), ((4, 5), ("prob", (4, 5)), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
     FCase("one_hot", lambda F, t, i: F.one_hot(i, 6), (("int", (2, 3), 6),)),
     FCase("one_hot_infer", lambda F, t: F.one_hot(t.tensor([0, 3, 1])), ()),
+    # more activations
+    FCase("logsigmoid", lambda F, t, x: F.logsigmoid(x * 5), ((4, 5),)),
+    FCase("softmin", lambda F, t, x: F.softmin(x, dim=1), ((4, 5),)),
+    FCase("softmin_dtype", lambda F, t, x: F.softmin(x, 0, dtype=t.float64), ((4, 5),), grad_name=False),
+    FCase("glu", lambda F, t, x: F.glu(x), ((4, 6),)),
+    FCase("glu_dim0", lambda F, t, x: F.glu(x, 0), ((4, 3, 2),)),
+    FCase("hardsigmoid", lambda F, t, x: F.hardsigmoid(x * 4), ((4, 5),)),
+    FCase("hardsigmoid_kinks", lambda F, t, x: F.hardsigmoid(_at(t, x, KINKS + [-3.0, 3.0])), ((13,),)),
+    FCase("hardswish", lambda F, t, x: F.hardswish(x * 4), ((4, 5),)),
+    FCase("hardswish_kinks", lambda F, t, x: F.hardswish(_at(t, x, KINKS + [-3.0, 3.0])), ((13,),)),
+    FCase("mish", lambda F, t, x: F.mish(x * 3), ((4, 5),)),
+    FCase("prelu", lambda F, t, x, w: F.prelu(x, w), ((2, 3, 4, 4), (3,))),
+    FCase("prelu_scalar_w", lambda F, t, x, w: F.prelu(x, w), ((4, 5), (1,))),
+    FCase("prelu_1d", lambda F, t, x, w: F.prelu(x, w), ((5,), (1,))),
+    # distances, normalize, attention
+    FCase("normalize", lambda F, t, x: F.normalize(x), ((4, 5),)),
+    FCase("normalize_p1_dim0", lambda F, t, x: F.normalize(x, p=1, dim=0), ((4, 5),)),
+    FCase("normalize_p3_neg", lambda F, t, x: F.normalize(x, 3, -1), ((2, 3, 5),)),
+    FCase("cosine_similarity", lambda F, t, x, y: F.cosine_similarity(x, y), ((4, 5), (4, 5))),
+    FCase("cosine_similarity_bcast", lambda F, t, x, y: F.cosine_similarity(x, y, dim=-1), ((3, 4, 5), (4, 5))),
+    FCase("pairwise_distance", lambda F, t, x, y: F.pairwise_distance(x, y), ((4, 5), (4, 5))),
+    FCase("pairwise_distance_p1_keep", lambda F, t, x, y: F.pairwise_distance(x, y, p=1, keepdim=True), ((4, 5), (4, 5))),
+    FCase("sdpa", lambda F, t, q, k, v: F.scaled_dot_product_attention(q, k, v), ((2, 3, 5, 8), (2, 3, 6, 8), (2, 3, 6, 8))),
+    FCase("sdpa_causal_scale", lambda F, t, q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3), ((2, 3, 5, 8), (2, 3, 5, 8), (2, 3, 5, 8))),
+    FCase("sdpa_bool_mask", lambda F, t, q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=t.ones(5, 6, dtype=t.bool).tril()), ((2, 3, 5, 8), (2, 3, 6, 8), (2, 3, 6, 8))),
+    FCase("sdpa_float_mask", lambda F, t, q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m), ((2, 3, 5, 8), (2, 3, 6, 8), (2, 3, 6, 8), (2, 1, 5, 6))),
+    FCase("sdpa_float_mask_const", lambda F, t, q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m.detach()), ((2, 3, 5, 8), (2, 3, 6, 8), (2, 3, 6, 8), (5, 6))),
+    FCase("sdpa_3d_vdim", lambda F, t, q, k, v: F.scaled_dot_product_attention(q, k, v), ((3, 5, 8), (3, 6, 8), (3, 6, 4))),
+    # more losses
+    FCase("huber", lambda F, t, x, y: F.huber_loss(x, y), ((4, 5), (4, 5))),
+    FCase("huber_delta_sum", lambda F, t, x, y: F.huber_loss(x, y, reduction="sum", delta=0.5), ((4, 5), (4, 5))),
+    FCase("huber_none", lambda F, t, x, y: F.huber_loss(x, y, reduction="none", delta=2.0), ((4, 5), (4, 5))),
+    FCase("kl_div_batchmean", lambda F, t, x, y: F.kl_div(F.log_softmax(x, 1), y, reduction="batchmean"), ((4, 5), ("prob", (4, 5)))),
+    FCase("kl_div_sum", lambda F, t, x, y: F.kl_div(F.log_softmax(x, 1), y, reduction="sum"), ((4, 5), ("prob", (4, 5)))),
+    FCase("kl_div_none", lambda F, t, x, y: F.kl_div(x, y, reduction="none"), ((4, 5), ("prob", (4, 5)))),
+    FCase("kl_div_target_grad", lambda F, t, x, y: F.kl_div(x, y.sigmoid(), reduction="sum"), ((4, 5), (4, 5))),
+    FCase("kl_div_log_target", lambda F, t, x, y: F.kl_div(x, y, reduction="batchmean", log_target=True), ((4, 5), (4, 5))),
+    FCase("kl_div_log_target_none", lambda F, t, x, y: F.kl_div(x, y, reduction="none", log_target=True), ((4, 5), (4, 5))),
+    FCase("kl_div_log_target_sum", lambda F, t, x, y: F.kl_div(x, y, reduction="sum", log_target=True), ((4, 5), (4, 5))),
+    FCase("kl_div_mean", lambda F, t, x, y: F.kl_div(x, y), ((4, 5), ("prob", (4, 5)))),
+    FCase("kl_div_batchmean_0d", lambda F, t, x, y: F.kl_div(x, y, reduction="batchmean"), ((), ("prob", ()))),
+    # 1-d and adaptive max pooling, instance norm, channel dropout (deterministic parts)
+    FCase("max_pool1d", lambda F, t, x: F.max_pool1d(x, 3, 2, 1), ((2, 3, 11),)),
+    FCase("max_pool1d_ceil_dil_unbatched", lambda F, t, x: F.max_pool1d(x, 2, dilation=2, ceil_mode=True), ((3, 10),)),
+    FCase("max_pool1d_indices", lambda F, t, x: F.max_pool1d(x, 3, 2, 1, return_indices=True)[1], ((2, 3, 11),), grad_name=False),
+    FCase("avg_pool1d", lambda F, t, x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=False), ((2, 3, 11),)),
+    FCase("avg_pool1d_ceil", lambda F, t, x: F.avg_pool1d(x, 2, ceil_mode=True), ((3, 9),)),
+    FCase("adaptive_avg_pool1d", lambda F, t, x: F.adaptive_avg_pool1d(x, 4), ((2, 3, 10),)),
+    FCase("adaptive_avg_pool1d_1", lambda F, t, x: F.adaptive_avg_pool1d(x, 1), ((2, 3, 10),)),
+    FCase("adaptive_max_pool2d", lambda F, t, x: F.adaptive_max_pool2d(x, 3), ((2, 3, 7, 9),)),
+    FCase("adaptive_max_pool2d_uneven", lambda F, t, x: F.adaptive_max_pool2d(x, (4, None)), ((3, 7, 5),)),
+    FCase("adaptive_max_pool2d_ties", lambda F, t, x: F.adaptive_max_pool2d(F.relu(x - 1.0) + 0.0 * x, (2, 3)), ((2, 3, 7, 8),)),
+    FCase("adaptive_max_pool2d_indices", lambda F, t, x: F.adaptive_max_pool2d(x, (3, 4), return_indices=True)[1], ((2, 3, 7, 9),), grad_name=False),
+    FCase("instance_norm", lambda F, t, x: F.instance_norm(x), ((2, 3, 5, 4),)),
+    FCase("instance_norm_affine_1d", lambda F, t, x, w, b: F.instance_norm(x, weight=w, bias=b, eps=1e-3), ((2, 3, 7), (3,), (3,))),
+    FCase("instance_norm_eval", lambda F, t, x, m, v: F.instance_norm(x, m, v, use_input_stats=False), ((2, 3, 5, 4), ("const", [0.1, -0.2, 0.3]), ("const", [1.5, 0.5, 2.0]))),
+    FCase("dropout1d_eval", lambda F, t, x: F.dropout1d(x, 0.5, training=False) * 2, ((2, 3, 5),)),
+    FCase("dropout2d_p1", lambda F, t, x: F.dropout2d(x, 1.0), ((2, 3, 4, 5),)),
 ]
 # fmt: on
 
@@ -294,6 +352,29 @@ LCASES = [
     LCase("NLLLoss", lambda nn: nn.NLLLoss(), (4, 5), target=("int", (4,), 5)),
     LCase("BCELoss", lambda nn: nn.BCELoss(), ("prob", (4, 5)), target=("prob", (4, 5))),
     LCase("BCEWithLogitsLoss", lambda nn: nn.BCEWithLogitsLoss(), (4, 5), target=("prob", (4, 5))),
+    LCase("LogSigmoid", lambda nn: nn.LogSigmoid(), (4, 5)),
+    LCase("Softmin", lambda nn: nn.Softmin(dim=-1), (4, 5)),
+    LCase("GLU", lambda nn: nn.GLU(1), (4, 6, 3)),
+    LCase("Hardsigmoid", lambda nn: nn.Hardsigmoid(), (4, 5)),
+    LCase("Hardswish", lambda nn: nn.Hardswish(), (4, 5)),
+    LCase("Mish", lambda nn: nn.Mish(), (4, 5)),
+    LCase("PReLU", lambda nn: nn.PReLU(), (4, 5)),
+    LCase("PReLU_channels", lambda nn: nn.PReLU(3, init=0.1), (2, 3, 4, 4)),
+    LCase("HuberLoss", lambda nn: nn.HuberLoss(delta=0.5), (4, 5), target=(4, 5)),
+    LCase("HuberLoss_sum", lambda nn: nn.HuberLoss(reduction="sum"), (4, 5), target=(4, 5)),
+    LCase("KLDivLoss", lambda nn: nn.KLDivLoss(reduction="batchmean"), (4, 5), target=("prob", (4, 5))),
+    LCase("KLDivLoss_log_target", lambda nn: nn.KLDivLoss(reduction="sum", log_target=True), (4, 5), target=(4, 5)),
+    LCase("MaxPool1d", lambda nn: nn.MaxPool1d(3, stride=2, padding=1), (2, 3, 10)),
+    LCase("AvgPool1d", lambda nn: nn.AvgPool1d(3, ceil_mode=True), (2, 3, 10)),
+    LCase("AdaptiveAvgPool1d", lambda nn: nn.AdaptiveAvgPool1d(3), (2, 3, 10)),
+    LCase("AdaptiveMaxPool2d", lambda nn: nn.AdaptiveMaxPool2d((2, 3)), (2, 3, 8, 9)),
+    LCase("InstanceNorm1d", lambda nn: nn.InstanceNorm1d(3), (2, 3, 7)),
+    LCase("InstanceNorm1d_unbatched_stats", lambda nn: nn.InstanceNorm1d(3, track_running_stats=True), (3, 7)),
+    LCase("InstanceNorm2d_affine", lambda nn: nn.InstanceNorm2d(3, affine=True), (2, 3, 5, 4)),
+    LCase("InstanceNorm2d_stats", lambda nn: nn.InstanceNorm2d(3, momentum=0.3, affine=True, track_running_stats=True), (2, 3, 5, 4)),
+    LCase("InstanceNorm2d_cma", lambda nn: nn.InstanceNorm2d(3, momentum=None, track_running_stats=True), (2, 3, 5, 4)),
+    LCase("Dropout1d_eval", lambda nn: nn.Dropout1d(0.3), (2, 4, 5), modes=("eval",)),
+    LCase("Dropout2d_eval", lambda nn: nn.Dropout2d(0.3), (2, 4, 5, 5), modes=("eval",)),
 ]
 # fmt: on
 
@@ -365,6 +446,7 @@ INIT_MODULES = [
     ("Embedding", lambda nn: nn.Embedding(20, 6, padding_idx=3)),
     ("BatchNorm2d", lambda nn: nn.BatchNorm2d(4)),
     ("LayerNorm", lambda nn: nn.LayerNorm(4)),
+    ("PReLU", lambda nn: nn.PReLU(4, init=0.3)),
     (
         "MLP",
         lambda nn: nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 10)),
@@ -396,6 +478,8 @@ INITS = [
     ("xavier_normal_", lambda init, t: init.xavier_normal_(t)),
     ("kaiming_uniform_", lambda init, t: init.kaiming_uniform_(t, mode="fan_out", nonlinearity="relu")),
     ("kaiming_normal_", lambda init, t: init.kaiming_normal_(t, a=0.1)),
+    ("dirac_", lambda init, t: init.dirac_(t)),
+    ("dirac_groups", lambda init, t: init.dirac_(t, groups=4)),
 ]
 # fmt: on
 
@@ -410,6 +494,30 @@ def test_init_functions(fn):
     r_t = fn(tape.nn.init, t)
     assert r_t is t and r_o is o
     np.testing.assert_allclose(t.numpy(), o.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "shape,gain", [((16, 8, 3), 2.0), ((8, 48), 1), ((96, 4), 0.5), ((5, 5), 1)]
+)
+def test_orthogonal_init(shape, gain):
+    """The same normal draws as torch; torch's QR is LAPACK in float32, tape's numpy's in
+    float64, so the values agree to about an ulp, not exactly."""
+    torch.manual_seed(7)
+    o = torch.nn.init.orthogonal_(torch.empty(shape), gain)
+    tape.manual_seed(7)
+    t = tape.empty(shape)
+    assert tape.nn.init.orthogonal_(t, gain) is t
+    np.testing.assert_allclose(t.numpy(), o.numpy(), rtol=1e-5, atol=2e-6)
+    assert tape.randn(3).tolist() == (torch.randn(3).tolist())  # the generators stay in step
+
+
+def test_init_errors():
+    for fn in (
+        lambda init, lib: init.dirac_(lib.empty(3, 3)),
+        lambda init, lib: init.dirac_(lib.empty(6, 2, 3), groups=4),
+        lambda init, lib: init.orthogonal_(lib.empty(3)),
+    ):
+        assert_same_error(lambda: fn(tape.nn.init, tape), lambda: fn(torch.nn.init, torch))
 
 
 def test_init_in_place_on_parameter_no_grad():
@@ -485,6 +593,80 @@ def test_dropout_masks_match_torch():
     assert_same(dt(tx), do(ox), rtol=1e-6, atol=0)
     dt.eval()
     assert dt(tx) is tx
+
+
+# fmt: off
+CHANNEL_DROPOUT = [
+    ("dropout1d", lambda lib, x: lib.nn.functional.dropout1d(x, 0.3), (4, 6, 5)),
+    ("dropout1d_unbatched", lambda lib, x: lib.nn.functional.dropout1d(x, 0.6), (8, 5)),
+    ("dropout2d", lambda lib, x: lib.nn.functional.dropout2d(x, 0.4), (4, 6, 3, 3)),
+    ("dropout2d_3d", lambda lib, x: lib.nn.functional.dropout2d(x, 0.4), (4, 6, 5)),
+    ("Dropout1d", lambda lib, x: lib.nn.Dropout1d(0.5)(x), (4, 6, 5)),
+    ("Dropout2d_inplace", lambda lib, x: lib.nn.Dropout2d(0.5, inplace=True)(x * 1), (4, 6, 3, 3)),
+    ("dropout2d_p1_inplace", lambda lib, x: lib.nn.functional.dropout2d(x * 1, 1.0, inplace=True), (2, 3, 2, 2)),
+]
+# fmt: on
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("case", CHANNEL_DROPOUT, ids=[c[0] for c in CHANNEL_DROPOUT])
+def test_channel_dropout_masks_match_torch(case):
+    _, fn, shape = case
+    tx, ox = _both(_rng(case[0]).standard_normal(shape).astype(np.float32))
+    torch.manual_seed(3)
+    want = fn(torch, ox)
+    tape.manual_seed(3)
+    got = fn(tape, tx)
+    assert_same(got, want, rtol=1e-6, atol=0)
+    assert _grad_name(got) == _grad_name(want)
+    got.sum().backward()
+    want.sum().backward()
+    assert_same(tx.grad, ox.grad, rtol=1e-6, atol=0)
+
+
+def test_kl_div_mean_warns_like_torch(caught_warnings):
+    for lib in (tape, torch):
+        lib.nn.functional.kl_div(lib.zeros(2, 3), lib.ones(2, 3))
+    assert len(caught_warnings) == 2
+    assert str(caught_warnings[0].message) == str(caught_warnings[1].message)
+    assert caught_warnings[0].category is caught_warnings[1].category
+
+
+def test_sdpa_dropout_keeps_expectation_shape():
+    """dropout_p > 0 draws tape's own mask (not torch's values): only shapes and zeros checked."""
+    tape.manual_seed(0)
+    q = tape.randn(2, 3, 5, 8, requires_grad=True)
+    out = tape.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=1.0)
+    assert tuple(out.shape) == (2, 3, 5, 8) and out.abs().sum().item() == 0.0
+    out = tape.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=0.5)
+    out.sum().backward()
+    assert tuple(q.grad.shape) == (2, 3, 5, 8)
+
+
+def test_parameter_dict():
+    reprs, names = [], []
+    for lib in (tape, torch):
+        nn = lib.nn
+        d = nn.ParameterDict(
+            {"b": nn.Parameter(lib.ones(2, 3)), "a": lib.zeros(2, dtype=lib.float64)}
+        )
+        assert isinstance(d["a"], nn.Parameter) and list(d) == ["a", "b"] and len(d) == 2
+        d["c"] = lib.ones(1)
+        d.update([("e", lib.ones(3)), ("d", nn.Parameter(lib.ones(4)))])
+        assert "c" in d and d.get("x") is None and d.setdefault("f", lib.ones(5)).shape == (5,)
+        assert d.pop("b").shape == (2, 3) and d.popitem()[0] == "f"
+        assert list(d.keys()) == ["a", "c", "e", "d"] and len(list(d.values())) == 4
+        e = d.copy() | nn.ParameterDict({"z": lib.ones(1)})
+        assert list(e) == ["a", "c", "e", "d", "z"] and e["a"] is d["a"]
+        m = nn.Module()
+        m.params = d
+        names.append([n for n, _ in m.named_parameters()])
+        reprs.append(repr(m))
+        del d["a"]
+        d.clear()
+        assert len(d) == 0 and list(d.parameters()) == []
+    assert names[0] == names[1]
+    assert normalize(reprs[0]) == reprs[1]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1067,6 +1249,26 @@ BAD = [
     ("sort_dim_range", lambda t: t.ones(3).sort(dim=1)),
     ("vector_to_parameters_type", lambda t: t.nn.utils.vector_to_parameters((1.0, 2.0), [t.ones(2)])),
     ("clip_grad_norm_nonfinite", lambda t: t.nn.utils.clip_grad_norm_(_nan_grad(t), 1.0, error_if_nonfinite=True)),
+    ("glu_odd", lambda t: F_(t).glu(t.ones(3, 5))),
+    ("glu_scalar", lambda t: F_(t).glu(t.tensor(1.0))),
+    ("prelu_channels", lambda t: F_(t).prelu(t.ones(2, 3), t.ones(4))),
+    ("huber_delta", lambda t: F_(t).huber_loss(t.ones(3), t.ones(3), delta=-1.0)),
+    ("huber_reduction", lambda t: F_(t).huber_loss(t.ones(3), t.ones(3), reduction="x")),
+    ("kl_div_reduction", lambda t: F_(t).kl_div(t.ones(3), t.ones(3), reduction="x")),
+    ("cosine_similarity_shape", lambda t: F_(t).cosine_similarity(t.ones(3, 4), t.ones(3, 5))),
+    ("dropout1d_rank", lambda t: F_(t).dropout1d(t.ones(2, 3, 4, 5))),
+    ("dropout2d_p", lambda t: t.nn.Dropout2d(-0.1)),
+    ("max_pool1d_rank", lambda t: F_(t).max_pool1d(t.ones(2, 3, 4, 5), 2)),
+    ("avg_pool1d_rank", lambda t: F_(t).avg_pool1d(t.ones(2, 3, 4, 5), 2)),
+    ("adaptive_avg_pool1d_rank", lambda t: F_(t).adaptive_avg_pool1d(t.ones(2, 3, 4, 5), 2)),
+    ("adaptive_max_pool2d_rank", lambda t: F_(t).adaptive_max_pool2d(t.ones(3, 4), 2)),
+    ("instance_norm_one_value", lambda t: F_(t).instance_norm(t.ones(2, 3, 1))),
+    ("instance_norm_no_stats", lambda t: F_(t).instance_norm(t.ones(2, 3, 4), use_input_stats=False)),
+    ("instance_norm_rank", lambda t: t.nn.InstanceNorm2d(3)(t.ones(2, 3))),
+    ("instance_norm_affine_channels", lambda t: t.nn.InstanceNorm1d(3, affine=True)(t.ones(2, 4, 5))),
+    ("parameter_dict_key", lambda t: t.nn.ParameterDict()[1]),
+    ("parameter_dict_call", lambda t: t.nn.ParameterDict()(t.ones(1))),
+    ("sdpa_causal_and_mask", lambda t: F_(t).scaled_dot_product_attention(t.ones(1, 2, 3), t.ones(1, 2, 3), t.ones(1, 2, 3), t.ones(2, 2), is_causal=True)),
 ]
 # fmt: on
 

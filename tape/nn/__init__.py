@@ -4,20 +4,27 @@ from tape.nn import functional, init, utils
 from tape.nn.activation import (
     ELU,
     GELU,
+    GLU,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
     Tanh,
 )
-from tape.nn.containers import ModuleDict, ModuleList, ParameterList, Sequential
+from tape.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from tape.nn.conv import Conv1d, Conv2d, ConvTranspose2d
-from tape.nn.dropout import Dropout
+from tape.nn.dropout import Dropout, Dropout1d, Dropout2d
 from tape.nn.flatten import Flatten, Unflatten
 from tape.nn.flax_adapter import FlaxCall, FlaxModule
 from tape.nn.linear import Identity, Linear
@@ -25,15 +32,33 @@ from tape.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
 )
 from tape.nn.module import Module
-from tape.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from tape.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from tape.nn.parameter import Buffer, Parameter
-from tape.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from tape.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from tape.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tape.nn.sparse import Embedding
 from tape.nn.upsampling import Upsample
 
@@ -50,6 +75,7 @@ __all__ = [
     "ModuleList",
     "ModuleDict",
     "ParameterList",
+    "ParameterDict",
     "Identity",
     "Linear",
     "Conv1d",
@@ -59,8 +85,18 @@ __all__ = [
     "BatchNorm2d",
     "LayerNorm",
     "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "Dropout",
+    "Dropout1d",
+    "Dropout2d",
     "Embedding",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
     "Flatten",
     "Unflatten",
     "ReLU",
@@ -75,9 +111,20 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "LogSoftmax",
+    "LogSigmoid",
+    "Softmin",
+    "GLU",
+    "Hardsigmoid",
+    "Hardswish",
+    "Mish",
+    "PReLU",
     "MaxPool2d",
     "AvgPool2d",
     "AdaptiveAvgPool2d",
+    "MaxPool1d",
+    "AvgPool1d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool2d",
     "Upsample",
     "MSELoss",
     "L1Loss",
@@ -86,4 +133,6 @@ __all__ = [
     "NLLLoss",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "HuberLoss",
+    "KLDivLoss",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 from jax import lax
 
 from tape import _dtype
+from tape._dispatch import _raise_broadcast_error
 from tape.autograd import grad_mode
 from tape.nn import _conv_lowering as _lowering
 from tape.ops import elementwise, linalg
@@ -502,17 +503,21 @@ _adaptive_avg_1x1 = register(
 )
 
 
+def _adaptive_size(input, output_size) -> tuple:
+    """``output_size`` as (h, w); a None keeps the input's size."""
+    if isinstance(output_size, (tuple, list)):
+        return tuple(
+            s if o is None else int(o) for o, s in zip(output_size, input.shape[-2:], strict=True)
+        )
+    return _pair(output_size)
+
+
 def adaptive_avg_pool2d(input, output_size):
     if input.dim() not in (3, 4):
         raise RuntimeError(
             f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}"
         )
-    if isinstance(output_size, (tuple, list)):
-        out = tuple(
-            s if o is None else int(o) for o, s in zip(output_size, input.shape[-2:], strict=True)
-        )
-    else:
-        out = _pair(output_size)
+    out = _adaptive_size(input, output_size)
     if out == (1, 1):
         return dispatch(_adaptive_avg_1x1, (input,))
     return dispatch(_adaptive_avg, (input,), (("out_hw", out),))
@@ -1432,3 +1437,516 @@ def cross_entropy(
         ("unbatched", unbatched),
     )
     return dispatch(op, (input, target, weight), static)
+
+
+# ================================================================================================
+# more activations
+# ================================================================================================
+_logsigmoid = register("log_sigmoid", jax.nn.log_sigmoid, "LogSigmoidBackward0", NONE)
+
+
+def logsigmoid(input):
+    return dispatch(_logsigmoid, (input,))
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """``softmax(-input)``, as torch computes it."""
+    dim = _softmax_dim("softmin", input.dim(), dim)
+    return softmax(-input, dim, dtype=dtype)
+
+
+def _glu_fwd(x, axis):
+    a, b = jnp.split(x, 2, axis=axis)
+    return a * jax.nn.sigmoid(b)
+
+
+_glu = register("glu", _glu_fwd, "GluBackward0", NONE)
+
+
+def glu(input, dim=-1):
+    if input.dim() == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    axis = _softmax_dim("glu", input.dim(), dim)
+    if input.shape[axis] % 2:
+        raise RuntimeError(
+            f"Halving dimension must be even, but dimension {axis} is size {input.shape[axis]}"
+        )
+    return dispatch(_glu, (input,), (("axis", axis),))
+
+
+def _hardsigmoid_fwd(x):
+    """``relu6(x + 3) / 6``; torch's gradient is 1/6 strictly inside (-3, 3), else 0 (NaN too)."""
+    y = jnp.where((x > -3) & (x < 3), x / 6 + 0.5, jnp.where(x >= 3, 1, 0)).astype(x.dtype)
+    return jnp.where(jnp.isnan(x), lax.stop_gradient(x), y)
+
+
+_hardsigmoid = register("hardsigmoid", _hardsigmoid_fwd, "HardsigmoidBackward0", NONE)
+
+
+def hardsigmoid(input, inplace=False):
+    out = dispatch(_hardsigmoid, (input,))
+    return input.copy_(out) if inplace else out
+
+
+def _hardswish_fwd(x):
+    """``x * relu6(x + 3) / 6``; torch's gradient is ``x / 3 + 0.5`` strictly inside (-3, 3), 0
+    below, 1 above (NaN too)."""
+    inside = jnp.where((x > -3) & (x < 3), x, 0)
+    return jnp.where(x <= -3, x * 0, jnp.where(x < 3, inside * (inside + 3) / 6, x))
+
+
+_hardswish = register("hardswish", _hardswish_fwd, "HardswishBackward0", NONE)
+
+
+def hardswish(input, inplace=False):
+    out = dispatch(_hardswish, (input,))
+    return input.copy_(out) if inplace else out
+
+
+_mish = register("mish", lambda x: x * jnp.tanh(jax.nn.softplus(x)), "MishBackward0", NONE)
+
+
+def mish(input, inplace=False):
+    out = dispatch(_mish, (input,))
+    return input.copy_(out) if inplace else out
+
+
+def _prelu_fwd(x, w):
+    if x.ndim > 1:
+        w = w.reshape((1, -1) + (1,) * (x.ndim - 2))
+    return jnp.where(x > 0, x, w * x)
+
+
+_prelu = register("prelu", _prelu_fwd, "PreluKernelBackward0", SAME)
+
+
+def prelu(input, weight):
+    n = weight.numel()
+    if n != 1:
+        if input.dim() == 0:
+            raise RuntimeError("Not allow zero-dim input tensor.")
+        c = input.shape[1] if input.dim() > 1 else 1
+        if c != n:
+            raise RuntimeError(
+                f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                f"{n} and channel size = {c}."
+            )
+    if weight.dim() > 1:
+        raise RuntimeError(
+            f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.dim()}"
+        )
+    return dispatch(_prelu, (input, weight))
+
+
+# ================================================================================================
+# distances, normalize, attention
+# ================================================================================================
+def _pnorm(x, p, axis, keepdims):
+    if p == 2:
+        return jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=keepdims))
+    if p == 1:
+        return jnp.sum(jnp.abs(x), axis=axis, keepdims=keepdims)
+    if p == float("inf"):
+        return jnp.max(jnp.abs(x), axis=axis, keepdims=keepdims)
+    return jnp.sum(jnp.abs(x) ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
+
+
+_normalize = register(
+    "normalize",
+    lambda x, p, axis, eps: x / jnp.maximum(_pnorm(x, p, axis, True), eps),
+    "DivBackward0",
+    NONE,
+)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(‖input‖_p, eps)`` along ``dim``."""
+    if out is not None:
+        raise NotImplementedError("normalize(out=) is not implemented in tape")
+    axis = _softmax_dim("normalize", input.dim(), dim)
+    return dispatch(_normalize, (input,), (("p", float(p)), ("axis", axis), ("eps", float(eps))))
+
+
+def _cosine_fwd(x1, x2, axis, eps):
+    x1, x2 = jnp.broadcast_arrays(x1, x2)
+    n1 = jnp.maximum(_pnorm(x1, 2, axis, True), eps)
+    n2 = jnp.maximum(_pnorm(x2, 2, axis, True), eps)
+    return jnp.sum((x1 / n1) * (x2 / n2), axis=axis)
+
+
+_cosine = register("cosine_similarity", _cosine_fwd, "SumBackward1", SAME)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    try:
+        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError as error:
+        _raise_broadcast_error((x1, x2), error)
+    axis = _softmax_dim("cosine_similarity", len(shape), dim)
+    return dispatch(_cosine, (x1, x2), (("axis", axis), ("eps", float(eps))))
+
+
+_pairwise = register(
+    "pairwise_distance",
+    lambda x1, x2, p, eps, keepdim: _pnorm(x1 - x2 + eps, p, -1, keepdim),
+    "NormBackward1",
+    SAME,
+)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """``‖x1 - x2 + eps‖_p`` over the last dimension."""
+    static = (("p", float(p)), ("eps", float(eps)), ("keepdim", bool(keepdim)))
+    return dispatch(_pairwise, (x1, x2), static)
+
+
+def _sdpa_fwd(q, k, v, mask, noise, scale, causal):
+    scores = jnp.matmul(q, jnp.swapaxes(k, -1, -2)) * jnp.asarray(scale, q.dtype)
+    if causal:
+        lq, lk = q.shape[-2], k.shape[-2]
+        mask = jnp.tril(jnp.ones((lq, lk), bool))
+    if mask is not None:
+        if mask.dtype == jnp.bool_:
+            scores = jnp.where(mask, scores, -jnp.inf)
+        else:
+            scores = scores + mask
+    weights = jax.nn.softmax(scores, axis=-1)
+    if noise is not None:
+        weights = weights * noise
+    return jnp.matmul(weights, v)
+
+
+# torch's CPU flash kernel for 4-D inputs without dropout or a mask that needs a gradient; its
+# math path otherwise.
+_sdpa_ops = {
+    True: register("sdpa_flash", _sdpa_fwd, "ScaledDotProductFlashAttentionForCpuBackward0", NONE),
+    False: register("sdpa_math", _sdpa_fwd, "UnsafeViewBackward0", NONE),
+}
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    attn_mask=None,
+    dropout_p=0.0,
+    is_causal=False,
+    scale=None,
+    enable_gqa=False,
+):
+    """``softmax(q @ k.T * scale + mask) @ v``; a bool mask marks the positions that take part.
+    ``dropout_p > 0`` draws its mask from tape's generator (not torch's values)."""
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+            "is_causal=True"
+        )
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention(enable_gqa=True) is not in tape")
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    noise = None
+    if dropout_p > 0:
+        from tape import _random, creation
+
+        shape = (*query.shape[:-1], key.shape[-2])
+        np_dtype = query.dtype.np
+        if dropout_p >= 1:
+            mask = np.zeros(shape, np_dtype)
+        else:
+            mask = _random.default_generator.bernoulli(1.0 - dropout_p, shape, np_dtype)
+            mask = mask / np_dtype.type(1.0 - dropout_p)
+        noise = creation.tensor(mask, dtype=query.dtype)
+    flash = (
+        query.dim() == key.dim() == value.dim() == 4
+        and dropout_p == 0
+        and (attn_mask is None or not attn_mask.requires_grad)
+    )
+    static = (("scale", scale), ("causal", bool(is_causal)))
+    return dispatch(_sdpa_ops[flash], (query, key, value, attn_mask, noise), static)
+
+
+# ================================================================================================
+# more losses
+# ================================================================================================
+def _huber_fwd(x, y, delta, reduction):
+    d = jnp.abs(x - y)
+    return _reduce(jnp.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction)
+
+
+_huber = register("huber_loss", _huber_fwd, "HuberLossBackward0", FLOAT)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    _check_reduction(reduction)
+    if weight is not None:
+        raise NotImplementedError("huber_loss(weight=) is not implemented in tape")
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_same_size(input, target, "huber_loss")
+    static = (("delta", float(delta)), ("reduction", reduction))
+    return dispatch(_huber, (input, target), static)
+
+
+def _kl_div_fwd(x, y, log_target, reduction):
+    if log_target:
+        loss = jnp.exp(y) * (y - x)
+    else:
+        loss = jax.scipy.special.xlogy(y, y) - y * x
+    if reduction == "batchmean":
+        return jnp.sum(loss) / x.shape[0]
+    return _reduce(loss, reduction)
+
+
+# torch's kl_div ends in its reduction, or in the pointwise formula's last op.
+_kl_div_ops = {
+    (r, log): register(f"kl_div_{r}_{log}", _kl_div_fwd, name, FLOAT)
+    for r, log, name in (
+        ("none", False, "SubBackward0"),
+        ("none", True, "MulBackward0"),
+        ("mean", False, "MeanBackward0"),
+        ("mean", True, "MeanBackward0"),
+        ("sum", False, "SumBackward0"),
+        ("sum", True, "SumBackward0"),
+        ("batchmean", False, "DivBackward0"),
+        ("batchmean", True, "DivBackward0"),
+    )
+}
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Pointwise ``target * (log target - input)`` (``input`` holds log-probabilities)."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if reduction not in (*_REDUCTIONS, "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if reduction == "batchmean" and input.dim() == 0:
+        reduction = "sum"
+    static = (("log_target", bool(log_target)), ("reduction", reduction))
+    return dispatch(_kl_div_ops[(reduction, bool(log_target))], (input, target), static)
+
+
+# ================================================================================================
+# channel dropout, 1-d pooling, adaptive max pooling, instance norm
+# ================================================================================================
+def _feature_dropout(input, p, training, inplace):
+    """torch's ``feature_dropout``: one ``bernoulli_(1 - p) / (1 - p)`` draw per (N, C) channel
+    from the default generator, so masks equal torch's under the same ``manual_seed``."""
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    from tape import _random, creation
+
+    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
+    np_dtype = input.dtype.np
+    if p == 1:
+        noise = np.zeros(shape, np_dtype)
+    else:
+        mask = _random.default_generator.bernoulli(1.0 - p, shape, np_dtype)
+        noise = (mask / np_dtype.type(1.0 - p)).astype(np_dtype)
+    noise = creation.tensor(noise, dtype=input.dtype)
+    return input.mul_(noise) if inplace else dispatch(_dropout, (input, noise))
+
+
+def _check_dropout_p(p) -> None:
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, L) or (C, L) input."""
+    _check_dropout_p(p)
+    if input.dim() not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input. Note that "
+            "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, "
+            "a channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs)."
+        )
+    if input.dim() == 3:
+        return _feature_dropout(input, p, training, inplace)
+    return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, H, W) input (3-D input: channels of (N, C, L), as torch)."""
+    _check_dropout_p(p)
+    if input.dim() not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {input.dim()}-D input to dropout2d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead. Note that dropout2d exists to provide "
+            "channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 3D or 4D inputs).",
+            stacklevel=2,
+        )
+    if input.dim() == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    return _feature_dropout(input, p, training, inplace)
+
+
+def _check_1d_rank(input, name: str) -> None:
+    if input.dim() not in (2, 3):
+        raise RuntimeError(
+            f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument "
+            f"#1 'self' (while checking arguments for {name})"
+        )
+
+
+def max_pool1d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    return_indices=False,
+):
+    """max_pool2d over a height-1 view, as torch computes it."""
+    if input.dim() not in (2, 3):
+        raise RuntimeError(
+            "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
+            f"for input, but got:{_size_str(input)}"
+        )
+    stride = kernel_size if stride is None or stride == [] or stride == () else stride
+    out = max_pool2d(
+        input.unsqueeze(-2),
+        (1, _pair(kernel_size, 1)[0]),
+        (1, _pair(stride, 1)[0]),
+        (0, _pair(padding, 1)[0]),
+        (1, _pair(dilation, 1)[0]),
+        ceil_mode,
+        return_indices,
+    )
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+max_pool1d_with_indices = max_pool1d
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """avg_pool2d over a height-1 view, as torch computes it."""
+    _check_1d_rank(input, "avg_pool1d")
+    stride = kernel_size if stride is None or stride == [] or stride == () else stride
+    out = avg_pool2d(
+        input.unsqueeze(-2),
+        (1, _pair(kernel_size, 1)[0]),
+        (1, _pair(stride, 1)[0]),
+        (0, _pair(padding, 1)[0]),
+        ceil_mode,
+        count_include_pad,
+    )
+    return out.squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """adaptive_avg_pool2d over a height-1 view, as torch computes it."""
+    _check_1d_rank(input, "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, _pair(output_size, 1)[0])).squeeze(-2)
+
+
+def _adaptive_windows(size: int, out: int) -> list:
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_max_fwd(x, out_hw):
+    """Each output cell's window gathered into a row (padded by repeating the window's first
+    element, which never wins a tie) and reduced by argmax: torch's first maximum, or a NaN."""
+    h, w = x.shape[-2:]
+    rows, cols = _adaptive_windows(h, out_hw[0]), _adaptive_windows(w, out_hw[1])
+    length = max(e - s for s, e in rows) * max(e - s for s, e in cols)
+    table = np.zeros((*out_hw, length), np.int64)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            cells = [r * w + c for r in range(r0, r1) for c in range(c0, c1)]
+            table[i, j] = cells + [cells[0]] * (length - len(cells))
+    windows = jnp.take(x.reshape(*x.shape[:-2], h * w), jnp.asarray(table), axis=-1)
+    k = jnp.argmax(windows, axis=-1)[..., None]
+    best = jnp.take_along_axis(windows, k, axis=-1)[..., 0]
+    index = jnp.take_along_axis(jnp.broadcast_to(jnp.asarray(table), windows.shape), k, axis=-1)
+    return best, index[..., 0]
+
+
+_adaptive_max = register(
+    "adaptive_max_pool2d", _adaptive_max_fwd, "AdaptiveMaxPool2DBackward0", NONE, saves="both"
+)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    if input.dim() not in (3, 4):
+        raise RuntimeError(
+            f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: {_size_str(input)}"
+        )
+    out = _adaptive_size(input, output_size)
+    best, index = dispatch(_adaptive_max, (input,), (("out_hw", out),))
+    return (best, index) if return_indices else best
+
+
+adaptive_max_pool2d_with_indices = adaptive_max_pool2d
+
+
+def _instance_norm_fwd(x, w, b, eps):
+    """Batch norm over the (1, N*C, ...) view, as torch computes it; also returns the
+    per-instance mean and biased variance, shaped (N, C)."""
+    n, c = x.shape[:2]
+    tile = None if w is None else jnp.tile(w, n)
+    out, mean, var = _bn_train_fwd(
+        x.reshape(1, n * c, *x.shape[2:]), tile, None if b is None else jnp.tile(b, n), eps
+    )
+    return out.reshape(x.shape), mean.reshape(n, c), var.reshape(n, c)
+
+
+_instance_norm = register("instance_norm", _instance_norm_fwd, "ViewBackward0", SAME, remat=False)
+_instance_norm_eval = register("instance_norm_eval", _bn_eval_fwd, "ViewBackward0", SAME)
+
+
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats=True,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """Each (sample, channel) normalized over its own spatial values; the running statistics
+    move by the batch mean of the per-instance ones."""
+    if use_input_stats and math.prod(input.shape[2:]) == 1:
+        raise ValueError(
+            f"Expected more than 1 spatial element when training, got input size {input.shape}"
+        )
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(
+                "Expected running_mean and running_var to be defined when use_input_stats is false"
+            )
+        args = (input, running_mean, running_var, weight, bias)
+        return dispatch(_instance_norm_eval, args, (("eps", float(eps)),))
+    out, mean, var = dispatch(_instance_norm, (input, weight, bias), (("eps", float(eps)),))
+    n = math.prod(input.shape[2:])
+    with grad_mode.no_grad():
+        for running, stat, correction in (
+            (running_mean, mean, 1.0),
+            (running_var, var, n / (n - 1)),
+        ):
+            if running is not None:
+                static = (("momentum", float(momentum)), ("correction", correction))
+                new = dispatch(_bn_update_op, (running, stat.detach().mean(0)), static)
+                running.copy_(new)
+    return out

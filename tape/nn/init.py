@@ -21,6 +21,8 @@ __all__ = [
     "ones_",
     "zeros_",
     "eye_",
+    "dirac_",
+    "orthogonal_",
     "xavier_uniform_",
     "xavier_normal_",
     "kaiming_uniform_",
@@ -183,6 +185,51 @@ def eye_(tensor):
 
     with grad_mode.no_grad():
         return tensor.copy_(creation.eye(*tensor.shape, dtype=tensor.dtype))
+
+
+def dirac_(tensor, groups=1):
+    """Conv weights that pass each input channel (per group) through unchanged."""
+    dimensions = tensor.dim()
+    if dimensions not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    values = np.zeros(sizes, tensor.dtype.np)
+    center = tuple(s // 2 for s in sizes[2:])
+    for g in range(groups):
+        for d in range(min_dim):
+            values[(g * out_chans_per_grp + d, d, *center)] = 1
+    from tape import creation
+
+    with grad_mode.no_grad():
+        return tensor.copy_(creation.tensor(values, dtype=tensor.dtype))
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """torch's draws (a normal (rows, cols) matrix) and its sign-fixed QR. The QR runs in
+    float64 here (torch: its LAPACK in the tensor's dtype), so values agree to about 1 ulp."""
+    if tensor.dim() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    dt = tensor.dtype.np
+    flattened = (generator or _random.default_generator).normal((rows, cols), dt, 0.0, 1.0)
+    if rows < cols:
+        flattened = flattened.T
+    q, r = np.linalg.qr(flattened.astype(np.float64))
+    q = (q * np.sign(np.diag(r))).astype(dt)
+    if rows < cols:
+        q = q.T
+    from tape import creation
+
+    values = (q * dt.type(gain)).reshape(tuple(tensor.shape))
+    with grad_mode.no_grad():
+        return tensor.copy_(creation.tensor(values, dtype=tensor.dtype))
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):

@@ -1,0 +1,525 @@
+"""RNN, LSTM, GRU and their one-step cells, with torch's parameters, init and outputs.
+
+Each layer and direction of a recurrent module is one registry op: a pure JAX function that
+computes the input projection for every step at once, then runs the recurrence with
+``jax.lax.scan``, so that XLA compiles the loop and ``jax.vjp`` gives its backward. The cells
+are compositions of ordinary ops, as torch's CPU cells are.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import jax
+import jax.numpy as jnp
+
+from tape import creation
+from tape.nn import functional as F
+from tape.nn import init
+from tape.nn.module import Module
+from tape.nn.parameter import Parameter
+from tape.ops.registry import SAME, dispatch, register
+from tape.ops.shape import cat, stack
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+
+# ================================================================================================
+# One layer in one direction: pure JAX
+# ================================================================================================
+def _project(x, w_ih, bias):
+    """``x @ w_ih.T + b_ih`` for all steps at once: (L, N, H_in) -> (L, N, G)."""
+    gx = jnp.matmul(x, w_ih.T)
+    return gx + bias[0] if bias else gx
+
+
+def _hidden(h, w_hh, bias):
+    gh = jnp.matmul(h, w_hh.T)
+    return gh + bias[1] if bias else gh
+
+
+def _simple_layer(act):
+    def fwd(x, h0, w_ih, w_hh, *bias, reverse):
+        def step(h, gx):
+            h = act(_hidden(h, w_hh, bias) + gx)
+            return h, h
+
+        h, out = jax.lax.scan(step, h0, _project(x, w_ih, bias), reverse=reverse)
+        return out, h
+
+    return fwd
+
+
+def _lstm_layer(x, h0, c0, w_ih, w_hh, *bias, reverse):
+    def step(carry, gx):
+        h, c = carry
+        i, f, g, o = jnp.split(_hidden(h, w_hh, bias) + gx, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h
+
+    (h, c), out = jax.lax.scan(step, (h0, c0), _project(x, w_ih, bias), reverse=reverse)
+    return out, h, c
+
+
+def _gru_layer(x, h0, w_ih, w_hh, *bias, reverse):
+    def step(h, gx):
+        xr, xz, xn = jnp.split(gx, 3, axis=-1)
+        hr, hz, hn = jnp.split(_hidden(h, w_hh, bias), 3, axis=-1)
+        r = jax.nn.sigmoid(hr + xr)
+        z = jax.nn.sigmoid(hz + xz)
+        n = jnp.tanh(xn + hn * r)
+        h = (h - n) * z + n
+        return h, h
+
+    h, out = jax.lax.scan(step, h0, _project(x, w_ih, bias), reverse=reverse)
+    return out, h
+
+
+# The grad_fn names are those torch shows on CPU for a unidirectional layer's output: the
+# composite RNN and GRU stack their steps, the LSTM runs as one oneDNN layer.
+_LAYER_OPS = {
+    "RNN_TANH": register(
+        "rnn_tanh_layer", _simple_layer(jnp.tanh), "StackBackward0", SAME, remat=False
+    ),
+    "RNN_RELU": register(
+        "rnn_relu_layer", _simple_layer(jax.nn.relu), "StackBackward0", SAME, remat=False
+    ),
+    "LSTM": register("lstm_layer", _lstm_layer, "MkldnnRnnLayerBackward0", SAME, remat=False),
+    "GRU": register("gru_layer", _gru_layer, "StackBackward0", SAME, remat=False),
+}
+# torch's composite RNN and GRU turn a batch_first output around in place (``transpose_``).
+_transpose_inplace = register(
+    "rnn_transpose_", lambda x: jnp.swapaxes(x, 0, 1), "TransposeBackward1", SAME, saves="none"
+)
+_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+# ================================================================================================
+# Modules
+# ================================================================================================
+class RNNBase(Module):
+    """Parameters, init, checks and the layer loop shared by RNN, LSTM and GRU."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
+        self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, proj_size
+        _check_args(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout)
+        if proj_size < 0:
+            raise ValueError(
+                "proj_size should be a positive integer or zero to disable projections"
+            )
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size > 0:
+            raise NotImplementedError("tape's LSTM does not support proj_size > 0 yet")
+        gate_size = _GATES[mode] * hidden_size
+        num_directions = 2 if bidirectional else 1
+        self._flat_weights_names: list[str] = []
+        self._all_weights: list[list[str]] = []
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else hidden_size * num_directions
+            for direction in range(num_directions):
+                suffix = "_reverse" if direction == 1 else ""
+                shapes = {
+                    f"weight_ih_l{layer}{suffix}": (gate_size, layer_input_size),
+                    f"weight_hh_l{layer}{suffix}": (gate_size, hidden_size),
+                }
+                if bias:
+                    shapes[f"bias_ih_l{layer}{suffix}"] = (gate_size,)
+                    shapes[f"bias_hh_l{layer}{suffix}"] = (gate_size,)
+                for name, shape in shapes.items():
+                    setattr(
+                        self, name, Parameter(creation.empty(shape, device=device, dtype=dtype))
+                    )
+                self._flat_weights_names.extend(shapes)
+                self._all_weights.append(list(shapes))
+        self.reset_parameters()
+
+    @property
+    def _flat_weights(self) -> list:
+        return [getattr(self, name, None) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def flatten_parameters(self) -> None:
+        """A no-op, as torch's is off cuDNN."""
+
+    def reset_parameters(self) -> None:
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    def extra_repr(self) -> str:
+        s = "{input_size}, {hidden_size}"
+        if self.proj_size != 0:
+            s += ", proj_size={proj_size}"
+        if self.num_layers != 1:
+            s += ", num_layers={num_layers}"
+        if self.bias is not True:
+            s += ", bias={bias}"
+        if self.batch_first is not False:
+            s += ", batch_first={batch_first}"
+        if self.dropout != 0:
+            s += ", dropout={dropout}"
+        if self.bidirectional is not False:
+            s += ", bidirectional={bidirectional}"
+        return s.format(**self.__dict__)
+
+    def _check_input(self, input) -> None:
+        weight_dtype = self._flat_weights[0].dtype
+        if input.dtype != weight_dtype:
+            raise ValueError(
+                f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
+                f"Convert input: input.to({weight_dtype}), or convert model: "
+                f"model.to({input.dtype})"
+            )
+        if input.dim() != 3:
+            raise RuntimeError(f"input must have 3 dimensions, got {input.dim()}")
+        if self.input_size != input.size(-1):
+            raise RuntimeError(
+                "input.size(-1) must be equal to input_size. "
+                f"Expected {self.input_size}, got {input.size(-1)}"
+            )
+
+    def _expected_hidden_size(self, input) -> tuple[int, int, int]:
+        batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+
+    @staticmethod
+    def _check_hidden_size(hx, expected: tuple, msg: str = "Expected hidden size {}, got {}"):
+        if tuple(hx.shape) != expected:
+            raise RuntimeError(msg.format(expected, list(hx.shape)))
+
+    def _zeros(self, input):
+        return creation.zeros(
+            self._expected_hidden_size(input), dtype=input.dtype, device=input.device
+        )
+
+    def _run(self, input, states: tuple) -> tuple:
+        """The layer loop on a batched input; ``states`` are h0 (and c0), each (L*D, N, H).
+        Returns the output and the final states, stacked as torch stacks them."""
+        op = _LAYER_OPS[self.mode]
+        num_directions = 2 if self.bidirectional else 1
+        if self.batch_first:
+            input = input.transpose(0, 1)
+        all_weights = self.all_weights
+        finals: list[list] = [[] for _ in states]
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(num_directions):
+                k = layer * num_directions + direction
+                args = (input, *(s[k] for s in states), *all_weights[k])
+                out, *last = dispatch(op, args, (("reverse", direction == 1),))
+                outputs.append(out)
+                for final, value in zip(finals, last, strict=True):
+                    final.append(value)
+            input = outputs[0] if num_directions == 1 else cat(outputs, 2)
+            if self.dropout != 0 and self.training and layer < self.num_layers - 1:
+                input = F.dropout(input, self.dropout, True)
+        if self.batch_first:
+            if self.mode == "LSTM":
+                input = input.transpose(0, 1)
+            else:
+                input = dispatch(_transpose_inplace, (input,))
+        return input, *(stack(final) for final in finals)
+
+
+def _check_args(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout) -> None:
+    if (
+        not isinstance(dropout, numbers.Number)
+        or not 0 <= dropout <= 1
+        or isinstance(dropout, bool)
+    ):
+        raise ValueError(
+            "dropout should be a number in range [0, 1] representing the probability of an "
+            "element being zeroed"
+        )
+    if dropout > 0 and num_layers == 1:
+        warnings.warn(
+            "dropout option adds dropout after all but last recurrent layer, so non-zero "
+            f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+            f"num_layers={num_layers}",
+            stacklevel=4,
+        )
+    for name, value in (("bias", bias), ("batch_first", batch_first)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, int):
+            raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
+        if value <= 0:
+            raise ValueError(f"{name} must be greater than zero")
+    if num_layers <= 0:
+        raise ValueError("num_layers must be greater than zero")
+    if mode not in _GATES:
+        raise ValueError("Unrecognized RNN mode: " + mode)
+
+
+class _SingleState(RNNBase):
+    """RNN and GRU: one hidden state ``hx``."""
+
+    def forward(self, input, hx=None) -> tuple:
+        name = "RNN" if self.mode.startswith("RNN") else self.mode
+        if input.dim() not in (2, 3):
+            raise ValueError(
+                f"{name}: Expected input to be 2D or 3D, got {input.dim()}D"
+                + (" tensor instead" if name == "RNN" else " instead")
+            )
+        batched = input.dim() == 3
+        batch_dim = 0 if self.batch_first else 1
+        if not batched:
+            input = input.unsqueeze(batch_dim)
+            if hx is not None:
+                if hx.dim() != 2:
+                    raise RuntimeError(
+                        "For unbatched 2-D input, hx should also be 2-D but got "
+                        f"{hx.dim()}-D tensor"
+                    )
+                hx = hx.unsqueeze(1)
+        elif hx is not None and hx.dim() != 3:
+            raise RuntimeError(
+                f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor"
+            )
+        if hx is None:
+            hx = self._zeros(input)
+        self._check_input(input)
+        self._check_hidden_size(hx, self._expected_hidden_size(input))
+        output, hidden = self._run(input, (hx,))
+        if not batched:
+            output, hidden = output.squeeze(batch_dim), hidden.squeeze(1)
+        return output, hidden
+
+
+class RNN(_SingleState):
+    """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or relu)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if len(args) > 3:
+            self.nonlinearity = args[3]
+            args = args[:3] + args[4:]
+        else:
+            self.nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        if self.nonlinearity == "tanh":
+            mode = "RNN_TANH"
+        elif self.nonlinearity == "relu":
+            mode = "RNN_RELU"
+        else:
+            raise ValueError(
+                f"Unknown nonlinearity '{self.nonlinearity}'. Select from 'tanh' or 'relu'."
+            )
+        super().__init__(mode, *args, **kwargs)
+
+
+class GRU(_SingleState):
+    """Gated recurrent unit; gates r, z, n with ``n = tanh(W_in x + b_in + r*(W_hn h + b_hn))``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        super().__init__("GRU", *args, **kwargs)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; gates i, f, g, o. ``proj_size`` is not supported."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__("LSTM", *args, **kwargs)
+
+    def forward(self, input, hx=None) -> tuple:
+        if input.dim() not in (2, 3):
+            raise ValueError(f"LSTM: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        batched = input.dim() == 3
+        batch_dim = 0 if self.batch_first else 1
+        if not batched:
+            input = input.unsqueeze(batch_dim)
+        if hx is None:
+            hx = (self._zeros(input), self._zeros(input))
+        else:
+            want = 3 if batched else 2
+            if hx[0].dim() != want or hx[1].dim() != want:
+                kind = "batched 3-D" if batched else "unbatched 2-D"
+                raise RuntimeError(
+                    f"For {kind} input, hx and cx should also be {want}-D but got "
+                    f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors"
+                )
+            if not batched:
+                hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
+        self._check_input(input)
+        expected = self._expected_hidden_size(input)
+        self._check_hidden_size(hx[0], expected, "Expected hidden[0] size {}, got {}")
+        self._check_hidden_size(hx[1], expected, "Expected hidden[1] size {}, got {}")
+        output, h, c = self._run(input, tuple(hx))
+        if not batched:
+            output, h, c = output.squeeze(batch_dim), h.squeeze(1), c.squeeze(1)
+        return output, (h, c)
+
+
+# ================================================================================================
+# Cells
+# ================================================================================================
+class RNNCellBase(Module):
+    """Parameters ``weight_ih``, ``weight_hh`` (and ``bias_ih``, ``bias_hh``) of one cell."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        num_chunks: int,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        factory = {"device": device, "dtype": dtype}
+        gates = num_chunks * hidden_size
+        self.weight_ih = Parameter(creation.empty((gates, input_size), **factory))
+        self.weight_hh = Parameter(creation.empty((gates, hidden_size), **factory))
+        if bias:
+            self.bias_ih = Parameter(creation.empty(gates, **factory))
+            self.bias_hh = Parameter(creation.empty(gates, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def extra_repr(self) -> str:
+        s = "{input_size}, {hidden_size}"
+        if "bias" in self.__dict__ and self.bias is not True:
+            s += ", bias={bias}"
+        if "nonlinearity" in self.__dict__ and self.nonlinearity != "tanh":
+            s += ", nonlinearity={nonlinearity}"
+        return s.format(**self.__dict__)
+
+    def reset_parameters(self) -> None:
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    def _prepare(self, name: str, input, states: tuple, what: str) -> tuple:
+        """Checks as torch's; returns (batched, input, states) with a batch dimension."""
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        for i, s in enumerate(states):
+            if s is not None and s.dim() not in (1, 2):
+                label = what if len(states) == 1 else f"{what}[{i}]"
+                raise ValueError(f"{name}: Expected {label} to be 1D or 2D, got {s.dim()}D instead")
+        batched = input.dim() == 2
+        if not batched:
+            input = input.unsqueeze(0)
+        if states[0] is None:
+            zeros = creation.zeros(
+                input.size(0), self.hidden_size, dtype=input.dtype, device=input.device
+            )
+            states = (zeros,) * len(states)
+        elif not batched:
+            states = tuple(s.unsqueeze(0) for s in states)
+        if input.size(1) != self.input_size:
+            raise RuntimeError(
+                f"input has inconsistent input_size: got {input.size(1)} expected {self.input_size}"
+            )
+        for i, s in enumerate(states):
+            if s.size(0) != input.size(0):
+                raise RuntimeError(
+                    f"Input batch size {input.size(0)} doesn't match hidden{i} batch size "
+                    f"{s.size(0)}"
+                )
+            if s.size(1) != self.hidden_size:
+                raise RuntimeError(
+                    f"hidden{i} has inconsistent hidden_size: got {s.size(1)}, "
+                    f"expected {self.hidden_size}"
+                )
+        return batched, input, states
+
+    def _gates(self, input, hx):
+        """``(x W_ih^T + b_ih, h W_hh^T + b_hh)``."""
+        return F.linear(input, self.weight_ih, self.bias_ih), F.linear(
+            hx, self.weight_hh, self.bias_hh
+        )
+
+
+class RNNCell(RNNCellBase):
+    """One step of an Elman RNN."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        batched, input, (hx,) = self._prepare("RNNCell", input, (hx,), "hidden")
+        gx, gh = self._gates(input, hx)
+        if self.nonlinearity == "tanh":
+            out = (gh + gx).tanh()
+        elif self.nonlinearity == "relu":
+            out = F.relu(gh + gx)
+        else:
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        return out if batched else out.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One step of an LSTM; returns ``(h, c)``."""
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(self, input, hx=None) -> tuple:
+        states = (None, None) if hx is None else tuple(hx)
+        batched, input, (h, c) = self._prepare("LSTMCell", input, states, "hx")
+        gx, gh = self._gates(input, h)
+        i, f, g, o = (gh + gx).chunk(4, 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h = o.sigmoid() * c.tanh()
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """One step of a GRU."""
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, input, hx=None):
+        batched, input, (hx,) = self._prepare("GRUCell", input, (hx,), "hidden")
+        gx, gh = self._gates(input, hx)
+        xr, xz, xn = gx.chunk(3, 1)
+        hr, hz, hn = gh.chunk(3, 1)
+        r = (hr + xr).sigmoid()
+        z = (hz + xz).sigmoid()
+        n = (xn + hn * r).tanh()
+        out = (hx - n) * z + n
+        return out if batched else out.squeeze(0)
