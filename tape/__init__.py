@@ -57,10 +57,12 @@ from tape._device import cuda, device  # noqa: E402
 from tape._dtype import (  # noqa: E402
     bfloat16,
     dtype,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,

@@ -211,3 +211,67 @@ def result_type(tensor_dtypes, zero_dim_dtypes, scalar_ranks) -> dtype:
         if result is None or top > result._rank:
             result = category_default(top)
     return result
+
+
+class _Info:
+    """Equal when of one kind and one dtype, as torch's finfo and iinfo."""
+
+    dtype: str
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self.dtype == other.dtype
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.dtype))
+
+    def _checked(self, d: dtype) -> dtype:
+        """``d``, when of this kind (floating for finfo, integer for iinfo); else torch's error."""
+        this = type(self).__name__
+        floating = this == "finfo"
+        if d.is_floating_point != floating:
+            kind, other = ("a floating point", "iinfo") if floating else ("an integer", "finfo")
+            raise TypeError(
+                f"torch.{this}() requires {kind} input type. Use torch.{other} to handle "
+                f"'torch.{this}'"
+            )
+        return d
+
+
+class finfo(_Info):
+    """torch.finfo: the limits of a floating dtype (the default dtype when none is given)."""
+
+    def __init__(self, type: dtype | None = None) -> None:
+        d = self._checked(get_default_dtype() if type is None else to_dtype(type))
+        info = ml_dtypes.finfo(d.np)
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -int(info.precision)
+        self.dtype = d.name
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+            f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, "
+            f"dtype={self.dtype})"
+        )
+
+
+class iinfo(_Info):
+    """torch.iinfo: the limits of an integer dtype."""
+
+    def __init__(self, type: dtype) -> None:
+        d = to_dtype(type)
+        if d.name == "bool":
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        self._checked(d)
+        info = np.iinfo(d.np)
+        self.bits = int(info.bits)
+        self.max = int(info.max)
+        self.min = int(info.min)
+        self.dtype = d.name
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

@@ -10,7 +10,20 @@ from tape.ops.inplace import INPLACE
 from tape.tensor import Tensor
 
 # Functions whose first argument is not ``self``.
-_NOT_METHODS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "einsum", "where"}
+_NOT_METHODS = {
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "einsum",
+    "where",
+    "meshgrid",
+    "broadcast_tensors",
+    "std_mean",
+    "var_mean",
+}
 _PROPERTIES = {"T": shape.T, "mT": shape.mT}
 
 
@@ -108,6 +121,10 @@ _OPERATORS = {
     "__and__": elementwise.bitwise_and,
     "__or__": elementwise.bitwise_or,
     "__xor__": elementwise.bitwise_xor,
+    "__lshift__": elementwise.bitwise_left_shift,
+    "__rshift__": elementwise.bitwise_right_shift,
+    "__rlshift__": lambda self, other: elementwise.bitwise_left_shift(other, self),
+    "__rrshift__": lambda self, other: elementwise.bitwise_right_shift(other, self),
     "__eq__": elementwise.eq,
     "__ne__": elementwise.ne,
     "__lt__": elementwise.lt,
@@ -121,6 +138,8 @@ _OPERATORS = {
     "__imul__": INPLACE["mul_"],
     "__itruediv__": INPLACE["div_"],
     "__ipow__": INPLACE["pow_"],
+    "__ilshift__": INPLACE["bitwise_left_shift_"],
+    "__irshift__": INPLACE["bitwise_right_shift_"],
 }
 
 
@@ -168,6 +187,22 @@ for _name in ("radd", "rsub", "rmul", "rfloordiv", "rmod", "rpow"):
     _OPERATORS[f"__{_name}__"] = _reflected(_OPERATORS[f"__{_name}__"])
 
 
+def _type(self, dtype=None, non_blocking=False, **kwargs):
+    """``x.type()``: the legacy type name ('torch.FloatTensor'); ``x.type(dtype)``: ``x`` in
+    that dtype, given as a dtype or a legacy type name."""
+    if dtype is None:
+        cuda = ".cuda" if self.device.type == "cuda" else ""
+        return f"torch{cuda}.{_dtype.LEGACY_TYPES[self.dtype.name]}"
+    if isinstance(dtype, str):
+        names = {f"torch.{v}": k for k, v in _dtype.LEGACY_TYPES.items()}
+        name = dtype.replace(".cuda.", ".")
+        if name not in names:
+            raise ValueError(f"invalid type: '{dtype}'")
+        device = "cuda" if ".cuda." in dtype else "cpu"
+        return self.to(_dtype.to_dtype(names[name]), device=device)
+    return self.to(dtype)
+
+
 def bind() -> None:
     for name, fn in FUNCTIONS.items():
         if name not in _NOT_METHODS and name not in _PROPERTIES and not hasattr(Tensor, name):
@@ -181,6 +216,7 @@ def bind() -> None:
     for name, fn in _OPERATORS.items():
         setattr(Tensor, name, fn)
     Tensor.where = _where
+    Tensor.type = _type
     Tensor.softmax = softmax
     Tensor.log_softmax = log_softmax
     Tensor.__hash__ = object.__hash__

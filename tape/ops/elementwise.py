@@ -33,11 +33,12 @@ mul = binary("mul", jnp.multiply, "MulBackward0", saves="partners")
 _div = register("div", jnp.true_divide, "DivBackward0", FLOAT)
 
 
-def _not_implemented(fn, aten: str):
-    """``fn`` with torch's "NotImplemented" backward: building the graph works, backward raises."""
+def _not_implemented(fn, aten: str, message: str = "derivative for aten::{} is not implemented"):
+    """``fn`` with torch's "NotImplemented" backward: building the graph works, backward raises
+    ``message`` (formatted with the aten op's name)."""
 
     def f_bwd(_, g):
-        raise RuntimeError(f"derivative for aten::{aten} is not implemented")
+        raise RuntimeError(message.format(aten))
 
     def wrapped(*xs, **static):
         @jax.custom_vjp
@@ -78,6 +79,12 @@ _rremainder = register(
     "NotImplemented",
     SAME,
 )
+_fmod = register("fmod", jnp.fmod, "FmodBackward1", SAME)
+_fmod_scalar = register(
+    "fmod_scalar", lambda x, other: jnp.fmod(x, other), "FmodBackward0", SAME, saves="none"
+)
+atan2 = binary("atan2", jnp.arctan2, "Atan2Backward0", FLOAT)
+arctan2 = atan2
 _pow = register("pow", jnp.power, "PowBackward1", SAME)
 _pow_scalar = register("pow_scalar", lambda x, exponent: x**exponent, "PowBackward0", SAME)
 _rpow = register(
@@ -185,6 +192,13 @@ def remainder(input, other):
     return dispatch(_remainder, (input, other))
 
 
+def fmod(input, other):
+    """C's fmod: the remainder takes the sign of ``input``."""
+    if _is_scalar(other):
+        return dispatch(_fmod_scalar, (_lift(input, other),), (("other", other),))
+    return dispatch(_fmod, (input, other))
+
+
 def pow(input, exponent):
     """input ** exponent; a Python exponent is baked into the compiled op so x**2 is exact."""
     if _is_scalar(input):
@@ -260,7 +274,32 @@ absolute = abs
 sign = unary("sign", jnp.sign, "SignBackward0", NONE, saves="none")
 floor = unary("floor", jnp.floor, "FloorBackward0", NONE, saves="none")
 ceil = unary("ceil", jnp.ceil, "CeilBackward0", NONE, saves="none")
-round = unary("round", jnp.round, "RoundBackward0", NONE, saves="none")
+_round = register("round", jnp.round, "RoundBackward0", NONE, saves="none")
+
+
+def _round_decimals_fwd(x, decimals):
+    """torch's rounding to ``decimals`` places: through a power of ten, half to even."""
+    scale = jnp.asarray(10.0 ** (decimals if decimals > 0 else -decimals), x.dtype)
+    if decimals > 0:
+        return jnp.round(x * scale) / scale
+    return jnp.round(x / scale) * scale
+
+
+_round_decimals = register(
+    "round_decimals", _round_decimals_fwd, "RoundBackward1", NONE, saves="none"
+)
+
+
+def round(input, *, decimals=0):
+    if decimals == 0:
+        return dispatch(_round, (input,))
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"round_cpu\" not implemented for '{_dtype.scalar_type_name(input.dtype)}'"
+        )
+    return dispatch(_round_decimals, (input,), (("decimals", int(decimals)),))
+
+
 trunc = unary("trunc", jnp.trunc, "TruncBackward0", NONE, saves="none")
 fix = trunc
 exp = unary("exp", jnp.exp, "ExpBackward0", FLOAT, saves="output")
@@ -311,6 +350,8 @@ logical_not = unary("logical_not", jnp.logical_not, None, NONE)
 bitwise_and = binary("bitwise_and", jnp.bitwise_and, None, SAME)
 bitwise_or = binary("bitwise_or", jnp.bitwise_or, None, SAME)
 bitwise_xor = binary("bitwise_xor", jnp.bitwise_xor, None, SAME)
+bitwise_left_shift = binary("bitwise_left_shift", jnp.left_shift, None, SAME)
+bitwise_right_shift = binary("bitwise_right_shift", jnp.right_shift, None, SAME)
 bitwise_not = unary("bitwise_not", jnp.invert, None, NONE)
 isnan = unary("isnan", jnp.isnan, None, NONE)
 isinf = unary("isinf", jnp.isinf, None, NONE)

@@ -363,3 +363,158 @@ def narrow(input, dim, start, length):
 
 def select(input, dim, index):
     return getitem(input, (slice(None),) * (dim % input.dim()) + (index,))
+
+
+def _along(axis: int, idx) -> tuple:
+    """The index that addresses ``idx`` along ``axis`` and everything along the other axes."""
+    return (slice(None),) * axis + (idx,)
+
+
+def _index_add_fwd(x, idx, src, axis, alpha):
+    src = src.astype(x.dtype) if alpha == 1 else (src * alpha).astype(x.dtype)
+    return x.at[_along(axis, idx)].add(src) if x.ndim else x + src.sum()
+
+
+_index_add = register("index_add", _index_add_fwd, "IndexAddBackward0", NONE, "none")
+
+
+def _check_index_range(input, axis: int, index, low: int, error: type) -> None:
+    """torch's ``error`` for an index value outside ``[low, size)`` along ``axis``."""
+    size = input.shape[axis] if input.dim() else 1
+    bad = _out_of_range(index, low * size, size)
+    if bad is not None:
+        raise error(f"index {bad} is out of bounds for dimension {axis} with size {size}")
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """``input`` with ``alpha * source`` slices added at ``index`` along ``dim``."""
+    axis = dim % max(input.dim(), 1)
+    if index.dim() > 1:
+        raise IndexError(
+            f"index_add_(): Index is supposed to be a vector, but got dim: {index.dim()} with "
+            f"type: {_dtype.scalar_type_name(index.dtype)} and size: {list(index.shape)}"
+        )
+    if index.dtype.name not in ("int64", "int32"):
+        raise RuntimeError(
+            "index_add_(): Expected dtype int32/int64 for index but got: "
+            f"{_dtype.scalar_type_name(index.dtype)}"
+        )
+    n, m = index.numel(), source.shape[axis] if source.dim() else 1
+    if n != m:
+        raise RuntimeError(
+            f"index_add_(): Number of indices ({n}) should be equal to source.size(dim): ({m}), "
+            f"for dim: {axis}"
+        )
+    _check_index_range(input, axis, index, 0, RuntimeError)
+    if source.dtype != input.dtype:
+        raise RuntimeError(
+            f"index_add_(): self ({_dtype.scalar_type_name(input.dtype)}) and source "
+            f"({_dtype.scalar_type_name(source.dtype)}) must have the same scalar type"
+        )
+    static = (("axis", axis), ("alpha", alpha))
+    return dispatch(_index_add, (input, index, source), static)
+
+
+def _index_fill_fwd(x, idx, value, axis):
+    value = jnp.asarray(value, x.dtype)
+    return x.at[_along(axis, idx)].set(value) if x.ndim else jnp.where(idx.size > 0, value, x)
+
+
+_index_fill = register("index_fill", _index_fill_fwd, "IndexFillBackward0", NONE, "none")
+_index_fill_tensor = register(
+    "index_fill_tensor", _index_fill_fwd, "IndexFillBackward1", NONE, "none"
+)
+
+
+def index_fill(input, dim, index, value):
+    """``input`` with ``value`` written at ``index`` along ``dim``."""
+    axis = dim % max(input.dim(), 1)
+    if index.dim() > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    if index.dtype.name != "int64":
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    _check_index_range(input, axis, index, -1, IndexError)
+    if isinstance(value, (int, float, bool)):
+        return dispatch(_index_fill, (input, index, value), (("axis", axis),))
+    if value.dim() != 0:
+        raise RuntimeError(
+            "index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+            f"{value.dim()} dimension(s)."
+        )
+    return dispatch(_index_fill_tensor, (input, index, value), (("axis", axis),))
+
+
+def _index_put_add(x, value, *arrays, index):
+    return x.at[_decode(index, arrays)].add(value.astype(x.dtype))
+
+
+_index_put_accumulate = register(
+    "index_put_accumulate", _index_put_add, "IndexPutBackward0", NONE, "none"
+)
+
+
+def index_put(input, indices, values, accumulate=False):
+    """``input`` with ``values`` written (or added) at the tensor ``indices``."""
+    from tape.tensor import Tensor
+
+    if values.dtype != input.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{_dtype.scalar_type_name(input.dtype)} for the destination and "
+            f"{_dtype.scalar_type_name(values.dtype)} for the source."
+        )
+    static, dynamic, _, masks = _encode(tuple(indices), Tensor)
+    _check_bounds(static, dynamic, masks, tuple(input.shape))
+    op = _index_put_accumulate if accumulate else _index_put
+    return dispatch(op, (input, values, *dynamic), (("index", static),))
+
+
+def _take_fwd(x, idx):
+    flat = x.ravel()
+    return flat[jnp.where(idx < 0, idx + flat.size, idx)]
+
+
+_take = register("take", _take_fwd, "TakeBackward0", NONE, "none")
+
+
+def take(input, index):
+    """The flattened ``input`` at ``index`` (negative values count from the end)."""
+    if index.dtype.name != "int64":
+        raise RuntimeError(
+            "take(): Expected a long tensor for index, but got "
+            f"{_dtype.scalar_type_name(index.dtype)}"
+        )
+    n = input.numel()
+    bad = _out_of_range(index, -n, n)
+    if bad is not None:
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    return dispatch(_take, (input, index))
+
+
+def _not_implemented(fn, aten):
+    from tape.ops.elementwise import _not_implemented
+
+    return _not_implemented(fn, aten, "the derivative for '{}' is not implemented.")
+
+
+def _unique_fwd(x, size):
+    values, inverse, counts = jnp.unique(
+        x.ravel(), return_inverse=True, return_counts=True, size=size, equal_nan=False
+    )
+    return values, inverse.reshape(x.shape).astype(jnp.int64), counts.astype(jnp.int64)
+
+
+_unique = register(
+    "unique", _not_implemented(_unique_fwd, "_unique2"), "Unique2Backward0", NONE, "none"
+)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values, sorted, with where each element went and how many there were.
+    Their number depends on the values, so it is read on the host first."""
+    if dim is not None:
+        raise NotImplementedError("tape's unique supports dim=None only")
+    size = len(np.unique(np.asarray(input._storage.array), equal_nan=False))  # NaNs apart
+    values, inverse, counts = dispatch(_unique, (input,), (("size", size),))
+    out = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+    return out[0] if len(out) == 1 else out

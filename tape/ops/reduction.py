@@ -25,7 +25,7 @@ def _return_type(name: str) -> type:
 
 values_indices = {
     name: _return_type(name)
-    for name in ("max", "min", "sort", "topk", "kthvalue", "median", "mode")
+    for name in ("max", "min", "sort", "topk", "kthvalue", "median", "mode", "cummax", "cummin")
 }
 
 
@@ -374,3 +374,210 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
         raise RuntimeError("selected index k out of range")
     static = (("k", int(k)), ("axis", axis), ("largest", bool(largest)))
     return values_indices["topk"](*dispatch(_topk, (input,), static))
+
+
+def _nansum_fwd(x, axis, keepdims, dtype):
+    return jnp.nansum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+
+
+_nansum = register("nansum", _nansum_fwd, "NansumBackward0")
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """The sum with NaNs counted as zero."""
+    static = (
+        ("axis", _dims(dim, input.dim())),
+        ("keepdims", keepdim),
+        ("dtype", _accum_dtype(input, dtype)),
+    )
+    return dispatch(_nansum, (input,), static)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """torch's composite: nansum over the count of non-NaN elements (DivBackward0)."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(
+            "nanmean(): expected input to have floating point or complex dtype but got "
+            f"{_legacy_name(input.dtype)}"
+        )
+    from tape.ops.elementwise import div, isnan, logical_not
+
+    count = sum(logical_not(isnan(input)), dim, keepdim)
+    return div(nansum(input, dim, keepdim, dtype=dtype), count)
+
+
+_count_nonzero = register(
+    "count_nonzero",
+    lambda x, axis: jnp.count_nonzero(x, axis=axis).astype(jnp.int64),
+    None,
+)
+
+
+def count_nonzero(input, dim=None):
+    return dispatch(_count_nonzero, (input,), (("axis", _dims(dim, input.dim())),))
+
+
+def _moment_mean(fn):
+    def fwd(x, axis, correction, keepdims):
+        return (
+            fn(x, axis=axis, ddof=correction, keepdims=keepdims),
+            jnp.mean(x, axis=axis, keepdims=keepdims),
+        )
+
+    return fwd
+
+
+_var_mean = register("var_mean", _moment_mean(jnp.var), "VarMeanBackward0")
+_std_mean = register("std_mean", _moment_mean(jnp.std), "StdMeanBackward0")
+
+
+def _moment_static(input, dim, unbiased, keepdim, correction) -> tuple:
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (
+        ("axis", _dims(dim, input.dim())),
+        ("correction", _correction(unbiased, correction)),
+        ("keepdims", keepdim),
+    )
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean) in one op."""
+    return dispatch(_var_mean, (input,), _moment_static(input, dim, unbiased, keepdim, correction))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean) in one op."""
+    return dispatch(_std_mean, (input,), _moment_static(input, dim, unbiased, keepdim, correction))
+
+
+@jax.custom_jvp
+def _zero_slope_one(x):
+    """Zeros whose gradient is the identity (``x - stop_gradient(x)`` is NaN at inf and NaN)."""
+    return jnp.zeros_like(x)
+
+
+_zero_slope_one.defjvp(lambda primals, tangents: (jnp.zeros_like(primals[0]), tangents[0]))
+
+
+def _median_all_fwd(x):
+    """The lower median; NaN if any element is NaN. The gradient is split evenly between the
+    elements equal to it, as torch's (``evenly_distribute_backward``)."""
+    flat = x.ravel()
+    if flat.size == 0:
+        return jnp.full((), jnp.nan, x.dtype)
+    value = lax.stop_gradient(jnp.sort(flat)[(flat.size - 1) // 2])
+    value = jnp.where(jnp.isnan(flat).any(), jnp.nan, value).astype(x.dtype)
+    mask = jnp.where(jnp.isnan(value), jnp.isnan(flat), flat == value)
+    share = jnp.where(mask, _zero_slope_one(flat), 0).sum() / mask.sum()
+    return value + share.astype(x.dtype)
+
+
+def _kth_fwd(x, k, axis, keepdims):
+    """The ``k``-th smallest (from 0) along ``axis`` and its index; NaN sorts last."""
+    if x.ndim == 0:
+        return x, jnp.zeros((), jnp.int64)
+    idx = lax.slice_in_dim(_argsort(x, axis, False), k, k + 1, axis=axis)
+    values = jnp.take_along_axis(x, idx, axis=axis)
+    if not keepdims:
+        values, idx = jnp.squeeze(values, axis), jnp.squeeze(idx, axis)
+    return values, idx
+
+
+def _median_dim_fwd(x, axis, keepdims):
+    """The lower median along ``axis``; where a row holds NaN, its first NaN."""
+    if x.ndim == 0:
+        return x, jnp.zeros((), jnp.int64)
+    values, idx = _kth_fwd(x, (x.shape[axis] - 1) // 2, axis, keepdims)
+    nan = jnp.isnan(x)
+    first_nan = jnp.argmax(nan, axis=axis, keepdims=keepdims).astype(jnp.int64)
+    idx = jnp.where(nan.any(axis=axis, keepdims=keepdims), first_nan, idx)
+    return _take(x, idx, axis, keepdims), idx
+
+
+def _take(x, idx, axis, keepdims):
+    """``x`` at ``idx`` along ``axis`` (``idx`` without that axis unless ``keepdims``)."""
+    picked = jnp.take_along_axis(x, idx if keepdims else jnp.expand_dims(idx, axis), axis=axis)
+    return picked if keepdims else jnp.squeeze(picked, axis)
+
+
+_median_all = register("median", _median_all_fwd, "MedianBackward0", saves="both")
+_median_dim = register("median_dim", _median_dim_fwd, "MedianBackward1")
+_kthvalue = register("kthvalue", _kth_fwd, "KthvalueBackward0")
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower of the two middle values; with ``dim``, (values, indices)."""
+    if dim is None:
+        return dispatch(_median_all, (input,))
+    static = (("axis", _axis(input, dim)), ("keepdims", keepdim))
+    return values_indices["median"](*dispatch(_median_dim, (input,), static))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest value along ``dim`` (``k`` from 1) and its index."""
+    axis = _axis(input, dim)
+    size = input.shape[axis] if input.dim() else 1
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
+    static = (("k", int(k) - 1), ("axis", axis), ("keepdims", keepdim))
+    return values_indices["kthvalue"](*dispatch(_kthvalue, (input,), static))
+
+
+def _mode_fwd(x, axis, keepdims):
+    """The most frequent value along ``axis`` (the smallest of equally frequent ones) and the
+    index of its last occurrence, as torch's CPU kernel."""
+    if x.ndim == 0:
+        return x, jnp.zeros((), jnp.int64)
+    y = jnp.moveaxis(x, axis, -1)
+    counts = (y[..., :, None] == y[..., None, :]).sum(-1)
+    best = counts.max(-1, keepdims=True)
+    value = jnp.where(counts == best, y, y.max(-1, keepdims=True)).min(-1, keepdims=True)
+    n = y.shape[-1]
+    last = n - 1 - jnp.argmax(jnp.flip(y == value, -1), -1, keepdims=True)
+    idx = jnp.moveaxis(last.astype(jnp.int64), -1, axis)
+    if not keepdims:
+        idx = jnp.squeeze(idx, axis)
+    return _take(x, idx, axis, keepdims), idx
+
+
+_mode = register("mode", _mode_fwd, "ModeBackward0")
+
+
+def mode(input, dim=-1, keepdim=False):
+    static = (("axis", _axis(input, dim)), ("keepdims", keepdim))
+    return values_indices["mode"](*dispatch(_mode, (input,), static))
+
+
+def _cumulative_pick(better):
+    """Running extreme along ``axis`` and the index where it was reached (the latest on ties;
+    a NaN wins and stays), with the gradient going to that index."""
+
+    def fwd(x, axis):
+        if x.ndim == 0:
+            return x, jnp.zeros((), jnp.int64)
+        positions = lax.broadcasted_iota(jnp.int64, x.shape, axis)
+
+        def combine(a, b):
+            (va, ia), (vb, ib) = a, b
+            take_b = jnp.isnan(vb) | (~jnp.isnan(va) & better(vb, va))
+            return jnp.where(take_b, vb, va), jnp.where(take_b, ib, ia)
+
+        _, idx = lax.associative_scan(combine, (lax.stop_gradient(x), positions), axis=axis)
+        return jnp.take_along_axis(x, idx, axis=axis), idx
+
+    return fwd
+
+
+_cummax = register("cummax", _cumulative_pick(jnp.greater_equal), "CummaxBackward0")
+_cummin = register("cummin", _cumulative_pick(jnp.less_equal), "CumminBackward0")
+
+
+def cummax(input, dim):
+    static = (("axis", _axis(input, dim)),)
+    return values_indices["cummax"](*dispatch(_cummax, (input,), static))
+
+
+def cummin(input, dim):
+    static = (("axis", _axis(input, dim)),)
+    return values_indices["cummin"](*dispatch(_cummin, (input,), static))

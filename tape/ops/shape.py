@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import jax.numpy as jnp
+import numpy as np
 
 from tape import _dtype, _views
 from tape.ops.reduction import _dims
@@ -251,8 +253,6 @@ def expand(input, *sizes):
                 f"{list(shape)}"
             )
         out.append(s)
-    if tuple(out) == shape:
-        return input
 
     def strides(sh, st):
         new = [0] * lead
@@ -489,3 +489,134 @@ def movedim(input, source, destination):
 
 
 moveaxis = movedim
+
+
+def tile(input, dims):
+    """``repeat`` with ``dims`` padded with leading ones to the tensor's rank."""
+    dims = tuple(dims)
+    return repeat(input, (1,) * (input.dim() - len(dims)) + dims)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each element repeated ``repeats`` times along ``dim`` (the flattened input when None).
+
+    An int repeats as torch does (unsqueeze, expand, clone, view: ViewBackward0); a tensor
+    picks with index_select (IndexSelectBackward0); ``repeat_interleave(counts)`` alone gives
+    each index ``counts[i]`` times."""
+    from tape import creation
+    from tape.ops.elementwise import clone
+    from tape.ops.indexing import index_select
+    from tape.tensor import Tensor
+
+    if repeats is None:
+        counts = np.asarray(input._storage.array)
+        if input.dim() != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if input.dtype.name not in ("int64", "int32"):
+            raise NotImplementedError(
+                '"repeat_interleave_cpu" not implemented for '
+                f"'{_dtype.scalar_type_name(input.dtype)}'"
+            )
+        if (counts < 0).any():
+            raise RuntimeError("repeats can not be negative")
+        return creation.tensor(np.repeat(np.arange(len(counts)), counts), dtype=input.dtype)
+    x = input if dim is not None else reshape(input, (-1,))
+    (axis,) = _dims(0 if dim is None else dim, x.dim()) or (0,)
+    if isinstance(repeats, Tensor):
+        n = x.shape[axis]
+        if repeats.numel() == 1:
+            repeats = repeats.reshape(1).expand(n)
+        elif repeats.shape[0] != n:
+            raise RuntimeError(
+                "repeats must have the same size as input along dim, but got "
+                f"repeats.size(0) = {repeats.shape[0]} and input.size(0) = {n}"
+            )
+        return index_select(x, axis, repeat_interleave(repeats))
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    shape = tuple(x.shape)
+    wide = expand(unsqueeze(x, axis + 1), shape[: axis + 1] + (repeats,) + shape[axis + 1 :])
+    out = shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1 :]
+    return view(clone(wide), out)
+
+
+_diag_embed = register(
+    "diag_embed", lambda x, k: jnp.diag(x, k), "DiagEmbedBackward0", NONE, _NO_SAVE
+)
+_diag = register("diag", lambda x, k: jnp.diagonal(x, k), "DiagonalBackward0_copy", NONE, _NO_SAVE)
+
+
+def diag(input, diagonal=0):
+    """A 1-D input's values on a square matrix's ``diagonal``, or a copy of a matrix's one."""
+    if input.dim() == 1:
+        return dispatch(_diag_embed, (input,), (("k", diagonal),))
+    if input.dim() == 2:
+        return dispatch(_diag, (input,), (("k", diagonal),))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.dim()}D")
+
+
+def _trace_fwd(x, dtype):
+    return jnp.trace(x, dtype=dtype)
+
+
+_trace = register("trace", _trace_fwd, "TraceBackward0", NONE, _NO_SAVE)
+
+
+def trace(input):
+    if input.dim() != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.dim()}")
+    dtype = jnp.int64 if input.dtype.np.kind in "biu" else None
+    return dispatch(_trace, (input,), (("dtype", dtype),))
+
+
+def _broadcast_shape(tensors) -> tuple:
+    from tape._dispatch import _raise_broadcast_error
+
+    arrays = [t._storage.meta for t in tensors]
+    try:
+        return tuple(np.broadcast_shapes(*(tuple(a.shape) for a in arrays)))
+    except ValueError as error:
+        _raise_broadcast_error(arrays, error)
+        raise
+
+
+def broadcast_tensors(*tensors):
+    """Each tensor expanded to the shape they broadcast to."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shape = _broadcast_shape(tensors)
+    return tuple(t if tuple(t.shape) == shape else expand(t, shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids: tensor ``i`` viewed along axis ``i`` and expanded ('ij'); 'xy' swaps
+    the first two axes, as torch's."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn(
+            "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
+            "argument.",
+            UserWarning,
+            stacklevel=3,  # the caller of the keyword wrapper (tape.ops._keywords)
+        )
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(
+            f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}'
+        )
+    for t in tensors:
+        if t.dim() > 1:
+            raise RuntimeError(
+                f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t!r}"
+            )
+    swap = indexing == "xy" and len(tensors) >= 2
+    order = (tensors[1], tensors[0], *tensors[2:]) if swap else tensors
+    shape = tuple(t.numel() for t in order)
+    n = len(order)
+    grids = [
+        expand(view(t, (1,) * i + (-1,) + (1,) * (n - i - 1)), shape) for i, t in enumerate(order)
+    ]
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
