@@ -140,9 +140,26 @@ def _store(leaves: list, d: _dtype.dtype) -> np.ndarray:
     return values.astype(d.np)
 
 
+_PLAIN = frozenset({bool, int, float})
+_SINGLE_ROUNDING = (_dtype.float32, _dtype.float64)  # numpy rounds a Python float once, as torch
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _from_data(data, dtype) -> np.ndarray:
     """``data`` (scalars and nested sequences of them, numpy scalars, arrays and one-element
     tensors) as a new array, inferring torch's dtype unless given."""
+    if type(data) in (list, tuple) and data:
+        kinds = set(map(type, data))
+        if kinds <= _PLAIN:  # the common case, a flat list of Python numbers: no walk
+            if dtype is not None:
+                d = _dtype.to_dtype(dtype)
+            elif float in kinds:
+                d = _dtype.get_default_dtype()
+            else:
+                d = _dtype.int64 if int in kinds else _dtype.bool_
+            if d in _SINGLE_ROUNDING and max(map(abs, data)) < _F32_MAX:
+                return np.array(data, dtype=d.np)  # no overflow: no errstate (2 us) needed
+            return _store(data, d)
     shape, leaves = _leaves(data)
     leaves = list(map(_item, leaves)) if dtype is not None else leaves
     d = _infer_dtype(leaves) if dtype is None else _dtype.to_dtype(dtype)
