@@ -354,9 +354,12 @@ class Optimizer:
             new_params, new_states = _run_update(
                 self, gi, update, (type(self), static), (arrays, grads, states, hyper, extra)
             )
-            pending.append((params, new_params, new_states))
+            # The program's output dict has sorted keys; torch's state keeps its insertion order.
+            order = [k for k in states if k in new_states]
+            order += [k for k in new_states if k not in order and not k.startswith("_")]
+            pending.append((params, new_params, new_states, order))
         # Everything computed: now write parameters and state, in place like torch.
-        for params, new_params, new_states in pending:
+        for params, new_params, new_states, keys in pending:
             for i, (p, new) in enumerate(zip(params, new_params, strict=True)):
                 storage = p._storage
                 storage.array = new
@@ -365,7 +368,6 @@ class Optimizer:
                 if views:  # views of the parameter see the step, as in torch
                     with grad_mode.no_grad():
                         _views.refresh(storage, views)
-                keys = [k for k in new_states if not k.startswith("_")]
                 if not keys:
                     continue
                 st = self.state[p]
@@ -443,13 +445,23 @@ class Optimizer:
             )
         )
 
+        def dtype_for(param, dtype: np.dtype, key) -> np.dtype:
+            if key != "step" and dtype.kind == "f":
+                return param.dtype.np
+            return _scalar_dtype() if key == "step" and dtype.kind in "fiu" else dtype
+
         def cast(param, value, key=None):
+            if (
+                isinstance(value, Tensor)
+                and value.dtype.np == dtype_for(param, value.dtype.np, key)
+                and value.device == param.device
+            ):
+                # Kept as given, like torch (its ``.to`` is then a no-op): the loaded state
+                # dict's tensors are the optimizer's live state, updated by each step.
+                return value
             if isinstance(value, Tensor) or _is_array(value):
                 arr = np.asarray(_as_array(value))
-                if key != "step" and arr.dtype.kind == "f":
-                    arr = arr.astype(param.dtype.np)
-                elif key == "step":
-                    arr = arr.astype(_scalar_dtype()) if arr.dtype.kind in "fiu" else arr
+                arr = arr.astype(dtype_for(param, arr.dtype, key))
                 return Tensor._wrap(np.array(arr))
             if key == "step" and isinstance(value, (int, float)):
                 return Tensor._wrap(np.asarray(value, _scalar_dtype()))
