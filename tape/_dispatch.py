@@ -32,8 +32,9 @@ class Op:
     ``fwd(*inputs, **static)`` is a pure JAX function of arrays (and dynamic Python scalars);
     ``static`` holds hashable configuration such as ``dim`` or ``keepdim``.
     ``saves`` says which values torch would save for backward, so that in-place changes to them
-    are detected: "inputs", "output", "both", "none", or "partners" (each input only when
-    another input requires grad, as products do). ``remat`` says the op is cheap enough
+    are detected: "inputs", "output", "both", "none", "indices" (the last output only, as
+    sort's indices), or "partners" (each input only when another input requires grad, as
+    products do). ``remat`` says the op is cheap enough
     to recompute inside a compiled backward instead of passing its output in.
     """
 
@@ -322,13 +323,16 @@ def record(form: _lazy.Form, args: tuple, out, values: tuple):
                     elif t is not None:
                         saved.append(_SAVED_SCALAR)  # x * 2 saves the 2: backward frees it
             node.values = tuple(read)
-        elif saves != "output":
+        elif saves not in ("output", "indices"):
             for t in args:
                 if isinstance(t, Tensor):
                     saved.append((t, t._storage, t._storage.version))
         if saves in ("output", "both"):
             for t in outs if type(outs) is tuple else (outs,):
                 saved.append((None, t._storage, t._storage.version))
+        elif saves == "indices":  # (values, indices) ops such as sort: the indices only
+            t = outs[-1]
+            saved.append((None, t._storage, t._storage.version))
         node._saved = tuple(saved)
     if SHARE_RESIDUALS and not op.remat:
         _linearize_node(node, outs)

@@ -214,6 +214,10 @@ SAVING = [
     "a.sqrt().sum()",
     "a.log().sum()",
     "(a.relu() * b).sum()",
+    "a.sort(1)[0].sum()",
+    "a.topk(1)[0].sum()",
+    "a.median(1)[0].sum()",
+    "a.max(0)[0].sum()",
 ]
 NOT_SAVING = [
     "(a + b).sum()",
@@ -846,6 +850,14 @@ SAVED_MODIFIED = [
     ("a = x * 2; a.sigmoid_(); r = a", "a.mul_(3)"),
     ("a = x * 2; a.exp_(); r = a * 1", "a.add_(1)"),
     ("a = x * 2; a.tanh_(); r = a", "a[0] = 1.0"),
+    ("a = x * 2; r = a.take(torch.tensor([0, 2]))", "a.add_(1)"),
+    ("a = x * 2; r = a.cummax(0)[0]", "a.add_(1)"),
+]
+# (values, indices) ops save their indices only: a change to the input or the values is fine.
+UNSAVED_MODIFIED = [
+    (f"a = x * 2; r, i = a.{op}", f"{m}.mul_(3)")
+    for op in ("sort()", "topk(2)", "median(0)", "kthvalue(2)", "mode(0)", "max(0)", "min(0)")
+    for m in ("a", "r")
 ]
 
 
@@ -865,6 +877,19 @@ def test_modified_saved_tensor_is_detected_at_backward(setup, mod):
     # torch's full message: which tensor, which node, which versions.
     assert normalize(str(et)) == normalize(str(eo))
     assert objs["tape"].grad is None
+
+
+@pytest.mark.parametrize("setup,mod", UNSAVED_MODIFIED)
+def test_modified_unsaved_tensor_is_fine(setup, mod):
+    def f(lib):
+        x = leaf(lib, [1.0, 3.0, 2.0])
+        ns = {"x": x, "torch": lib}
+        exec(setup, ns)
+        exec(mod, ns)
+        ns["r"].sum().backward()
+        return x.grad
+
+    check(f)
 
 
 def test_inplace_on_tensor_multiplied_by_scalar():

@@ -983,8 +983,8 @@ def _run(lib, case: OpCase, arrays: list[np.ndarray], cotangent_seed: int):
         else:
             loss = sum((o * lib.tensor(c)).sum() for o, c in zip(outs, cts, strict=True))
             loss.backward()
-    except RuntimeError as e:  # e.g. floor_divide's NotImplemented backward
-        result["error"] = str(e).splitlines()[0]
+    except (RuntimeError, NotImplementedError) as e:  # floor_divide's, unique's backward
+        result["error"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
     return result
 
 

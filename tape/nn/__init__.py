@@ -52,6 +52,7 @@ from tape.nn.parameter import Buffer, Parameter
 from tape.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
@@ -124,6 +125,7 @@ __all__ = [
     "MaxPool1d",
     "AvgPool1d",
     "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "Upsample",
     "MSELoss",

@@ -22,6 +22,7 @@ from tape.autograd import grad_mode
 from tape.nn import _conv_lowering as _lowering
 from tape.ops import elementwise, linalg
 from tape.ops.inplace import INPLACE
+from tape.ops.inplace import inplace as _inplace_form
 from tape.ops.registry import FLOAT, NONE, SAME, dispatch, register
 
 sigmoid = elementwise.sigmoid
@@ -721,11 +722,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
         gen = _random.default_generator
         mask = gen.bernoulli(1.0 - p, tuple(input.shape), np_dtype)
         noise = (mask / np_dtype.type(1.0 - p)).astype(np_dtype)
-    out = dispatch(_dropout, (input, creation.tensor(noise, dtype=input.dtype)))
+    noise = creation.tensor(noise, dtype=input.dtype)
     if inplace:
-        input.copy_(out)
-        return input
-    return out
+        return _inplace_form(lambda x: dispatch(_dropout, (x, noise)))(input)
+    return dispatch(_dropout, (input, noise))
 
 
 def _embedding_fwd(idx, w, padding_idx):
@@ -796,19 +796,28 @@ def relu(input, inplace: bool = False):
 
 relu_ = INPLACE["relu_"]
 
+
+def _activation(op, input, inplace, static=(), inplace_op=None):
+    """``op`` on ``input``; with ``inplace`` written into ``input`` as torch's ``op_`` (the op runs
+    on a snapshot, so the input it saves is not the tensor the write changes). ``inplace_op`` is
+    the in-place form where torch's differs (it saves the output: ``EluBackward1``)."""
+    if not inplace:
+        return dispatch(op, (input,), static)
+    return _inplace_form(lambda x: dispatch(inplace_op or op, (x,), static))(input)
+
+
 _leaky_relu = register(
     "leaky_relu",
     lambda x, slope: jnp.where(x > 0, x, x * jnp.asarray(slope, x.dtype)),
     "LeakyReluBackward0",
     NONE,
 )
+_leaky_relu_ = register("leaky_relu_", _leaky_relu.fwd, "LeakyReluBackward1", NONE, "output")
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = dispatch(_leaky_relu, (input,), (("slope", float(negative_slope)),))
-    if inplace:
-        return input.copy_(out)
-    return out
+    static = (("slope", float(negative_slope)),)
+    return _activation(_leaky_relu, input, inplace, static, _leaky_relu_)
 
 
 _gelu = register(
@@ -829,8 +838,7 @@ _silu = register("silu", jax.nn.silu, "SiluBackward0", NONE)
 
 
 def silu(input, inplace=False):
-    out = dispatch(_silu, (input,))
-    return input.copy_(out) if inplace else out
+    return _activation(_silu, input, inplace)
 
 
 def _hardtanh_fwd(x, lo, hi):
@@ -843,8 +851,7 @@ _hardtanh = register("hardtanh", _hardtanh_fwd, "HardtanhBackward0", NONE)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    out = dispatch(_hardtanh, (input,), (("lo", float(min_val)), ("hi", float(max_val))))
-    return input.copy_(out) if inplace else out
+    return _activation(_hardtanh, input, inplace, (("lo", float(min_val)), ("hi", float(max_val))))
 
 
 def relu6(input, inplace=False):
@@ -858,11 +865,11 @@ _elu = register(
     "EluBackward0",
     NONE,
 )
+_elu_ = register("elu_", _elu.fwd, "EluBackward1", NONE, "output")
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = dispatch(_elu, (input,), (("alpha", float(alpha)),))
-    return input.copy_(out) if inplace else out
+    return _activation(_elu, input, inplace, (("alpha", float(alpha)),), _elu_)
 
 
 _softplus = register(
@@ -1484,8 +1491,7 @@ _hardsigmoid = register("hardsigmoid", _hardsigmoid_fwd, "HardsigmoidBackward0",
 
 
 def hardsigmoid(input, inplace=False):
-    out = dispatch(_hardsigmoid, (input,))
-    return input.copy_(out) if inplace else out
+    return _activation(_hardsigmoid, input, inplace)
 
 
 def _hardswish_fwd(x):
@@ -1499,16 +1505,14 @@ _hardswish = register("hardswish", _hardswish_fwd, "HardswishBackward0", NONE)
 
 
 def hardswish(input, inplace=False):
-    out = dispatch(_hardswish, (input,))
-    return input.copy_(out) if inplace else out
+    return _activation(_hardswish, input, inplace)
 
 
 _mish = register("mish", lambda x: x * jnp.tanh(jax.nn.softplus(x)), "MishBackward0", NONE)
 
 
 def mish(input, inplace=False):
-    out = dispatch(_mish, (input,))
-    return input.copy_(out) if inplace else out
+    return _activation(_mish, input, inplace)
 
 
 def _prelu_fwd(x, w):
@@ -1898,6 +1902,23 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 adaptive_max_pool2d_with_indices = adaptive_max_pool2d
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """torch's: ``adaptive_max_pool2d`` over a height-1 view, squeezed back."""
+    if input.dim() not in (2, 3):
+        raise RuntimeError(
+            f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument "
+            "#1 'self' (while checking arguments for adaptive_max_pool1d)"
+        )
+    if isinstance(output_size, (tuple, list)):
+        (output_size,) = output_size
+    best, index = adaptive_max_pool2d(input.unsqueeze(-2), (1, output_size), True)
+    best = best.squeeze(-2)
+    return (best, index.squeeze(-2)) if return_indices else best
+
+
+adaptive_max_pool1d_with_indices = adaptive_max_pool1d
 
 
 def _instance_norm_fwd(x, w, b, eps):

@@ -33,12 +33,17 @@ mul = binary("mul", jnp.multiply, "MulBackward0", saves="partners")
 _div = register("div", jnp.true_divide, "DivBackward0", FLOAT)
 
 
-def _not_implemented(fn, aten: str, message: str = "derivative for aten::{} is not implemented"):
+def _not_implemented(
+    fn,
+    aten: str,
+    message: str = "derivative for aten::{} is not implemented",
+    error: type[Exception] = RuntimeError,
+):
     """``fn`` with torch's "NotImplemented" backward: building the graph works, backward raises
-    ``message`` (formatted with the aten op's name)."""
+    ``error`` with ``message`` (formatted with the aten op's name)."""
 
     def f_bwd(_, g):
-        raise RuntimeError(message.format(aten))
+        raise error(message.format(aten))
 
     def wrapped(*xs, **static):
         @jax.custom_vjp

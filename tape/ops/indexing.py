@@ -474,7 +474,7 @@ def _take_fwd(x, idx):
     return flat[jnp.where(idx < 0, idx + flat.size, idx)]
 
 
-_take = register("take", _take_fwd, "TakeBackward0", NONE, "none")
+_take = register("take", _take_fwd, "TakeBackward0", NONE)
 
 
 def take(input, index):
@@ -494,7 +494,9 @@ def take(input, index):
 def _not_implemented(fn, aten):
     from tape.ops.elementwise import _not_implemented
 
-    return _not_implemented(fn, aten, "the derivative for '{}' is not implemented.")
+    return _not_implemented(
+        fn, aten, "the derivative for '{}' is not implemented.", NotImplementedError
+    )
 
 
 def _unique_fwd(x, size):

@@ -139,8 +139,8 @@ def _pick(reduce_arg):
 
 _max_all = register("max", jnp.max, "MaxBackward1", saves="both")
 _min_all = register("min", jnp.min, "MinBackward1", saves="both")
-_max_dim = register("max_dim", _pick(jnp.argmax), "MaxBackward0")
-_min_dim = register("min_dim", _pick(jnp.argmin), "MinBackward0")
+_max_dim = register("max_dim", _pick(jnp.argmax), "MaxBackward0", saves="indices")
+_min_dim = register("min_dim", _pick(jnp.argmin), "MinBackward0", saves="indices")
 
 
 def _extreme(all_op, dim_op, binary, name):
@@ -345,9 +345,9 @@ def _topk_fwd(x, k: int, axis: int, largest: bool):
     return lax.slice_in_dim(values, 0, k, axis=axis), lax.slice_in_dim(idx, 0, k, axis=axis)
 
 
-_sort = register("sort", _sort_fwd, "SortBackward0", saves="none")
+_sort = register("sort", _sort_fwd, "SortBackward0", saves="indices")
 _argsort_op = register("argsort", _argsort, None)
-_topk = register("topk", _topk_fwd, "TopkBackward0", saves="none")
+_topk = register("topk", _topk_fwd, "TopkBackward0", saves="indices")
 
 
 def _axis(input, dim: int) -> int:
@@ -502,8 +502,8 @@ def _take(x, idx, axis, keepdims):
 
 
 _median_all = register("median", _median_all_fwd, "MedianBackward0", saves="both")
-_median_dim = register("median_dim", _median_dim_fwd, "MedianBackward1")
-_kthvalue = register("kthvalue", _kth_fwd, "KthvalueBackward0")
+_median_dim = register("median_dim", _median_dim_fwd, "MedianBackward1", saves="indices")
+_kthvalue = register("kthvalue", _kth_fwd, "KthvalueBackward0", saves="indices")
 
 
 def median(input, dim=None, keepdim=False):
@@ -541,7 +541,7 @@ def _mode_fwd(x, axis, keepdims):
     return _take(x, idx, axis, keepdims), idx
 
 
-_mode = register("mode", _mode_fwd, "ModeBackward0")
+_mode = register("mode", _mode_fwd, "ModeBackward0", saves="indices")
 
 
 def mode(input, dim=-1, keepdim=False):
