@@ -29,6 +29,12 @@ keep_freed_memory()
 
 import jax  # noqa: E402
 
+# Run each CPU program on the calling thread, as torch runs its kernels. Handing it to a worker
+# thread (JAX's default) costs that thread's wake-up on every launch once Python has been busy
+# for a while, as it is between the steps of an eager loop: 100-250 us a launch on this machine.
+# TAPE_CPU_ASYNC_DISPATCH=1 keeps JAX's default.
+if os.environ.get("TAPE_CPU_ASYNC_DISPATCH") != "1":
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
 # torch has int64 and float64 tensors; JAX needs x64 on to hold them.
 jax.config.update("jax_enable_x64", True)
 # Like torch, tensors live on the CPU until moved with .to('cuda') / .cuda().

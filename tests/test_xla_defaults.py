@@ -45,3 +45,15 @@ def test_a_flag_the_user_names_wins(mine):
     named = mine.split("=")[0]
     assert [f for f in flags if f.startswith(named)] == [mine]
     assert len(flags) == 4  # the other defaults are still added
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, "False"), ("1", "True"), ("0", "False")])
+def test_cpu_programs_run_on_the_calling_thread_unless_asked(env, expected):
+    child_env = {k: v for k, v in os.environ.items() if k != "TAPE_CPU_ASYNC_DISPATCH"}
+    if env is not None:
+        child_env["TAPE_CPU_ASYNC_DISPATCH"] = env
+    code = "import jax, tape; print(jax.config.read('jax_cpu_enable_async_dispatch'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=child_env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == expected
