@@ -1,8 +1,9 @@
 """The deferred forward and the compiled backward agree with torch on every iteration.
 
-Iteration 1 runs op by op, iteration 2 defers ops and interprets the pending program, and from
-iteration 3 on the forward and backward run as one compiled program. Each workload runs several
-times so that all three paths are compared against torch.
+Iteration 1 runs op by op, iteration 2 defers ops and interprets the pending program,
+iteration 3 compiles the forward and backward into one program, and from iteration 4 on the
+graph is checked against the one remembered (``compiled.replay``) rather than planned again.
+Each workload runs several times so that every path is compared against torch.
 """
 
 import re
@@ -14,7 +15,7 @@ import torch
 import tape
 from tape import _lazy
 
-ROUNDS = 4
+ROUNDS = 6
 
 
 def _same(a, b, rtol=1e-5, atol=1e-6):
@@ -51,7 +52,38 @@ def _detached_input(t, x, w):
     return (frozen * w + w.T.sum()).pow(2).sum()
 
 
-WORKLOADS = [_chain, _branches, _inplace_after_use, _detached_input]
+def _branch_on_a_value(t, x, w):
+    # Python control flow: two graphs with the same root op, alternating with the data.
+    y = x * w
+    if float(x.detach().sum()) > 0:
+        y = y.exp()
+    return (y * 2).sum()
+
+
+def _one_leaf_or_two(t, x, w):
+    # The same structure, but one leaf at both places when the data says so.
+    other = x if float(w.detach().sum()) > 0 else w
+    return (x.sin() * other.cos()).sum()
+
+
+def _recorded_in_another_order(t, x, w):
+    # The same graph recorded in two orders: the engine's order follows recording (torch's).
+    if float(x.detach().sum()) > 0:
+        a, b = x.sin(), w.cos()
+    else:
+        b, a = w.cos(), x.sin()
+    return (a * b + a).sum()
+
+
+WORKLOADS = [
+    _chain,
+    _branches,
+    _inplace_after_use,
+    _detached_input,
+    _branch_on_a_value,
+    _one_leaf_or_two,
+    _recorded_in_another_order,
+]
 
 
 def _inputs(lib, seed, n=4):
@@ -73,6 +105,27 @@ def test_repeated_steps_match_torch(workload):
         _same(loss_t, loss_r)  # the loss is read after backward: computed in the same program
         _same(tx.grad, rx.grad)
         _same(tw.grad, rw.grad)
+
+
+def test_a_repeated_graph_replays_its_remembered_signature():
+    """From the fourth step on, a training step's backward is checked against the graph
+    remembered from the third, not planned and hashed again; every step matches torch."""
+    from tape.autograd import compiled
+
+    replayed = []
+    real = compiled._replay
+
+    def spy(*args):
+        pairs = real(*args)
+        replayed.append(pairs is not None)
+        return pairs
+
+    compiled._replay = spy
+    try:
+        test_repeated_steps_match_torch(_chain)
+    finally:
+        compiled._replay = real
+    assert replayed[-(ROUNDS - 3) :] == [True] * (ROUNDS - 3)
 
 
 def test_value_read_mid_forward():

@@ -107,25 +107,10 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             if keep:
                 leaves.append(node.variable)
             continue
-        if (
-            node._hooks
-            or node._pre_hooks
-            or node._tensor_pre_hooks
-            or node._retained
-            or node.vjp is not None
-            or node.custom
-        ):
+        if _hooked(node):
             return None
-        entries = node._saved
-        if entries:
-            if node._freed:
-                node.check_saved()  # raises: backward through the graph a second time
-            for t, st, version in entries:
-                if st.version != version:
-                    node.check_saved()  # raises torch's in-place modification error
-                if t is not None:
-                    saved[id(t)] = saved.get(id(t), 0) + 1
-                saved[id(st)] = saved.get(id(st), 0) + 1
+        if not _count_saved(node, saved):
+            node.check_saved()  # raises torch's error: freed, or modified in place
         # Each input is the output of a node in this graph, recomputed inside the program (a
         # pending value, or a cheap op's: passing an argument costs about a microsecond), a
         # pending value with no node (computed from its thunk), an array argument, or a Python
@@ -141,14 +126,9 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             wire = None if producer is None else (index[producer], nr)
             edges.append(wire)
             if isinstance(x, Tensor):
-                # This node refers to a pending producer's thunk through ``v``, and maybe
-                # through its own pending thunk (whose ``inputs`` ``values`` then is).
                 refs = 1
-                if v is x:  # an input torch saves: its value now
-                    storage = x._storage
-                    # storage.pending(), not its fields: tape.compile's capture watches it
-                    v = storage.pending() or storage.array
-                    refs = node.thunk is not None and node.thunk.inputs is not None
+                if v is x:
+                    v, refs = _saved_input(node, x)
                 pending = type(v) is tuple and v[0].values is None
                 if (
                     wire is not None
@@ -181,7 +161,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     # graph may read it (a loss to print, BatchNorm's running stats, logits kept for an
     # accuracy), so that it needs no second program. Values only the graph holds stay inside:
     # each output makes XLA store a value it could have fused away.
-    x = v = storage = t = st = None  # the loop's last values would count as references
+    x = v = t = None  # the loop's last values would count as references
     if inner:
         computed.update(_read_later(inner, saved, sig))
     out_nodes = tuple(sorted(computed))
@@ -200,6 +180,13 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     if fn is None:
         return None
     grads, values = fn(args, [g for _, _, g in roots], thunk_args)
+    if not patches and accumulate is None:
+        _remember(sig, root_sig, out_nodes, fn, roots)
+    return _finish(order, computed, out_nodes, values, retain_graph, leaves, grads)
+
+
+def _finish(order, computed, out_nodes, values, retain_graph, leaves, grads) -> list:
+    """Hand the recomputed forward values to their thunks, free the graph, pair the grads."""
     for i, out in zip(out_nodes, values, strict=True):
         thunk = computed[i]
         if thunk.values is None:
@@ -209,6 +196,193 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         for node in order:
             node.free()
     return list(zip(leaves, grads, strict=True))
+
+
+class _Template:
+    """A graph that ran compiled: its signature, and its programs by handed-back outputs."""
+
+    __slots__ = ("sig", "root_sig", "programs")
+
+    def __init__(self, sig: tuple, root_sig: tuple) -> None:
+        self.sig = sig
+        self.root_sig = root_sig
+        self.programs: dict = {}
+
+
+MAX_TEMPLATES = 4  # per root op: graphs that alternate among a few shapes all replay
+_templates: dict = {}  # the roots' forms -> templates, the most recent first
+
+
+def _root_key(roots) -> tuple:
+    return tuple([(node.form, nr) for node, nr, _ in roots])
+
+
+def _remember(sig: tuple, root_sig: tuple, out_nodes: tuple, fn, roots) -> None:
+    held = _templates.setdefault(_root_key(roots), [])
+    for t in held:
+        if t.root_sig == root_sig and t.sig == sig:
+            break
+    else:
+        t = _Template(sig, root_sig)
+        held.insert(0, t)
+        del held[MAX_TEMPLATES:]
+    t.programs[out_nodes] = fn
+
+
+def replay(roots, retain_graph: bool, outputs=()) -> list | None:
+    """``try_run`` for a graph shaped like one that already ran compiled: the remembered
+    signature is checked against the graph, node by node in its order, instead of planning the
+    graph and building and hashing its signature again (a third of a small step's backward).
+
+    Returns None, having changed nothing, when the graph differs from every remembered one, or
+    when anything (hooks, saved values changed or freed) needs ``try_run``'s own handling.
+    """
+    held = _templates.get(_root_key(roots))
+    if held:
+        for t in held:
+            pairs = _replay(t, roots, retain_graph, outputs)
+            if pairs is not None:
+                return pairs
+    return None
+
+
+def _replay(t: _Template, roots, retain_graph: bool, outputs) -> list | None:
+    sig = t.sig
+    root_sig = t.root_sig
+    if len(roots) != len(root_sig):
+        return None
+    order = [None] * len(sig)
+    for (node, nr, _), (i, want) in zip(roots, root_sig, strict=True):
+        if nr != want or (order[i] is not None and order[i] is not node):
+            return None
+        order[i] = node
+    Tensor = _Tensor or _tensor_cls()
+    args = []
+    leaves = []
+    inner = {}
+    saved = {}
+    accumulators = set()  # one leaf at two places is another graph
+    last_seq = float("inf")  # plan's order is by sequence number, descending
+    for i, entry in enumerate(sig):
+        node = order[i]
+        if entry is True:  # a leaf accumulator
+            if (
+                type(node) is not AccumulateGrad
+                or node.variable._hooks
+                or node._hooks
+                or node._pre_hooks
+                or id(node) in accumulators
+            ):
+                return None
+            accumulators.add(id(node))
+            leaves.append(node.variable)
+            continue
+        form, sources, wires = entry
+        if node is None or node.form is not form or node._seq >= last_seq:
+            return None
+        last_seq = node._seq
+        if _hooked(node):
+            return None
+        if not _count_saved(node, saved):
+            return None
+        values = node.values
+        edges = node.edges
+        if values is None or len(edges) != len(wires):
+            return None
+        for x, v, (producer, nr), wire, source in zip(
+            node.inputs, values, edges, wires, sources, strict=True
+        ):
+            if wire is None:
+                if producer is not None:
+                    return None
+            elif producer is None or nr != wire[1]:
+                return None
+            else:
+                k = wire[0]
+                if order[k] is None:
+                    order[k] = producer
+                elif order[k] is not producer:
+                    return None
+            if source is _ARG or type(source) is tuple:
+                if not isinstance(x, Tensor):
+                    return None
+                refs = 1
+                if v is x:
+                    v, refs = _saved_input(node, x)
+                pending = type(v) is tuple and v[0].values is None
+                if source is _ARG:
+                    # The producer's form, checked at its own position, decides as it did.
+                    if pending:
+                        return None
+                    args.append(v[0].values[v[1]] if type(v) is tuple else v)
+                elif type(producer) is AccumulateGrad or not (pending or producer.form.op.remat):
+                    return None
+                elif pending and producer.thunk is v[0]:
+                    seen = inner.get(id(x))
+                    if seen is None:
+                        inner[id(x)] = [k, x, 1, refs]
+                    else:
+                        seen[2] += 1
+                        seen[3] += refs
+            elif isinstance(x, Tensor) or type(x) is not type(source) or x != source:
+                return None
+    computed = {}
+    for t_out, (node, _, _), (i, _) in zip(outputs, roots, root_sig, strict=False):
+        storage = t_out._storage
+        if storage.pending() is not None and node is t_out._grad_fn and node.thunk is storage.thunk:
+            computed[i] = node.thunk
+    x = v = storage = t_out = node = producer = None  # see try_run
+    if inner:
+        computed.update(_read_later(inner, saved, sig))
+    out_nodes = tuple(sorted(computed))
+    fn = t.programs.get(out_nodes)
+    if fn is None:
+        fn = _cache.get((sig, root_sig, (), out_nodes), _backward_program)
+        if fn is None:
+            return None
+        t.programs[out_nodes] = fn
+    grads, values = fn(args, [g for _, _, g in roots], [])
+    return _finish(order, computed, out_nodes, values, retain_graph, leaves, grads)
+
+
+def _hooked(node) -> bool:
+    """Whether ``node`` needs the engine's own handling: hooks, retained grads, the VJP of
+    tape.compile's trace, or a custom Function's backward."""
+    return bool(
+        node._hooks
+        or node._pre_hooks
+        or node._tensor_pre_hooks
+        or node._retained
+        or node.vjp is not None
+        or node.custom
+    )
+
+
+def _saved_input(node, x) -> tuple:
+    """The value now of an input that torch saves (its ``Node.values`` entry is the tensor),
+    and how many references ``node`` holds to its pending thunk: one through the value, and one
+    through ``node``'s own pending thunk (whose ``inputs`` ``values`` then is); otherwise a
+    pending producer's thunk is referred to through the value only."""
+    storage = x._storage
+    # storage.pending(), not its fields: tape.compile's capture watches it
+    value = storage.pending() or storage.array
+    return value, node.thunk is not None and node.thunk.inputs is not None
+
+
+def _count_saved(node, saved: dict) -> bool:
+    """Count ``node``'s saved entries into ``saved`` (by id of tensor and storage); False when
+    they were freed or changed in place since the forward."""
+    entries = node._saved
+    if entries:
+        if node._freed:
+            return False
+        for t, st, version in entries:
+            if st.version != version:
+                return False
+            if t is not None:
+                saved[id(t)] = saved.get(id(t), 0) + 1
+            saved[id(st)] = saved.get(id(st), 0) + 1
+    return True
 
 
 _SMALL = 4096  # elements: see _read_later

@@ -143,14 +143,19 @@ def _target(t):
 
 
 def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, outputs=()) -> None:
-    order = compiled.plan(roots)
+    order = None
     if not create_graph and capture is None:
-        pairs = compiled.try_run(order, roots, retain_graph, accumulate, outputs)
+        pairs = None if accumulate is not None else compiled.replay(roots, retain_graph, outputs)
+        if pairs is None:
+            order = compiled.plan(roots)
+            pairs = compiled.try_run(order, roots, retain_graph, accumulate, outputs)
         if pairs is not None:
             for leaf, g in pairs:
                 if g is not None:
                     _accumulate(leaf, g, False)
             return
+    if order is None:
+        order = compiled.plan(roots)
     add = _add_tensors if create_graph else _add
     buffers: dict = {}
     for node, nr, g in roots:
