@@ -47,8 +47,8 @@ def test_a_flag_the_user_names_wins(mine):
     assert len(flags) == 4  # the other defaults are still added
 
 
-@pytest.mark.parametrize(("env", "expected"), [(None, "False"), ("1", "True"), ("0", "False")])
-def test_cpu_programs_run_on_the_calling_thread_unless_asked(env, expected):
+@pytest.mark.parametrize(("env", "expected"), [(None, "True"), ("1", "True"), ("0", "False")])
+def test_cpu_programs_run_on_the_calling_thread_when_asked(env, expected):
     child_env = {k: v for k, v in os.environ.items() if k != "TAPE_CPU_ASYNC_DISPATCH"}
     if env is not None:
         child_env["TAPE_CPU_ASYNC_DISPATCH"] = env
