@@ -130,6 +130,15 @@ _clamp_max_tensor = register(
 )
 
 
+_nan_to_num = register("nan_to_num", jnp.nan_to_num, "NanToNumBackward0", SAME)
+
+
+def nan_to_num(input, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
+    """NaN becomes ``nan``, and infinities ``posinf``/``neginf`` (by default the dtype's largest
+    and smallest finite values); the gradient flows only where ``input`` is finite."""
+    return dispatch(_nan_to_num, (input,), (("nan", nan), ("posinf", posinf), ("neginf", neginf)))
+
+
 def _is_scalar(x) -> bool:
     return isinstance(x, (int, float, bool))
 

@@ -174,7 +174,7 @@ INPLACE = {
             elementwise,
             "add sub mul div pow clamp clamp_min clamp_max neg abs exp log sqrt rsqrt sigmoid "
             "tanh relu floor ceil round trunc sign reciprocal lerp sin cos square remainder "
-            "floor_divide fmod atan2 arctan2 bitwise_left_shift bitwise_right_shift",
+            "floor_divide fmod atan2 arctan2 bitwise_left_shift bitwise_right_shift nan_to_num",
         ),
         (indexing, "masked_fill scatter scatter_add index_add index_fill index_put"),
     )
