@@ -36,6 +36,14 @@ class OpCase:
     message: bool = False  # an error row: compare the message too, not only the type
 
 
+def _unfold_write(x):
+    """A write through the base shows in an ``unfold`` view of it (windows share memory)."""
+    y = x * 1
+    windows = y.unfold(1, 2, 1)
+    y[0, 1] = 5.0
+    return windows * 2
+
+
 def _setitem(index, value=None):
     """``y = x.clone(); y[index] = value``: the value is a scalar or the case's second input.
 
@@ -537,6 +545,18 @@ CASES = [
     OpCase("t", lambda t, x: x.t(), [(3, 4)]),
     OpCase("t_fn", lambda t, x: t.t(x), [(3, 4)]),
     OpCase("T", lambda t, x: x.T, [(3, 4)]),
+    OpCase("unfold_view", lambda t, x: x.unfold(1, 2, 1), [(3, 4)]),
+    OpCase("unfold_step", lambda t, x: x.unfold(-1, 3, 2), [(2, 3, 7)]),
+    OpCase("unfold_scalar", lambda t, x: x.unfold(0, 1, 1), [()]),
+    OpCase("unfold_write_through", lambda t, x: _unfold_write(x), [(3, 4)]),
+    OpCase("error_unfold_size", lambda t: t.ones(3, 4).unfold(1, 5, 1), message=True),
+    OpCase("error_unfold_step", lambda t: t.ones(3, 4).unfold(1, 2, 0), message=True),
+    OpCase("error_F_unfold_2d", lambda t: t.nn.functional.unfold(t.ones(3, 4), 2), message=True),
+    OpCase("error_F_unfold_5d", lambda t: t.nn.functional.unfold(t.ones(1, 1, 1, 3, 4), 2), message=True),
+    OpCase("error_F_unfold_no_blocks", lambda t: t.nn.functional.unfold(t.ones(1, 3, 4, 4), 5), message=True),
+    OpCase("error_F_fold_channels", lambda t: t.nn.functional.fold(t.ones(1, 5, 9), 4, 2), message=True),
+    OpCase("error_F_fold_4d", lambda t: t.nn.functional.fold(t.ones(1, 2, 3, 4), 4, 2), message=True),
+    OpCase("error_F_fold_blocks", lambda t: t.nn.functional.fold(t.ones(1, 4, 5), 4, 2), message=True),
     OpCase("expand", lambda t, x: x.expand(2, 3, 4), [(3, 1)]),
     OpCase("expand_neg", lambda t, x: x.expand(-1, 5), [(3, 1)]),
     OpCase("expand_as", lambda t, x, y: x.expand_as(y), [(4,), (3, 4)]),

@@ -27,6 +27,7 @@ from tape.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from tape.nn.dropout import Dropout, Dropout1d, Dropout2d
 from tape.nn.flatten import Flatten, Unflatten
 from tape.nn.flax_adapter import FlaxCall, FlaxModule
+from tape.nn.fold import Fold, Unfold
 from tape.nn.linear import Identity, Linear
 from tape.nn.loss import (
     BCELoss,
@@ -100,6 +101,8 @@ __all__ = [
     "GRUCell",
     "Flatten",
     "Unflatten",
+    "Fold",
+    "Unfold",
     "ReLU",
     "ReLU6",
     "LeakyReLU",

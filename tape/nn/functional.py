@@ -966,6 +966,102 @@ _circular_pad = register(
 )
 
 
+def _im2col(x, kernel, dilation, padding, stride):
+    """(N, C, H, W) -> (N, C*kh*kw, L): every kernel-sized patch as a column, channels major.
+    Unbatched, (C, H, W) -> (C*kh*kw, L)."""
+    if x.ndim == 3:
+        return _im2col(x[None], kernel, dilation, padding, stride)[0]
+    cols = lax.conv_general_dilated_patches(
+        x, kernel, stride, [(p, p) for p in padding], rhs_dilation=dilation
+    )
+    return jnp.reshape(cols, (*cols.shape[:2], -1))
+
+
+def _col2im(cols, size, kernel, dilation, padding, stride):
+    """The transpose of ``_im2col`` for an (N, C, *size) input: patches summed back in place.
+    Unbatched, (C*kh*kw, L) -> (C, *size)."""
+    if cols.ndim == 2:
+        return _col2im(cols[None], size, kernel, dilation, padding, stride)[0]
+    n, c = cols.shape[0], cols.shape[1] // math.prod(kernel)
+    image = jax.ShapeDtypeStruct((n, c, *size), cols.dtype)
+    (out,) = jax.linear_transpose(lambda x: _im2col(x, kernel, dilation, padding, stride), image)(
+        cols
+    )
+    return out
+
+
+_unfold = register("im2col", _im2col, "Im2ColBackward0", NONE)
+_fold = register("col2im", _col2im, "Col2ImBackward0", NONE)
+
+
+def _fold_args(kernel_size, dilation, padding, stride) -> tuple:
+    """The static arguments of im2col/col2im, each as a pair."""
+    names = ("kernel", "dilation", "padding", "stride")
+    return tuple(zip(names, map(_pair, (kernel_size, dilation, padding, stride)), strict=True))
+
+
+def _blocks(size, args: tuple) -> tuple:
+    """How many patch positions fit along each spatial dimension (torch's sliding blocks)."""
+    kernel, dilation, padding, stride = (v for _, v in args)
+    return tuple(
+        (n + 2 * p - d * (k - 1) - 1) // s + 1
+        for n, k, d, p, s in zip(size, kernel, dilation, padding, stride, strict=True)
+    )
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """torch.nn.functional.unfold (im2col): (N, C, H, W) -> (N, C*kh*kw, L), one column per
+    patch position; a (C, H, W) input gives (C*kh*kw, L)."""
+    d = input.dim()
+    if d < 3:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-d}, {d - 1}], "
+                         f"but got {d})")  # fmt: skip
+    if d > 4:
+        raise RuntimeError(
+            "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
+            f"dimensions for input, but got: {list(input.shape)}"
+        )
+    args = _fold_args(kernel_size, dilation, padding, stride)
+    blocks = _blocks(input.shape[-2:], args)
+    if min(blocks) < 1:
+        kernel, dil, pad_ = (v for _, v in args[:3])
+        raise RuntimeError(
+            f"Given input with spatial size {tuple(input.shape[-2:])}, kernel_size={kernel}, "
+            f"dilation={dil}, padding={pad_}, calculated shape of the array of sliding blocks "
+            f"as {blocks}, but its components must be at least one."
+        )
+    return dispatch(_unfold, (input,), args)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """torch.nn.functional.fold (col2im): (N, C*kh*kw, L) -> (N, C, *output_size), overlapping
+    patches summed; the inverse arrangement of ``unfold``."""
+    d = input.dim()
+    if d not in (2, 3):
+        raise RuntimeError(
+            "Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and "
+            f"non-zero dimensions for input, but got: {list(input.shape)}"
+        )
+    size = _pair(output_size)
+    args = _fold_args(kernel_size, dilation, padding, stride)
+    kernel = args[0][1]
+    channels, length = input.shape[-2:]
+    if channels % math.prod(kernel):
+        raise RuntimeError(
+            "Expected size of input's dimension 1 to be divisible by the product of kernel_size, "
+            f"but got input.size(1)={channels} and kernel_size={kernel}."
+        )
+    blocks = _blocks(size, args)
+    if math.prod(blocks) != length:
+        given = ", ".join(f"{name}={v}" for name, v in (("kernel_size", kernel), *args[1:]))
+        raise RuntimeError(
+            f"Given output_size={size}, {given}, expected size of input's dimension 2 to match "
+            f"the calculated number of sliding blocks {blocks[0]} * {blocks[1]} = "
+            f"{math.prod(blocks)}, but got input.size(2)={length}."
+        )
+    return dispatch(_fold, (input,), (("size", size), *args))
+
+
 def pad(input, pad, mode="constant", value=None):
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:

@@ -316,6 +316,37 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     return _as_view(input, _diagonal, static, (strides, off))
 
 
+def _windows(x, axis: int, size: int, step: int):
+    """Windows of ``size`` along ``axis``, ``step`` apart, as a new last axis."""
+    if not x.ndim:
+        return jnp.reshape(x, (1,))
+    n = (x.shape[axis] - size) // step + 1
+    starts = np.arange(n)[:, None] * step + np.arange(size)[None, :]
+    return jnp.moveaxis(jnp.take(x, starts, axis=axis), axis + 1, -1)
+
+
+_unfold = register("unfold", _windows, "UnfoldBackward0", NONE, _NO_SAVE)
+
+
+def unfold(input, dimension: int, size: int, step: int):
+    """A view of every window of ``size`` elements along ``dimension``, ``step`` apart, each as
+    a new last dimension: ``tensor([1, 2, 3, 4]).unfold(0, 2, 1)`` has rows [1, 2], [2, 3], [3, 4].
+    """
+    ndim = input.dim()
+    (axis,) = _dims(dimension, max(ndim, 1)) or (0,)
+    length = input.shape[axis] if ndim else 1
+    if size > length:
+        raise RuntimeError(
+            f"maximum size for tensor at dimension {axis} is {length} but size is {size}"
+        )
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    _, st, off = _views.geometry(input)
+    strides = (*st[:axis], st[axis] * step, *st[axis + 1 :], st[axis]) if ndim else (1,)
+    static = (("axis", axis), ("size", size), ("step", step))
+    return _as_view(input, _unfold, static, (strides, off))
+
+
 _flip = register("flip", lambda x, axis: jnp.flip(x, axis), "FlipBackward0", NONE, _NO_SAVE)
 _roll = register(
     "roll", lambda x, shift, axis: jnp.roll(x, shift, axis), "RollBackward0", NONE, _NO_SAVE
