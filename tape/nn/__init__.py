@@ -22,6 +22,7 @@ from tape.nn.activation import (
     Softplus,
     Tanh,
 )
+from tape.nn.attention import MultiheadAttention
 from tape.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from tape.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from tape.nn.dropout import Dropout, Dropout1d, Dropout2d
@@ -101,6 +102,7 @@ __all__ = [
     "GRUCell",
     "Flatten",
     "Unflatten",
+    "MultiheadAttention",
     "Fold",
     "Unfold",
     "ReLU",

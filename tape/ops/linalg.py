@@ -112,6 +112,28 @@ def mm(input, mat2):
     return matmul(input, mat2)
 
 
+_baddbmm = register(
+    "baddbmm",
+    lambda x, b1, b2, beta, alpha: (0 if beta == 0 else beta * x) + alpha * jnp.matmul(b1, b2),
+    "BaddbmmBackward0",
+    SAME,
+)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (batch1 @ batch2)``, batched; ``input`` broadcasts, and with
+    ``beta=0`` it is not read (NaN in it does not propagate)."""
+    if batch1.dim() != 3 or batch2.dim() != 3:
+        raise RuntimeError(f"batch{1 if batch1.dim() != 3 else 2} must be a 3D tensor")
+    want = [batch1.shape[0], batch1.shape[2]]
+    if list(batch2.shape[:2]) != want:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: {want} but got: "
+            f"{list(batch2.shape[:2])}."
+        )
+    return dispatch(_baddbmm, (input, batch1, batch2), (("beta", beta), ("alpha", alpha)))
+
+
 def bmm(input, mat2):
     if input.dim() != 3 or mat2.dim() != 3:
         raise RuntimeError("batch1 must be a 3D tensor")

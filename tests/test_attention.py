@@ -1,0 +1,153 @@
+"""nn.MultiheadAttention and F.multi_head_attention_forward against torch: the same seed gives
+the same weights; outputs, attention weights, their grad_fn names, and the gradients of inputs
+and parameters agree, over one table of configurations and calls."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_same, assert_same_error, normalize
+
+import tape
+
+L, S, N, E = 5, 4, 3, 8
+
+
+def _data(lib, batch_first: bool, kdim: int = E, vdim: int = E):
+    rng = np.random.default_rng(1)
+
+    def make(length, dim):
+        shape = (N, length, dim) if batch_first else (length, N, dim)
+        return lib.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+
+    return make(L, E), make(S, kdim), make(S, vdim)
+
+
+_KPM = [[False] * S, [False, False, True, True], [False, True, False, False]]
+_AM = np.random.default_rng(2).standard_normal((L, S)).astype(np.float32)
+
+
+def _self(lib, m, q, k, v):
+    return m(q, q, q)
+
+
+def _cross(lib, m, q, k, v):
+    return m(q, k, v)
+
+
+def _shared_kv(lib, m, q, k, v):
+    return m(q, k, k)
+
+
+def _masks(lib, m, q, k, v):
+    return m(q, k, v, key_padding_mask=lib.tensor(_KPM), attn_mask=lib.tensor(_AM))
+
+
+def _bool_attn_mask(lib, m, q, k, v):
+    mask = lib.tensor(np.triu(np.ones((L, S), bool), 1))
+    return m(q, k, v, attn_mask=mask, average_attn_weights=False)
+
+
+def _float_kpm(lib, m, q, k, v):
+    kpm = lib.tensor(np.where(np.array(_KPM), -1e4, 0.0).astype(np.float32))
+    return m(q, k, v, key_padding_mask=kpm)
+
+
+def _no_weights(lib, m, q, k, v):
+    return m(q, q, q, need_weights=False)
+
+
+def _unbatched(lib, m, q, k, v):
+    return m(q[:, 0] if not m.batch_first else q[0], k[:, 0], k[:, 0])
+
+
+def _eval(lib, m, q, k, v):
+    m.eval()
+    return m(q, k, v)
+
+
+# (name, constructor kwargs, batch_first, call)
+CASES = [
+    ("self", {}, False, _self),
+    ("self_batch_first", {}, True, _self),
+    ("cross", {}, False, _cross),
+    ("shared_kv_batch_first", {}, True, _shared_kv),
+    ("masks", {}, False, _masks),
+    ("bool_attn_mask", {}, True, _bool_attn_mask),
+    ("float_key_padding_mask", {}, False, _float_kpm),
+    ("no_weights", {}, False, _no_weights),
+    ("no_bias", {"bias": False}, False, _cross),
+    ("kdim_vdim", {"kdim": 6, "vdim": 5}, False, _cross),
+    ("bias_kv_zero_attn", {"add_bias_kv": True, "add_zero_attn": True}, False, _masks),
+    ("four_heads_eval", {"num_heads": 4}, True, _eval),
+    ("unbatched", {}, False, _unbatched),
+]
+
+
+def _run(lib, kwargs, batch_first, call):
+    lib.manual_seed(0)
+    kwargs = {"num_heads": 2, **kwargs}
+    m = lib.nn.MultiheadAttention(E, batch_first=batch_first, **kwargs)
+    q, k, v = _data(lib, batch_first, kwargs.get("kdim", E), kwargs.get("vdim", E))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out, weights = call(lib, m, q, k, v)
+    loss = (out * out).sum() + (0 if weights is None else weights.sum())
+    loss.backward()
+    params = dict(m.named_parameters())
+    return m, out, weights, (q.grad, k.grad, v.grad), params
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "batch_first", "call"), CASES, ids=[c[0] for c in CASES]
+)
+def test_multihead_attention_matches_torch(name, kwargs, batch_first, call):
+    mt, out_t, w_t, grads_t, params_t = _run(tape, kwargs, batch_first, call)
+    mo, out_o, w_o, grads_o, params_o = _run(torch, kwargs, batch_first, call)
+    assert normalize(repr(mt)) == normalize(repr(mo))
+    assert list(params_t) == list(params_o)
+    for key in params_o:  # the same seed gives the same initial weights
+        assert_same(params_t[key].detach(), params_o[key].detach(), rtol=1e-6, atol=1e-7)
+    assert_same(out_t, out_o)
+    assert_same(w_t, w_o)
+    assert type(out_t.grad_fn).__name__ == type(out_o.grad_fn).__name__
+    if w_o is not None:
+        assert type(w_t.grad_fn).__name__ == type(w_o.grad_fn).__name__
+    assert_same(list(grads_t), list(grads_o), rtol=1e-4, atol=1e-5)
+    for key in params_o:
+        assert_same(params_t[key].grad, params_o[key].grad, rtol=1e-4, atol=1e-5)
+
+
+ERRORS = {
+    "not_divisible": lambda t: t.nn.MultiheadAttention(8, 3),
+    "zero_heads": lambda t: t.nn.MultiheadAttention(8, 0),
+    "query_1d": lambda t: t.nn.MultiheadAttention(8, 2)(t.ones(8), t.ones(8), t.ones(8)),
+    "key_2d": lambda t: t.nn.MultiheadAttention(8, 2)(t.ones(5, 3, 8), t.ones(4, 8), t.ones(4, 8)),
+    "embed_dim": lambda t: t.nn.MultiheadAttention(8, 2)(
+        t.ones(5, 3, 6), t.ones(4, 3, 6), t.ones(4, 3, 6)
+    ),
+    "attn_mask_shape": lambda t: t.nn.MultiheadAttention(8, 2)(
+        t.ones(5, 3, 8), t.ones(4, 3, 8), t.ones(4, 3, 8), attn_mask=t.zeros(4, 4)
+    ),
+    "int_mask": lambda t: t.nn.MultiheadAttention(8, 2)(
+        t.ones(5, 3, 8), t.ones(4, 3, 8), t.ones(4, 3, 8), attn_mask=t.zeros(5, 4, dtype=t.int64)
+    ),
+    "kpm_shape": lambda t: t.nn.MultiheadAttention(8, 2)(
+        t.ones(5, 3, 8),
+        t.ones(4, 3, 8),
+        t.ones(4, 3, 8),
+        key_padding_mask=t.zeros(3, 5, dtype=t.bool),
+    ),
+    "causal_without_mask": lambda t: t.nn.MultiheadAttention(8, 2)(
+        t.ones(5, 3, 8), t.ones(4, 3, 8), t.ones(4, 3, 8), is_causal=True
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_multihead_attention_errors_match_torch(case):
+    fn = ERRORS[case]
+    assert_same_error(lambda: fn(tape), lambda: fn(torch))
