@@ -68,6 +68,17 @@ def geometry(t):
     return shape, info.strides, info.offset
 
 
+def memory_order(t) -> tuple | None:
+    """The dims of ``t`` from outermost to innermost in memory (by stride), where that is not
+    its own dim order (a transpose): ``empty_like`` keeps that order, so torch fills a new
+    tensor made like ``t`` (a dropout mask) in it. None for a tensor laid out in dim order."""
+    shape, strides, _ = geometry(t)
+    if t._view is None or is_contiguous(shape, strides):
+        return None
+    order = tuple(sorted(range(len(shape)), key=lambda d: -strides[d] if shape[d] != 1 else 0))
+    return None if order == tuple(range(len(shape))) else order
+
+
 def is_contiguous(shape, strides) -> bool:
     if any(s == 0 for s in shape):
         return True

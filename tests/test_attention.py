@@ -175,3 +175,92 @@ def _train(lib, steps: int = 6) -> list[float]:
 def test_training_steps_match_torch():
     """Repeated steps run op by op, then as one compiled program, then replayed: same losses."""
     np.testing.assert_allclose(_train(tape), _train(torch), rtol=1e-5, atol=1e-7)
+
+
+_CAUSAL = np.triu(np.full((L, L), -np.inf, np.float32), 1)
+_SRC_PAD = np.zeros((N, L), bool)
+_SRC_PAD[1, 3:] = True
+
+# (name, layer kwargs, encoder kwargs, call(lib, encoder, x)); the mask given as the exact causal
+# mask is detected as causal, as torch does.
+ENCODER_CASES = [
+    ("post_norm", {"dropout": 0.0}, {}, lambda lib, m, x: m(x)),
+    ("dropout_padding", {}, {}, lambda lib, m, x: m(x, src_key_padding_mask=lib.tensor(_SRC_PAD))),
+    ("causal_mask", {"dropout": 0.0}, {}, lambda lib, m, x: m(x, mask=lib.tensor(_CAUSAL))),
+    (
+        "pre_norm_gelu_batch_first_final_norm",
+        {"norm_first": True, "activation": "gelu", "batch_first": True},
+        {"final_norm": True},
+        lambda lib, m, x: m(x.transpose(0, 1), src_key_padding_mask=lib.tensor(_SRC_PAD)),
+    ),
+    ("no_bias_eval", {"bias": False}, {}, lambda lib, m, x: m.eval()(x)),
+]
+
+
+def _encode(lib, layer_kwargs, encoder_kwargs, call):
+    lib.manual_seed(0)
+    layer = lib.nn.TransformerEncoderLayer(E, 2, 16, **layer_kwargs)
+    norm = lib.nn.LayerNorm(E) if encoder_kwargs.get("final_norm") else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encoder = lib.nn.TransformerEncoder(layer, 2, norm=norm)
+    x = lib.tensor(np.random.default_rng(3).standard_normal((L, N, E)).astype(np.float32))
+    x.requires_grad_()
+    out = call(lib, encoder, x)
+    (out * out).sum().backward()
+    params = dict(encoder.named_parameters())
+    return encoder, [str(w.message) for w in caught], out, x.grad, params
+
+
+@pytest.mark.parametrize(
+    ("name", "layer_kwargs", "encoder_kwargs", "call"),
+    ENCODER_CASES,
+    ids=[c[0] for c in ENCODER_CASES],
+)
+def test_transformer_encoder_matches_torch(name, layer_kwargs, encoder_kwargs, call):
+    mt, warned_t, out_t, grad_t, params_t = _encode(tape, layer_kwargs, encoder_kwargs, call)
+    mo, warned_o, out_o, grad_o, params_o = _encode(torch, layer_kwargs, encoder_kwargs, call)
+    assert normalize(repr(mt)) == normalize(repr(mo))
+    assert warned_t == warned_o  # the nested-tensor notice
+    assert list(params_t) == list(params_o)
+    assert_same(out_t, out_o, rtol=1e-4, atol=1e-5)
+    assert type(out_t.grad_fn).__name__ == type(out_o.grad_fn).__name__
+    assert_same(grad_t, grad_o, rtol=1e-4, atol=1e-5)
+    for key in params_o:
+        assert_same(params_t[key].grad, params_o[key].grad, rtol=1e-4, atol=1e-4)
+
+
+def test_encoder_layer_rejects_unknown_activation_like_torch():
+    fn = lambda t: t.nn.TransformerEncoderLayer(8, 2, activation="tanh")  # noqa: E731
+    assert_same_error(lambda: fn(tape), lambda: fn(torch))
+
+
+_RIGHT_PADDED = _SRC_PAD
+_GAP = np.zeros((N, L), bool)
+_GAP[1, 1] = True  # a padded position before a valid one: torch's mask check refuses nesting
+
+
+@pytest.mark.parametrize(
+    ("name", "padding", "batch_first"),
+    [
+        ("nested", _RIGHT_PADDED, True),
+        ("not_left_aligned", _GAP, True),
+        ("seq_first", _RIGHT_PADDED, False),
+    ],
+)
+def test_encoder_inference_with_padding_matches_torch(name, padding, batch_first):
+    """In eval mode without grad, torch runs right-padded batches as nested tensors, which
+    leaves zeros at the padded positions; elsewhere the values are computed there."""
+    outs = []
+    for lib in (tape, torch):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(E, 2, 16, batch_first=batch_first)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            encoder = lib.nn.TransformerEncoder(layer, 2).eval()
+        x = np.random.default_rng(4).standard_normal((N, L, E) if batch_first else (L, N, E))
+        with lib.no_grad():
+            outs.append(
+                encoder(lib.tensor(x.astype(np.float32)), src_key_padding_mask=lib.tensor(padding))
+            )
+    assert_same(outs[0], outs[1], rtol=1e-4, atol=1e-5)

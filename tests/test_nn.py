@@ -624,6 +624,9 @@ CHANNEL_DROPOUT = [
     ("Dropout2d_inplace", lambda lib, x: lib.nn.Dropout2d(0.5, inplace=True)(x * 1), (4, 6, 3, 3)),
     ("dropout2d_p1_inplace", lambda lib, x: lib.nn.functional.dropout2d(x * 1, 1.0, inplace=True), (2, 3, 2, 2)),
     ("dropout_inplace", lambda lib, x: lib.nn.functional.dropout(x * 1, 0.5, inplace=True), (4, 6)),
+    # a transposed input: torch draws the mask in memory order (empty_like keeps the layout)
+    ("dropout_transposed", lambda lib, x: lib.nn.functional.dropout(x.transpose(0, 1), 0.5), (4, 6, 5)),
+    ("dropout_permuted_slice", lambda lib, x: lib.nn.functional.dropout(x.permute(2, 0, 1)[1:], 0.3), (4, 6, 5)),
 ]
 # fmt: on
 

@@ -63,6 +63,7 @@ from tape.nn.pooling import (
 )
 from tape.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tape.nn.sparse import Embedding
+from tape.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 from tape.nn.upsampling import Upsample
 
 __all__ = [
@@ -103,6 +104,8 @@ __all__ = [
     "Flatten",
     "Unflatten",
     "MultiheadAttention",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Fold",
     "Unfold",
     "ReLU",

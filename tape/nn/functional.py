@@ -719,8 +719,13 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1:
         noise = np.zeros(tuple(input.shape), np_dtype)
     else:
+        from tape import _views
+
         gen = _random.default_generator
-        mask = gen.bernoulli(1.0 - p, tuple(input.shape), np_dtype)
+        order = _views.memory_order(input) or tuple(range(input.dim()))
+        # drawn in memory order, as torch fills the mask empty_like makes for a transpose
+        shape = tuple(input.shape[d] for d in order)
+        mask = gen.bernoulli(1.0 - p, shape, np_dtype).transpose(np.argsort(order))
         noise = (mask / np_dtype.type(1.0 - p)).astype(np_dtype)
     noise = creation.tensor(noise, dtype=input.dtype)
     if inplace:
