@@ -57,6 +57,7 @@ class _FlaxBlock(nn.Module):
             self,
             names=F.BLOCK_NAMES,
             grad_fn=f"{type(self).__name__}Backward0",
+            source=[F],
         )
         object.__setattr__(self, "_flax_call", call)
 
@@ -158,7 +159,12 @@ class ResNet(nn.Module):
                     nn.init.constant_(m.bn2.weight, 0)
 
         stem = FlaxCall(
-            F.Stem(), _example(3, 32), self, names=F.STEM_NAMES, grad_fn="ResNetStemBackward0"
+            F.Stem(),
+            _example(3, 32),
+            self,
+            names=F.STEM_NAMES,
+            grad_fn="ResNetStemBackward0",
+            source=[F],
         )
         object.__setattr__(self, "_stem", stem)
 

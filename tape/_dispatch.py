@@ -35,7 +35,9 @@ class Op:
     are detected: "inputs", "output", "both", "none", "indices" (the last output only, as
     sort's indices), or "partners" (each input only when another input requires grad, as
     products do). ``remat`` says the op is cheap enough
-    to recompute inside a compiled backward instead of passing its output in.
+    to recompute inside a compiled backward instead of passing its output in. ``source``, for
+    a costly op, is bytes that decide ``fwd`` (``tape._source_key``): its stored programs are
+    then found by them, without tracing ``fwd`` (tape._program_store).
     """
 
     __slots__ = (
@@ -46,6 +48,7 @@ class Op:
         "promote",
         "saves",
         "remat",
+        "source",
         "_fwd_cache",
         "_bwd_cache",
         "_node",
@@ -59,9 +62,11 @@ class Op:
         promote: int = NONE,
         saves: str = "inputs",
         remat: bool = True,
+        source: bytes | None = None,
     ) -> None:
         self.name = name
         self.remat = remat
+        self.source = source
         self.fwd = fwd
         self.grad_fn = grad_fn
         self.promote = promote
@@ -89,7 +94,10 @@ class Op:
             pure = self.pure(static, cast)
             # A costly op's programs are worth keeping on disk: a new process loads them
             # without tracing or lowering (tape._program_store).
-            fn = jax.jit(pure) if self.remat else StoredJit(pure, pure, (self.name, static, cast))
+            if self.remat:
+                fn = jax.jit(pure)
+            else:
+                fn = StoredJit(pure, pure, (self.name, static, cast), (), self.source)
             self._fwd_cache[key] = fn
         return fn
 
@@ -107,7 +115,8 @@ class Op:
             if self.remat:
                 fn = jax.jit(bwd)
             else:
-                fn = StoredJit(bwd, pure, (self.name, static, cast), (diff, float_outs))
+                recipe = (diff, float_outs)
+                fn = StoredJit(bwd, pure, (self.name, static, cast), recipe, self.source)
             self._bwd_cache[key] = fn
         return fn
 

@@ -8,7 +8,10 @@ train step spent about 0.7 of its 1.5 s there with every program already in JAX'
 Here a costly op's forward and its per-node VJP (``StoredJit``) are keyed instead by the text
 of the forward's jaxpr, which is cheap to make (the VJP reuses the forward's), and a tape
 optimizer's update by its own code and settings (``tape.optim.optimizer``). The executable is
-then loaded without tracing a VJP or lowering anything.
+then loaded without tracing a VJP or lowering anything. An op whose code is declared
+(``tape._source_key``: a Flax module and the files that define it) is keyed by that source
+instead, so its forward is not traced either; small JSON records (``save_record``) keep what
+else a new process would trace for it, such as a Flax module's variable shapes.
 
 A jaxpr keys a program only when its text says everything about it. custom_jvp and custom_vjp
 rules and callbacks are Python code that the text does not show, so a jaxpr that holds one
@@ -54,14 +57,24 @@ class StoredJit:
     """``jax.jit(fn)`` for a costly op's forward (``fn`` is ``forward``) or its VJP (``fn(inputs,
     cotangents)``, whose forward is ``forward(*inputs)``; ``recipe`` is its ``(diff,
     float_outs)``). Each argument type gets one program: loaded from disk when an earlier
-    process stored it, else compiled and stored. ``label`` names the forward in this process."""
+    process stored it, else compiled and stored. ``label`` names the forward in this process;
+    ``source``, when given, is bytes that decide the forward (``tape._source_key``), which then
+    keys its programs in place of its traced jaxpr."""
 
-    __slots__ = ("forward", "label", "recipe", "jit", "programs")
+    __slots__ = ("forward", "label", "recipe", "source", "jit", "programs")
 
-    def __init__(self, fn: Callable, forward: Callable, label: tuple, recipe: tuple = ()) -> None:
+    def __init__(
+        self,
+        fn: Callable,
+        forward: Callable,
+        label: tuple,
+        recipe: tuple = (),
+        source: bytes | None = None,
+    ) -> None:
         self.forward = forward
         self.label = label
         self.recipe = recipe
+        self.source = source
         self.jit = jax.jit(fn)
         self.programs: dict = {}
 
@@ -76,7 +89,12 @@ class StoredJit:
     def _program(self, args: tuple, leaves: list) -> Callable:
         if not storable(leaves):
             return self.jit
-        text = _forward_text(self.forward, self.label, args[0] if self.recipe else args)
+        if self.source is not None:
+            # The label's static arguments and compute dtype print the same in every process
+            # (its op name need not); the argument types join the key in load_or_compile.
+            text = b"source:" + self.source + repr(self.label[1:]).encode()
+        else:
+            text = _forward_text(self.forward, self.label, args[0] if self.recipe else args)
         if text is None:
             return self.jit
         program = load_or_compile(self.jit, (), args, repr(self.recipe).encode() + text)
@@ -98,10 +116,8 @@ def load_or_compile(jitted, static: tuple, args: tuple, identity: bytes):
     if store is None:
         return None
     leaves, tree = jax.tree_util.tree_flatten(args)
-    # JAX's configuration is read at each compile: a context manager can change it.
-    config = repr(sorted((k, repr(v)) for k, v in jax.config.values.items()))
     digest = hashlib.sha256(_environment())
-    for part in (config.encode(), identity, str(tree).encode()):
+    for part in (_config(), identity, str(tree).encode()):
         digest.update(len(part).to_bytes(8, "little") + part)
     for x in leaves:
         digest.update(_type_text(x).encode())
@@ -263,6 +279,20 @@ def _private(path: str) -> bool:
 def _load(path: str, name: str, args: tuple):
     """The stored program at ``path``, or None when there is none or it does not fit ``args``
     (a damaged or foreign file is ignored; compiling again replaces it)."""
+    body = _read_checked(path, name)
+    if body is None:
+        return None
+    tree_text, _, payload = body.partition(b"\n")
+    try:
+        out_tree = _tree_from_text(tree_text.decode())
+    except (ValueError, TypeError, KeyError):
+        return None
+    return _deserialize(payload, args, out_tree)
+
+
+def _read_checked(path: str, name: str) -> bytes | None:
+    """The body of a file that ``_write_checked`` wrote under ``name``, or None when it is
+    missing, damaged or another's."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -271,13 +301,57 @@ def _load(path: str, name: str, args: tuple):
     header = _MAGIC + name.encode() + b"\n"
     checksum, _, body = data[len(header) :].partition(b"\n")
     if not data.startswith(header) or checksum != hashlib.sha256(body).hexdigest().encode():
-        return None  # machine code must arrive whole
-    tree_text, _, payload = body.partition(b"\n")
+        return None  # what runs or shapes a program must arrive whole
+    return body
+
+
+def _write_checked(path: str, name: str, body: bytes) -> None:
+    """Write ``body`` to ``path`` atomically, under a header naming it and its checksum."""
+    checksum = hashlib.sha256(body).hexdigest().encode()
     try:
-        out_tree = _tree_from_text(tree_text.decode())
-    except (ValueError, TypeError, KeyError):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_MAGIC + name.encode() + b"\n" + checksum + b"\n" + body)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def load_record(identity: bytes):
+    """The JSON value stored under ``identity`` (with ``_environment`` and JAX's configuration)
+    by ``save_record``, or None."""
+    path = _record_path(identity)
+    body = None if path is None else _read_checked(path, os.path.basename(path))
+    if body is None:
         return None
-    return _deserialize(payload, args, out_tree)
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def save_record(identity: bytes, value) -> None:
+    """Keep the JSON-able ``value`` under ``identity``, for ``load_record`` in a later process."""
+    path = _record_path(identity)
+    if path is not None:
+        _write_checked(path, os.path.basename(path), json.dumps(value).encode())
+
+
+def _record_path(identity: bytes) -> str | None:
+    store = _store_dir()
+    if store is None:
+        return None
+    digest = hashlib.sha256(_environment() + _config() + b"record\0" + identity).hexdigest()
+    return os.path.join(store, digest + ".json")
+
+
+def _config() -> bytes:
+    """JAX's configuration, read at each use: a context manager can change it (x64 does)."""
+    return repr(sorted((k, repr(v)) for k, v in jax.config.values.items())).encode()
 
 
 def _deserialize(payload: bytes, args: tuple, out_tree):
@@ -317,19 +391,7 @@ def _save(path: str, name: str, compiled, args: tuple) -> None:
         same = False
     if not same:
         return
-    body = tree_text.encode() + b"\n" + payload
-    checksum = hashlib.sha256(body).hexdigest().encode()
-    try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + name.encode() + b"\n" + checksum + b"\n" + body)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    _write_checked(path, name, tree_text.encode() + b"\n" + payload)
 
 
 def _copies(args: tuple) -> tuple:

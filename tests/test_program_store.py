@@ -24,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = """
 import json, os, sys
 sys.path.insert(0, {root!r})
+import flax.linen as fnn
 import numpy as np
 import tape
 from tape import _program_store as ps
@@ -33,6 +34,10 @@ import models
 loads = []
 load = ps._load
 ps._load = lambda *a: loads.append(load(*a)) or loads[-1]
+flax_calls = []  # Flax's init and apply, traced or run
+for method in ("init", "apply"):
+    real = getattr(fnn.Module, method)
+    setattr(fnn.Module, method, lambda *a, real=real, **k: flax_calls.append(1) or real(*a, **k))
 
 rng = np.random.default_rng(0)
 x = tape.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
@@ -41,14 +46,17 @@ v = tape.tensor(rng.standard_normal((5, 64)).astype(np.float32), requires_grad=T
 tape.manual_seed(0)
 block = models.resnet.BasicBlock(4, 4)
 opt = tape.optim.SGD([x, w, v, *block.parameters()], lr=0.01, momentum=0.9)
-for _ in range(2):
+for i in range(2):
     opt.zero_grad()
     y = F.linear(block(F.conv2d(x, w, padding=1)).relu().flatten(1)[:, :64], v)
     y.tanh().sum().backward()
     opt.step()
+    if i == 0:
+        first_step_flax = len(flax_calls)
 grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 weights = [t.detach().numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads, "weights": weights,
+                  "first_step_flax": first_step_flax,
                   "stored": sorted(os.listdir(ps._store_dir())), "optax": "optax" in sys.modules}}))
 """
 
@@ -102,6 +110,9 @@ def test_second_process_loads_every_program_and_matches_torch(tmp_path):
     assert second["stored"] == first["stored"]
     # only tracing an update needs optax: a process that loads them never imports it
     assert first["optax"] and not second["optax"]
+    # The block is declared with its source (models.flax_resnet): the second process finds its
+    # variable shapes and programs by that source and runs no Flax code to its first step's end.
+    assert first["first_step_flax"] > 0 and second["first_step_flax"] == 0
     # bit for bit: the same executables
     assert (second["grads"], second["weights"]) == (first["grads"], first["weights"])
 

@@ -39,15 +39,18 @@ module (a ResNet stem whose conv1/bn1 are the ResNet's own children).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tape import _dtype, creation
+from tape import _dtype, _program_store, creation
+from tape._source_key import source_key
 from tape.autograd import grad_mode
 from tape.nn.module import Module
 from tape.nn.parameter import Parameter
@@ -168,7 +171,13 @@ _op_ids = itertools.count()
 
 
 def _make_op(
-    module, entries: tuple, nchw: bool, train_arg: str | None, grad_fn: str, n_counters: int = 0
+    module,
+    entries: tuple,
+    nchw: bool,
+    train_arg: str | None,
+    grad_fn: str,
+    n_counters: int = 0,
+    source: bytes | None = None,
 ):
     """One registry entry per (Flax module, variable layout); equal configs share compiled code.
 
@@ -211,7 +220,11 @@ def _make_op(
         return _channels_first(y) if nchw else y
 
     name = f"flax_{type(module).__name__}_{next(_op_ids)}"
-    op = _ops[key] = register(name, _replayed(forward), grad_fn, NONE, saves="inputs", remat=False)
+    if source is not None:  # what else ``forward`` closes over
+        source = hashlib.sha256(source + repr(key[1:]).encode()).digest()
+    op = _ops[key] = register(
+        name, _replayed(forward), grad_fn, NONE, saves="inputs", remat=False, source=source
+    )
     return op
 
 
@@ -279,8 +292,12 @@ class FlaxCall:
         train_arg: str | None = "auto",
         grad_fn: str | None = None,
         seed: int | None = None,
+        source: Iterable[ModuleType] | None = None,
     ) -> None:
         self.module = module
+        # A module declared with its source skips Flax's traces in a process that finds what
+        # an earlier one derived (variable shapes, compiled programs) under that source.
+        self.source = None if source is None else source_key(module, source)
         if train_arg == "auto":
             try:
                 params = inspect.signature(type(module).__call__).parameters
@@ -296,7 +313,7 @@ class FlaxCall:
         if nchw and len(x_shape.shape) >= 3:
             s = x_shape.shape
             x_shape = jax.ShapeDtypeStruct((s[0], *s[2:], s[1]), x_shape.dtype)
-        shapes, types = _abstract_init(module, x_shape, kwargs)
+        shapes, types = _abstract_init(module, x_shape, kwargs, self.source)
         names = names or {}
         # torch's order: modules in call order, weight before bias, parameters before buffers.
         call_order = {p: i for i, p in enumerate(types)}
@@ -374,6 +391,7 @@ class FlaxCall:
             train_arg,
             grad_fn or f"{type(module).__name__}Backward0",
             len(self.counters),
+            self.source,
         )
 
     def tensors(self, root: Module) -> list:
@@ -468,18 +486,59 @@ def _owner(root: Module, path: tuple, types: dict, flax_path: tuple) -> Module:
 _abstract_inits: dict = {}
 
 
-def _abstract_init(module, x, kwargs):
+def _abstract_init(module, x, kwargs, source: bytes | None = None):
     """Variable shapes, and the Flax class name of each submodule path in call order, from the
     input's shape alone (the key is abstract too: making a real one compiles a program).
-    Equal modules on equal inputs (a ResNet's repeated blocks) share one trace of Flax's init."""
+    Equal modules on equal inputs (a ResNet's repeated blocks) share one trace of Flax's init,
+    and a module with a ``source`` key reads what an earlier process traced."""
     key = (module, x.shape, x.dtype, tuple(sorted(kwargs.items())))
     try:
         hit = _abstract_inits.get(key)
     except TypeError:  # a module with unhashable fields: traced every time
         return _trace_init(module, x, kwargs)
     if hit is None:
-        hit = _abstract_inits[key] = _trace_init(module, x, kwargs)
+        record = None
+        if source is not None:
+            record = source + repr((x.shape, str(x.dtype), key[3])).encode()
+            hit = _from_record(_program_store.load_record(record))
+        if hit is None:
+            hit = _trace_init(module, x, kwargs)
+            if record is not None:
+                _program_store.save_record(record, _to_record(*hit))
+        _abstract_inits[key] = hit
     return hit
+
+
+def _to_record(shapes: dict, types: dict) -> dict:
+    leaves = [
+        [collection, list(path), list(leaf.shape), str(leaf.dtype)]
+        for collection in shapes
+        for path, leaf in _flatten(shapes[collection])
+    ]
+    return {"shapes": leaves, "types": list(types.items())}
+
+
+def _from_record(record) -> tuple | None:
+    """``_to_record``'s input again, or None for anything that is not what it writes."""
+    try:
+        shapes: dict = {}
+        for collection, path, shape, dtype in record["shapes"]:
+            if not all(type(k) is str for k in (collection, *path)) or not path:
+                return None
+            if not all(type(n) is int and n >= 0 for n in shape):
+                return None
+            d = shapes.setdefault(collection, {})
+            for k in path[:-1]:
+                d = d.setdefault(k, {})
+            d[path[-1]] = jax.ShapeDtypeStruct(tuple(shape), np.dtype(dtype))
+        types = {}
+        for path, name in record["types"]:
+            if type(path) is not str or type(name) is not str:
+                return None
+            types[path] = name
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return shapes, types
 
 
 def _trace_init(module, x, kwargs):
@@ -505,7 +564,11 @@ class FlaxModule(Module):
 
     ``module``: the Flax module; ``example_input``: an input it accepts (torch layout), used to
     create its variables; ``names``: Flax path -> torch name; ``children``: ready-made owners of
-    the variables (and parameterless modules such as ``ReLU``) in the order torch lists them.
+    the variables (and parameterless modules such as ``ReLU``) in the order torch lists them;
+    ``source``: the Python modules whose source, with tape's and the installed Flax, JAX and
+    numpy, decides what ``module`` computes (usually the one defining it). Given, a new process
+    finds the variable shapes and compiled programs that an earlier one stored under that
+    source, and traces no Flax code for them (``tape._source_key``).
     """
 
     def __init__(
@@ -519,6 +582,7 @@ class FlaxModule(Module):
         train_arg: str | None = "auto",
         grad_fn: str | None = None,
         seed: int | None = None,
+        source: Iterable[ModuleType] | None = None,
     ) -> None:
         super().__init__()
         for k, child in (children or {}).items():
@@ -532,6 +596,7 @@ class FlaxModule(Module):
             train_arg=train_arg,
             grad_fn=grad_fn,
             seed=seed,
+            source=source,
         )
         object.__setattr__(self, "_flax_call", call)
 

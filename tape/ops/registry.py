@@ -22,12 +22,14 @@ def register(
     promote: int = NONE,
     saves: str = "inputs",
     remat: bool = True,
+    source: bytes | None = None,
 ) -> Op:
     """Add an op to the table; the name must be new. ``remat=False`` for costly ops (matmul,
-    conv) whose outputs a compiled backward should take as inputs rather than recompute."""
+    conv) whose outputs a compiled backward should take as inputs rather than recompute;
+    ``source`` keys their stored programs without tracing ``fwd`` (``tape._dispatch.Op``)."""
     if name in OPS:
         raise ValueError(f"op {name!r} is registered twice")
-    op = OPS[name] = Op(name, fwd, grad_fn, promote, saves, remat)
+    op = OPS[name] = Op(name, fwd, grad_fn, promote, saves, remat, source)
     return op
 
 
