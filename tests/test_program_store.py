@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A conv, a linear layer and a Flax block (costly ops), forward and backward node by node, and
 # SGD steps (tape's optimizers' updates are stored too).
 CHILD = """
-import json, os, sys
+import json, os, sys, threading
 sys.path.insert(0, {root!r})
 import flax.linen as fnn
 import numpy as np
@@ -34,6 +34,9 @@ import models
 loads = []
 load = ps._load
 ps._load = lambda *a: loads.append(load(*a)) or loads[-1]
+readers = []  # the thread that read each stored program
+read = ps._read
+ps._read = lambda *a: readers.append(threading.current_thread().name) or read(*a)
 flax_calls = []  # Flax's init and apply, traced or run
 for method in ("init", "apply"):
     real = getattr(fnn.Module, method)
@@ -53,10 +56,11 @@ for i in range(2):
     opt.step()
     if i == 0:
         first_step_flax = len(flax_calls)
+        first_step_readers = list(readers)
 grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 weights = [t.detach().numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads, "weights": weights,
-                  "first_step_flax": first_step_flax,
+                  "first_step_flax": first_step_flax, "first_step_readers": first_step_readers,
                   "stored": sorted(os.listdir(ps._store_dir())), "optax": "optax" in sys.modules}}))
 """
 
@@ -111,8 +115,11 @@ def test_second_process_loads_every_program_and_matches_torch(tmp_path):
     # only tracing an update needs optax: a process that loads them never imports it
     assert first["optax"] and not second["optax"]
     # The block is declared with its source (models.flax_resnet): the second process finds its
-    # variable shapes and programs by that source and runs no Flax code to its first step's end.
+    # variable shapes and programs by that source and runs no Flax code to its first step's end,
+    # and its programs were read on the prefetch thread while the block was built.
     assert first["first_step_flax"] > 0 and second["first_step_flax"] == 0
+    assert "tape-prefetch_0" in second["first_step_readers"]
+    assert "tape-prefetch_0" not in first["first_step_readers"]
     # bit for bit: the same executables
     assert (second["grads"], second["weights"]) == (first["grads"], first["weights"])
 
@@ -177,3 +184,21 @@ def test_store_writable_by_others_is_not_used(tmp_path):
     assert os.stat(store).st_mode & 0o777 == 0o700
     os.chmod(store, 0o777)
     assert not _program_store._private(store)
+
+
+def test_programs_of_a_source_are_listed_latest_last(tmp_path, monkeypatch):
+    """What ``prefetch`` reads: the latest few programs stored under a source key; a list that
+    is not what tape writes is read as empty."""
+    monkeypatch.setattr(_program_store, "_store_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(_program_store, "_manifests", {})
+    names = [f"{i:064x}" for i in range(12)]
+    for name in (*names, names[-1]):
+        _program_store._list(b"source", name)
+    kept = names[-_program_store._MANIFEST_LENGTH :]
+    assert _program_store.load_record(b"programs\0source") == kept
+    monkeypatch.setattr(_program_store, "_manifests", {})
+    assert _program_store._manifest(b"source") == kept
+    for bad in (["../../etc/passwd"], "0" * 64, [0], {"a": 1}):
+        _program_store.save_record(b"programs\0other", bad)
+        monkeypatch.setattr(_program_store, "_manifests", {})
+        assert _program_store._manifest(b"other") == []
