@@ -311,6 +311,16 @@ def _worker():
     return _workers[0]
 
 
+def _forget_prefetches() -> None:
+    """A forked child has no worker thread: what it was reading will never arrive there."""
+    _prefetched.clear()
+    _requested.clear()
+    _workers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_prefetches)
+
+
 def _manifest(source: bytes) -> list:
     names = _manifests.get(source)
     if names is None:

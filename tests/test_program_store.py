@@ -202,3 +202,18 @@ def test_programs_of_a_source_are_listed_latest_last(tmp_path, monkeypatch):
         _program_store.save_record(b"programs\0other", bad)
         monkeypatch.setattr(_program_store, "_manifests", {})
         assert _program_store._manifest(b"other") == []
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # the child only exits
+def test_a_forked_child_forgets_the_parents_prefetches(monkeypatch):
+    """A child has no worker thread, so a read the parent started would never arrive: waiting
+    on it would hang. The child reads for itself instead."""
+    from concurrent.futures import Future
+
+    monkeypatch.setitem(_program_store._prefetched, "/nowhere.xla", Future())
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os._exit(0 if not _program_store._prefetched else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "/nowhere.xla" in _program_store._prefetched  # the parent's own are kept
