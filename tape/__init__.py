@@ -59,7 +59,9 @@ if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
 
 from tape import (
     _methods,  # noqa: E402
+    _signature_key,  # noqa: E402
     autograd,  # noqa: E402, I001
+    ops,  # noqa: E402
 )
 from tape._device import cuda, device  # noqa: E402
 from tape._dtype import (  # noqa: E402
@@ -115,6 +117,9 @@ short = int16
 from tape import nn, optim, utils, viz  # noqa: E402, F401
 from tape._compile import compile  # noqa: E402, F401, A004
 from tape.serialization import load, save  # noqa: E402, F401
+
+# Every op registered so far is tape's own: its name and tape's source decide its forward.
+_signature_key.seal_builtin_ops(ops.registry.OPS)
 
 
 def is_tensor(obj) -> bool:

@@ -165,7 +165,8 @@ class ProgramCache:
     """Compiled programs by signature, each built on its ``COMPILE_AFTER``-th sighting.
 
     ``get(key, build)`` returns the compiled program, or None while the signature is still too
-    new to be worth a compile (the caller then runs it op by op).
+    new to be worth a compile (the caller then runs it op by op). A signature that
+    ``tape._signature_key`` can key keeps its programs in tape's store, for later processes.
     """
 
     def __init__(self) -> None:
@@ -180,7 +181,13 @@ class ProgramCache:
             count = self.seen[key] = self.seen.get(key, 0) + 1
             if count < COMPILE_AFTER:
                 return None
-            program = self.programs[key] = jax.jit(build(key))
+            from tape._program_store import StoredProgram
+            from tape._signature_key import signature_key
+
+            identity = signature_key(key)
+            fn = build(key)
+            program = jax.jit(fn) if identity is None else StoredProgram(fn, identity)
+            self.programs[key] = program
         return program
 
 

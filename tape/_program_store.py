@@ -108,6 +108,39 @@ class StoredJit:
         return self.jit if program is None else program
 
 
+class StoredProgram:
+    """``jax.jit(fn)`` for a program that ``identity`` decides with its argument types (a graph
+    signature's, ``tape._signature_key``): each argument type's program is loaded from the
+    store, else compiled and stored. The last one runs first, as a training loop calls one
+    signature with the same types at every step; a program given other types or tracers
+    raises TypeError before it runs, and the call then picks by type."""
+
+    __slots__ = ("identity", "jit", "programs", "last")
+
+    def __init__(self, fn: Callable, identity: bytes) -> None:
+        self.identity = b"graph:" + identity
+        self.jit = jax.jit(fn)
+        self.programs: dict = {}
+        self.last = None
+
+    def __call__(self, *args):
+        last = self.last
+        if last is not None:
+            try:
+                return last(*args)
+            except TypeError:
+                pass
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        key = (tree, *map(leaf_key, leaves))
+        program = self.programs.get(key)
+        if program is None:
+            if storable(leaves):
+                program = load_or_compile(self.jit, (), args, self.identity)
+            program = self.programs[key] = program or self.jit
+        self.last = None if program is self.jit else program
+        return program(*args)
+
+
 def storable(leaves: list) -> bool:
     """Whether arguments with these leaves can run a stored program: arrays on the default
     CPU device (numpy's go there) and Python and numpy numbers, no tracers."""

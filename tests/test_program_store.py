@@ -217,3 +217,60 @@ def test_a_forked_child_forgets_the_parents_prefetches(monkeypatch):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert "/nowhere.xla" in _program_store._prefetched  # the parent's own are kept
+
+
+# A graph whose backward compiles (from its second sighting with a pending forward): its
+# whole-graph program is stored too.
+GRAPH_CHILD = """
+import json, sys
+sys.path.insert(0, {root!r})
+import numpy as np
+import tape
+from tape import _program_store as ps
+
+graph = []  # for each whole-graph program: whether it was loaded from the store
+real = ps.load_or_compile
+load = ps._load
+
+def spy(jitted, static, args, identity, *rest):
+    loads = []
+    ps._load = lambda *a: loads.append(load(*a)) or loads[-1]
+    try:
+        return real(jitted, static, args, identity, *rest)
+    finally:
+        ps._load = load
+        if identity.startswith(b"graph:"):
+            graph.append(loads[0] is not None)
+
+ps.load_or_compile = spy
+w = tape.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+x = tape.tensor(np.arange(8, dtype=np.float32).reshape(2, 4) / 8)
+for _ in range(4):
+    w.grad = None
+    loss = ((x @ w.T).tanh() * 2.5 + 1).sum()
+    loss.backward()
+print(json.dumps({{"grad": w.grad.numpy().tolist(), "loss": loss.item(), "graph": graph}}))
+"""
+
+
+def test_second_process_loads_the_whole_graph_backward(tmp_path):
+    def child() -> dict:
+        env = dict(os.environ, TAPE_CACHE_DIR=str(tmp_path))
+        env.pop("JAX_COMPILATION_CACHE_DIR", None)
+        done = subprocess.run(
+            [sys.executable, "-c", GRAPH_CHILD.format(root=ROOT)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(done.stdout.splitlines()[-1])
+
+    first, second = child(), child()
+    assert first["graph"] and not any(first["graph"])
+    assert second["graph"] and all(second["graph"])
+    assert (second["grad"], second["loss"]) == (first["grad"], first["loss"])
+    w = torch.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+    x = torch.tensor(np.arange(8, dtype=np.float32).reshape(2, 4) / 8)
+    ((x @ w.T).tanh() * 2.5 + 1).sum().backward()
+    np.testing.assert_allclose(np.asarray(second["grad"]), w.grad.numpy(), rtol=1e-5)

@@ -1,7 +1,8 @@
 """Source keys (tape._source_key): equal modules built from the same code get one key, and any
 change to a field, a closure, the declared file or its loaded code gives another; what the key
 cannot vouch for gives None, so the caller traces as before. Records of a Flax module's variable
-shapes (tape.nn.flax_adapter) are read back only when they are what was written."""
+shapes (tape.nn.flax_adapter) are read back only when they are what was written. Graph
+signature keys (tape._signature_key) follow the same rule."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ import jax
 import numpy as np
 import pytest
 
+import tape
 from models import flax_resnet as F
+from tape import _lazy
+from tape._signature_key import signature_key
 from tape._source_key import source_key
 from tape.nn import flax_adapter
+from tape.ops.registry import OPS, register
 
 THIS = sys.modules[__name__]
 
@@ -153,3 +158,39 @@ def test_a_shape_record_reads_back_as_traced():
 )
 def test_a_record_that_is_not_what_was_written_is_ignored(record):
     assert flax_adapter._from_record(record) is None
+
+
+# --- graph signatures (tape._signature_key) ------------------------------------------------
+
+
+def _mul_form():
+    return _lazy.form(OPS["mul"], (), np.dtype(np.float32), None, 1)
+
+
+def _sig(constant=2.5, form=None):
+    return ((form or _mul_form(), ("<array>", constant)),)
+
+
+def test_a_signature_of_tape_ops_and_constants_is_keyed():
+    assert signature_key(_sig()) == signature_key(_sig()) is not None
+    assert signature_key(_sig(3.5)) not in (None, signature_key(_sig()))
+    assert signature_key(_sig(2)) != signature_key(_sig(2.0))  # the type is part of it
+    add = _lazy.form(OPS["add"], (), np.dtype(np.float32), None, 1)
+    assert signature_key(_sig(form=add)) != signature_key(_sig())
+
+
+def test_the_default_dtype_is_part_of_a_signature_key():
+    before = signature_key(_sig())
+    tape.set_default_dtype(tape.float64)
+    try:
+        assert signature_key(_sig()) != before
+    finally:
+        tape.set_default_dtype(tape.float32)
+
+
+def test_what_tape_cannot_vouch_for_leaves_a_signature_unkeyed():
+    late = OPS.get("test_source_key_late_op") or register(
+        "test_source_key_late_op", lambda x: x * 2, "MulBackward0"
+    )  # registered after tape's import: code tape's source does not fix
+    assert signature_key(_sig(form=_lazy.form(late, (), None, None, 1))) is None
+    assert signature_key(_sig(object())) is None  # a constant with no stable description
