@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import json
 import os
 import platform
@@ -51,11 +50,6 @@ _TRACED = object()
 _fingerprint: bytes | None = None
 _checked_dirs: dict = {}
 _forward_texts: dict = {}  # (op label, forward argument types) -> its bytes, or None
-_manifests: dict = {}  # a source key -> names of the programs stored under it, latest last
-_MANIFEST_LENGTH = 8
-_prefetched: dict = {}  # path -> Future of _read(path), running on _worker()
-_requested: set = set()  # paths read, or being read, in this process
-_workers: list = []
 _NUMBERS = (bool, int, float)
 
 
@@ -103,8 +97,7 @@ class StoredJit:
             text = _forward_text(self.forward, self.label, args[0] if self.recipe else args)
         if text is None:
             return self.jit
-        identity = repr(self.recipe).encode() + text
-        program = load_or_compile(self.jit, (), args, identity, self.source)
+        program = load_or_compile(self.jit, (), args, repr(self.recipe).encode() + text)
         return self.jit if program is None else program
 
 
@@ -147,14 +140,11 @@ def storable(leaves: list) -> bool:
     return bool(leaves) and all(map(_on_default_cpu, leaves))
 
 
-def load_or_compile(
-    jitted, static: tuple, args: tuple, identity: bytes, source: bytes | None = None
-):
+def load_or_compile(jitted, static: tuple, args: tuple, identity: bytes):
     """The compiled program of ``jitted`` (whose static arguments, ``static``, come first) on
     ``args``, stored under ``identity``: the bytes that, with the argument types and
     ``_environment``, decide the program. Loaded when stored, else compiled and stored; None
-    when there is no store. A program of an op with a ``source`` key is listed under it, for
-    ``prefetch``."""
+    when there is no store."""
     store = _store_dir()
     if store is None:
         return None
@@ -165,8 +155,6 @@ def load_or_compile(
     for x in leaves:
         digest.update(_type_text(x).encode())
     name = digest.hexdigest()
-    if source is not None:
-        _list(source, name)
     path = os.path.join(store, name + ".xla")
     loaded = _load(path, name, args)
     if loaded is not None:
@@ -321,72 +309,9 @@ def _private(path: str) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def prefetch(source: bytes) -> None:
-    """Start reading, on a worker thread, the programs that earlier processes stored for the op
-    with this ``source`` key (its latest few), so that a new process's first step finds them
-    read. Reading one is mostly XLA's native code, which lets Python run on: a model's build
-    overlaps it."""
-    store = _store_dir()
-    if store is None:
-        return
-    for name in _manifest(source):
-        path = os.path.join(store, name + ".xla")
-        if path not in _requested:
-            _requested.add(path)
-            _prefetched[path] = _worker().submit(_read, path, name)
-
-
-def _worker():
-    if not _workers:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _workers.append(ThreadPoolExecutor(1, thread_name_prefix="tape-prefetch"))
-    return _workers[0]
-
-
-def _forget_prefetches() -> None:
-    """A forked child has no worker thread: what it was reading will never arrive there."""
-    _prefetched.clear()
-    _requested.clear()
-    _workers.clear()
-
-
-os.register_at_fork(after_in_child=_forget_prefetches)
-
-
-def _manifest(source: bytes) -> list:
-    names = _manifests.get(source)
-    if names is None:
-        got = load_record(b"programs\0" + source)
-        ok = type(got) is list and all(type(n) is str and _is_digest(n) for n in got)
-        names = _manifests[source] = got if ok else []
-    return names
-
-
-def _is_digest(name: str) -> bool:
-    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
-
-
-def _list(source: bytes, name: str) -> None:
-    names = _manifest(source)
-    if name not in names:
-        names.append(name)
-        del names[:-_MANIFEST_LENGTH]
-        save_record(b"programs\0" + source, names)
-
-
 def _load(path: str, name: str, args: tuple):
     """The stored program at ``path``, or None when there is none or it does not fit ``args``
     (a damaged or foreign file is ignored; compiling again replaces it)."""
-    _requested.add(path)
-    pending = _prefetched.pop(path, None)
-    read = _read(path, name) if pending is None else pending.result()
-    return None if read is None else _finish(read, args)
-
-
-def _read(path: str, name: str):
-    """The program stored at ``path``, deserialized but not yet loaded (any thread may do
-    this), with its output tree; or None."""
     body = _read_checked(path, name)
     if body is None:
         return None
@@ -395,8 +320,7 @@ def _read(path: str, name: str):
         out_tree = _tree_from_text(tree_text.decode())
     except (ValueError, TypeError, KeyError):
         return None
-    parts = _unpickle(payload)
-    return None if parts is None else (parts, out_tree)
+    return _deserialize(payload, args, out_tree)
 
 
 def _read_checked(path: str, name: str) -> bytes | None:
@@ -463,27 +387,12 @@ def _config() -> bytes:
     return repr(sorted((k, repr(v)) for k, v in jax.config.values.items())).encode()
 
 
-def _unpickle(payload: bytes):
-    """``jax.experimental.serialize_executable.deserialize_and_load`` up to the load, which
-    ``_finish`` does on the calling thread: jaxlib 0.10 crashes later, in a run, when the load
-    was on another thread (the deserialization itself is safe there)."""
+def _deserialize(payload: bytes, args: tuple, out_tree):
     from jax.experimental import serialize_executable
 
-    try:
-        backend = jax.devices("cpu")[0].client
-        return serialize_executable._JaxPjrtUnpickler(io.BytesIO(payload), backend).load()
-    except Exception:  # noqa: BLE001 - any failure to read is a miss, never an error
-        return None
-
-
-def _finish(read: tuple, args: tuple):
-    """The program that ``_read`` gave, loaded, when it takes ``args``; else None."""
-    (unloaded, args_info, no_kwargs), out_tree = read
     in_tree = jax.tree_util.tree_structure((args, {}))
     try:
-        program = jax.stages.Compiled(
-            unloaded.load(), [], in_tree.unflatten(args_info), out_tree, no_kwargs=no_kwargs
-        )
+        program = serialize_executable.deserialize_and_load(payload, in_tree, out_tree, "cpu")
     except Exception:  # noqa: BLE001 - any failure to load is a miss, never an error
         return None
     want = [(np.shape(x), _dtype_of(x)) for x in jax.tree_util.tree_leaves(args)]
@@ -502,8 +411,7 @@ def _save(path: str, name: str, compiled, args: tuple) -> None:
         tree_text = _tree_text(out_tree)
     except (ValueError, NotImplementedError, TypeError):
         return
-    parts = _unpickle(payload)
-    loaded = None if parts is None else _finish((parts, out_tree), args)
+    loaded = _deserialize(payload, args, out_tree)
     try:
         # On copies: a program may donate its arguments, which the caller still runs it on.
         want = jax.tree_util.tree_leaves(compiled(*_copies(args)))

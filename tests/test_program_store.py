@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A conv, a linear layer and a Flax block (costly ops), forward and backward node by node, and
 # SGD steps (tape's optimizers' updates are stored too).
 CHILD = """
-import json, os, sys, threading
+import json, os, sys
 sys.path.insert(0, {root!r})
 import flax.linen as fnn
 import numpy as np
@@ -34,9 +34,6 @@ import models
 loads = []
 load = ps._load
 ps._load = lambda *a: loads.append(load(*a)) or loads[-1]
-readers = []  # the thread that read each stored program
-read = ps._read
-ps._read = lambda *a: readers.append(threading.current_thread().name) or read(*a)
 flax_calls = []  # Flax's init and apply, traced or run
 for method in ("init", "apply"):
     real = getattr(fnn.Module, method)
@@ -56,11 +53,10 @@ for i in range(2):
     opt.step()
     if i == 0:
         first_step_flax = len(flax_calls)
-        first_step_readers = list(readers)
 grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 weights = [t.detach().numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads, "weights": weights,
-                  "first_step_flax": first_step_flax, "first_step_readers": first_step_readers,
+                  "first_step_flax": first_step_flax,
                   "stored": sorted(os.listdir(ps._store_dir())), "optax": "optax" in sys.modules}}))
 """
 
@@ -115,11 +111,8 @@ def test_second_process_loads_every_program_and_matches_torch(tmp_path):
     # only tracing an update needs optax: a process that loads them never imports it
     assert first["optax"] and not second["optax"]
     # The block is declared with its source (models.flax_resnet): the second process finds its
-    # variable shapes and programs by that source and runs no Flax code to its first step's end,
-    # and its programs were read on the prefetch thread while the block was built.
+    # variable shapes and programs by that source and runs no Flax code to its first step's end.
     assert first["first_step_flax"] > 0 and second["first_step_flax"] == 0
-    assert "tape-prefetch_0" in second["first_step_readers"]
-    assert "tape-prefetch_0" not in first["first_step_readers"]
     # bit for bit: the same executables
     assert (second["grads"], second["weights"]) == (first["grads"], first["weights"])
 
@@ -184,39 +177,6 @@ def test_store_writable_by_others_is_not_used(tmp_path):
     assert os.stat(store).st_mode & 0o777 == 0o700
     os.chmod(store, 0o777)
     assert not _program_store._private(store)
-
-
-def test_programs_of_a_source_are_listed_latest_last(tmp_path, monkeypatch):
-    """What ``prefetch`` reads: the latest few programs stored under a source key; a list that
-    is not what tape writes is read as empty."""
-    monkeypatch.setattr(_program_store, "_store_dir", lambda: str(tmp_path))
-    monkeypatch.setattr(_program_store, "_manifests", {})
-    names = [f"{i:064x}" for i in range(12)]
-    for name in (*names, names[-1]):
-        _program_store._list(b"source", name)
-    kept = names[-_program_store._MANIFEST_LENGTH :]
-    assert _program_store.load_record(b"programs\0source") == kept
-    monkeypatch.setattr(_program_store, "_manifests", {})
-    assert _program_store._manifest(b"source") == kept
-    for bad in (["../../etc/passwd"], "0" * 64, [0], {"a": 1}):
-        _program_store.save_record(b"programs\0other", bad)
-        monkeypatch.setattr(_program_store, "_manifests", {})
-        assert _program_store._manifest(b"other") == []
-
-
-@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # the child only exits
-def test_a_forked_child_forgets_the_parents_prefetches(monkeypatch):
-    """A child has no worker thread, so a read the parent started would never arrive: waiting
-    on it would hang. The child reads for itself instead."""
-    from concurrent.futures import Future
-
-    monkeypatch.setitem(_program_store._prefetched, "/nowhere.xla", Future())
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os._exit(0 if not _program_store._prefetched else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert "/nowhere.xla" in _program_store._prefetched  # the parent's own are kept
 
 
 # A graph whose backward compiles (from its second sighting with a pending forward): its

@@ -393,8 +393,6 @@ class FlaxCall:
             len(self.counters),
             self.source,
         )
-        if self.op.source is not None:  # read its programs while the model is built
-            _program_store.prefetch(self.op.source)
 
     def tensors(self, root: Module) -> list:
         out = []
