@@ -106,7 +106,8 @@ class StoredProgram:
     signature's, ``tape._signature_key``): each argument type's program is loaded from the
     store, else compiled and stored. The last one runs first, as a training loop calls one
     signature with the same types at every step; a program given other types or tracers
-    raises TypeError before it runs, and the call then picks by type."""
+    (TypeError) or arrays on another device (ValueError) refuses them before it runs, and the
+    call then picks by type."""
 
     __slots__ = ("identity", "jit", "programs", "last")
 
@@ -121,7 +122,7 @@ class StoredProgram:
         if last is not None:
             try:
                 return last(*args)
-            except TypeError:
+            except (TypeError, ValueError):
                 pass
         leaves, tree = jax.tree_util.tree_flatten(args)
         key = (tree, *map(leaf_key, leaves))

@@ -234,3 +234,39 @@ def test_second_process_loads_the_whole_graph_backward(tmp_path):
     x = torch.tensor(np.arange(8, dtype=np.float32).reshape(2, 4) / 8)
     ((x @ w.T).tanh() * 2.5 + 1).sum().backward()
     np.testing.assert_allclose(np.asarray(second["grad"]), w.grad.numpy(), rtol=1e-5)
+
+
+def test_a_stored_program_follows_its_arguments_to_other_types_and_devices(tmp_path):
+    """The program that ran last refuses arguments of other types, tracers, or arrays on
+    another device before it runs; the call then takes the program for them."""
+    code = f"""
+import sys
+sys.path.insert(0, {ROOT!r})
+import jax, jax.numpy as jnp, numpy as np
+import tape
+from tape._program_store import StoredProgram
+
+p = StoredProgram(lambda a, b: a * b + 1, b"test: a * b + 1")
+cpu0, cpu1 = jax.devices("cpu")[:2]
+x = jnp.arange(3.0, dtype=jnp.float32)
+assert p.last is None and np.allclose(p(x, x), [1, 2, 5]) and p.last is not None
+assert np.allclose(p(x[:2], x[:2]), [1, 2])  # other shapes
+assert np.allclose(p(x.astype(jnp.int32), x.astype(jnp.int32)), [1, 2, 5])  # other dtypes
+y = jax.device_put(x, cpu1)
+assert np.allclose(p(x, x), [1, 2, 5])  # runs last: the same types as y's, on cpu0
+out = p(y, y)  # another device
+assert np.allclose(out, [1, 2, 5]) and out.devices() == {{cpu1}}
+assert np.allclose(jax.jit(lambda v: p(v, v))(x), [1, 2, 5])  # a trace
+assert np.allclose(p(x, x), [1, 2, 5])
+print("ok")
+"""
+    env = dict(
+        os.environ,
+        TAPE_CACHE_DIR=str(tmp_path),
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    assert done.stdout.split()[-1] == "ok"
