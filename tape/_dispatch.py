@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from tape import _dtype, _lazy
-from tape._program_store import StoredJit
+from tape._program_store import StoredJit, StoredProgram
 from tape.autograd import grad_mode
 from tape.autograd.graph import UNLISTED, Node, accumulator_of, node_class
 
@@ -92,12 +92,7 @@ class Op:
         fn = self._fwd_cache.get(key)
         if fn is None:
             pure = self.pure(static, cast)
-            # A costly op's programs are worth keeping on disk: a new process loads them
-            # without tracing or lowering (tape._program_store).
-            if self.remat:
-                fn = jax.jit(pure)
-            else:
-                fn = StoredJit(pure, pure, (self.name, static, cast), (), self.source)
+            fn = jax.jit(pure) if self.remat else self._stored(pure, pure, static, cast)
             self._fwd_cache[key] = fn
         return fn
 
@@ -115,10 +110,17 @@ class Op:
             if self.remat:
                 fn = jax.jit(bwd)
             else:
-                recipe = (diff, float_outs)
-                fn = StoredJit(bwd, pure, (self.name, static, cast), recipe, self.source)
+                fn = self._stored(bwd, pure, static, cast, (diff, float_outs))
             self._bwd_cache[key] = fn
         return fn
+
+    def _stored(self, fn: Callable, pure: Callable, static: tuple, cast, recipe: tuple = ()):
+        """A costly op's program, worth keeping on disk: a new process loads it without
+        tracing or lowering (tape._program_store). It is found by the op's ``source`` key when
+        it has one, else by the text of its forward's jaxpr."""
+        if self.source is not None:
+            return StoredProgram(fn, b"op:" + self.source + repr((static, cast, recipe)).encode())
+        return StoredJit(fn, pure, (self.name, static, cast), recipe)
 
 
 def linearize(pure: Callable, inputs, diff: tuple, float_outs: tuple | None):

@@ -186,7 +186,7 @@ class ProgramCache:
 
             identity = signature_key(key)
             fn = build(key)
-            program = jax.jit(fn) if identity is None else StoredProgram(fn, identity)
+            program = jax.jit(fn) if identity is None else StoredProgram(fn, b"graph:" + identity)
             self.programs[key] = program
         return program
 

@@ -57,24 +57,14 @@ class StoredJit:
     """``jax.jit(fn)`` for a costly op's forward (``fn`` is ``forward``) or its VJP (``fn(inputs,
     cotangents)``, whose forward is ``forward(*inputs)``; ``recipe`` is its ``(diff,
     float_outs)``). Each argument type gets one program: loaded from disk when an earlier
-    process stored it, else compiled and stored. ``label`` names the forward in this process;
-    ``source``, when given, is bytes that decide the forward (``tape._source_key``), which then
-    keys its programs in place of its traced jaxpr."""
+    process stored it, else compiled and stored. ``label`` names the forward in this process."""
 
-    __slots__ = ("forward", "label", "recipe", "source", "jit", "programs")
+    __slots__ = ("forward", "label", "recipe", "jit", "programs")
 
-    def __init__(
-        self,
-        fn: Callable,
-        forward: Callable,
-        label: tuple,
-        recipe: tuple = (),
-        source: bytes | None = None,
-    ) -> None:
+    def __init__(self, fn: Callable, forward: Callable, label: tuple, recipe: tuple = ()) -> None:
         self.forward = forward
         self.label = label
         self.recipe = recipe
-        self.source = source
         self.jit = jax.jit(fn)
         self.programs: dict = {}
 
@@ -89,12 +79,7 @@ class StoredJit:
     def _program(self, args: tuple, leaves: list) -> Callable:
         if not storable(leaves):
             return self.jit
-        if self.source is not None:
-            # The label's static arguments and compute dtype print the same in every process
-            # (its op name need not); the argument types join the key in load_or_compile.
-            text = b"source:" + self.source + repr(self.label[1:]).encode()
-        else:
-            text = _forward_text(self.forward, self.label, args[0] if self.recipe else args)
+        text = _forward_text(self.forward, self.label, args[0] if self.recipe else args)
         if text is None:
             return self.jit
         program = load_or_compile(self.jit, (), args, repr(self.recipe).encode() + text)
@@ -102,17 +87,17 @@ class StoredJit:
 
 
 class StoredProgram:
-    """``jax.jit(fn)`` for a program that ``identity`` decides with its argument types (a graph
-    signature's, ``tape._signature_key``): each argument type's program is loaded from the
-    store, else compiled and stored. The last one runs first, as a training loop calls one
-    signature with the same types at every step; a program given other types or tracers
-    (TypeError) or arrays on another device (ValueError) refuses them before it runs, and the
-    call then picks by type."""
+    """``jax.jit(fn)`` for a program that ``identity`` decides with its argument types (an op's
+    ``source`` key, a graph signature's ``tape._signature_key``): each argument type's program
+    is loaded from the store, else compiled and stored. The last one runs first, as a
+    training loop calls one signature with the same types at every step; a program given other
+    types or tracers (TypeError) or arrays on another device (ValueError) refuses them before
+    it runs, and the call then picks by type."""
 
     __slots__ = ("identity", "jit", "programs", "last")
 
     def __init__(self, fn: Callable, identity: bytes) -> None:
-        self.identity = b"graph:" + identity
+        self.identity = identity
         self.jit = jax.jit(fn)
         self.programs: dict = {}
         self.last = None
