@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from tape import _dtype, _lazy
 from tape._program_store import StoredJit, StoredProgram
+from tape._signature_key import op_key
 from tape.autograd import grad_mode
 from tape.autograd.graph import UNLISTED, Node, accumulator_of, node_class
 
@@ -92,7 +93,11 @@ class Op:
         fn = self._fwd_cache.get(key)
         if fn is None:
             pure = self.pure(static, cast)
-            fn = jax.jit(pure) if self.remat else self._stored(pure, pure, static, cast)
+            fn = (
+                self._cheap(pure, static, cast)
+                if self.remat
+                else self._stored(pure, pure, static, cast)
+            )
             self._fwd_cache[key] = fn
         return fn
 
@@ -108,11 +113,18 @@ class Op:
             pure = self.pure(static, cast)
             bwd = _make_vjp(pure, diff, float_outs)
             if self.remat:
-                fn = jax.jit(bwd)
+                fn = self._cheap(bwd, static, cast, (diff, float_outs))
             else:
                 fn = self._stored(bwd, pure, static, cast, (diff, float_outs))
             self._bwd_cache[key] = fn
         return fn
+
+    def _cheap(self, fn: Callable, static: tuple, cast, recipe: tuple | None = None):
+        """A cheap op's program: kept on disk too when tape's registry names the op, so that a
+        new process's first step loads it instead of tracing and lowering it (lowering the
+        first program of a process also sets up MLIR, about 0.1 s)."""
+        key = op_key(self, static, cast, recipe)
+        return jax.jit(fn) if key is None else StoredProgram(fn, b"op:" + key)
 
     def _stored(self, fn: Callable, pure: Callable, static: tuple, cast, recipe: tuple = ()):
         """A costly op's program, worth keeping on disk: a new process loads it without

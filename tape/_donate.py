@@ -13,6 +13,7 @@ import sys
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from tape.tensor import Storage
 
@@ -38,6 +39,8 @@ def donation(arrays: list, *others: list) -> list:
     seen: set = set()
     shared = []  # positions of the arrays something else still refers to
     for i, (a, refs) in enumerate(zip(arrays, _refs(arrays), strict=True)):
+        if type(a) is np.ndarray:
+            continue  # JAX copies a host array to the device: its buffer is never donated
         if refs > _OWN_REFS or id(a) in seen or id(a) in elsewhere:
             shared.append(i)
         seen.add(id(a))

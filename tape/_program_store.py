@@ -11,7 +11,9 @@ optimizer's update by its own code and settings (``tape.optim.optimizer``). The 
 then loaded without tracing a VJP or lowering anything. An op whose code is declared
 (``tape._source_key``: a Flax module and the files that define it) is keyed by that source
 instead, so its forward is not traced either; small JSON records (``save_record``) keep what
-else a new process would trace for it, such as a Flax module's variable shapes.
+else a new process would trace for it, such as a Flax module's variable shapes. A cheap op of
+tape's own registry, and a whole graph of such ops, is keyed by its name and static arguments
+(``tape._signature_key``), which tape's source decides.
 
 A jaxpr keys a program only when its text says everything about it. custom_jvp and custom_vjp
 rules and callbacks are Python code that the text does not show, so a jaxpr that holds one

@@ -39,6 +39,19 @@ def signature_key(signature) -> bytes | None:
     return "\0".join(parts).encode()
 
 
+def op_key(op, *fields) -> bytes | None:
+    """What decides a program of one of tape's own ops besides its argument types: the op's
+    name and ``fields`` (its static arguments, compute dtype, VJP recipe), or None."""
+    if op.name not in _BUILTIN or op.source is not None:
+        return None
+    parts: list[str] = [f"default dtype {_dtype.get_default_dtype()}", f"op:{op.name}"]
+    try:
+        _encode(fields, parts)
+    except _Unkeyed:
+        return None
+    return "\0".join(parts).encode()
+
+
 def _encode(x, parts: list) -> None:
     if type(x) in _SCALARS:
         parts.append(f"{type(x).__name__}:{x!r}")
