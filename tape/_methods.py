@@ -215,6 +215,7 @@ def bind() -> None:
         setattr(Tensor, name, property(fn))
     for name, fn in _OPERATORS.items():
         setattr(Tensor, name, fn)
+    Tensor.multinomial = creation.multinomial
     Tensor.where = _where
     Tensor.type = _type
     Tensor.softmax = softmax

@@ -195,6 +195,53 @@ class Generator:
             z[i] = r * math.cos(theta)
         return _cast(_fma64(z, np.float64(std), np.float64(mean)), dtype)
 
+    def exponential(self, shape: Shape, dtype: np.dtype, lambd: float = 1.0) -> np.ndarray:
+        """``Tensor.exponential_(lambd)``: ``-1 / lambd * log1p(-u)`` in double for every dtype,
+        ``u`` a 53-bit uniform (``exponential_distribution<double>``), then rounded."""
+        shape, dtype = _shape(shape), _float_dtype(dtype)
+        if not lambd > 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
+        u = self._unit(math.prod(shape), np.dtype(np.float64))
+        return _cast((-1.0 / lambd) * _libm(math.log1p, -u), dtype).reshape(shape)
+
+    def multinomial(self, probs: np.ndarray, n: int, replacement: bool) -> np.ndarray:
+        """``torch.multinomial`` on a 1-D or 2-D array of weights (checked by the caller):
+        int64 category indices, ``n`` per row.
+
+        Without replacement, or for one sample, ATen takes the ``n`` largest ``probs / q``,
+        ``q`` exponential (the Gumbel trick); with replacement it searches each row's
+        normalised cumulative sums for ``n`` uniforms, row by row.
+        """
+        if not replacement or n == 1:
+            _check_probs(probs)
+            q = probs / self.exponential(probs.shape, probs.dtype)
+            if n == 1:
+                return np.argmax(q, axis=-1, keepdims=True).astype(np.int64)
+            return np.argsort(-q, axis=-1, kind="stable")[..., :n].astype(np.int64)
+        rows = probs.reshape(-1, probs.shape[-1])
+        acc = np.float32 if probs.dtype in (np.float16, _BF16) else probs.dtype
+        out = np.empty((len(rows), n), np.int64)
+        for i, row in enumerate(rows):
+            row = row.astype(acc)
+            if not (row >= 0).all():  # NaN fails here too, as in ATen's loop
+                raise RuntimeError(
+                    "invalid multinomial distribution (encountering probability entry < 0)"
+                )
+            if not np.isfinite(row).all():
+                raise RuntimeError(
+                    "invalid multinomial distribution (encountering probability entry = "
+                    "infinity or NaN)"
+                )
+            cum = np.add.accumulate(row, dtype=acc)  # one running sum, in the row's type
+            total = cum[-1]
+            if not total > 0:
+                raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+            cum /= total
+            cum[-1] = 1
+            u = self._unit(n, np.dtype(np.float64))
+            out[i] = np.searchsorted(cum.astype(np.float64), u, side="left")
+        return out.reshape(*probs.shape[:-1], n)
+
     def randint(self, low: int, high: int, shape: Shape, dtype: np.dtype) -> np.ndarray:
         """``torch.randint(low, high, shape)``: ``(word % (high - low)) + low``."""
         shape, dtype = _shape(shape), np.dtype(dtype)
@@ -256,6 +303,15 @@ class Generator:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _check_probs(probs: np.ndarray) -> None:
+    """ATen's checks before the exponential draw of ``multinomial``."""
+    wide = probs.astype(np.float64)
+    if not (wide.size and wide.max() < math.inf and wide.min() >= 0):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (wide.sum(axis=-1) == 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
 
 
 def _shape(shape: Shape) -> tuple[int, ...]:

@@ -256,6 +256,16 @@ OPS = {
         lambda g, n: g.bernoulli(0.3, (n,), np.float32),
         lambda n: torch.empty(n).bernoulli_(0.3),
     ),
+    "exponential": (
+        lambda g, n: g.exponential((n,), np.float32, 1.5),
+        lambda n: torch.empty(n).exponential_(1.5),
+    ),
+    "multinomial": (
+        lambda g, n: g.multinomial(np.arange(1.0, n + 2), max(1, n // 2), n % 2 == 0),
+        lambda n: torch.multinomial(
+            torch.arange(1.0, n + 2, dtype=torch.float64), max(1, n // 2), n % 2 == 0
+        ),
+    ),
 }
 
 
@@ -372,3 +382,102 @@ def test_fma32_float64_midpoint_ties():
     c = np.array([2**30 + 128, -(2**30 + 128), 2**30 + 128], f)
     expected = [2**30 + 128, -(2**30 + 128), 2**30 + 256]  # the last is an exact tie
     np.testing.assert_array_equal(R._fma32(a, b, c), np.array(expected, f))
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("lambd", [1.0, 2.5, 0.3])
+@pytest.mark.parametrize("n", [1, 17, 1000])
+def test_exponential(n, lambd, dtype):
+    for seed in SEEDS[:3]:
+        torch.manual_seed(seed)
+        want = torch.empty(n, dtype=TORCH[dtype]).exponential_(lambd)
+        same(R.Generator(seed).exponential((n,), dtype, lambd), want)
+
+
+def _weights(shape, n, replacement, rng):
+    """Random weights with zeros, but at least ``n`` nonzero per row without replacement: with
+    fewer, the zero-weight picks follow the order of ATen's topk among ties (see README)."""
+    w = rng.random(shape) * (rng.random(shape) > 0.3)
+    w[..., : 1 if replacement else n] += 0.05
+    return w
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("shape", [(1,), (6,), (3, 7), (2, 300)], ids=str)
+@pytest.mark.parametrize("n", [1, 2, 6, 40])
+@pytest.mark.parametrize("replacement", [False, True])
+def test_multinomial(replacement, n, shape, dtype):
+    if not replacement and n > shape[-1]:
+        pytest.skip("more samples than categories")
+    if not replacement and n > 1 and dtype.itemsize == 2:
+        pytest.skip("ties among 8- or 11-bit ratios come in the order of ATen's topk (README)")
+    rng = np.random.default_rng(n)
+    w = _weights(shape, n, replacement, rng).astype(np.float32).astype(dtype)
+    for seed in SEEDS[:3]:
+        torch.manual_seed(seed)
+        want = torch.multinomial(
+            torch.from_numpy(w.astype(np.float32)).to(TORCH[dtype]), n, replacement
+        )
+        g = R.Generator(seed)
+        got = g.multinomial(w, n, replacement)
+        assert got.dtype == np.int64 and got.tolist() == want.tolist()
+        same(g.rand((5,), np.float32), torch.rand(5))  # the generator advanced alike
+
+
+def test_multinomial_through_tape():
+    import tape
+
+    for lib in (torch, tape):
+        lib.manual_seed(3)
+    w = np.random.default_rng(0).random((4, 9)).astype(np.float32)
+    for args in ((3,), (5, True), (1,)):
+        want = torch.multinomial(torch.from_numpy(w), *args)
+        got = tape.multinomial(tape.tensor(w), *args)
+        assert got.dtype == tape.int64 and got.shape == want.shape
+        assert got.tolist() == want.tolist()
+        assert (
+            tape.tensor(w[0]).multinomial(*args).tolist()
+            == torch.from_numpy(w[0]).multinomial(*args).tolist()
+        )
+    x = tape.tensor(w, requires_grad=True)
+    y = tape.multinomial(x, 2)
+    assert y.grad_fn is None and not y.requires_grad
+    for lib in (torch, tape):
+        lib.manual_seed(5)
+    e = (
+        torch.empty(2, 3, dtype=torch.float64).exponential_(),
+        tape.empty(2, 3, dtype=tape.float64).exponential_(),
+    )
+    assert e[0].tolist() == e[1].tolist()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.multinomial(lib.tensor(0.5), 1),
+        lambda lib: lib.multinomial(lib.ones(2, 2, 2), 1),
+        lambda lib: lib.multinomial(lib.tensor([1, 2]), 1),
+        lambda lib: lib.multinomial(lib.ones(3), 0),
+        lambda lib: lib.multinomial(lib.ones(3), 4),
+        lambda lib: lib.multinomial(lib.ones(3), 2.0),
+        lambda lib: lib.multinomial(lib.tensor([1.0, -1.0]), 1),
+        lambda lib: lib.multinomial(lib.tensor([1.0, float("inf")]), 2),
+        lambda lib: lib.multinomial(lib.tensor([1.0, float("nan")]), 1),
+        lambda lib: lib.multinomial(lib.zeros(2, 3), 2),
+        lambda lib: lib.multinomial(lib.tensor([1.0, -1.0]), 3, True),
+        lambda lib: lib.multinomial(lib.tensor([1.0, float("inf")]), 3, True),
+        lambda lib: lib.multinomial(lib.tensor([1.0, float("nan")]), 3, True),
+        lambda lib: lib.multinomial(lib.zeros(3), 3, True),
+        lambda lib: lib.empty(3).exponential_(-1.0),
+        lambda lib: lib.empty(3).exponential_(0),
+        lambda lib: lib.empty(3, dtype=lib.int64).exponential_(),
+    ],
+)
+def test_sampling_errors_match_torch(call):
+    import tape
+
+    with pytest.raises(Exception) as want:
+        call(torch)
+    with pytest.raises(type(want.value)) as got:
+        call(tape)
+    assert str(got.value) == str(want.value)

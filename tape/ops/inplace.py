@@ -164,7 +164,18 @@ def _random_sample(gen, shape, dtype, low=None, high=None):
     return gen.randint(low, high, shape, dtype)
 
 
+def _exponential_sample(gen, shape, dtype, lambd=1.0):
+    d = _dtype._FROM_NP[np.dtype(dtype)]
+    if not d.is_floating_point:
+        raise RuntimeError(
+            "Exponential distribution is a continuous probability distribution. dtype must be a "
+            f"floating point but you specified {_dtype.scalar_type_name(d)}"
+        )
+    return gen.exponential(shape, dtype, lambd)
+
+
 random_ = _random_fill(_random_sample)
+exponential_ = _random_fill(_exponential_sample)
 bernoulli_ = _random_fill(lambda g, shape, dt, p=0.5: g.bernoulli(p, shape, dt))
 
 INPLACE = {
@@ -188,5 +199,6 @@ INPLACE.update(
     normal_=normal_,
     random_=random_,
     bernoulli_=bernoulli_,
+    exponential_=exponential_,
 )
 INPLACE = {k if k.endswith("_") else f"{k}_": v for k, v in INPLACE.items()}
