@@ -23,6 +23,7 @@ _NOT_METHODS = {
     "broadcast_tensors",
     "std_mean",
     "var_mean",
+    "normal",
 }
 _PROPERTIES = {"T": shape.T, "mT": shape.mT}
 
@@ -215,7 +216,6 @@ def bind() -> None:
         setattr(Tensor, name, property(fn))
     for name, fn in _OPERATORS.items():
         setattr(Tensor, name, fn)
-    Tensor.multinomial = creation.multinomial
     Tensor.where = _where
     Tensor.type = _type
     Tensor.softmax = softmax

@@ -309,38 +309,6 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _new(gen.randperm(n).astype(d.np), device, requires_grad)
 
 
-def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
-    """``num_samples`` category indices per row of ``input`` (1-D or 2-D weights), drawn as
-    torch draws them from the same generator state.
-
-    >>> tape.multinomial(tape.tensor([0.0, 10.0, 3.0]), 2)  # doctest: +SKIP
-    tensor([1, 2])
-    """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int | np.integer):
-        raise TypeError(
-            "multinomial(): argument 'num_samples' (position 2) must be int, not "
-            f"{type(num_samples).__name__}"
-        )
-    if input.dim() not in (1, 2):
-        raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if not input.dtype.is_floating_point:
-        raise RuntimeError(
-            "multinomial only supports floating-point dtypes for input, got: "
-            f"{_dtype.scalar_type_name(input.dtype)}"
-        )
-    if num_samples <= 0:
-        raise RuntimeError("cannot sample n_sample <= 0 samples")
-    if not replacement and num_samples > input.shape[-1]:
-        raise RuntimeError(
-            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
-        )
-    if input.shape[-1] > 1 << 24:
-        raise RuntimeError("number of categories cannot exceed 2^24")
-    gen = generator or _random.default_generator
-    probs = np.asarray(input.detach().cpu().numpy())
-    return _new(gen.multinomial(probs, int(num_samples), bool(replacement)), input.device)
-
-
 def _like(fn):
     def like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
         dtype = input.dtype if dtype is None else dtype

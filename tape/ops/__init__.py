@@ -3,10 +3,19 @@
 import functools
 import inspect
 
-from tape.ops import elementwise, indexing, inplace, linalg, reduction, registry, shape
+from tape.ops import (
+    elementwise,
+    indexing,
+    inplace,
+    linalg,
+    reduction,
+    registry,
+    sampling,
+    shape,
+)
 from tape.ops.registry import OPS
 
-MODULES = (elementwise, reduction, shape, linalg, indexing)
+MODULES = (elementwise, reduction, shape, linalg, indexing, sampling)
 
 
 def _keywords(fn):
