@@ -293,6 +293,8 @@ class Generator:
         arrays, like ``torch.bernoulli(tensor)`` with a float32 tensor, against 24-bit ones.
         """
         shape, dtype = _shape(shape), np.dtype(dtype)
+        if np.ndim(p) == 0 and not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={float(p):g}")
         pa = np.asarray(p)
         op = np.dtype(np.float32) if pa.dtype in _FLOATS[:3] else np.dtype(np.float64)
         pa = np.broadcast_to(pa.astype(op), shape)

@@ -1,9 +1,12 @@
-"""Sampling from distributions given by tensors: ``normal`` and ``multinomial``, drawn from
-tape's torch-identical generator (``tape._random``), so the same seed gives torch's numbers.
+"""Sampling from distributions given by tensors: ``normal``, ``bernoulli`` and ``multinomial``,
+drawn from
+tape's torch-identical generator (``tape._random``), so the same seed gives torch's
+numbers.
 
 The draws are made on the host; ``normal`` then scales and shifts them as ATen does (a
 standard normal times ``std`` plus ``mean``, each rounded in the output's dtype). Its gradient
-is zero for ``mean`` and ``std``, as in torch, which does not reparameterize the sample.
+is zero for ``mean`` and ``std`` (and ``bernoulli``'s for its probabilities), as in torch,
+which does not reparameterize the sample.
 """
 
 from __future__ import annotations
@@ -77,6 +80,33 @@ def normal(
     z = gen.normal(shape, ref.dtype.np, 0.0, 1.0 if tensors[1] else std)
     draws = creation.tensor(z, device=ref.device)
     return dispatch(_NORMAL[tensors], (draws, std, mean))
+
+
+_BERNOULLI = register(
+    "bernoulli", lambda p, draws: jax.lax.stop_gradient(draws), "BernoulliBackward0"
+)
+# ATen's check of the probabilities, message and all.
+_P_RANGE = (
+    "Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message be "
+    "improved?  If so, please report an enhancement request to PyTorch.)"
+)
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """``torch.bernoulli``: 1 with probability ``input`` (or ``p`` everywhere), else 0, in
+    ``input``'s dtype."""
+    gen = generator or _random.default_generator
+    if p is not None:
+        # torch's node for this form raises on backward; this one records none
+        return creation.empty_like(input).bernoulli_(p, generator=gen)
+    if not input.dtype.is_floating_point:
+        name = _dtype.scalar_type_name(input.dtype)
+        raise NotImplementedError(f"\"bernoulli_tensor_cpu_p_\" not implemented for '{name}'")
+    probs = np.asarray(input.detach().cpu().numpy())
+    if not ((probs >= 0) & (probs <= 1)).all():
+        raise RuntimeError(_P_RANGE)
+    draws = gen.bernoulli(probs, probs.shape, probs.dtype)
+    return dispatch(_BERNOULLI, (input, creation.tensor(draws, device=input.device)))
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
