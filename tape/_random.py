@@ -135,7 +135,10 @@ class Generator:
         """``Tensor.uniform_(low, high)``."""
         shape, dtype = _shape(shape), _float_dtype(dtype)
         if not low <= high:
-            raise ValueError(f"uniform_ expects low <= high, got low={low}, high={high}")
+            raise RuntimeError(
+                "uniform_ expects to return a [from, to) range, but found "
+                f"from={float(low):g} > to={float(high):g}"
+            )
         big = float(ml_dtypes.finfo(dtype).max)
         if not (-big <= low and high <= big and high - low <= big):
             raise ValueError(f"uniform_ bounds [{low}, {high}) are out of range for {dtype}")
@@ -159,7 +162,7 @@ class Generator:
         """``Tensor.normal_(mean, std)``."""
         shape, dtype = _shape(shape), _float_dtype(dtype)
         if not std >= 0:
-            raise ValueError(f"normal expects std >= 0.0, but found std {std}")
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {float(std):g}")
         n = math.prod(shape)
         if n < 16:
             return self._normal_scalar(n, dtype, mean, std).reshape(shape)

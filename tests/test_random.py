@@ -328,18 +328,20 @@ def test_errors():
     g = R.Generator(0)
     with pytest.raises(TypeError):
         g.rand((3,), np.int32)
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError):  # torch's types: these reach users through uniform_ etc.
         g.uniform((3,), np.float32, 2.0, 1.0)
     with pytest.raises(ValueError):
         g.uniform((3,), np.float16, 0.0, 1e5)
     with pytest.raises(ValueError):
         g.uniform((3,), np.float16, -4e4, 4e4)
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError):
         g.normal((3,), np.float32, 0.0, -1.0)
     with pytest.raises(ValueError):
         g.randint(5, 5, (3,), np.int64)
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError):
         g.bernoulli(1.5, (3,), np.float32)
+    with pytest.raises(RuntimeError):
+        g.exponential((3,), np.float32, 0.0)
     with pytest.raises(ValueError):
         g.set_state(np.zeros(10, np.uint8))
 
