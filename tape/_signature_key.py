@@ -31,12 +31,7 @@ def seal_builtin_ops(names) -> None:
 
 def signature_key(signature) -> bytes | None:
     """What decides the program of ``signature`` besides its argument types, or None."""
-    parts: list[str] = [f"default dtype {_dtype.get_default_dtype()}"]
-    try:
-        _encode(signature, parts)
-    except _Unkeyed:
-        return None
-    return "\0".join(parts).encode()
+    return _key(signature)
 
 
 def op_key(op, *fields) -> bytes | None:
@@ -44,9 +39,13 @@ def op_key(op, *fields) -> bytes | None:
     name and ``fields`` (its static arguments, compute dtype, VJP recipe), or None."""
     if op.name not in _BUILTIN or op.source is not None:
         return None
-    parts: list[str] = [f"default dtype {_dtype.get_default_dtype()}", f"op:{op.name}"]
+    return _key(fields, f"op:{op.name}")
+
+
+def _key(x, *head: str) -> bytes | None:
+    parts: list[str] = [f"default dtype {_dtype.get_default_dtype()}", *head]
     try:
-        _encode(fields, parts)
+        _encode(x, parts)
     except _Unkeyed:
         return None
     return "\0".join(parts).encode()

@@ -1,6 +1,5 @@
 """Sampling from distributions given by tensors: ``normal``, ``bernoulli`` and ``multinomial``,
-drawn from
-tape's torch-identical generator (``tape._random``), so the same seed gives torch's
+drawn from tape's torch-identical generator (``tape._random``), so the same seed gives torch's
 numbers.
 
 The draws are made on the host; ``normal`` then scales and shifts them as ATen does (a
@@ -57,8 +56,6 @@ def normal(
     if not any(tensors):
         if size is None:
             raise TypeError("normal() missing the 'size' argument for a float mean and std")
-        if not std >= 0:
-            raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
         d = creation._float_dtype(dtype)
         values = gen.normal(creation._size((size,)), d.np, mean, std)
         return creation._new(values, device, requires_grad)
@@ -66,11 +63,9 @@ def normal(
     if not ref.dtype.is_floating_point:
         name = _dtype.scalar_type_name(ref.dtype)
         raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{name}'")
-    if tensors[1]:
-        if std.numel() and not (np.asarray(std.detach().cpu().numpy()) >= 0).all():
-            raise RuntimeError("normal expects all elements of std >= 0.0")
-    elif not std >= 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+    # A number std is checked by the draw itself (Generator.normal, torch's message).
+    if tensors[1] and std.numel() and not (std.detach().cpu().numpy() >= 0).all():
+        raise RuntimeError("normal expects all elements of std >= 0.0")
     shapes = [tuple(t.shape) for t, is_t in zip((mean, std), tensors, strict=True) if is_t]
     try:
         shape = np.broadcast_shapes(*shapes)
@@ -102,7 +97,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     if not input.dtype.is_floating_point:
         name = _dtype.scalar_type_name(input.dtype)
         raise NotImplementedError(f"\"bernoulli_tensor_cpu_p_\" not implemented for '{name}'")
-    probs = np.asarray(input.detach().cpu().numpy())
+    probs = input.detach().cpu().numpy()
     if not ((probs >= 0) & (probs <= 1)).all():
         raise RuntimeError(_P_RANGE)
     draws = gen.bernoulli(probs, probs.shape, probs.dtype)
@@ -137,5 +132,5 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
     if input.shape[-1] > 1 << 24:
         raise RuntimeError("number of categories cannot exceed 2^24")
     gen = generator or _random.default_generator
-    probs = np.asarray(input.detach().cpu().numpy())
+    probs = input.detach().cpu().numpy()
     return creation._new(gen.multinomial(probs, int(num_samples), bool(replacement)), input.device)
