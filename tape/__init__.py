@@ -1,5 +1,6 @@
 """tape: PyTorch's autograd API on JAX and XLA. ``import tape as torch``."""
 
+import atexit
 import os
 
 # XLA CPU defaults, measured on ResNet18 train steps here (DESIGN.md §3); set before JAX starts
@@ -29,6 +30,8 @@ keep_freed_memory()
 
 import jax  # noqa: E402
 
+from tape import _device  # noqa: E402
+
 # JAX hands each CPU program to a worker thread and returns at once, so Python records the next
 # ops while XLA computes: an MLP training step 1.10-1.18x torch against 1.33-1.44x with
 # programs run on the calling thread. Waking that thread after Python was busy costs 100-250 us
@@ -41,6 +44,8 @@ if os.environ.get("TAPE_CPU_ASYNC_DISPATCH") == "0":
 jax.config.update("jax_enable_x64", True)
 # Like torch, tensors live on the CPU until moved with .to('cuda') / .cuda().
 jax.config.update("jax_default_device", jax.devices("cpu")[0])
+# Registered after JAX's exit handlers (at its import), so it runs before they tear JAX down.
+atexit.register(_device.finish_dispatched_work)
 # Compiled programs persist across processes, so a second run starts fast. The directory is
 # $JAX_COMPILATION_CACHE_DIR when set, else $TAPE_CACHE_DIR, else ~/.cache/tape/xla.
 if not jax.config.jax_compilation_cache_dir:

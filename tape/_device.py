@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import jax
@@ -179,3 +180,12 @@ class cuda:
         stream, waited for; tape's default JAX device is the CPU, so it must be named."""
         target = jax_device("cuda" if device is None else device) if _gpus() else None
         (jax.device_put(0.0, target) + 0).block_until_ready()
+
+
+def finish_dispatched_work() -> None:
+    """Wait for every program XLA is still running. tape runs it at exit: a process that ends
+    while XLA's CPU threads still run its last step (a script ending in ``opt.step()``) can
+    crash in teardown, as a warm ResNet18 step did in 1 of 5 runs (SIGSEGV, jaxlib 0.10.2)."""
+    for array in jax.live_arrays():
+        with contextlib.suppress(Exception):  # a deleted array has nothing left to wait for
+            array.block_until_ready()

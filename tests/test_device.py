@@ -1,6 +1,9 @@
 """Devices behave like torch's on a machine without a GPU (CI has none): same reprs, same moves,
 same errors. Each case is one expression run under both libraries."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -58,3 +61,25 @@ def test_moving_keeps_the_graph():
     assert y.grad_fn.name() == "ToCopyBackward0"
     y.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+# A handler registered between JAX's import and tape's runs right after tape's at exit, and
+# sees whether the program still running when the script ended has finished by then.
+EXIT_CHILD = """
+import atexit, jax, jax.numpy as jnp
+atexit.register(lambda: print("ready" if out.is_ready() else "running"))
+import tape
+step = jax.jit(lambda x: [x := jnp.tanh(x @ x) for _ in range(40)][-1])
+x = jnp.ones((512, 512))
+step(x).block_until_ready()  # compiled now, so the next call is only dispatched
+out = step(x)
+"""
+
+
+def test_exit_waits_for_running_programs():
+    """A script ending while XLA still runs its last step (one ending in ``opt.step()``) may
+    crash in JAX's teardown: tape waits for every running program first."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_CHILD], check=True, capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["ready"]
