@@ -41,7 +41,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-_MAGIC = b"tape-program-v1\n"
+_MAGIC = b"tape-program-v2\n"
 _SUBDIR = "tape-programs"
 # Primitives whose meaning lives in Python functions that the printed jaxpr leaves out.
 _OPAQUE = ("custom", "callback")
@@ -52,6 +52,11 @@ _TRACED = object()
 _fingerprint: bytes | None = None
 _checked_dirs: dict = {}
 _forward_texts: dict = {}  # (op label, forward argument types) -> its bytes, or None
+# Names of the programs this process loaded or stored, in the order of first use
+# (tape._program_prefetch keeps them for the next process run from the same script).
+used: list = []
+# name -> concurrent.futures.Future of ``load_file``, filled by tape._program_prefetch.
+prefetched: dict = {}
 _NUMBERS = (bool, int, float)
 
 
@@ -133,7 +138,7 @@ def load_or_compile(jitted, static: tuple, args: tuple, identity: bytes):
     ``args``, stored under ``identity``: the bytes that, with the argument types and
     ``_environment``, decide the program. Loaded when stored, else compiled and stored; None
     when there is no store."""
-    store = _store_dir()
+    store = store_dir()
     if store is None:
         return None
     leaves, tree = jax.tree_util.tree_flatten(args)
@@ -154,6 +159,7 @@ def load_or_compile(jitted, static: tuple, args: tuple, identity: bytes):
     fresh = {"xla_debug_buffer_assignment_show_max": int.from_bytes(os.urandom(6), "little")}
     compiled = jitted.lower(*static, *args).compile(fresh)
     _save(path, name, compiled, args)
+    used.append(name)
     return compiled
 
 
@@ -273,7 +279,7 @@ def _cpu_flags() -> str:
     return platform.processor()
 
 
-def _store_dir() -> str | None:
+def store_dir() -> str | None:
     """The directory programs are kept in (beside JAX's compilation cache), or None when JAX's
     cache is off or the directory is not safely this user's."""
     base = jax.config.jax_compilation_cache_dir
@@ -299,20 +305,52 @@ def _private(path: str) -> bool:
 
 def _load(path: str, name: str, args: tuple):
     """The stored program at ``path``, or None when there is none or it does not fit ``args``
-    (a damaged or foreign file is ignored; compiling again replaces it)."""
-    body = _read_checked(path, name)
-    if body is None:
+    (a damaged or foreign file is ignored; compiling again replaces it). One the prefetcher
+    has loaded or is loading is taken from it; one it has not reached yet is loaded here."""
+    future = prefetched.pop(name, None)
+    if future is not None and not future.cancel():
+        program = future.result()
+    else:
+        program = load_file(path, name)
+    if program is None or not _fits(program, args):
         return None
-    tree_text, _, payload = body.partition(b"\n")
+    used.append(name)
+    return program
+
+
+def load_file(path: str, name: str):
+    """The program stored at ``path`` under ``name``, loaded for the arguments it was stored
+    for, or None when it is missing, damaged, another's or cannot be loaded here."""
+    body = read_checked(path, name)
+    return None if body is None else _from_body(body)
+
+
+def _from_body(body: bytes):
+    out_text, _, rest = body.partition(b"\n")
+    in_text, _, payload = rest.partition(b"\n")
     try:
-        out_tree = _tree_from_text(tree_text.decode())
-    except (ValueError, TypeError, KeyError):
+        out_tree, in_tree = (_tree_from_text(t.decode()) for t in (out_text, in_text))
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return _deserialize(payload, args, out_tree)
+    from jax.experimental import serialize_executable
+
+    try:
+        return serialize_executable.deserialize_and_load(payload, in_tree, out_tree, "cpu")
+    except Exception:  # noqa: BLE001 - any failure to load is a miss, never an error
+        return None
 
 
-def _read_checked(path: str, name: str) -> bytes | None:
-    """The body of a file that ``_write_checked`` wrote under ``name``, or None when it is
+def _fits(program, args: tuple) -> bool:
+    """Whether ``program`` takes arguments of ``args``' structure, shapes and dtypes."""
+    if program.in_tree != jax.tree_util.tree_structure((args, {})):
+        return False
+    want = [(np.shape(x), _dtype_of(x)) for x in jax.tree_util.tree_leaves(args)]
+    got = [(a.shape, a.dtype) for a in jax.tree_util.tree_leaves(program.in_avals)]
+    return got == want
+
+
+def read_checked(path: str, name: str) -> bytes | None:
+    """The body of a file that ``write_checked`` wrote under ``name``, or None when it is
     missing, damaged or another's."""
     try:
         with open(path, "rb") as fh:
@@ -326,7 +364,7 @@ def _read_checked(path: str, name: str) -> bytes | None:
     return body
 
 
-def _write_checked(path: str, name: str, body: bytes) -> None:
+def write_checked(path: str, name: str, body: bytes) -> None:
     """Write ``body`` to ``path`` atomically, under a header naming it and its checksum."""
     checksum = hashlib.sha256(body).hexdigest().encode()
     try:
@@ -346,7 +384,7 @@ def load_record(identity: bytes):
     """The JSON value stored under ``identity`` (with ``_environment`` and JAX's configuration)
     by ``save_record``, or None."""
     path = _record_path(identity)
-    body = None if path is None else _read_checked(path, os.path.basename(path))
+    body = None if path is None else read_checked(path, os.path.basename(path))
     if body is None:
         return None
     try:
@@ -359,11 +397,11 @@ def save_record(identity: bytes, value) -> None:
     """Keep the JSON-able ``value`` under ``identity``, for ``load_record`` in a later process."""
     path = _record_path(identity)
     if path is not None:
-        _write_checked(path, os.path.basename(path), json.dumps(value).encode())
+        write_checked(path, os.path.basename(path), json.dumps(value).encode())
 
 
 def _record_path(identity: bytes) -> str | None:
-    store = _store_dir()
+    store = store_dir()
     if store is None:
         return None
     digest = hashlib.sha256(_environment() + _config() + b"record\0" + identity).hexdigest()
@@ -375,19 +413,6 @@ def _config() -> bytes:
     return repr(sorted((k, repr(v)) for k, v in jax.config.values.items())).encode()
 
 
-def _deserialize(payload: bytes, args: tuple, out_tree):
-    from jax.experimental import serialize_executable
-
-    in_tree = jax.tree_util.tree_structure((args, {}))
-    try:
-        program = serialize_executable.deserialize_and_load(payload, in_tree, out_tree, "cpu")
-    except Exception:  # noqa: BLE001 - any failure to load is a miss, never an error
-        return None
-    want = [(np.shape(x), _dtype_of(x)) for x in jax.tree_util.tree_leaves(args)]
-    got = [(a.shape, a.dtype) for a in jax.tree_util.tree_leaves(program.in_avals)]
-    return program if got == want else None
-
-
 def _save(path: str, name: str, compiled, args: tuple) -> None:
     """Write ``compiled`` to ``path`` atomically, once its serialized form has been loaded back
     and has computed what ``compiled`` does on ``args``: a program that cannot be stored
@@ -395,11 +420,11 @@ def _save(path: str, name: str, compiled, args: tuple) -> None:
     from jax.experimental import serialize_executable
 
     try:
-        payload, _, out_tree = serialize_executable.serialize(compiled)
-        tree_text = _tree_text(out_tree)
+        payload, in_tree, out_tree = serialize_executable.serialize(compiled)
+        head = f"{_tree_text(out_tree)}\n{_tree_text(in_tree)}\n".encode()
     except (ValueError, NotImplementedError, TypeError):
         return
-    loaded = _deserialize(payload, args, out_tree)
+    loaded = _from_body(head + payload)
     try:
         # On copies: a program may donate its arguments, which the caller still runs it on.
         want = jax.tree_util.tree_leaves(compiled(*_copies(args)))
@@ -410,9 +435,8 @@ def _save(path: str, name: str, compiled, args: tuple) -> None:
         )
     except Exception:  # noqa: BLE001 - a program that does not run is not stored
         same = False
-    if not same:
-        return
-    _write_checked(path, name, tree_text.encode() + b"\n" + payload)
+    if same:
+        write_checked(path, name, head + payload)
 
 
 def _copies(args: tuple) -> tuple:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from tape import _program_store
+from tape import _program_prefetch, _program_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,6 +45,16 @@ logging.getLogger("jax").addHandler(_Lowerings())
 loads = []
 load = ps._load
 ps._load = lambda *a: loads.append(load(*a)) or loads[-1]
+taken = []  # for each program loaded: whether the prefetching thread had it
+
+
+class _Prefetched(dict):
+    def pop(self, name, default=None):
+        taken.append(name in self)
+        return super().pop(name, default)
+
+
+ps.prefetched = _Prefetched(ps.prefetched)
 flax_calls = []  # Flax's init and apply, traced or run
 for method in ("init", "apply"):
     real = getattr(fnn.Module, method)
@@ -69,7 +79,9 @@ grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 weights = [t.detach().numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads, "weights": weights,
                   "first_step_flax": first_step_flax, "first_step_lowered": first_step_lowered,
-                  "stored": sorted(os.listdir(ps._store_dir())), "optax": "optax" in sys.modules}}))
+                  "stored": sorted(n for n in os.listdir(ps.store_dir()) if "prefetch" not in n),
+                  "optax": "optax" in sys.modules, "taken": taken, "used": ps.used,
+                  "prefetch_list": tape._program_prefetch._started_with}}))
 """
 
 
@@ -131,6 +143,10 @@ def test_second_process_loads_every_program_and_matches_torch(tmp_path):
     assert first["first_step_lowered"] and second["first_step_lowered"] == []
     # bit for bit: the same executables
     assert (second["grads"], second["weights"]) == (first["grads"], first["weights"])
+    # The second process's thread loaded, in order, the programs the first one used, and each
+    # program the step needed was there.
+    assert second["prefetch_list"] == list(dict.fromkeys(first["used"])) and not any(first["taken"])
+    assert second["taken"] and all(second["taken"])
 
 
 def test_damaged_programs_are_compiled_again(tmp_path):
@@ -145,7 +161,20 @@ def test_damaged_programs_are_compiled_again(tmp_path):
                 fh.write(b"\0" * 64)  # the machine code garbled: the checksum catches it
     second = _child(str(tmp_path))
     assert second["grads"] == first["grads"]
-    assert not any(second["loads"])
+    # the prefetching thread tried them (the first process's list names them), loaded none
+    assert all(second["taken"]) and not any(second["loads"])
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"a": 1}', b'["../../etc/passwd"]', b"[1, 2]", b"", b'["ab", 3]']
+)
+def test_a_damaged_prefetch_list_prefetches_nothing(tmp_path, body):
+    path = str(tmp_path / "prefetch-x")
+    _program_store.write_checked(path, "prefetch-x", body)
+    assert _program_prefetch._read_names(path) == []
+    with open(path, "wb") as fh:
+        fh.write(b'["ab"]')  # no header: not a file tape wrote
+    assert _program_prefetch._read_names(path) == []
 
 
 def test_store_refills_while_jax_cache_holds_the_programs(tmp_path):
