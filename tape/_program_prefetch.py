@@ -6,7 +6,8 @@ step reaches them (ResNet18: 27 programs, 0.5-0.6 s), while its imports and mode
 while it loads an executable, so a thread started at ``import tape`` loads, in order, the
 programs that the last process run from the same script used (tape._program_store keeps their
 names); the step then finds them loaded. A program the step reaches before the thread does is
-loaded by the step as before, so a wrong guess costs only the other core's time.
+loaded by the step as before, so a wrong guess costs only the other core's time. The thread
+then prunes the store (``tape._program_store.prune``), at most once a day.
 """
 
 from __future__ import annotations
@@ -23,32 +24,36 @@ from tape import _program_store as store
 _REMEMBERED = 256  # names kept per script: a ResNet18 step uses 27
 _worker: threading.Thread | None = None
 _started_with: list = []
+_stopping = threading.Event()  # set at exit: a prune not begun by then is left for later
 
 
 def start() -> None:
-    """Load the programs this script's last run used, on a background thread."""
+    """Load the programs this script's last run used, on a background thread, which then
+    prunes the store (``tape._program_store.prune``)."""
     global _worker, _started_with
     path = _list_path()
-    names = _read_names(path) if path else []
-    _started_with = names
-    if not names:
+    if path is None:
         return
+    names = _started_with = _read_names(path)
     folder = os.path.dirname(path)
     futures = {name: Future() for name in names}
     store.prefetched.update(futures)
 
-    def load_all() -> None:
+    def work() -> None:
         for name, future in futures.items():
             if future.set_running_or_notify_cancel():  # False: taken by the step or at exit
                 future.set_result(store.load_file(os.path.join(folder, name + ".xla"), name))
+        if not _stopping.is_set():
+            store.prune()
 
-    _worker = threading.Thread(target=load_all, name="tape-program-prefetch", daemon=True)
+    _worker = threading.Thread(target=work, name="tape-program-prefetch", daemon=True)
     _worker.start()
 
 
 def finish() -> None:
     """At exit: stop loading (a load still running when JAX tears down could crash it), and
     keep this process's programs for the next run of its script."""
+    _stopping.set()
     for future in list(store.prefetched.values()):
         future.cancel()
     if _worker is not None:

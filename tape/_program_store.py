@@ -36,6 +36,7 @@ import os
 import platform
 import stat
 import tempfile
+import time
 from collections.abc import Callable
 
 import jax
@@ -361,7 +362,41 @@ def read_checked(path: str, name: str) -> bytes | None:
     checksum, _, body = data[len(header) :].partition(b"\n")
     if not data.startswith(header) or checksum != hashlib.sha256(body).hexdigest().encode():
         return None  # what runs or shapes a program must arrive whole
+    with contextlib.suppress(OSError):
+        os.utime(path)  # used now: ``prune`` keeps it
     return body
+
+
+MAX_AGE_DAYS = 30  # a stored file not read or written for this long is removed
+_PRUNED = "pruned"  # the file whose time says when the store was last pruned
+
+
+def prune(now: float | None = None) -> int:
+    """Remove the store's files that no process has read or written for ``MAX_AGE_DAYS``
+    (programs of an older tape or JAX, of shapes no longer run), at most once a day. Returns
+    how many were removed. Removing a file only costs a compile: a later process stores it
+    again."""
+    store = store_dir()
+    if store is None:
+        return 0
+    now = time.time() if now is None else now
+    stamp = os.path.join(store, _PRUNED)
+    with contextlib.suppress(OSError):
+        if now - os.stat(stamp).st_mtime < 86400:
+            return 0
+    with contextlib.suppress(OSError):
+        with open(stamp, "wb"):
+            pass
+        os.utime(stamp, (now, now))
+    removed = 0
+    cutoff = now - MAX_AGE_DAYS * 86400
+    with contextlib.suppress(OSError), os.scandir(store) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.name != _PRUNED and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 def write_checked(path: str, name: str, body: bytes) -> None:

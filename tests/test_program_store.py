@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -77,9 +78,10 @@ for i in range(2):
         first_step_lowered = list(lowered)
 grads = [t.grad.numpy().tolist() for t in (x, w, v, block.conv1.weight)]
 weights = [t.detach().numpy().tolist() for t in (x, w, v, block.conv1.weight)]
+stored = sorted(n for n in os.listdir(ps.store_dir()) if n.endswith((".xla", ".json")))
 print(json.dumps({{"loads": [p is not None for p in loads], "grads": grads, "weights": weights,
                   "first_step_flax": first_step_flax, "first_step_lowered": first_step_lowered,
-                  "stored": sorted(n for n in os.listdir(ps.store_dir()) if "prefetch" not in n),
+                  "stored": stored,
                   "optax": "optax" in sys.modules, "taken": taken, "used": ps.used,
                   "prefetch_list": tape._program_prefetch._started_with}}))
 """
@@ -163,6 +165,30 @@ def test_damaged_programs_are_compiled_again(tmp_path):
     assert second["grads"] == first["grads"]
     # the prefetching thread tried them (the first process's list names them), loaded none
     assert all(second["taken"]) and not any(second["loads"])
+
+
+def test_prune_removes_files_no_process_used_for_a_month(tmp_path, monkeypatch):
+    monkeypatch.setattr(_program_store, "store_dir", lambda: str(tmp_path))
+    now = time.time()
+
+    def aged(name: str, days: float) -> str:
+        path = str(tmp_path / name)
+        if not os.path.exists(path):
+            with open(path, "wb") as fh:
+                fh.write(b"x")
+        os.utime(path, (now - days * 86400,) * 2)
+        return path
+
+    for name, days in (("old.xla", 31), ("older.json", 400), ("recent.xla", 20)):
+        aged(name, days)
+    _program_store.write_checked(str(tmp_path / "used.xla"), "used", b"body")
+    aged("used.xla", 40)
+    assert _program_store.read_checked(str(tmp_path / "used.xla"), "used") == b"body"
+    assert _program_store.prune(now) == 2  # reading used.xla made it recent
+    assert sorted(os.listdir(tmp_path)) == ["pruned", "recent.xla", "used.xla"]
+    aged("stale.xla", 60)
+    assert _program_store.prune(now + 3600) == 0  # at most once a day
+    assert _program_store.prune(now + 86401) == 1
 
 
 @pytest.mark.parametrize(
