@@ -12,6 +12,8 @@ pauses and 1.6-1.8 ms without).
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -78,3 +80,57 @@ def report(title: str, medians: dict[str, float], baseline: str = "torch eager")
         print(f"  {name:<22} {t * 1e6:>12,.1f} µs   {t / base:5.2f}x {baseline}")
         rows.append(row)
     return rows
+
+
+def device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device {cpu,cuda}``, defaulting to ``$TAPE_BENCH_DEVICE`` or cpu."""
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=os.environ.get("TAPE_BENCH_DEVICE", "cpu"),
+        help="where tape, torch and JAX run (default $TAPE_BENCH_DEVICE or cpu)",
+    )
+
+
+def jax_device(device: str):
+    """The JAX device a contender's plain-JAX arrays are put on: tape keeps JAX's default
+    device on the CPU, so a GPU run must place them explicitly."""
+    import jax
+
+    return jax.devices("gpu" if device == "cuda" else "cpu")[0]
+
+
+def waited(step: Callable[[], object]) -> Callable[[], object]:
+    """``step``, then a wait for the value it returns (a tape or torch tensor, or JAX arrays),
+    so each call is charged for its device work; on the CPU torch's wait is a no-op."""
+    import jax
+
+    def run():
+        out = step()
+        if hasattr(out, "_storage"):  # a tape tensor
+            jax.block_until_ready(out._storage.array)
+        elif hasattr(out, "is_cuda"):  # a torch tensor
+            if out.is_cuda:
+                import torch
+
+                torch.cuda.synchronize()
+        else:
+            jax.block_until_ready(out)
+        return out
+
+    return run
+
+
+def device_waits(device: str, names) -> dict[str, Callable[[], object]]:
+    """Each contender's wait for its queued GPU work (none on the CPU), for ``compare``."""
+    if device == "cpu":
+        return {}
+    import jax
+    import torch
+
+    gpu = jax_device(device)
+
+    def jax_sync():
+        jax.block_until_ready(jax.device_put(0.0, gpu) + 0)
+
+    return {name: torch.cuda.synchronize if "torch" in name else jax_sync for name in names}

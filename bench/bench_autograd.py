@@ -1,12 +1,14 @@
 """Core autograd overhead: the seed's Q-step and a 100-op elementwise chain, each with backward.
 
 Runs tape, PyTorch eager and plain JAX in one process, interleaved, and prints tape/torch.
-    python bench/bench_autograd.py
+    python -m bench.bench_autograd [--device cuda]
+
+Each call waits for the gradient it returns, so on a GPU a step is charged for its device work.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import jax
 import jax.numpy as jnp
@@ -14,25 +16,25 @@ import numpy as np
 import torch
 
 import tape
-from bench._harness import compare, report
+from bench._harness import compare, device_option, jax_device, report, waited
 
 
 def _q(a, b, lib):
     q = 3 * a**3 - b**2
-    q.backward(gradient=lib.tensor([1.0, 1.0]))
+    q.backward(gradient=lib.tensor([1.0, 1.0], device=a.device))
 
 
-def q_step(lib, compiled: bool = False):
+def q_step(lib, device: str = "cpu", compiled: bool = False):
     """The seed's step; ``compiled`` runs its autograd part under ``tape.compile``."""
     body = tape.compile(_q) if compiled else _q
 
     def step():
-        a = lib.tensor([2.0, 3.0], requires_grad=True)
-        b = lib.tensor([6.0, 4.0], requires_grad=True)
+        a = lib.tensor([2.0, 3.0], requires_grad=True, device=device)
+        b = lib.tensor([6.0, 4.0], requires_grad=True, device=device)
         body(a, b, lib)
         return a.grad
 
-    return step
+    return waited(step)
 
 
 def _chain(x, n: int = 100):
@@ -53,51 +55,56 @@ def _chain_backward(x):
     _chain(x).sum().backward()
 
 
-def chain_step(lib, data, compiled: bool = False):
+def chain_step(lib, data, device: str = "cpu", compiled: bool = False):
     body = tape.compile(_chain_backward) if compiled else _chain_backward
 
     def step():
-        x = lib.tensor(data, requires_grad=True)
+        x = lib.tensor(data, requires_grad=True, device=device)
         body(x)
         return x.grad
 
-    return step
+    return waited(step)
 
 
-def jax_q():
+def jax_q(device: str = "cpu"):
     f = jax.jit(jax.grad(lambda a, b: jnp.vdot(3 * a**3 - b**2, jnp.ones(2)), argnums=(0, 1)))
-    a, b = np.array([2.0, 3.0], np.float32), np.array([6.0, 4.0], np.float32)
-    return lambda: jax.block_until_ready(f(a, b))
+    # Already on the device: plain JAX is the floor, so it is not charged for the transfer.
+    a, b = jax.device_put((np.float32([2.0, 3.0]), np.float32([6.0, 4.0])), jax_device(device))
+    return waited(lambda: f(a, b))
 
 
-def jax_chain(data):
+def jax_chain(data, device: str = "cpu"):
     f = jax.jit(jax.grad(lambda x: _chain(x).sum()))
-    return lambda: f(data).block_until_ready()
+    data = jax.device_put(data, jax_device(device))
+    return waited(lambda: f(data))
 
 
-def main() -> list[str]:
+def main(argv: list[str] | None = None) -> list[str]:
+    ap = argparse.ArgumentParser()
+    device_option(ap)
+    dev = ap.parse_args([] if argv is None and __name__ != "__main__" else argv).device
+    on = "" if dev == "cpu" else f" on {dev}"
     data = np.random.default_rng(0).standard_normal(64).astype(np.float32)
-    block = lambda f: lambda: jax.block_until_ready(f()._storage.array)  # noqa: E731
     rows = report(
-        "Q-step",
+        f"Q-step{on}",
         compare(
             {
-                "tape": block(q_step(tape)),
-                "tape.compile": block(q_step(tape, compiled=True)),
-                "torch eager": q_step(torch),
-                "jax jit(grad)": jax_q(),
+                "tape": q_step(tape, dev),
+                "tape.compile": q_step(tape, dev, compiled=True),
+                "torch eager": q_step(torch, dev),
+                "jax jit(grad)": jax_q(dev),
             },
             number=200,
         ),
     )
     rows += report(
-        "100-op chain",
+        f"100-op chain{on}",
         compare(
             {
-                "tape": block(chain_step(tape, data)),
-                "tape.compile": block(chain_step(tape, data, compiled=True)),
-                "torch eager": chain_step(torch, data),
-                "jax jit(grad)": jax_chain(data),
+                "tape": chain_step(tape, data, dev),
+                "tape.compile": chain_step(tape, data, dev, compiled=True),
+                "torch eager": chain_step(torch, data, dev),
+                "jax jit(grad)": jax_chain(data, dev),
             },
             number=20,
         ),
@@ -106,4 +113,4 @@ def main() -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main() and 0)
+    main()

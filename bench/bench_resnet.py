@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._harness import compare, report  # noqa: E402
+from bench._harness import compare, device_option, device_waits, jax_device, report  # noqa: E402
 
 
 def _sgd_step(lib, model, batch: int, size: int, device: str = "cpu", compiled: bool = False):
@@ -82,8 +82,7 @@ def flax_step(batch: int, size: int, stock: bool = True, device: str = "cpu"):
     state = [variables["params"], variables["batch_stats"], tx.init(variables["params"])]
     if device != "cpu":
         # Committed to the GPU, so the jitted step (which closes over x and labels) runs there.
-        gpu = jax.devices("gpu")[0]
-        x, labels, state = jax.device_put((x, labels, state), gpu)
+        x, labels, state = jax.device_put((x, labels, state), jax_device(device))
 
     @jax.jit
     def train(params, stats, opt_state):
@@ -122,19 +121,13 @@ def main(argv: list[str] | None = None) -> list[str]:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--no-stock", action="store_true", help="skip stock Flax (slow)")
-    ap.add_argument(
-        "--device",
-        choices=("cpu", "cuda"),
-        default=os.environ.get("TAPE_BENCH_DEVICE", "cpu"),
-        help="where tape, torch and Flax run (default $TAPE_BENCH_DEVICE or cpu)",
-    )
+    device_option(ap)
     ap.add_argument("--number", type=int, default=None, help="steps per timed run")
     args = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)
     dev = args.device
 
     t_first = first_step(tape_step, args.batch, args.size, dev)
     print(f"tape on {dev}: build + first step {t_first:.2f} s (JAX cache: {_cache_state()})")
-    syncs = _syncs(dev)
     on = "" if dev == "cpu" else f" on {dev}"
     rows = []
     for batch, number in ((args.batch, 2), (1, 5)):
@@ -146,33 +139,15 @@ def main(argv: list[str] | None = None) -> list[str]:
         }
         if not args.no_stock:
             work["stock flax jit"] = flax_step(batch, args.size, stock=True, device=dev)
+        syncs = device_waits(dev, work)
         medians = compare(
             work, number=args.number or number, rounds=args.rounds, warmup=3, syncs=syncs
         )
         rows += report(f"ResNet18 train step B={batch} 3x{args.size}x{args.size}{on}", medians)
         if "stock flax jit" in medians:
-            print(f"  tape is {medians['stock flax jit'] / medians['tape']:.2f}x faster than stock")
+            print(f"  stock Flax over tape: {medians['stock flax jit'] / medians['tape']:.2f}x")
     print("\n".join(rows))
     return rows
-
-
-def _syncs(device: str) -> dict:
-    """Per-workload waits for queued GPU work (none on the CPU)."""
-    if device == "cpu":
-        return {}
-    import jax
-    import torch
-
-    def jax_sync():
-        jax.block_until_ready(jax.device_put(0.0, jax.devices("gpu")[0]) + 0)
-
-    return {
-        "torch eager": torch.cuda.synchronize,
-        "tape": jax_sync,
-        "tape.compile": jax_sync,
-        "jax jit (same model)": jax_sync,
-        "stock flax jit": jax_sync,
-    }
 
 
 def _cache_state() -> str:

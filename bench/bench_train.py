@@ -1,10 +1,12 @@
 """Training steps on small models: an MLP and a small CNN, each with cross-entropy and SGD with
 momentum. tape, PyTorch eager and plain JAX (jax.jit of the whole step) in one process.
 
-    python -m bench.bench_train
+    python -m bench.bench_train [--device cuda]
 """
 
 from __future__ import annotations
+
+import argparse
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +15,7 @@ import optax
 import torch
 
 import tape
-from bench._harness import compare, report
+from bench._harness import compare, device_option, jax_device, report, waited
 
 
 def mlp(lib):
@@ -32,12 +34,12 @@ def cnn(lib):
     )  # fmt: skip
 
 
-def lib_step(lib, build, x, y, compiled: bool = False):
+def lib_step(lib, build, x, y, device: str = "cpu", compiled: bool = False):
     """The step for ``lib`` (tape or torch); ``compiled`` wraps it in ``tape.compile``."""
     lib.manual_seed(0)
-    model = build(lib)
+    model = build(lib).to(device)
     opt = lib.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
-    x, y = lib.tensor(x), lib.tensor(y)
+    x, y = lib.tensor(x, device=device), lib.tensor(y, device=device)
     loss_fn = lib.nn.functional.cross_entropy
 
     def step():
@@ -47,11 +49,11 @@ def lib_step(lib, build, x, y, compiled: bool = False):
         opt.step()
         return loss
 
-    return lib.compile(step) if compiled else step
+    return waited(lib.compile(step) if compiled else step)
 
 
-def jax_step(build_params, apply, x, y):
-    params = build_params()
+def jax_step(build_params, apply, x, y, device: str = "cpu"):
+    params, x, y = jax.device_put((build_params(), x, y), jax_device(device))
     tx = optax.sgd(1e-2, momentum=0.9)
     state = tx.init(params)
 
@@ -69,9 +71,9 @@ def jax_step(build_params, apply, x, y):
 
     def run():
         box[0], box[1], loss = step(*box)
-        return loss.block_until_ready()
+        return loss
 
-    return run
+    return waited(run)
 
 
 def _uniform(key, shape, bound):
@@ -123,11 +125,11 @@ def jax_cnn():
     return build, apply
 
 
-def _blocked(step):
-    return lambda: jax.block_until_ready(step()._storage.array)
-
-
-def main() -> list[str]:
+def main(argv: list[str] | None = None) -> list[str]:
+    ap = argparse.ArgumentParser()
+    device_option(ap)
+    dev = ap.parse_args([] if argv is None and __name__ != "__main__" else argv).device
+    on = "" if dev == "cpu" else f" on {dev}"
     rng = np.random.default_rng(0)
     rows = []
     for title, build, jax_model, x in (
@@ -138,14 +140,14 @@ def main() -> list[str]:
         y = rng.integers(0, 10, x.shape[0])
         medians = compare(
             {
-                "tape": _blocked(lib_step(tape, build, x, y)),
-                "tape.compile": _blocked(lib_step(tape, build, x, y, compiled=True)),
-                "torch eager": lib_step(torch, build, x, y),
-                "jax jit(step)": jax_step(*jax_model, x, y),
+                "tape": lib_step(tape, build, x, y, dev),
+                "tape.compile": lib_step(tape, build, x, y, dev, compiled=True),
+                "torch eager": lib_step(torch, build, x, y, dev),
+                "jax jit(step)": jax_step(*jax_model, x, y, dev),
             },
             number=20,
         )
-        rows += report(title, medians)
+        rows += report(title + on, medians)
     return rows
 
 

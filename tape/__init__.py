@@ -13,10 +13,14 @@ import os
 # - Copy insertion by region analysis: a program that updates donated weights in place
 #   (tape.compile) otherwise gets more copies (ResNet18: 169 copy instructions against 76, and
 #   its step 5-10% slower).
+# And one for XLA GPU: its Triton matmul autotuner compiles many candidate kernels per program,
+# which made a cold ResNet18 first step on an H100 take 110 s; with cuBLAS's matmuls it took
+# 42 s, and later steps ran as fast (9.7 ms against 9.9 ms at B=16).
 _XLA_DEFAULTS = {
     "--xla_cpu_enable_concurrency_optimized_scheduler": "false",
     "--xla_cpu_experimental_ynn_fusion_type": "individual_dot,reduce",
     "--xla_cpu_copy_insertion_use_region_analysis": "true",
+    "--xla_gpu_enable_triton_gemm": "false",
 }
 _xla_flags = os.environ.get("XLA_FLAGS", "")
 os.environ["XLA_FLAGS"] = " ".join(

@@ -1,4 +1,4 @@
-"""``import tape`` sets its XLA CPU defaults in ``XLA_FLAGS``; a flag the user names wins.
+"""``import tape`` sets its XLA defaults (CPU, and GPU where one is used) in ``XLA_FLAGS``; a flag the user names wins.
 
 Each case is a fresh process: XLA reads the flags once, when JAX starts its backend (and aborts
 on a flag it does not know, which the computation in the child would show).
@@ -13,6 +13,7 @@ import pytest
 SCHEDULER = "--xla_cpu_enable_concurrency_optimized_scheduler"
 YNN = "--xla_cpu_experimental_ynn_fusion_type"
 COPIES = "--xla_cpu_copy_insertion_use_region_analysis"
+TRITON_GEMM = "--xla_gpu_enable_triton_gemm"
 CHILD = "import os, tape; print(float(tape.ones(3).sum())); print(os.environ['XLA_FLAGS'])"
 
 
@@ -32,19 +33,25 @@ def test_defaults_are_added():
         f"{SCHEDULER}=false",
         f"{YNN}=individual_dot,reduce",
         f"{COPIES}=true",
+        f"{TRITON_GEMM}=false",
     ]
 
 
 @pytest.mark.parametrize(
     "mine",
-    [f"{YNN}=individual_dot,reduce,individual_convolution", f"{SCHEDULER}=true", f"{COPIES}=false"],
+    [
+        f"{YNN}=individual_dot,reduce,individual_convolution",
+        f"{SCHEDULER}=true",
+        f"{COPIES}=false",
+        f"{TRITON_GEMM}=true",
+    ],
 )
 def test_a_flag_the_user_names_wins(mine):
     flags = _flags_in_child(f"--xla_cpu_use_thunk_runtime=true {mine}")
     assert flags[:2] == ["--xla_cpu_use_thunk_runtime=true", mine]
     named = mine.split("=")[0]
     assert [f for f in flags if f.startswith(named)] == [mine]
-    assert len(flags) == 4  # the other defaults are still added
+    assert len(flags) == 5  # the other defaults are still added
 
 
 @pytest.mark.parametrize(("env", "expected"), [(None, "True"), ("1", "True"), ("0", "False")])
