@@ -184,18 +184,22 @@ class Generator:
         return _cast(out, dtype).reshape(shape)
 
     def _normal_scalar(self, n: int, dtype: np.dtype, mean: float, std: float) -> np.ndarray:
-        """``normal_distribution<double>``: pairs from two 53-bit uniforms, second cached."""
+        """``normal_distribution<double>``, one value at a time as ATen draws them: a cached
+        value first, then pairs from two 53-bit uniforms (cos, then sin), the last sin of an odd
+        count cached for the next call."""
         z = np.empty(n, np.float64)
-        for i in range(n):  # n < 16: a short scalar loop, as in ATen
-            if self._next_normal is not None:
-                z[i], self._next_normal = self._next_normal, None
-                continue
-            u1, u2 = self._unit(2, np.dtype(np.float64)).tolist()
-            # libm through `math`, exactly the functions ATen calls.
-            r = math.sqrt(-2.0 * math.log1p(-u2))
-            theta = 2.0 * math.pi * u1
-            self._next_normal = r * math.sin(theta)
-            z[i] = r * math.cos(theta)
+        start = 0
+        if n and self._next_normal is not None:
+            z[0], self._next_normal, start = self._next_normal, None, 1
+        pairs = (n - start + 1) // 2
+        u = self._unit(2 * pairs, np.dtype(np.float64)).reshape(pairs, 2)
+        # libm through `math`, exactly the functions ATen calls.
+        r = np.sqrt(-2.0 * _libm(math.log1p, -u[:, 1]))
+        theta = 2.0 * math.pi * u[:, 0]
+        drawn = np.stack([r * _libm(math.cos, theta), r * _libm(math.sin, theta)], 1).ravel()
+        z[start:] = drawn[: n - start]
+        if (n - start) % 2:
+            self._next_normal = float(drawn[-1])
         return _cast(_fma64(z, np.float64(std), np.float64(mean)), dtype)
 
     def exponential(self, shape: Shape, dtype: np.dtype, lambd: float = 1.0) -> np.ndarray:
@@ -206,6 +210,33 @@ class Generator:
             raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
         u = self._unit(math.prod(shape), np.dtype(np.float64))
         return _cast((-1.0 / lambd) * _libm(math.log1p, -u), dtype).reshape(shape)
+
+    def cauchy(self, shape: Shape, dtype: np.dtype, median: float, sigma: float) -> np.ndarray:
+        """``Tensor.cauchy_(median, sigma)``: ``median + sigma * tan(pi * (u - 0.5))`` in double,
+        ``u`` a 53-bit uniform, then rounded."""
+        shape, dtype = _shape(shape), _float_dtype(dtype)
+        if not sigma > 0:
+            raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
+        u = self._unit(math.prod(shape), np.dtype(np.float64))
+        return _cast(median + sigma * _libm(math.tan, math.pi * (u - 0.5)), dtype).reshape(shape)
+
+    def log_normal(self, shape: Shape, dtype: np.dtype, mean: float, std: float) -> np.ndarray:
+        """``Tensor.log_normal_(mean, std)``: ``exp`` of double normals drawn one at a time
+        (``lognormal_distribution<double>``, the cached normal included), then rounded."""
+        shape, dtype = _shape(shape), _float_dtype(dtype)
+        if not std > 0:
+            raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
+        z = self._normal_scalar(math.prod(shape), np.dtype(np.float64), mean, std)
+        return _cast(_libm(math.exp, z), dtype).reshape(shape)
+
+    def geometric(self, shape: Shape, dtype: np.dtype, p: float) -> np.ndarray:
+        """``Tensor.geometric_(p)``: trials to the first success, ``ceil(log(u) / log1p(-p))``
+        in double, ``u`` a 53-bit uniform; integer dtypes too."""
+        shape = _shape(shape)
+        if not 0 < p < 1:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+        u = self._unit(math.prod(shape), np.dtype(np.float64))
+        return _cast(np.ceil(_libm(math.log, u) / math.log1p(-p)), np.dtype(dtype)).reshape(shape)
 
     def multinomial(self, probs: np.ndarray, n: int, replacement: bool) -> np.ndarray:
         """``torch.multinomial`` on a 1-D or 2-D array of weights (checked by the caller):

@@ -187,6 +187,25 @@ CASES = [
     # sampling: seeded alike, so the draws are equal; normal's gradient is zero, as in torch
     OpCase("exponential", lambda t: (t.manual_seed(0), t.empty(20).exponential_(1.5))[1]),
     OpCase("exponential_f64", lambda t: (t.manual_seed(1), t.empty(3, dtype=t.float64).exponential_())[1]),
+    OpCase("cauchy", lambda t: (t.manual_seed(0), t.empty(20).cauchy_(0.5, 2.0))[1]),
+    OpCase("cauchy_f64", lambda t: (t.manual_seed(1), t.empty(3, dtype=t.float64).cauchy_())[1]),
+    OpCase("log_normal", lambda t: (t.manual_seed(0), t.empty(20).log_normal_(0.0, 0.5))[1]),
+    OpCase("log_normal_odd", lambda t: (t.manual_seed(2), t.empty(3).log_normal_(), t.empty(4).log_normal_())[2]),
+    OpCase("geometric", lambda t: (t.manual_seed(0), t.empty(20).geometric_(0.2))[1]),
+    OpCase("geometric_int32", lambda t: (t.manual_seed(3), t.empty(2, 3, dtype=t.int32).geometric_(0.7))[1]),
+    # a fill of a non-leaf records its own grad_fn (the name depends on the arguments), and the
+    # gradient through it is zero
+    *(
+        OpCase(f"fill_grad_{name}", lambda t, x, fill=fill: (t.manual_seed(0), fill(x * 1))[1], [(5,)])
+        for name, fill in {
+            "uniform": lambda y: y.uniform_(), "normal": lambda y: y.normal_(1.0, 2.0),
+            "random_from_to": lambda y: y.random_(0, 5), "random_to": lambda y: y.random_(5),
+            "random": lambda y: y.random_(), "bernoulli": lambda y: y.bernoulli_(0.5),
+            "bernoulli_tensor": lambda y: y.bernoulli_(y.detach().sigmoid()),
+            "exponential": lambda y: y.exponential_(), "cauchy": lambda y: y.cauchy_(),
+            "log_normal": lambda y: y.log_normal_(), "geometric": lambda y: y.geometric_(0.5),
+        }.items()
+    ),
     OpCase("normal_tensor_tensor", lambda t, m, s: (t.manual_seed(0), t.normal(m, s.abs()))[1], [(4, 5), (4, 5)]),
     OpCase("normal_tensor_float", lambda t, m: (t.manual_seed(0), t.normal(m, 0.7))[1], [(17,)]),
     OpCase("normal_float_tensor", lambda t, s: (t.manual_seed(0), t.normal(1.5, s.abs()))[1], [(3, 1)]),
@@ -225,6 +244,14 @@ CASES = [
     OpCase("error_exponential_negative", lambda t: t.empty(3).exponential_(-1.0), message=True),
     OpCase("error_exponential_zero", lambda t: t.empty(3).exponential_(0), message=True),
     OpCase("error_exponential_int", lambda t: t.empty(3, dtype=t.int64).exponential_(), message=True),
+    OpCase("error_cauchy_sigma", lambda t: t.empty(3).cauchy_(0, -1), message=True),
+    OpCase("error_cauchy_int", lambda t: t.empty(3, dtype=t.int64).cauchy_(), message=True),
+    OpCase("error_cauchy_uint8", lambda t: t.empty(3, dtype=t.uint8).cauchy_(), message=True),
+    OpCase("error_log_normal_std", lambda t: t.empty(3).log_normal_(0, 0), message=True),
+    OpCase("error_log_normal_int", lambda t: t.empty(3, dtype=t.int64).log_normal_(), message=True),
+    OpCase("error_geometric_p", lambda t: t.empty(3).geometric_(1), message=True),
+    OpCase("error_geometric_bool", lambda t: t.empty(3, dtype=t.bool).geometric_(0.5), message=True),
+    OpCase("error_fill_leaf", lambda t, x: x.cauchy_(), [(3,)], message=True),
     OpCase("error_normal_negative_std", lambda t: t.normal(t.zeros(2), t.tensor([1.0, -1.0])), message=True),
     OpCase("error_normal_negative_float_std", lambda t: t.normal(t.zeros(2), -1.0), message=True),
     OpCase("error_normal_size_negative_std", lambda t: t.normal(0.0, -1.0, (2,)), message=True),

@@ -260,6 +260,18 @@ OPS = {
         lambda g, n: g.exponential((n,), np.float32, 1.5),
         lambda n: torch.empty(n).exponential_(1.5),
     ),
+    "cauchy": (
+        lambda g, n: g.cauchy((n,), np.float32, 0.5, 2.0),
+        lambda n: torch.empty(n).cauchy_(0.5, 2.0),
+    ),
+    "log_normal": (  # the scalar normal path: shares the cached normal with randn's
+        lambda g, n: g.log_normal((n,), np.float64, 0.5, 0.8),
+        lambda n: torch.empty(n, dtype=torch.float64).log_normal_(0.5, 0.8),
+    ),
+    "geometric": (
+        lambda g, n: g.geometric((n,), np.int64, 0.2),
+        lambda n: torch.empty(n, dtype=torch.int64).geometric_(0.2),
+    ),
     "multinomial": (
         lambda g, n: g.multinomial(np.arange(1.0, n + 2), max(1, n // 2), n % 2 == 0),
         lambda n: torch.multinomial(
@@ -394,6 +406,27 @@ def test_exponential(n, lambd, dtype):
         torch.manual_seed(seed)
         want = torch.empty(n, dtype=TORCH[dtype]).exponential_(lambd)
         same(R.Generator(seed).exponential((n,), dtype, lambd), want)
+
+
+# Tensor fills torch draws one double at a time: two argument cases each, and the dtypes they
+# fill (geometric counts trials, so integer tensors too).
+FILLS = {
+    "cauchy": ([(0.0, 1.0), (-2.0, 0.25)], FLOATS),
+    "log_normal": ([(1.0, 2.0), (-0.5, 0.3)], FLOATS),
+    "geometric": ([(0.3,), (0.01,)], [*FLOATS, np.dtype(np.int64), np.dtype(np.int32)]),
+}
+
+
+@pytest.mark.parametrize("n", [1, 17, 1000])
+@pytest.mark.parametrize(
+    ("name", "dtype"), [(name, d) for name, (_, dtypes) in FILLS.items() for d in dtypes], ids=str
+)
+def test_distribution_fills(name, dtype, n):
+    for seed, args in zip(SEEDS[:2], FILLS[name][0], strict=True):
+        g = pair(seed)
+        for _ in range(2):  # a second call: log_normal's cached normal carries over
+            want = getattr(torch.empty(n, dtype=TORCH[dtype]), f"{name}_")(*args)
+            same(getattr(g, name)((n,), dtype, *args), want)
 
 
 def _weights(shape, n, replacement, rng):

@@ -8,7 +8,7 @@ import numpy as np
 
 from tape import _device, _dtype, _random
 from tape.autograd import grad_mode
-from tape.ops import elementwise, indexing
+from tape.ops import elementwise, indexing, linalg
 from tape.ops.registry import NONE, dispatch, register
 
 _zero = register("zero", lambda x: jnp.zeros_like(x), "ZeroBackward0", NONE, "none")
@@ -103,6 +103,12 @@ def _copy_fn(input, src, non_blocking=False):
         from tape import creation
 
         src = creation.tensor(src)
+    return _copy_with(_copy, input, src)
+
+
+def _copy_with(op, input, src):
+    """``src`` as ``input``'s new value, recorded as ``op`` (a copy, or a random fill's own
+    ``grad_fn``) where autograd must see it."""
     a, b = input._storage.meta, src._storage.meta
     recorded = grad_mode.state.enabled and (input._requires_grad or src._requires_grad)
     if (
@@ -114,7 +120,7 @@ def _copy_fn(input, src, non_blocking=False):
         # Nothing to record, convert or move: take src's value as it is (pending values stay
         # so). Across devices the op runs, so that the tensor stays on its own device.
         return src.detach()
-    return dispatch(_copy, (input, src))
+    return dispatch(op, (input, src))
 
 
 _zero_fn.__name__, _fill_fn.__name__, _copy_fn.__name__ = "zero", "fill", "copy"
@@ -123,19 +129,42 @@ fill_ = inplace(_fill_fn)
 copy_ = inplace(_copy_fn)
 
 
-def _random_fill(sample):
-    def fill(self, *args, generator=None):
+# The random fills' grad_fn names, each a copy of the drawn values (gradient zero, as in torch).
+_RANDOM_FILL_OPS = {
+    name: register(f"fill_{name}", _copy.fwd, name, NONE, "none")
+    for name in (
+        "UniformBackward0 NormalBackward0 RandomBackward0 RandomBackward1 RandomBackward2 "
+        "BernoulliBackward1 BernoulliBackward2 ExponentialBackward0 CauchyBackward0 "
+        "LogNormalBackward0 GeometricBackward0"
+    ).split()
+}
+
+
+def _random_fill(name: str, sample, backward):
+    """``Tensor.<name>_``: fill with ``sample(generator, shape, dtype, *args)``, recorded as
+    ``backward`` (a grad_fn name, or a function of the arguments where torch's depends on
+    them, as ``random_(to)``'s does)."""
+
+    def fill(input, *args, generator=None):
         from tape import creation
 
         gen = generator or _random.default_generator
-        values = sample(gen, tuple(self.shape), self.dtype.np, *args)
-        return copy_(self, creation.tensor(values, dtype=self.dtype))
+        values = sample(gen, tuple(input.shape), input.dtype.np, *args)
+        op = _RANDOM_FILL_OPS[backward(*args) if callable(backward) else backward]
+        return _copy_with(op, input, creation.tensor(values, dtype=input.dtype))
 
-    return fill
+    fill.__name__ = name
+    return inplace(fill)
 
 
-uniform_ = _random_fill(lambda g, shape, dt, a=0.0, b=1.0: g.uniform(shape, dt, a, b))
-normal_ = _random_fill(lambda g, shape, dt, mean=0.0, std=1.0: g.normal(shape, dt, mean, std))
+uniform_ = _random_fill(
+    "uniform", lambda g, shape, dt, a=0.0, b=1.0: g.uniform(shape, dt, a, b), "UniformBackward0"
+)
+normal_ = _random_fill(
+    "normal",
+    lambda g, shape, dt, mean=0.0, std=1.0: g.normal(shape, dt, mean, std),
+    "NormalBackward0",
+)
 
 
 # torch's random_(from, to) bounds, with the C type its error names, where int64 can exceed them.
@@ -164,19 +193,61 @@ def _random_sample(gen, shape, dtype, low=None, high=None):
     return gen.randint(low, high, shape, dtype)
 
 
-def _exponential_sample(gen, shape, dtype, lambd=1.0):
+def _continuous(name: str, dtype, spelled) -> None:
+    """torch's error for a continuous distribution drawn into an integer tensor; ``spelled``
+    names the dtype as that distribution's check does ("Long", or C++'s "long int")."""
     d = _dtype._FROM_NP[np.dtype(dtype)]
     if not d.is_floating_point:
         raise RuntimeError(
-            "Exponential distribution is a continuous probability distribution. dtype must be a "
-            f"floating point but you specified {_dtype.scalar_type_name(d)}"
+            f"{name} distribution is a continuous probability distribution. dtype must be a "
+            f"floating point but you specified {spelled(d)}"
         )
+
+
+def _exponential_sample(gen, shape, dtype, lambd=1.0):
+    _continuous("Exponential", dtype, _dtype.scalar_type_name)
     return gen.exponential(shape, dtype, lambd)
 
 
-random_ = _random_fill(_random_sample)
-exponential_ = _random_fill(_exponential_sample)
-bernoulli_ = _random_fill(lambda g, shape, dt, p=0.5: g.bernoulli(p, shape, dt))
+def _cauchy_sample(gen, shape, dtype, median=0.0, sigma=1.0):
+    _continuous("Cauchy", dtype, linalg.cpp_type_name)
+    return gen.cauchy(shape, dtype, median, sigma)
+
+
+def _kernel_dtypes(kernel: str, dtype, floating: bool) -> None:
+    """torch's NotImplementedError for a dtype its CPU kernel was not built for."""
+    d = _dtype._FROM_NP[np.dtype(dtype)]
+    if d == _dtype.bool_ or (floating and not d.is_floating_point):
+        name = _dtype.scalar_type_name(d)
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+
+
+def _log_normal_sample(gen, shape, dtype, mean=1.0, std=2.0):
+    _kernel_dtypes("log_normal_cpu", dtype, floating=True)
+    return gen.log_normal(shape, dtype, mean, std)
+
+
+def _geometric_sample(gen, shape, dtype, p):
+    _kernel_dtypes("geometric_cpu", dtype, floating=False)
+    return gen.geometric(shape, dtype, p)
+
+
+def _random_backward(low=None, high=None):
+    return f"RandomBackward{2 if low is None else 1 if high is None else 0}"
+
+
+def _bernoulli_backward(p=0.5):
+    return f"BernoulliBackward{2 if isinstance(p, (int, float)) else 1}"
+
+
+random_ = _random_fill("random", _random_sample, _random_backward)
+exponential_ = _random_fill("exponential", _exponential_sample, "ExponentialBackward0")
+cauchy_ = _random_fill("cauchy", _cauchy_sample, "CauchyBackward0")
+log_normal_ = _random_fill("log_normal", _log_normal_sample, "LogNormalBackward0")
+geometric_ = _random_fill("geometric", _geometric_sample, "GeometricBackward0")
+bernoulli_ = _random_fill(
+    "bernoulli", lambda g, shape, dt, p=0.5: g.bernoulli(p, shape, dt), _bernoulli_backward
+)
 
 INPLACE = {
     name: inplace(getattr(module, name))
@@ -200,5 +271,8 @@ INPLACE.update(
     random_=random_,
     bernoulli_=bernoulli_,
     exponential_=exponential_,
+    cauchy_=cauchy_,
+    log_normal_=log_normal_,
+    geometric_=geometric_,
 )
 INPLACE = {k if k.endswith("_") else f"{k}_": v for k, v in INPLACE.items()}
