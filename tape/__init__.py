@@ -34,7 +34,7 @@ keep_freed_memory()
 
 import jax  # noqa: E402
 
-from tape import _device, _program_prefetch  # noqa: E402
+from tape import _device, _program_prefetch, _program_store  # noqa: E402
 
 # JAX hands each CPU program to a worker thread and returns at once, so Python records the next
 # ops while XLA computes: an MLP training step 1.10-1.18x torch against 1.33-1.44x with
@@ -60,6 +60,8 @@ if not jax.config.jax_compilation_cache_dir:
         "jax_compilation_cache_dir",
         os.environ.get("TAPE_CACHE_DIR") or os.path.join(_cache_home, "tape", "xla"),
     )
+    # tape's own directory, so its pruning covers JAX's entries there too.
+    _program_store.owns_jax_cache = True
 # Cache every program, not only those over JAX's default 1 s: eager tape compiles one small
 # program per op and shape (a ResNet18 first step compiles ~100 of 5-60 ms each), and loading
 # one back costs a few ms. JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS still overrides this.

@@ -50,6 +50,13 @@ def start() -> None:
     _worker.start()
 
 
+def wait() -> None:
+    """Block until the loads and the prune are done: a benchmark's timed runs must not share
+    the cores (and the GIL) with them."""
+    if _worker is not None:
+        _worker.join()
+
+
 def finish() -> None:
     """At exit: stop loading (a load still running when JAX tears down could crash it), and
     keep this process's programs for the next run of its script."""

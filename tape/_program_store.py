@@ -369,13 +369,20 @@ def read_checked(path: str, name: str) -> bytes | None:
 
 MAX_AGE_DAYS = 30  # a stored file not read or written for this long is removed
 _PRUNED = "pruned"  # the file whose time says when the store was last pruned
+# Set by ``import tape`` when it chose JAX's cache directory itself: then JAX's entries there
+# are tape's to prune too (a directory the user gave JAX may be shared with other programs).
+owns_jax_cache = False
+_JAX_ENTRY = ("-cache", "-atime")  # JAX's file names: ``<name>-<key>-cache`` (and its atime)
 
 
 def prune(now: float | None = None) -> int:
     """Remove the store's files that no process has read or written for ``MAX_AGE_DAYS``
-    (programs of an older tape or JAX, of shapes no longer run), at most once a day. Returns
-    how many were removed. Removing a file only costs a compile: a later process stores it
-    again."""
+    (programs of an older tape or JAX, of shapes no longer run), at most once a day, and JAX's
+    cache entries written as long ago where tape chose JAX's directory. Returns how many were
+    removed. Removing a file only costs a compile: a later process stores it again. JAX does
+    not mark the entries it reads, so one still in use is compiled again once a month; JAX's
+    own bound (``jax_compilation_cache_max_size``) would instead read every entry's time on
+    each write, and needs the ``filelock`` package."""
     store = store_dir()
     if store is None:
         return 0
@@ -388,12 +395,25 @@ def prune(now: float | None = None) -> int:
         with open(stamp, "wb"):
             pass
         os.utime(stamp, (now, now))
-    removed = 0
     cutoff = now - MAX_AGE_DAYS * 86400
-    with contextlib.suppress(OSError), os.scandir(store) as entries:
+    removed = _remove_older(store, cutoff, lambda name: name != _PRUNED)
+    if owns_jax_cache:
+        removed += _remove_older(os.path.dirname(store), cutoff, lambda n: n.endswith(_JAX_ENTRY))
+    return removed
+
+
+def _remove_older(folder: str, cutoff: float, chosen: Callable[[str], bool]) -> int:
+    """Remove the files in ``folder`` (not its subfolders) that ``chosen`` names and that
+    were last modified before ``cutoff``; how many."""
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             with contextlib.suppress(OSError):
-                if entry.name != _PRUNED and entry.stat().st_mtime < cutoff:
+                if (
+                    chosen(entry.name)
+                    and entry.is_file(follow_symlinks=False)
+                    and entry.stat().st_mtime < cutoff
+                ):
                     os.unlink(entry.path)
                     removed += 1
     return removed

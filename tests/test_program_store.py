@@ -167,28 +167,59 @@ def test_damaged_programs_are_compiled_again(tmp_path):
     assert all(second["taken"]) and not any(second["loads"])
 
 
+def _aged(path, days: float, now: float) -> str:
+    """A file at ``path`` last modified ``days`` before ``now``."""
+    if not os.path.exists(path):
+        with open(path, "wb") as fh:
+            fh.write(b"x")
+    os.utime(path, (now - days * 86400,) * 2)
+    return str(path)
+
+
 def test_prune_removes_files_no_process_used_for_a_month(tmp_path, monkeypatch):
     monkeypatch.setattr(_program_store, "store_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(_program_store, "owns_jax_cache", False)
     now = time.time()
-
-    def aged(name: str, days: float) -> str:
-        path = str(tmp_path / name)
-        if not os.path.exists(path):
-            with open(path, "wb") as fh:
-                fh.write(b"x")
-        os.utime(path, (now - days * 86400,) * 2)
-        return path
-
     for name, days in (("old.xla", 31), ("older.json", 400), ("recent.xla", 20)):
-        aged(name, days)
+        _aged(tmp_path / name, days, now)
     _program_store.write_checked(str(tmp_path / "used.xla"), "used", b"body")
-    aged("used.xla", 40)
+    _aged(tmp_path / "used.xla", 40, now)
     assert _program_store.read_checked(str(tmp_path / "used.xla"), "used") == b"body"
     assert _program_store.prune(now) == 2  # reading used.xla made it recent
     assert sorted(os.listdir(tmp_path)) == ["pruned", "recent.xla", "used.xla"]
-    aged("stale.xla", 60)
+    _aged(tmp_path / "stale.xla", 60, now)
     assert _program_store.prune(now + 3600) == 0  # at most once a day
     assert _program_store.prune(now + 86401) == 1
+
+
+@pytest.mark.parametrize("owned", [True, False], ids=["tape's directory", "the user's"])
+def test_prune_removes_old_jax_entries_only_in_tapes_own_directory(tmp_path, monkeypatch, owned):
+    store = tmp_path / "tape-programs"
+    store.mkdir()
+    monkeypatch.setattr(_program_store, "store_dir", lambda: str(store))
+    monkeypatch.setattr(_program_store, "owns_jax_cache", owned)
+    now = time.time()
+    old = ["jit_f-0a1b-cache", "jit_f-0a1b-atime"]
+    kept = ["jit_g-2c3d-cache", "notes.txt", "tape-programs"]  # recent, not JAX's, a folder
+    for name in old + ["notes.txt"]:
+        _aged(tmp_path / name, 45, now)
+    _aged(tmp_path / "jit_g-2c3d-cache", 2, now)
+    _aged(tmp_path / "tape-programs", 45, now)
+    assert _program_store.prune(now) == (2 if owned else 0)
+    assert sorted(os.listdir(tmp_path)) == sorted(kept + ([] if owned else old))
+
+
+def test_import_tape_owns_only_the_directory_it_chose(tmp_path):
+    code = "import tape; from tape import _program_store as s; print(s.owns_jax_cache)"
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    runs = {}
+    for name, var in (("tape", "TAPE_CACHE_DIR"), ("jax", "JAX_COMPILATION_CACHE_DIR")):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env={**env, var: str(tmp_path)}, capture_output=True,
+            text=True, check=True,
+        )  # fmt: skip
+        runs[name] = out.stdout.strip()
+    assert runs == {"tape": "True", "jax": "False"}
 
 
 @pytest.mark.parametrize(
