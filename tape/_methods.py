@@ -9,7 +9,7 @@ from tape.ops import FUNCTIONS, _keywords, elementwise, indexing, linalg, shape
 from tape.ops.inplace import INPLACE
 from tape.tensor import Tensor
 
-# Functions whose first argument is not ``self``.
+# Functions that torch.Tensor has no method for: most take no ``self`` first.
 _NOT_METHODS = {
     "cat",
     "concat",
@@ -24,6 +24,7 @@ _NOT_METHODS = {
     "std_mean",
     "var_mean",
     "normal",
+    "poisson",
 }
 _PROPERTIES = {"T": shape.T, "mT": shape.mT}
 

@@ -238,6 +238,19 @@ class Generator:
         u = self._unit(math.prod(shape), np.dtype(np.float64))
         return _cast(np.ceil(_libm(math.log, u) / math.log1p(-p)), np.dtype(dtype)).reshape(shape)
 
+    def poisson(self, rates: np.ndarray) -> np.ndarray:
+        """``torch.poisson``: one count per rate, drawn in order as ATen's ``sample_poisson``
+        draws it (53-bit uniforms): a product of uniforms below rate 10, Hoermann's
+        transformed rejection from 10 up. Counts as float64."""
+        flat = rates.ravel().tolist()
+        if not all(r >= 0 for r in flat):  # NaN too
+            raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+
+        def unit() -> float:
+            return float(self._unit(1, np.dtype(np.float64))[0])
+
+        return np.array([_poisson_count(r, unit) for r in flat], np.float64).reshape(rates.shape)
+
     def multinomial(self, probs: np.ndarray, n: int, replacement: bool) -> np.ndarray:
         """``torch.multinomial`` on a 1-D or 2-D array of weights (checked by the caller):
         int64 category indices, ``n`` per row.
@@ -339,6 +352,41 @@ class Generator:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+_INT64_MIN = -(1 << 63)  # what C's conversion of an infinite or NaN double to int64 gives
+
+
+def _poisson_count(rate: float, unit: Callable[[], float]) -> int:
+    """ATen's ``sample_poisson(rate)``, statement for statement, libm through ``math``."""
+    if rate == 0:
+        return 0
+    if rate < 10:
+        enlam, count, prod = math.exp(-rate), 0, 1.0
+        while True:
+            prod *= unit()
+            if prod <= enlam:
+                return count
+            count += 1
+    slam, loglam = math.sqrt(rate), math.log(rate)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2)
+    while True:
+        u = unit() - 0.5
+        v = unit()
+        us = 0.5 - abs(u)
+        z = (2 * a / us + b) * u + rate + 0.43
+        k = math.floor(z) if math.isfinite(z) else _INT64_MIN
+        if us >= 0.07 and v <= vr:
+            return k
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= (
+            -rate + k * loglam - math.lgamma(k + 1)
+        ):
+            return k
 
 
 def _check_probs(probs: np.ndarray) -> None:

@@ -272,6 +272,10 @@ OPS = {
         lambda g, n: g.geometric((n,), np.int64, 0.2),
         lambda n: torch.empty(n, dtype=torch.int64).geometric_(0.2),
     ),
+    "poisson": (  # rates on both sides of 10, where the algorithm changes
+        lambda g, n: g.poisson(np.linspace(0.0, 40.0, n)),
+        lambda n: torch.poisson(torch.from_numpy(np.linspace(0.0, 40.0, n))),
+    ),
     "multinomial": (
         lambda g, n: g.multinomial(np.arange(1.0, n + 2), max(1, n // 2), n % 2 == 0),
         lambda n: torch.multinomial(
@@ -427,6 +431,20 @@ def test_distribution_fills(name, dtype, n):
         for _ in range(2):  # a second call: log_normal's cached normal carries over
             want = getattr(torch.empty(n, dtype=TORCH[dtype]), f"{name}_")(*args)
             same(getattr(g, name)((n,), dtype, *args), want)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize(
+    "rates",
+    [[0.0, 1e-3, 0.5, 2.0, 9.999], [10.0, 10.5, 37.0, 1e3, 6e4], [0.0, 12.0, 3.0, 250.0, 7.5]],
+    ids=["below 10", "from 10", "mixed"],
+)
+def test_poisson(rates, dtype):
+    rates = np.array(rates * 40).astype(dtype)
+    for seed in SEEDS[:3]:
+        g = pair(seed)
+        want = torch.poisson(torch.from_numpy(rates.astype(np.float64)).to(TORCH[dtype]))
+        same(g.poisson(rates).astype(np.float32).astype(dtype), want)
 
 
 def _weights(shape, n, replacement, rng):

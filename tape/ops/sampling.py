@@ -1,11 +1,12 @@
-"""Sampling from distributions given by tensors: ``normal``, ``bernoulli`` and ``multinomial``,
+"""Sampling from distributions given by tensors: ``normal``, ``bernoulli``, ``poisson`` and
+``multinomial``,
 drawn from tape's torch-identical generator (``tape._random``), so the same seed gives torch's
 numbers.
 
 The draws are made on the host; ``normal`` then scales and shifts them as ATen does (a
 standard normal times ``std`` plus ``mean``, each rounded in the output's dtype). Its gradient
-is zero for ``mean`` and ``std`` (and ``bernoulli``'s for its probabilities), as in torch,
-which does not reparameterize the sample.
+is zero for ``mean`` and ``std`` (and ``bernoulli``'s and ``poisson``'s for their parameters),
+as in torch, which does not reparameterize the sample.
 """
 
 from __future__ import annotations
@@ -77,9 +78,13 @@ def normal(
     return dispatch(_NORMAL[tensors], (draws, std, mean))
 
 
-_BERNOULLI = register(
-    "bernoulli", lambda p, draws: jax.lax.stop_gradient(draws), "BernoulliBackward0"
-)
+def _drawn(params, draws):
+    """The draws made on the host from ``params``: no gradient reaches the parameters."""
+    return jax.lax.stop_gradient(draws)
+
+
+_BERNOULLI = register("bernoulli", _drawn, "BernoulliBackward0")
+_POISSON = register("poisson", _drawn, "PoissonBackward0")
 # ATen's check of the probabilities, message and all.
 _P_RANGE = (
     "Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message be "
@@ -102,6 +107,22 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
         raise RuntimeError(_P_RANGE)
     draws = gen.bernoulli(probs, probs.shape, probs.dtype)
     return dispatch(_BERNOULLI, (input, creation.tensor(draws, device=input.device)))
+
+
+def poisson(input, generator=None) -> Tensor:
+    """``torch.poisson``: a count drawn from Poisson(rate) for each rate in ``input``, in
+    ``input``'s dtype.
+
+    >>> tape.poisson(tape.tensor([0.5, 4.0, 30.0]))  # doctest: +SKIP
+    tensor([ 0.,  3., 27.])
+    """
+    if not input.dtype.is_floating_point:
+        name = _dtype.scalar_type_name(input.dtype)
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{name}'")
+    gen = generator or _random.default_generator
+    counts = gen.poisson(input.detach().cpu().numpy())
+    draws = creation.tensor(counts, dtype=input.dtype, device=input.device)
+    return dispatch(_POISSON, (input, draws))
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
