@@ -9,31 +9,16 @@ compares every leaf's ``.grad``. Multi-output ops back-propagate a sum over thei
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
+import op_cases_linalg
+import op_cases_math
+import op_cases_shape
 import pytest
 import torch
+from op_case import F16, F32, F64, I32, I64, B, OpCase
 
 import tape
-
-F32, F64, F16, I64, I32, B = "float32", "float64", "float16", "int64", "int32", "bool"
-
-
-@dataclass(frozen=True)
-class OpCase:
-    name: str
-    fn: Callable
-    shapes: Sequence = ()  # one shape per input tensor
-    dtypes: Sequence | str = F32  # one dtype for all inputs, or one per input
-    grad: bool = True  # float inputs require grad and the result is back-propagated
-    low: float | None = None  # uniform inputs in [low, high); default normal / ints in [-5, 5]
-    high: float | None = None
-    values: bool = True  # False: compare metadata only (empty, empty_like)
-    rtol: float = 1e-5
-    atol: float = 1e-6
-    message: bool = False  # an error row: compare the message too, not only the type
 
 
 def _unfold_write(x):
@@ -1010,6 +995,8 @@ CASES = [
     OpCase("error_bmm_dtypes", lambda t, x, y: t.bmm(x, y), [(1, 2, 3), (1, 3, 2)], [F64, F32], message=True),
 ]
 # fmt: on
+# Rows kept beside this table, by area.
+CASES += op_cases_math.CASES + op_cases_linalg.CASES + op_cases_shape.CASES
 
 
 def _make_inputs(case: OpCase) -> list[np.ndarray]:
