@@ -158,6 +158,7 @@ class Tensor:
     _accumulator = None  # weak reference to the leaf's AccumulateGrad node
     _retains_grad = False
     _hooks = None
+    _post_accumulate_hooks = None  # a leaf's hooks run after its .grad is accumulated
     _is_param = False
     _view = None  # a view's ``tape._views.ViewInfo``
 
@@ -265,6 +266,68 @@ class Tensor:
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    def get_device(self) -> int:
+        """The CUDA device's index, or -1 for the CPU, as torch numbers them."""
+        d = self.device
+        return -1 if d.type == "cpu" else d.index
+
+    @property
+    def itemsize(self) -> int:
+        return self.element_size()
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel() * self.element_size()
+
+    def is_signed(self) -> bool:
+        return self.dtype.is_signed
+
+    def is_nonzero(self) -> bool:
+        return bool(self)
+
+    # Real tensors only: conjugation is the identity, so these return the tensor itself.
+    def conj(self) -> Tensor:
+        return self
+
+    resolve_conj = resolve_neg = conj
+
+    def is_conj(self) -> bool:
+        return False
+
+    def is_neg(self) -> bool:
+        return False
+
+    def _matrices(self, what: str, batches: bool) -> None:
+        """torch's error for a matrix transpose of fewer (or, for ``.H``, more) than 2 dims."""
+        n = self.dim()
+        if batches and n < 2:
+            raise RuntimeError(
+                f"{what} is only supported on matrices or batches of matrices. Got {n}-D tensor."
+            )
+        if not batches and n != 2:
+            hint = " For batches of matrices, consider using tensor.mH" if n > 2 else ""
+            raise RuntimeError(
+                f"{what} is only supported on matrices (2-D tensors). Got {n}-D tensor.{hint}"
+            )
+
+    @property
+    def mH(self) -> Tensor:
+        self._matrices("tensor.mH", batches=True)
+        return self.transpose(-2, -1)
+
+    @property
+    def H(self) -> Tensor:
+        self._matrices("tensor.H", batches=False)
+        return self.transpose(-2, -1)
+
+    def adjoint(self) -> Tensor:
+        self._matrices("tensor.adjoint()", batches=True)
+        return self.transpose(-2, -1)
 
     @property
     def data(self) -> Tensor:
@@ -390,6 +453,25 @@ class Tensor:
             self._hooks = []
         self._hooks.append(hook)
         return _RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(self)`` runs after a backward has accumulated this leaf's ``.grad`` (an
+        optimizer step per parameter, say); it must return None.
+
+        >>> w.register_post_accumulate_grad_hook(lambda p: p.grad.clamp_(-1, 1))  # doctest: +SKIP
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        from tape.autograd.graph import _RemovableHandle
+
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return _RemovableHandle(self._post_accumulate_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``."""

@@ -1236,6 +1236,47 @@ def test_accumulator_hooks_match_torch():
     assert results[tape] == results[torch]
 
 
+def test_post_accumulate_grad_hooks_match_torch():
+    """A leaf's post-accumulate hook sees its accumulated .grad after every backward (also of a
+    repeated graph, which would otherwise run compiled), in the order the hooks and the
+    accumulator's own post-hook run, until removed; it may change the grad in place."""
+    results = {}
+    for lib in (tape, torch):
+        seen = []
+        a = leaf(lib, [2.0, 3.0])
+        first = a.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+        a.register_post_accumulate_grad_hook(lambda p: [p.grad.mul_(0.5), None][1])
+        for step in range(4):
+            if step == 2:
+                first.remove()
+            (a * a * 3).sum().backward()
+            seen.append(("after", step, a.grad.tolist()))
+        results[lib] = seen
+    assert results[tape] == results[torch]
+
+
+@pytest.mark.parametrize(
+    "register",
+    [
+        lambda lib, x: (x * 2).register_post_accumulate_grad_hook(print),
+        lambda lib, x: lib.ones(2).register_post_accumulate_grad_hook(print),
+        lambda lib, x: (x.register_post_accumulate_grad_hook(lambda p: 5), x.sum().backward()),
+        lambda lib, x: (
+            x.register_post_accumulate_grad_hook(lambda p: p.grad * 2),
+            x.sum().backward(),
+        ),
+    ],
+    ids=["non-leaf", "no grad", "returns an int", "returns a tensor"],
+)
+def test_post_accumulate_grad_hook_errors_match_torch(register):
+    errors = []
+    for lib in (tape, torch):
+        with pytest.raises(Exception) as info:
+            register(lib, leaf(lib, [1.0, 2.0]))
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1]
+
+
 def test_grad_fn_is_callable():
     # (torch records the call when grad mode is on; tape does not: compare values only)
     def f(lib):

@@ -259,6 +259,22 @@ CASES = [
     OpCase("to_int32", lambda t, x: x.to(t.int32), [(3,)], I64),
     OpCase("to_dtype_kw", lambda t, x: x.to(dtype=t.float16), [(3,)], rtol=1e-3, atol=1e-3),
     OpCase("half_back_to_float", lambda t, x: x.half().float() * 2, [(4,)], F64, rtol=1e-3, atol=1e-3),
+    # --- metadata (several values at once: compared as their printed tuple) --------------------
+    OpCase("nbytes", lambda t, x: str((x.nbytes, x.itemsize, x.element_size())), [(2, 3)], F64),
+    OpCase("get_device", lambda t, x: str((x.get_device(), x.is_cpu, x.is_cuda)), [(2,)]),
+    *(
+        OpCase(f"is_signed_{d}", lambda t, x: str((x.is_signed(), x.is_floating_point())), [(2,)], d)
+        for d in (F32, F16, I64, I32, B, "uint8", "int8")
+    ),
+    OpCase("is_nonzero", lambda t, x: (x * 0).is_nonzero(), [(1, 1)]),
+    OpCase("error_is_nonzero_many", lambda t, x: x.is_nonzero(), [(2,)], message=True),
+    OpCase("conj_is_self", lambda t, x: str((x.conj() is x, x.resolve_conj() is x, x.resolve_neg() is x, x.is_conj(), x.is_neg())), [(2,)]),
+    OpCase("mH", lambda t, x: x.mH, [(2, 3, 4)]),
+    OpCase("H", lambda t, x: x.H, [(3, 4)]),
+    OpCase("adjoint", lambda t, x: x.adjoint(), [(3, 4)]),
+    OpCase("error_H_batched", lambda t, x: x.H, [(2, 3, 4)], message=True),
+    OpCase("error_mH_vector", lambda t, x: x.mH, [(3,)], message=True),
+    OpCase("error_adjoint_vector", lambda t, x: x.adjoint(), [(3,)], message=True),
     # --- type promotion ------------------------------------------------------------------------
     OpCase("int_mul_float_scalar", lambda t, x: x * 2.5, [(4,)], I64),
     OpCase("int_div_int", lambda t, x, y: x / y, [(4,), (4,)], I64, low=1, high=5),
@@ -800,6 +816,26 @@ CASES = [
     OpCase("copy_dtype_", lambda t, x, y: _nonleaf(x).copy_(y), [(3, 4), (3, 4)], [F32, F64]),
     OpCase("clamp_", lambda t, x: _nonleaf(x).clamp_(-0.5, 0.5), [(3, 4)]),
     OpCase("clamp_min_", lambda t, x: _nonleaf(x).clamp_(min=0), [(3, 4)]),
+    # in-place forms of unary math ops, each on inputs in its domain
+    *(
+        OpCase(f"{name}_", lambda t, x, name=name: getattr(_nonleaf(x), f"{name}_")(), [(3, 4)], low=low, high=high)
+        for name, low, high in (
+            ("absolute", None, None), ("acos", -0.9, 0.9), ("asin", -0.9, 0.9), ("atan", None, None),
+            ("cosh", None, None), ("sinh", None, None), ("tan", -1.0, 1.0), ("expm1", None, None),
+            ("erf", None, None), ("exp2", None, None), ("log10", 0.5, 3.0), ("log1p", 0.0, 3.0),
+            ("log2", 0.5, 3.0), ("negative", None, None),
+        )
+    ),
+    OpCase("clip_", lambda t, x: _nonleaf(x).clip_(-0.5, 0.5), [(3, 4)]),
+    OpCase("subtract_", lambda t, x, y: _nonleaf(x).subtract_(y, alpha=2), [(3, 4), (4,)]),
+    OpCase("multiply_", lambda t, x, y: _nonleaf(x).multiply_(y), [(3, 4), (3, 4)]),
+    OpCase("divide_", lambda t, x, y: _nonleaf(x).divide_(y, rounding_mode="floor"), [(3, 4), (3, 4)], low=0.5, high=2),
+    OpCase("true_divide_", lambda t, x, y: _nonleaf(x).true_divide_(y), [(3, 4), (3, 4)], low=0.5, high=2),
+    OpCase("cumsum_", lambda t, x: _nonleaf(x).cumsum_(1), [(3, 4)]),
+    OpCase("cumprod_", lambda t, x: _nonleaf(x).cumprod_(0), [(3, 4)], low=0.5, high=1.5),
+    OpCase("tril_", lambda t, x: _nonleaf(x).tril_(), [(3, 4)]),
+    OpCase("triu_", lambda t, x: _nonleaf(x).triu_(1), [(3, 4)]),
+    OpCase("error_cumsum_int_into_", lambda t, x: x.clone().cumsum_(0, dtype=t.float32), [(3,)], I64, message=True),
     OpCase("inplace_int", lambda t, x: x.clone().add_(3).mul_(2), [(4,)], I64),
     OpCase("add_int32_int64_", lambda t, x, y: x.clone().add_(y), [(3,), (3,)], [I32, I64]),
     OpCase("add_half_float_", lambda t, x, y: x.clone().add_(y), [(3,), (3,)], [F16, F32], grad=False),

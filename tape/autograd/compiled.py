@@ -78,6 +78,12 @@ def plan(roots) -> list:
 _by_seq = attrgetter("_seq")
 
 
+def _leaf_hooked(node: AccumulateGrad) -> bool:
+    """Hooks on a leaf or its accumulator: the node-by-node path runs them."""
+    t = node.variable
+    return bool(t._hooks or t._post_accumulate_hooks or node._hooks or node._pre_hooks)
+
+
 def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> list | None:
     """Run the backward compiled if this graph shape was seen before.
 
@@ -100,7 +106,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
     saved = {}  # id(tensor or storage) -> how many saved-tensor entries hold it
     for node in order:
         if type(node) is AccumulateGrad:
-            if node.variable._hooks or node._hooks or node._pre_hooks:
+            if _leaf_hooked(node):
                 return None
             keep = accumulate is None or (node, 0) in accumulate
             sig.append(keep)
@@ -267,13 +273,7 @@ def _replay(t: _Template, roots, retain_graph: bool, outputs) -> list | None:
     for i, entry in enumerate(sig):
         node = order[i]
         if entry is True:  # a leaf accumulator
-            if (
-                type(node) is not AccumulateGrad
-                or node.variable._hooks
-                or node._hooks
-                or node._pre_hooks
-                or id(node) in accumulators
-            ):
+            if type(node) is not AccumulateGrad or _leaf_hooked(node) or id(node) in accumulators:
                 return None
             accumulators.add(id(node))
             leaves.append(node.variable)

@@ -178,6 +178,7 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, out
                         grads = _pre_hooks(node, grads, create_graph)
                         _accumulate(node.variable, grads[0], create_graph)
                         _post_hooks(node, [], grads, create_graph)
+                        _post_accumulate_hooks(node.variable)
                 else:
                     in_grads = call_node(node, grads, create_graph)
             if in_grads is not None:
@@ -189,6 +190,16 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, out
                         buf[nr] = g if buf[nr] is None else add(buf[nr], g)
             if not retain_graph:
                 node.free()
+
+
+def _post_accumulate_hooks(t) -> None:
+    """``t.register_post_accumulate_grad_hook``'s hooks, after ``t.grad`` is accumulated."""
+    for hook in list(t._post_accumulate_hooks or ()):
+        out = hook(t)
+        if out is not None:
+            if isinstance(out, _tensor_cls()):
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+            raise TypeError(f"expected Variable, but hook returned '{type(out).__name__}'")
 
 
 def _add_tensors(a, b):

@@ -8,7 +8,7 @@ import numpy as np
 
 from tape import _device, _dtype, _random
 from tape.autograd import grad_mode
-from tape.ops import elementwise, indexing, linalg
+from tape.ops import elementwise, indexing, linalg, reduction, shape
 from tape.ops.registry import NONE, dispatch, register
 
 _zero = register("zero", lambda x: jnp.zeros_like(x), "ZeroBackward0", NONE, "none")
@@ -256,9 +256,12 @@ INPLACE = {
             elementwise,
             "add sub mul div pow clamp clamp_min clamp_max neg abs exp log sqrt rsqrt sigmoid "
             "tanh relu floor ceil round trunc sign reciprocal lerp sin cos square remainder "
-            "floor_divide fmod atan2 arctan2 bitwise_left_shift bitwise_right_shift nan_to_num",
+            "floor_divide fmod atan2 arctan2 bitwise_left_shift bitwise_right_shift nan_to_num "
+            "absolute acos asin atan cosh sinh tan expm1 erf exp2 log10 log1p log2 clip "
+            "negative subtract multiply divide true_divide",
         ),
         (indexing, "masked_fill scatter scatter_add index_add index_fill index_put"),
+        (shape, "tril triu"),
     )
     for name in names.split()
 }
@@ -275,4 +278,22 @@ INPLACE.update(
     log_normal_=log_normal_,
     geometric_=geometric_,
 )
+
+
+def _cumulative(fn):
+    """``cumsum_``/``cumprod_``: a ``dtype`` must be the tensor's own, as torch checks."""
+
+    def method(input, dim, *, dtype=None):
+        if dtype is not None and _dtype.to_dtype(dtype) != input.dtype:
+            raise RuntimeError(
+                f"Bad in-place call: input tensor dtype {linalg.cpp_type_name(input.dtype)} and "
+                f"output tensor dtype {linalg.cpp_type_name(_dtype.to_dtype(dtype))} should match"
+            )
+        return fn(input, dim)
+
+    method.__name__ = fn.__name__
+    return inplace(method)
+
+
+INPLACE.update(cumsum_=_cumulative(reduction.cumsum), cumprod_=_cumulative(reduction.cumprod))
 INPLACE = {k if k.endswith("_") else f"{k}_": v for k, v in INPLACE.items()}
