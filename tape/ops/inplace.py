@@ -280,6 +280,31 @@ INPLACE.update(
 )
 
 
+def fill_diagonal_(self, fill_value, wrap: bool = False):
+    """Fill the main diagonal (``x[i, i, ..., i]``) in place; ``wrap`` continues it below the
+    first square block of a tall matrix, as torch does (through a strided view of the data,
+    so autograd records torch's ``CopySlices``)."""
+    shape = tuple(self.shape)
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(shape) > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    if not self.is_contiguous():
+        raise NotImplementedError(
+            f"fill_diagonal_ needs a contiguous tensor (this one has strides {self.stride()}); "
+            "call .contiguous() first"
+        )
+    # In the flat data, the diagonal steps by the sum of the strides.
+    n, step = min(shape[0], shape[1]), sum(self.stride())
+    flat = self.view(-1)
+    flat[0 : (n - 1) * step + 1 : step].fill_(fill_value)
+    height, width = shape[0], shape[1]
+    if wrap and len(shape) == 2 and height > width + 1:
+        start = width * (width + 1)
+        flat[start::step].fill_(fill_value)
+    return self
+
+
 def _cumulative(fn):
     """``cumsum_``/``cumprod_``: a ``dtype`` must be the tensor's own, as torch checks."""
 
@@ -295,5 +320,9 @@ def _cumulative(fn):
     return inplace(method)
 
 
-INPLACE.update(cumsum_=_cumulative(reduction.cumsum), cumprod_=_cumulative(reduction.cumprod))
+INPLACE.update(
+    cumsum_=_cumulative(reduction.cumsum),
+    cumprod_=_cumulative(reduction.cumprod),
+    fill_diagonal_=fill_diagonal_,
+)
 INPLACE = {k if k.endswith("_") else f"{k}_": v for k, v in INPLACE.items()}
