@@ -9,6 +9,7 @@ from jax import lax
 
 from tape import _dtype
 from tape._dispatch import promote
+from tape.ops.reduction import _return_type
 from tape.ops.registry import COMPARE, FLOAT, NONE, SAME, binary, dispatch, register, unary
 
 # --- arithmetic ---------------------------------------------------------------------------------
@@ -285,7 +286,14 @@ def _abs_jvp(primals, tangents):
 
 abs = unary("abs", _abs, "AbsBackward0", NONE)
 absolute = abs
-sign = unary("sign", jnp.sign, "SignBackward0", NONE, saves="none")
+
+
+def _sign(x):
+    # torch's sign: 0 for NaN and for -0.0 (jnp.sign keeps both), and defined for bool.
+    return jnp.where(x > 0, 1, jnp.where(x < 0, -1, 0)).astype(x.dtype)
+
+
+sign = unary("sign", _sign, "SignBackward0", NONE, saves="none")
 floor = unary("floor", jnp.floor, "FloorBackward0", NONE, saves="none")
 ceil = unary("ceil", jnp.ceil, "CeilBackward0", NONE, saves="none")
 _round = register("round", jnp.round, "RoundBackward0", NONE, saves="none")
@@ -410,3 +418,343 @@ def to_dtype(input, dtype: _dtype.dtype):
 
 def to_device(input, device):
     return dispatch(_to_device, (input,), (("device", device),))
+
+
+# --- more math ----------------------------------------------------------------------------------
+_special = jax.scipy.special
+
+
+def _kernel_check(kernel: str, inputs: tuple, floating: bool = True) -> None:
+    """torch's error when a kernel has no version for the inputs' common dtype: floating-only
+    kernels (hypot) reject integers and bool, integer-only ones (gcd) floats and bool."""
+    d = _dtype.from_numpy_dtype(promote(inputs, SAME))
+    if d.is_floating_point != floating or d is _dtype.bool_:
+        name = _dtype.scalar_type_name(d)
+        raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for '{name}'")
+
+
+def _float_binary(name: str, fwd, grad_fn: str, saves: str = "inputs"):
+    """A two-tensor op whose torch kernel takes floating dtypes only."""
+    op = register(name, fwd, grad_fn, SAME, saves)
+
+    def front(input, other):
+        _kernel_check(name, (input, other))
+        return dispatch(op, (input, other))
+
+    front.__name__ = front.__qualname__ = name
+    front.__doc__ = f"torch.{name}, for floating tensors."
+    return front
+
+
+def _addcmul_fwd(x, t1, t2, value):
+    return x + value * t1 * t2
+
+
+def _addcdiv_fwd(x, t1, t2, value):
+    return x + value * t1 / t2
+
+
+_addcmul = register("addcmul", _addcmul_fwd, "AddcmulBackward0", SAME, saves="partners")
+_addcdiv = register("addcdiv", _addcdiv_fwd, "AddcdivBackward0", SAME, saves="partners")
+
+
+def _value(value, inputs: tuple):
+    """torch casts ``value`` to the result dtype first: 0.5 is 0 for integer tensors."""
+    if _dtype.from_numpy_dtype(promote(inputs, SAME)).is_floating_point:
+        return value
+    return int(value)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    args = (input, tensor1, tensor2)
+    return dispatch(_addcmul, args, (("value", _value(value, args)),))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2."""
+    if not (tensor1.dtype.is_floating_point or tensor2.dtype.is_floating_point):
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release "
+            "addcdiv will perform a true division of tensor1 and tensor2. The historic addcdiv "
+            "behavior can be implemented as (input + value * torch.trunc(tensor1 / tensor2))"
+            ".to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) for "
+            "float inputs. The future addcdiv behavior is just the latter implementation: "
+            "(input + value * tensor1 / tensor2), for all dtypes."
+        )
+    return dispatch(_addcdiv, (input, tensor1, tensor2), (("value", value),))
+
+
+logaddexp = _float_binary("logaddexp", jnp.logaddexp, "LogaddexpBackward0")
+logaddexp2 = _float_binary("logaddexp2", jnp.logaddexp2, "Logaddexp2Backward0")
+hypot = _float_binary("hypot", jnp.hypot, "HypotBackward0", saves="both")
+
+
+@jax.custom_jvp
+def _nextafter(x, y):
+    return jnp.nextafter(x, y)
+
+
+@_nextafter.defjvp
+def _nextafter_jvp(primals, tangents):
+    # torch passes the whole gradient to ``input``, none to ``other``.
+    return _nextafter(*primals), tangents[0]
+
+
+nextafter = _float_binary("nextafter", _nextafter, "NextafterBackward0")
+
+
+@jax.custom_jvp
+def _xlogy(x, y):
+    return jnp.where((x == 0) & ~jnp.isnan(y), jnp.zeros_like(x), x * jnp.log(y))
+
+
+@_xlogy.defjvp
+def _xlogy_jvp(primals, tangents):
+    # torch's formula: log(y) for x, zero where x == 0 and y <= 0; x / y for y.
+    (x, y), (tx, ty) = primals, tangents
+    dx = jnp.where((x == 0) & (y <= 0), jnp.zeros_like(y), jnp.log(y))
+    return _xlogy(x, y), tx * dx + ty * x / y
+
+
+_xlogy_op = register("xlogy", _xlogy, "XlogyBackward0", FLOAT)
+_xlogy_scalar_self = register("xlogy_scalar_self", _xlogy, "XlogyBackward1", FLOAT)
+_xlogy_scalar_other = register("xlogy_scalar_other", _xlogy, "XlogyBackward2", FLOAT)
+
+
+def xlogy(input, other):
+    """input * log(other), and 0 where input is 0 (unless other is NaN)."""
+    if _is_scalar(input):
+        return dispatch(_xlogy_scalar_self, (input, other))
+    if _is_scalar(other):
+        return dispatch(_xlogy_scalar_other, (input, other))
+    return dispatch(_xlogy_op, (input, other))
+
+
+# torch's tie goes to ``input``, and a NaN loses to a number.
+fmax = binary("fmax", lambda x, y: jnp.where((x >= y) | jnp.isnan(y), x, y), "FmaxBackward0")
+fmin = binary("fmin", lambda x, y: jnp.where((x <= y) | jnp.isnan(y), x, y), "FminBackward0")
+
+
+def _copysign_fwd(x, y):
+    # Through torch's |x| (gradient sign(x), 0 at 0); ``y`` gets a zero gradient.
+    return jnp.where(jnp.signbit(y), -_abs(x), _abs(x))
+
+
+_copysign = register("copysign", _copysign_fwd, "CopysignBackward0", FLOAT, saves="both")
+_copysign_scalar = register(
+    "copysign_scalar", _copysign_fwd, "CopysignBackward1", FLOAT, saves="both"
+)
+
+
+def copysign(input, other):
+    """|input| with the sign of ``other``."""
+    return dispatch(_copysign_scalar if _is_scalar(other) else _copysign, (input, other))
+
+
+lgamma = unary("lgamma", _special.gammaln, "LgammaBackward0", FLOAT)
+
+
+def _digamma(x):
+    # torch's poles at zero: -inf at +0.0 and inf at -0.0, where JAX gives NaN.
+    return jnp.where(x == 0, jnp.copysign(jnp.inf, -x), _special.digamma(x))
+
+
+digamma = unary("digamma", _digamma, "DigammaBackward0", FLOAT)
+erfc = unary("erfc", _special.erfc, "ErfcBackward0", FLOAT)
+erfinv = unary("erfinv", _special.erfinv, "ErfinvBackward0", FLOAT)
+i0 = unary("i0", _special.i0, "I0Backward0", FLOAT)
+sinc = unary("sinc", jnp.sinc, "SincBackward0", FLOAT)
+acosh = unary("acosh", jnp.arccosh, "AcoshBackward0", FLOAT)
+asinh = unary("asinh", jnp.arcsinh, "AsinhBackward0", FLOAT)
+atanh = unary("atanh", jnp.arctanh, "AtanhBackward0", FLOAT)
+arccos, arcsin, arctan = acos, asin, atan
+arccosh, arcsinh, arctanh = acosh, asinh, atanh
+deg2rad = unary("deg2rad", lambda x: x * (np.pi / 180), "Deg2RadBackward0", FLOAT, saves="none")
+rad2deg = unary("rad2deg", lambda x: x * (180 / np.pi), "Rad2DegBackward0", FLOAT, saves="none")
+sgn = unary("sgn", _sign, "SgnBackward0", NONE, saves="both")
+signbit = unary("signbit", jnp.signbit, None, NONE)
+isposinf = unary("isposinf", jnp.isposinf, None, NONE)
+isneginf = unary("isneginf", jnp.isneginf, None, NONE)
+isreal = unary("isreal", jnp.isreal, None, NONE)
+_frac = register("frac", lambda x: x - jnp.trunc(x), "FracBackward0", NONE, saves="none")
+
+
+def frac(input):
+    """input - trunc(input), for floating tensors."""
+    _kernel_check("frac", (input,))
+    return dispatch(_frac, (input,))
+
+
+def positive(input):
+    """``input`` itself, as torch returns it."""
+    if input.dtype is _dtype.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+@jax.custom_jvp
+def _logit(x):
+    return jnp.log(x / (1 - x))
+
+
+@_logit.defjvp
+def _logit_jvp(primals, tangents):
+    # torch's 1 / (x (1 - x)): infinite at 0 and 1, where autodiff of the log gives NaN.
+    (x,), (t,) = primals, tangents
+    return _logit(x), t / (x * (1 - x))
+
+
+_logit_op = register(
+    "logit",
+    lambda x, eps: _logit(x if eps is None else _clip(x, eps, 1 - eps)),
+    "LogitBackward0",
+    FLOAT,
+)
+
+
+def logit(input, eps: float | None = None):
+    """log(p / (1 - p)), with ``p`` clamped to [eps, 1 - eps] when ``eps`` is given."""
+    return dispatch(_logit_op, (input,), (("eps", eps),))
+
+
+def float_power(input, exponent):
+    """pow in float64."""
+
+    def f64(x):
+        return x if _is_scalar(x) else x.to(_dtype.float64)
+
+    return pow(f64(input), f64(exponent))
+
+
+def _heaviside_fwd(x, values):
+    return jnp.where(x == 0, values, (x > 0).astype(x.dtype))
+
+
+_heaviside = register(
+    "heaviside", _not_implemented(_heaviside_fwd, "heaviside"), "NotImplemented", NONE
+)
+
+
+def heaviside(input, values):
+    """0 below zero, 1 above, ``values`` at zero (a NaN gives 0, as in torch)."""
+    if input.dtype is not values.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    return dispatch(_heaviside, (input, values))
+
+
+_gcd = register("gcd", jnp.gcd, None, SAME)
+_lcm = register("lcm", jnp.lcm, None, SAME)
+
+
+def gcd(input, other):
+    """Greatest common divisor, for integer tensors."""
+    _kernel_check("gcd", (input, other), floating=False)
+    return dispatch(_gcd, (input, other))
+
+
+def lcm(input, other):
+    """Least common multiple, for integer tensors."""
+    _kernel_check("lcm", (input, other), floating=False)
+    return dispatch(_lcm, (input, other))
+
+
+@jax.custom_jvp
+def _ldexp_int(x, y):
+    return x * jnp.exp2(y)
+
+
+@_ldexp_int.defjvp
+def _ldexp_int_jvp(primals, tangents):
+    # torch scales the gradient by 2 ** other computed in integers: 0 for a negative exponent.
+    (x, y), (t, _) = primals, tangents
+    return _ldexp_int(x, y), t * jnp.floor(jnp.exp2(y))
+
+
+_ldexp = register(
+    "ldexp",
+    lambda x, y, int_exponent: _ldexp_int(x, y) if int_exponent else x * jnp.exp2(y),
+    "LdexpBackward0",
+    FLOAT,
+    saves="both",
+)
+
+
+def ldexp(input, other):
+    """input * 2 ** other."""
+    int_exponent = not other.dtype.is_floating_point
+    return dispatch(_ldexp, (input, other), (("int_exponent", int_exponent),))
+
+
+def _igamma_op(name: str, gammainc):
+    """igamma or igammac: torch has no gradient for ``input`` (the shape parameter), and its
+    backward raises when that input requires grad."""
+    no_grad = _not_implemented(
+        lambda a: a,
+        f"{name}: input",
+        "the derivative for '{}' is not implemented.",
+        NotImplementedError,
+    )
+    return _float_binary(name, lambda a, x: gammainc(no_grad(a), x), f"{name.title()}Backward0")
+
+
+igamma = _igamma_op("igamma", _special.gammainc)
+igammac = _igamma_op("igammac", _special.gammaincc)
+
+_polygamma = register(
+    "polygamma", lambda x, n: _special.polygamma(n, x), "PolygammaBackward0", FLOAT
+)
+
+
+# ``x.polygamma_(n)`` records torch's other node name.
+_polygamma_inplace = register("polygamma_", _polygamma.fwd, "PolygammaBackward1", FLOAT)
+
+
+def polygamma(n: int, input):
+    """The ``n``-th derivative of digamma."""
+    return _polygamma_as(_polygamma, n, input)
+
+
+def _polygamma_as(op, n: int, input):
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    return dispatch(op, (input,), (("n", int(n)),))
+
+
+_mvlgamma = register(
+    "mvlgamma", lambda x, p: _special.multigammaln(x, p), "MvlgammaBackward0", FLOAT
+)
+
+
+def mvlgamma(input, p: int):
+    """The multivariate log-gamma function of dimension ``p``."""
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    return dispatch(_mvlgamma, (input,), (("p", int(p)),))
+
+
+@jax.custom_jvp
+def _mantissa(x):
+    return jnp.frexp(x)[0]
+
+
+@_mantissa.defjvp
+def _mantissa_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    mantissa, exponent = jnp.frexp(x)
+    return mantissa, t / jnp.exp2(exponent.astype(x.dtype))
+
+
+_frexp = register(
+    "frexp", lambda x: (_mantissa(x), jnp.frexp(x)[1]), "FrexpBackward0", NONE, saves="indices"
+)
+
+
+def frexp(input):
+    """(mantissa, exponent): input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1)."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    return _frexp_type(*dispatch(_frexp, (input,)))
+
+
+_frexp_type = _return_type("frexp", ("mantissa", "exponent"))
