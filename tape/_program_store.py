@@ -335,10 +335,28 @@ def _from_body(body: bytes):
         return None
     from jax.experimental import serialize_executable
 
+    if b"lapack_" in payload:  # its custom calls' names
+        ensure_lapack()
     try:
         return serialize_executable.deserialize_and_load(payload, in_tree, out_tree, "cpu")
     except Exception:  # noqa: BLE001 - any failure to load is a miss, never an error
         return None
+
+
+_lapack_ready = False
+
+
+def ensure_lapack() -> None:
+    """Look up LAPACK's routines (in SciPy) for jaxlib's linear-algebra kernels. jaxlib does
+    it when it lowers such an op, which a loaded program skips, and then crashes without
+    them; JAX's own deserialization does it first too. Only where needed: importing SciPy
+    takes 0.2 s."""
+    global _lapack_ready
+    if not _lapack_ready:
+        from jax._src.lax import linalg as lax_linalg
+
+        lax_linalg.initialize_lapack()
+        _lapack_ready = True
 
 
 def _fits(program, args: tuple) -> bool:

@@ -372,3 +372,15 @@ print("ok")
         [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
     )
     assert done.stdout.split()[-1] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("payload", "looked_up"), [(b"...lapack_dgetrf_ffi...", True), (b"x", False)]
+)
+def test_a_program_calling_lapack_gets_lapack_before_it_loads(monkeypatch, payload, looked_up):
+    """jaxlib links LAPACK's routines while it lowers an op, which a loaded program skips."""
+    calls = []
+    monkeypatch.setattr(_program_store, "ensure_lapack", lambda: calls.append(True))
+    body = b'0\n{"tuple": [{"tuple": [0]}, {"dict": []}]}\n' + payload  # out tree, in tree
+    assert _program_store._from_body(body) is None  # not a real executable: a miss
+    assert calls == ([True] if looked_up else [])
