@@ -520,3 +520,360 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     values, inverse, counts = dispatch(_unique, (input,), (("size", size),))
     out = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
     return out[0] if len(out) == 1 else out
+
+
+def take_along_dim(input, indices, dim=None):
+    """``input`` at ``indices`` along ``dim`` (the two broadcast elsewhere); flattened if None."""
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    if indices.dtype.name != "int64":
+        raise RuntimeError(
+            "torch.take_along_dim(): dtype of indices should be Long but got "
+            f"{_dtype.scalar_type_name(indices.dtype)}"
+        )
+    if input.dim() != indices.dim():
+        raise RuntimeError(
+            "torch.take_along_dim(): input and indices should have the same number of "
+            f"dimensions, but got {input.dim()} dimensions for input, and {indices.dim()} "
+            "dimensions for indices"
+        )
+    axis = dim % max(input.dim(), 1)
+    a, i = list(input.shape), list(indices.shape)
+    a[axis], i[axis] = i[axis], a[axis]
+    indices = indices.broadcast_to(tuple(np.broadcast_shapes(tuple(a), tuple(indices.shape))))
+    input = input.broadcast_to(tuple(np.broadcast_shapes(tuple(i), tuple(input.shape))))
+    return gather(input, axis, indices)
+
+
+def _index_copy_fwd(x, idx, src, axis):
+    return x.at[_along(axis, idx)].set(src) if x.ndim else jnp.where(idx.size > 0, src, x)
+
+
+_index_copy = register("index_copy", _index_copy_fwd, "IndexCopyBackward0", NONE, "none")
+
+
+def index_copy(input, dim, index, source):
+    """``input`` with the slices of ``source`` written at ``index`` along ``dim``."""
+    axis = dim % max(input.dim(), 1)
+    if source.dim() and input.dim() and source.dim() != input.dim():
+        raise IndexError(
+            "index_copy_(): When source and destination are not scalars, their dimensionality "
+            f"must match. Source dimensionality ({source.dim()}), destination dimensionality "
+            f"({input.dim()})"
+        )
+    if source.dtype != input.dtype:
+        raise RuntimeError(
+            f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+            f"{_dtype.scalar_type_name(input.dtype)} and (source) "
+            f"{_dtype.scalar_type_name(source.dtype)}"
+        )
+    size = input.shape[axis] if input.dim() else 1
+    bad = _out_of_range(index, 0, size)
+    if bad is not None:
+        raise IndexError(
+            f"index_copy_(): index {bad} is out of bounds for dimension {axis} with size {size}"
+        )
+    return dispatch(_index_copy, (input, index, source), (("axis", axis),))
+
+
+def _masked_scatter_fwd(x, mask, src):
+    mask = jnp.broadcast_to(mask, x.shape)
+    flat = src.ravel()
+    # the i-th True position takes the i-th element of ``src``
+    at = jnp.clip(jnp.cumsum(mask.ravel()) - 1, 0, max(flat.size - 1, 0))
+    return jnp.where(mask, flat[at].reshape(x.shape), x) if flat.size else x
+
+
+_masked_scatter = register(
+    "masked_scatter", _masked_scatter_fwd, "MaskedScatterBackward0", NONE, "none"
+)
+
+
+def masked_scatter(input, mask, source):
+    """``input`` with its masked positions filled, in order, from ``source``'s elements."""
+    if mask.dtype.name != "bool":
+        raise RuntimeError(
+            "masked_scatter_ only supports boolean masks, but got mask with dtype "
+            f"{_dtype.scalar_type_name(mask.dtype)}"
+        )
+    if source.dtype != input.dtype:
+        raise RuntimeError(
+            "masked_scatter: expected self and source to have same dtypes but got"
+            f"{_dtype.scalar_type_name(input.dtype)} and {_dtype.scalar_type_name(source.dtype)}"
+        )
+    values = mask._storage.array  # torch too reads the mask to check the source's size
+    if not isinstance(values, jax.core.Tracer):
+        values = np.asarray(values)
+        count = np.broadcast_to(values, np.broadcast_shapes(values.shape, tuple(input.shape)))
+        if count.sum() > source.numel():
+            raise RuntimeError("Number of elements of source < number of ones in mask")
+    return dispatch(_masked_scatter, (input, mask, source))
+
+
+_REDUCE_IDENTITY = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}
+
+
+def _scatter_reduce_fwd(x, idx, src, axis, reduce, include_self):
+    """Each output position reduced over the ``src`` values scattered to it (and itself when
+    ``include_self``), through a dense (index, position) match so that ties share the gradient
+    of amax/amin and products of zeros differentiate, as torch's backward does."""
+    if x.ndim == 0:
+        x, idx, src = x[None], idx[None], src[None]
+        return _scatter_reduce_fwd(x, idx, src, 0, reduce, include_self)[0]
+    block = tuple(slice(0, s) for s in idx.shape)
+    src = jnp.moveaxis(src[block], axis, -1)
+    idx = jnp.moveaxis(idx, axis, -1)
+    part = tuple(slice(None) if d == axis else block[d] for d in range(x.ndim))
+    own = jnp.moveaxis(x[part], axis, -1)
+    hit = idx[..., :, None] == jnp.arange(own.shape[-1])
+    ident = _REDUCE_IDENTITY[reduce]
+    if jnp.issubdtype(x.dtype, jnp.integer) and ident in (-np.inf, np.inf):
+        info = jnp.iinfo(x.dtype)
+        ident = info.min if ident < 0 else info.max
+    values = jnp.where(hit, src[..., :, None].astype(x.dtype), jnp.asarray(ident, x.dtype))
+    count = hit.sum(-2)
+    if include_self:
+        values = jnp.concatenate([values, own[..., None, :]], -2)
+        count = count + 1
+    if reduce in ("sum", "mean"):
+        out = values.sum(-2, dtype=x.dtype)
+        if reduce == "mean":
+            n = jnp.maximum(count, 1).astype(x.dtype)
+            out = out // n if jnp.issubdtype(x.dtype, jnp.integer) else out / n
+    elif reduce == "prod":
+        out = values.prod(-2, dtype=x.dtype)
+    else:
+        out = values.max(-2) if reduce == "amax" else values.min(-2)
+    out = jnp.where(count > 0, out, own)
+    return x.at[part].set(jnp.moveaxis(out, -1, axis))
+
+
+_scatter_reduce = register(
+    "scatter_reduce", _scatter_reduce_fwd, "ScatterReduceBackward0", NONE, "none"
+)
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """``input`` with ``src`` reduced into the positions ``index`` names along ``dim``."""
+    if reduce not in _REDUCE_IDENTITY:
+        raise RuntimeError(
+            f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}"
+        )
+    if index.dtype.name not in ("int64", "int32"):
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    if src.dtype != input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    axis = dim % max(input.dim(), 1)
+    _check_scatter_index(input, axis, index)
+    static = (("axis", axis), ("reduce", reduce), ("include_self", bool(include_self)))
+    return dispatch(_scatter_reduce, (input, index, src), static)
+
+
+def _embed_fwd(x, src, index):
+    return x.at[_decode(index, ())].set(src.astype(x.dtype))
+
+
+def _diagonal_embed_fwd(x, src, offset, a, b):
+    n = src.shape[-1]
+    rows = np.arange(n) + max(-offset, 0)
+    cols = np.arange(n) + max(offset, 0)
+    y = jnp.moveaxis(x, (a, b), (-2, -1))
+    return jnp.moveaxis(y.at[..., rows, cols].set(src.astype(x.dtype)), (-2, -1), (a, b))
+
+
+_select_scatter = register("select_scatter", _embed_fwd, "SelectScatterBackward0", NONE, "none")
+_slice_scatter = register("slice_scatter", _embed_fwd, "SliceScatterBackward0", NONE, "none")
+_diagonal_scatter = register(
+    "diagonal_scatter", _diagonal_embed_fwd, "DiagonalScatterBackward0", NONE, "none"
+)
+
+
+def _check_embed(src, part) -> None:
+    if tuple(src.shape) != tuple(part.shape):
+        raise RuntimeError(
+            "expected src to have a size equal to the slice of self. src size = "
+            f"{list(src.shape)}, slice size = {list(part.shape)}"
+        )
+
+
+def _scatter_into(op, input, src, index):
+    from tape.tensor import Tensor
+
+    static, _, _, _ = _encode(index, Tensor)
+    _check_embed(src, getitem(input.detach(), index))
+    return dispatch(op, (input, src), (("index", static),))
+
+
+def select_scatter(input, src, dim: int, index: int):
+    """``input`` with ``src`` written at ``input.select(dim, index)``."""
+    return _scatter_into(_select_scatter, input, src, _along(dim % input.dim(), index))
+
+
+def slice_scatter(input, src, dim: int = 0, start=None, end=None, step: int = 1):
+    """``input`` with ``src`` written at ``input[start:end:step]`` along ``dim``."""
+    return _scatter_into(
+        _slice_scatter, input, src, _along(dim % input.dim(), slice(start, end, step))
+    )
+
+
+def diagonal_scatter(input, src, offset: int = 0, dim1: int = 0, dim2: int = 1):
+    """``input`` with ``src`` written on ``input.diagonal(offset, dim1, dim2)``."""
+    _check_embed(src, input.detach().diagonal(offset, dim1, dim2))
+    a, b = dim1 % input.dim(), dim2 % input.dim()
+    static = (("offset", offset), ("a", a), ("b", b))
+    return dispatch(_diagonal_scatter, (input, src), static)
+
+
+def _search_fwd(seq, values, right, dtype):
+    """torch's binary search for each value along ``seq``'s last axis, step for step, so that
+    NaNs land where torch's do."""
+    n = seq.shape[-1]
+    lo = jnp.zeros(values.shape, jnp.int64)
+    hi = jnp.full(values.shape, n, jnp.int64)
+    for _ in range(n.bit_length()):
+        mid = (lo + hi) // 2
+        at = jnp.minimum(mid, max(n - 1, 0))
+        m = seq[at] if seq.ndim == 1 else jnp.take_along_axis(seq, at, -1)
+        up = ~(m > values) if right else ~(m >= values)
+        active = lo < hi
+        lo = jnp.where(active & up, mid + 1, lo)
+        hi = jnp.where(active & ~up, mid, hi)
+    return lo.astype(dtype)
+
+
+_searchsorted = register("searchsorted", _search_fwd, None, NONE, "none")
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    """Where each value of ``input`` would go in ``sorted_sequence`` (along its last dim)."""
+    from tape import creation
+
+    if sorter is not None:
+        sorted_sequence = sorted_sequence.gather(-1, sorter)
+    if not hasattr(input, "shape"):
+        input = creation.tensor(input)
+    seq_shape, value_shape = list(sorted_sequence.shape), list(input.shape)
+    if sorted_sequence.dim() > 1 and seq_shape[:-1] != value_shape[:-1]:
+        raise RuntimeError(
+            "torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+            "dimensions of boundaries tensor and input value tensor must match, but we got "
+            f"boundaries tensor {seq_shape} and input value tensor {value_shape}"
+        )
+    right = right or side == "right"
+    dtype = jnp.int32 if out_int32 else jnp.int64
+    return dispatch(_searchsorted, (sorted_sequence, input), (("right", right), ("dtype", dtype)))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The index of the bucket of ``boundaries`` each value falls in."""
+    if boundaries.dim() != 1:
+        raise RuntimeError(
+            f"boundaries tensor must be 1 dimension, but got dim({boundaries.dim()})"
+        )
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+_isin = register(
+    "isin",
+    lambda x, test, invert: jnp.isin(x, test, invert=invert),
+    None,
+    NONE,
+    "none",
+)
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element of ``elements`` is among ``test_elements``."""
+    from tape import creation
+
+    if not hasattr(elements, "shape"):
+        elements = creation.tensor(elements)
+    if not hasattr(test_elements, "shape"):
+        test_elements = creation.tensor(test_elements)
+    return dispatch(_isin, (elements, test_elements), (("invert", bool(invert)),))
+
+
+def bincount(input, weights=None, minlength: int = 0):
+    """How many times each non-negative integer occurs (or its summed ``weights``)."""
+    from tape.tensor import Tensor
+
+    values = np.asarray(input._storage.array)
+    if input.dim() != 1 or input.dtype.is_floating_point or (values < 0).any():
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is None:
+        return Tensor._wrap(np.bincount(values, minlength=minlength).astype(np.int64))
+    w = np.asarray(weights._storage.array)
+    dtype = w.dtype if w.dtype.kind == "f" else np.float64
+    return Tensor._wrap(np.bincount(values, w, minlength).astype(dtype))
+
+
+def histc(input, bins: int = 100, min=0, max=0):
+    """A histogram of ``bins`` equal bins over [min, max] (the data's range when equal)."""
+    from tape.tensor import Tensor
+
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"histogram_cpu\" not implemented for '{_dtype.scalar_type_name(input.dtype)}'"
+        )
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    x = np.asarray(input._storage.array)
+    lo, hi = float(min), float(max)
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    if lo == hi and x.size:
+        lo, hi = float(x.min()), float(x.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    counts, _ = np.histogram(x, bins, (lo, hi))
+    return Tensor._wrap(counts.astype(x.dtype))
+
+
+def _triangle_indices(np_fn, row, col, offset, dtype):
+    from tape import creation
+
+    rows, cols = np_fn(row, offset, col)
+    return creation.tensor(np.stack([rows, cols]).reshape(2, -1), dtype=dtype or _dtype.int64)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
+    """The (row, column) indices of the lower triangle of a row x col matrix, row by row."""
+    return _triangle_indices(np.tril_indices, row, col, offset, dtype)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
+    """The (row, column) indices of the upper triangle of a row x col matrix, row by row."""
+    return _triangle_indices(np.triu_indices, row, col, offset, dtype)
+
+
+def _unique_consecutive_fwd(x, starts):
+    flat = x.ravel()
+    group = jnp.cumsum(jnp.zeros(flat.shape, jnp.int64).at[np.asarray(starts[1:], np.int64)].set(1))
+    bounds = np.append(starts, flat.size)
+    counts = jnp.asarray(np.diff(bounds), jnp.int64)
+    return flat[np.asarray(starts, np.int64)], group.reshape(x.shape), counts
+
+
+_unique_consecutive = register(
+    "unique_consecutive",
+    _not_implemented(_unique_consecutive_fwd, "unique_consecutive"),
+    "UniqueConsecutiveBackward0",
+    NONE,
+    "none",
+)
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Each run of equal consecutive values as one value, with the run of each element and the
+    runs' lengths. Where the runs start is read on the host first."""
+    if dim is not None:
+        raise NotImplementedError("tape's unique_consecutive supports dim=None only")
+    flat = np.asarray(input._storage.array).ravel()
+    starts = tuple(int(i) for i in np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]]))
+    if not flat.size:
+        starts = ()
+    values, inverse, counts = dispatch(_unique_consecutive, (input,), (("starts", starts),))
+    out = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+    return out[0] if len(out) == 1 else out

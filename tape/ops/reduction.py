@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import builtins
+import math
+import warnings
 from collections import namedtuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from tape import _dtype
-from tape.ops.registry import dispatch, register
+from tape.ops.registry import SAME, dispatch, register
 
 
-def _return_type(name: str) -> type:
-    """torch.return_types.<name>: a (values, indices) namedtuple printed on several lines."""
-    base = namedtuple(name, ["values", "indices"])
+def _return_type(name: str, fields: tuple | str = ("values", "indices")) -> type:
+    """torch.return_types.<name>: a namedtuple (values, indices unless ``fields`` says
+    otherwise) printed one field a line, as torch's."""
+    base = namedtuple(name, fields)
 
     def __repr__(self) -> str:
-        return f"torch.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+        parts = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self, strict=True))
+        return f"torch.return_types.{name}(\n{parts})"
 
     return type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__str__": __repr__})
 
 
 values_indices = {
     name: _return_type(name)
-    for name in ("max", "min", "sort", "topk", "kthvalue", "median", "mode", "cummax", "cummin")
+    for name in "max min sort topk kthvalue median nanmedian mode cummax cummin".split()
 }
+_aminmax_type = _return_type("aminmax", ("min", "max"))
 
 
 def _dims(dim, ndim: int):
@@ -581,3 +587,379 @@ def cummax(input, dim):
 def cummin(input, dim):
     static = (("axis", _axis(input, dim)),)
     return values_indices["cummin"](*dispatch(_cummin, (input,), static))
+
+
+def _aminmax_fwd(x, axis, keepdims):
+    return jnp.min(x, axis, keepdims=keepdims), jnp.max(x, axis, keepdims=keepdims)
+
+
+_aminmax = register("aminmax", _aminmax_fwd, "AminmaxBackward0", saves="both")
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """(min, max) over all elements or along ``dim``; ties share the gradient evenly."""
+    if dim is None and input.numel() == 0:
+        raise RuntimeError(
+            "aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+            "identity."
+        )
+    axis = None if dim is None else _axis(input, dim)
+    return _aminmax_type(*dispatch(_aminmax, (input,), (("axis", axis), ("keepdims", keepdim))))
+
+
+_logcumsumexp = register(
+    "logcumsumexp",
+    lambda x, axis: x if x.ndim == 0 else lax.cumlogsumexp(x, axis=axis),
+    "LogcumsumexpBackward0",
+    saves="both",
+)
+
+
+def logcumsumexp(input, dim: int):
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"logcumsumexp_out_cpu\" not implemented for '{_legacy_name(input.dtype)}'"
+        )
+    return dispatch(_logcumsumexp, (input,), (("axis", _axis(input, dim)),))
+
+
+def _nanmedian_all_fwd(x):
+    """The lower median of the non-NaN elements (NaN if there are none); the gradient is split
+    evenly between the elements equal to it, as torch's."""
+    flat = x.ravel()
+    if flat.size == 0:
+        return jnp.full((), jnp.nan, x.dtype)
+    count = (~jnp.isnan(flat)).sum()
+    value = lax.stop_gradient(jnp.sort(flat)[jnp.maximum(count - 1, 0) // 2])
+    mask = flat == value
+    share = jnp.where(mask, _zero_slope_one(flat), 0).sum() / jnp.maximum(mask.sum(), 1)
+    return value + share.astype(x.dtype)
+
+
+def _nanmedian_dim_fwd(x, axis, keepdims):
+    """The lower median of each row's non-NaN values and its index (a row of NaNs: NaN)."""
+    if x.ndim == 0:
+        return x, jnp.zeros((), jnp.int64)
+    count = (~jnp.isnan(x)).sum(axis, keepdims=True)
+    order = _argsort(x, axis, False)  # NaNs last
+    idx = jnp.take_along_axis(order, jnp.maximum(count - 1, 0) // 2, axis=axis)
+    if not keepdims:
+        idx = jnp.squeeze(idx, axis)
+    return _take(x, idx, axis, keepdims), idx
+
+
+_nanmedian_all = register("nanmedian", _nanmedian_all_fwd, "NanmedianBackward0", saves="both")
+_nanmedian_dim = register(
+    "nanmedian_dim", _nanmedian_dim_fwd, "NanmedianBackward1", saves="indices"
+)
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """``median`` ignoring NaNs."""
+    if dim is None:
+        return dispatch(_nanmedian_all, (input,))
+    static = (("axis", _axis(input, dim)), ("keepdims", keepdim))
+    return values_indices["nanmedian"](*dispatch(_nanmedian_dim, (input,), static))
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile_fwd(x, q, axis, keepdims, interpolation, ignore_nan):
+    """torch's algorithm: sort, find each quantile's fractional rank, interpolate."""
+    q = jnp.asarray(q, x.dtype)
+    lead = q.shape
+    s = jnp.sort(x.ravel() if axis is None else jnp.moveaxis(x, axis, -1), axis=-1)
+    s = jnp.broadcast_to(s, q.shape + s.shape)
+    q = q.reshape(q.shape + (1,) * (s.ndim - q.ndim))
+    last = s.shape[-1] - 1
+    nan = jnp.isnan(s)
+    if ignore_nan:
+        ranks = jnp.maximum(q * ((~nan).sum(-1, keepdims=True) - 1), 0)
+    else:
+        ranks = jnp.where(nan.any(-1, keepdims=True), last, q * last)
+    rounding = {"lower": jnp.floor, "higher": jnp.ceil, "nearest": jnp.round}
+    if interpolation in rounding:
+        ranks = rounding[interpolation](ranks)
+    below = ranks.astype(jnp.int64)
+    out = jnp.take_along_axis(s, below, -1)
+    if interpolation in ("linear", "midpoint"):
+        weight = 0.5 if interpolation == "midpoint" else ranks - below
+        above = jnp.take_along_axis(s, jnp.ceil(ranks).astype(jnp.int64), -1)
+        out = out + weight * (above - out)
+    out = out[..., 0]
+    if keepdims:
+        kept = (1,) * x.ndim if axis is None else x.shape[:axis] + (1,) + x.shape[axis + 1 :]
+        out = out.reshape(lead + kept)
+    return out
+
+
+# torch's last step is an in-place squeeze_ (SqueezeBackward4)
+_quantile_op = register("quantile", _quantile_fwd, "SqueezeBackward4")
+
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
+    name = "nanquantile" if ignore_nan else "quantile"
+    if input.numel() == 0:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    if input.dtype.name not in ("float32", "float64"):
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    if hasattr(q, "shape"):
+        if q.dim() > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        if q.dtype != input.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+        values = np.asarray(q._storage.array)
+        if ((values < 0) | (values > 1)).any():
+            raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+    elif not 0 <= q <= 1:
+        raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {q}")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(
+            f"{name}() interpolation must be one of linear, lower, higher, midpoint or nearest, "
+            f"but got {interpolation}"
+        )
+    static = (
+        ("axis", None if dim is None else _axis(input, dim)),
+        ("keepdims", keepdim),
+        ("interpolation", interpolation),
+        ("ignore_nan", ignore_nan),
+    )
+    return dispatch(_quantile_op, (input, q), static)
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The ``q``-th quantiles (a float or a 1-D tensor) over all elements or along ``dim``."""
+    return _quantile(input, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """``quantile`` ignoring NaNs."""
+    return _quantile(input, q, dim, keepdim, interpolation, True)
+
+
+def tensordot(a, b, dims=2):
+    """The sum of products over ``dims`` (a count of trailing/leading dims, or two lists)."""
+    from tape.ops.linalg import mm
+
+    if isinstance(dims, int):
+        da, db = list(range(a.dim() - dims, a.dim())), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
+    da, db = list(_dims(da, a.dim()) or ()), list(_dims(db, b.dim()) or ())
+    for i, j in zip(da, db, strict=True):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(
+                f"contracted dimensions need to match, but first has size {a.shape[i]} in dim "
+                f"{i} and second has size {b.shape[j]} in dim {j}"
+            )
+    free_a = [d for d in range(a.dim()) if d not in da]
+    free_b = [d for d in range(b.dim()) if d not in db]
+    k = math.prod(a.shape[d] for d in da)
+    left = a.permute(free_a + da).reshape(-1, k)
+    right = b.permute(db + free_b).reshape(k, -1)
+    shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
+    return mm(left, right).reshape(shape)
+
+
+def _cdist_fwd(x1, x2, p):
+    diff = x1[..., :, None, :] - x2[..., None, :, :]
+    if p == 0:
+        return (diff != 0).sum(-1).astype(x1.dtype)
+    if p == math.inf:
+        return jnp.abs(diff).max(-1)
+    return _vector_norm(diff, p, -1, False)
+
+
+_cdist = register("cdist", _cdist_fwd, "CdistBackward0", saves="both")
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode=None):
+    """The ``p``-norm distance between each row of ``x1`` and each row of ``x2``."""
+    for name, x in (("X1", x1), ("X2", x2)):
+        if x.dim() < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x.dim()}D")
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(
+                f"cdist only supports floating-point dtypes, {name} got: "
+                f"{_dtype.scalar_type_name(x.dtype)}"
+            )
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(
+            f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}"
+        )
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    return dispatch(_cdist, (x1, x2), (("p", float(p)),))
+
+
+def _renorm_fwd(x, p, axis, maxnorm):
+    norm = _vector_norm(x, p, tuple(d for d in range(x.ndim) if d != axis), True)
+    return x * jnp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1).astype(x.dtype)
+
+
+_renorm = register("renorm", _renorm_fwd, "RenormBackward0")
+
+
+def renorm(input, p: float, dim: int, maxnorm: float):
+    """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to it."""
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    static = (("p", float(p)), ("axis", _axis(input, dim)), ("maxnorm", float(maxnorm)))
+    return dispatch(_renorm, (input,), static)
+
+
+def vander(x, N=None, increasing: bool = False):
+    """The powers ``x**0 ... x**(N-1)`` of a vector as columns (highest first by default)."""
+    from tape import creation
+    from tape.ops.shape import flip
+
+    if x.dim() != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    out = creation.ones(x.shape[0], n, dtype=_dtype.promote_types(x.dtype, _dtype.int64))
+    if n > 1:  # torch writes the running products into the ones (CopySlices)
+        out[:, 1:] = cumprod(x.unsqueeze(1).expand(x.shape[0], n - 1), 1)
+    return out if increasing else flip(out, 1)
+
+
+def _cov_weights(name: str, w, n: int, integral: bool):
+    """torch's checks of ``fweights`` (integral) or ``aweights`` (floating)."""
+    kind = "integral" if integral else "floating point"
+    if w.dim() > 1:
+        raise RuntimeError(
+            f"cov(): expected {name} to have one or fewer dimensions but got {name} with "
+            f"{w.dim()} dimensions"
+        )
+    if w.dtype.is_floating_point == integral:
+        raise RuntimeError(
+            f"cov(): expected {name} to have {kind} dtype but got {name} with "
+            f"{_dtype.scalar_type_name(w.dtype)} dtype"
+        )
+    if w.numel() != n:
+        raise RuntimeError(
+            f"cov(): expected {name} to have the same numel as there are observations in the "
+            f"input but got {w.numel()} != {n}"
+        )
+    if n and bool(w.min() < 0):
+        raise RuntimeError(f"cov(): {name} cannot be negative")
+
+
+def cov(input, *, correction: int = 1, fweights=None, aweights=None):
+    """The covariance of the variables in ``input``'s rows, observed in its columns, with
+    observations weighted by ``fweights`` (counts) and ``aweights`` (importance)."""
+    from tape import creation
+    from tape.ops.linalg import mm
+
+    if input.dim() > 2:
+        raise RuntimeError(
+            "cov(): expected input to have two or fewer dimensions but got an input with "
+            f"{input.dim()} dimensions"
+        )
+    if input.dtype.name == "bool":
+        raise RuntimeError("cov(): bool dtype is not supported for input")
+    x = input if input.dim() == 2 else input.view(1, -1)
+    n = x.shape[1]
+    w = None
+    if fweights is not None:
+        _cov_weights("fweights", fweights, n, True)
+        w = fweights
+    if aweights is not None:
+        _cov_weights("aweights", aweights, n, False)
+        w = aweights if w is None else w * aweights
+    if w is None:
+        w_sum = creation.tensor(n)
+    else:
+        w_sum = w.sum()
+        if not bool(w_sum != 0):
+            raise RuntimeError("cov(): weights sum to zero, can't be normalized")
+    avg = (x if w is None else x * w).sum(1) / w_sum
+    if aweights is not None and correction != 0:
+        factor = w_sum - correction * (w * aweights).sum() / w_sum
+    else:
+        factor = w_sum - correction
+    if bool(factor <= 0):
+        warnings.warn(
+            "cov(): degrees of freedom is <= 0. Correction should be strictly less than the "
+            "number of observations.",
+            UserWarning,
+            stacklevel=2,
+        )
+        factor = factor * 0
+    centered = x - avg.unsqueeze(1)
+    return (mm(centered, (centered if w is None else centered * w).t()) / factor).squeeze()
+
+
+def corrcoef(input):
+    """Pearson's correlation coefficients of the variables in ``input``'s rows."""
+    from tape.ops.elementwise import clip, sqrt
+
+    c = cov(input)
+    if c.dim() == 0:
+        return c / c
+    stddev = sqrt(c.diagonal())
+    c = c / stddev.view(-1, 1)
+    c = c / stddev.view(1, -1)
+    return clip(c, -1, 1)
+
+
+# A tensor times (or over) a C++ double inside torch's composites: MulBackward1, DivBackward1.
+_mul_double = register("mul_double", lambda x, c: x * c, "MulBackward1", SAME, saves="none")
+_div_double = register("div_double", lambda x, c: x / c, "DivBackward1", SAME, saves="none")
+
+
+def _spacing(y, x, axis: int, name: str):
+    """The sample spacings of ``x`` along ``axis``, shaped to broadcast against ``y``'s."""
+    if x.dim() == 1:
+        if x.shape[0] != y.shape[axis]:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
+        x = x.view([x.shape[0] if d == axis else 1 for d in range(y.dim())])
+    elif x.dim() < y.dim():
+        x = x.view((1,) * (y.dim() - x.dim()) + tuple(x.shape))
+    size = x.shape[axis]
+    index = (slice(None),) * axis
+    return x[(*index, slice(1, size))] - x[(*index, slice(0, size - 1))]
+
+
+def _halves(y, axis: int):
+    size = y.shape[axis]
+    index = (slice(None),) * axis
+    return y[(*index, slice(0, size - 1))] + y[(*index, slice(1, size))]
+
+
+def _check_not_bool(name: str, *tensors) -> None:
+    if builtins.any(t is not None and t.dtype.name == "bool" for t in tensors):
+        raise RuntimeError(
+            f"{name}: received a bool input for `x` or `y`, but bool is not supported"
+        )
+
+
+def trapezoid(y, x=None, *, dx=None, dim: int = -1):
+    """The trapezoidal-rule integral of ``y`` along ``dim`` (at points ``x``, or ``dx`` apart)."""
+    from tape import creation
+
+    axis = _axis(y, dim)
+    if y.shape[axis] == 0:
+        shape = tuple(y.shape)
+        return creation.zeros(shape[:axis] + shape[axis + 1 :], dtype=y.dtype)
+    _check_not_bool("trapezoid", y, x)
+    if x is not None:
+        integral = (_halves(y, axis) * _spacing(y, x, axis, "trapezoid")).sum(axis)
+        return dispatch(_div_double, (integral, 2.0))
+    ends = dispatch(_mul_double, (y.select(axis, 0) + y.select(axis, -1), 0.5))
+    return dispatch(_mul_double, (y.sum(axis) - ends, float(1 if dx is None else dx)))
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1):
+    """The running trapezoidal-rule integral of ``y`` along ``dim``."""
+    axis = _axis(y, dim)
+    _check_not_bool("cumulative_trapezoid", y, x)
+    if x is not None:
+        spacing = _spacing(y, x, axis, "cumulative_trapezoid")
+        return dispatch(_div_double, ((_halves(y, axis) * spacing).cumsum(axis), 2.0))
+    dx = 1 if dx is None else dx
+    return dispatch(_mul_double, (_halves(y, axis), dx / 2.0)).cumsum(axis)

@@ -6,7 +6,9 @@ import functools
 import math
 import warnings
 
+import jax
 import jax.numpy as jnp
+import jax.scipy.linalg
 import numpy as np
 
 from tape import _dtype, _views
@@ -474,10 +476,24 @@ def chunk(input, chunks, dim=0):
     return split(input, max(size, 1), dim)
 
 
-def tensor_split(input, sections, dim=0):
-    n = input.shape[dim]
-    q, r = divmod(n, sections)
-    return split(input, [q + 1] * r + [q] * (sections - r), dim)
+def tensor_split(input, indices_or_sections, dim=0):
+    """Slices of ``input`` along ``dim``: ``sections`` near-equal ones, or cut at indices."""
+    (axis,) = _dims(dim, input.dim()) or (0,)
+    if isinstance(indices_or_sections, int):
+        sections = indices_or_sections
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        q, r = divmod(input.shape[axis], sections)
+        indices_or_sections = _cumulative([q + 1] * r + [q] * (sections - r))[:-1]
+    return _slices(input, axis, indices_or_sections)
+
+
+def _slices(input, axis: int, indices) -> tuple:
+    """``input`` cut along ``axis`` at ``indices``, as slice views: each piece is
+    ``input[a:b]`` with Python's slice rules (negative indices wrap, b < a is empty)."""
+    bounds = [0, *(int(i) for i in indices), None]
+    index = (slice(None),) * axis
+    return tuple(input[(*index, slice(a, b))] for a, b in zip(bounds, bounds[1:], strict=False))
 
 
 def unbind(input, dim=0):
@@ -613,8 +629,7 @@ def _broadcast_shape(tensors) -> tuple:
 
 def broadcast_tensors(*tensors):
     """Each tensor expanded to the shape they broadcast to."""
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
+    tensors = _tensors(tensors)
     shape = _broadcast_shape(tensors)
     return tuple(t if tuple(t.shape) == shape else expand(t, shape) for t in tensors)
 
@@ -622,8 +637,7 @@ def broadcast_tensors(*tensors):
 def meshgrid(*tensors, indexing=None):
     """Coordinate grids: tensor ``i`` viewed along axis ``i`` and expanded ('ij'); 'xy' swaps
     the first two axes, as torch's."""
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
+    tensors = _tensors(tensors)
     if indexing is None:
         warnings.warn(
             "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
@@ -651,3 +665,187 @@ def meshgrid(*tensors, indexing=None):
     if swap:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
+
+
+_rot90 = register(
+    "rot90", lambda x, k, axes: jnp.rot90(x, k, axes), "Rot90Backward0", NONE, _NO_SAVE
+)
+
+
+def rot90(input, k: int = 1, dims=(0, 1)):
+    """``input`` rotated ``k`` quarter turns from ``dims[0]`` towards ``dims[1]``."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.dim() < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.dim()}")
+    a, b = _dims(dims, input.dim())
+    if a == b:
+        raise RuntimeError(
+            f"expected rotation dims to be different, but got dim0 = {a} and dim1 = {b}"
+        )
+    return dispatch(_rot90, (input,), (("k", k % 4), ("axes", (a, b))))
+
+
+def fliplr(input):
+    if input.dim() < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, 1)
+
+
+def flipud(input):
+    if input.dim() < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+def _tensors(tensors) -> tuple:
+    """``f(a, b)`` or ``f([a, b])``."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(tensors[0])
+    return tuple(tensors)
+
+
+def _atleast(ndim: int, tensors) -> list:
+    outs = []
+    for t in tensors:
+        if t.dim() == 0:  # torch reshapes a scalar (ViewBackward0), unsqueezes the rest
+            t = reshape(t, (1,) * ndim)
+        elif t.dim() == 1 and ndim >= 2:
+            t = unsqueeze(t, 0)
+            t = unsqueeze(t, -1) if ndim == 3 else t
+        elif t.dim() == 2 and ndim == 3:
+            t = unsqueeze(t, -1)
+        outs.append(t)
+    return outs
+
+
+def _one_or_tuple(outs: list, tensors: tuple):
+    return (
+        outs[0] if len(tensors) == 1 and not isinstance(tensors[0], (list, tuple)) else tuple(outs)
+    )
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least one dimension."""
+    return _one_or_tuple(_atleast(1, _tensors(tensors)), tensors)
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least two dimensions (a vector becomes a row)."""
+    return _one_or_tuple(_atleast(2, _tensors(tensors)), tensors)
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least three dimensions (a vector becomes (1, n, 1))."""
+    return _one_or_tuple(_atleast(3, _tensors(tensors)), tensors)
+
+
+def column_stack(tensors):
+    """Vectors and scalars as columns, joined with the matrices along dim 1."""
+    return hstack([reshape(t, (t.numel(), 1)) if t.dim() <= 1 else t for t in tensors])
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    return cat(_atleast(3, tensors), 2)
+
+
+def split_with_sizes(input, split_sizes, dim: int = 0):
+    return split(input, list(split_sizes), dim)
+
+
+def _split_at(input, dim: int, sections, name: str, min_dim: int):
+    """torch's hsplit/vsplit/dsplit: ``tensor_split`` by a count or at indices (slices)."""
+    if input.dim() < min_dim:
+        raise RuntimeError(
+            f"torch.{name} requires a tensor with at least {min_dim} dimension, but got a tensor "
+            f"with {input.dim()} dimensions!"
+        )
+    n = input.shape[dim]
+    if isinstance(sections, int):
+        if sections == 0 or n % sections:
+            raise RuntimeError(
+                f"torch.{name} attempted to split along dimension {dim}, but the size of the "
+                f"dimension {n} is not divisible by the split_size {sections}!"
+            )
+        sections = range(n // sections, n, n // sections)
+    return _slices(input, dim, sections)
+
+
+def hsplit(input, indices_or_sections):
+    return _split_at(input, 0 if input.dim() == 1 else 1, indices_or_sections, "hsplit", 1)
+
+
+def vsplit(input, indices_or_sections):
+    return _split_at(input, 0, indices_or_sections, "vsplit", 2)
+
+
+def dsplit(input, indices_or_sections):
+    return _split_at(input, 2, indices_or_sections, "dsplit", 3)
+
+
+def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim``, after joining ``prepend`` and ``append``."""
+    from tape.ops.elementwise import logical_xor, sub
+
+    (axis,) = _dims(dim, input.dim()) or (0,)
+    parts = [p for p in (prepend, input, append) if p is not None]
+    for p in parts:
+        if p.dim() != input.dim():
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    x = cat(parts, axis) if len(parts) > 1 else input
+    for _ in range(n):
+        size = x.shape[axis]
+        index = (slice(None),) * axis
+        later, earlier = x[(*index, slice(1, size))], x[(*index, slice(0, size - 1))]
+        x = logical_xor(later, earlier) if x.dtype.name == "bool" else sub(later, earlier)
+    return x
+
+
+_block_diag = register(
+    "block_diag",
+    lambda *xs: jax.scipy.linalg.block_diag(*xs),
+    "BlockDiagBackward0",
+    SAME,
+    _NO_SAVE,
+)
+
+
+def block_diag(*tensors):
+    """The tensors (scalars and vectors as one row) along the diagonal of a zero matrix."""
+    for i, t in enumerate(tensors):
+        if t.dim() > 2:
+            raise RuntimeError(
+                "torch.block_diag: Input tensors must have 2 or fewer dimensions. Input "
+                f"{i} has {t.dim()} dimensions"
+            )
+    if not tensors:
+        from tape import creation
+
+        return creation.empty(1, 0)
+    return dispatch(_block_diag, tuple(_atleast(2, tensors)))
+
+
+def cartesian_prod(*tensors):
+    """Every combination of one element from each vector, one per row."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([flatten(g) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def combinations(input, r: int = 2, with_replacement: bool = False):
+    """The length-``r`` combinations of the vector's elements, one per row."""
+    import itertools
+
+    if input.dim() != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    rows = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    if r == 0 or not len(rows):
+        return input.new_empty((0,) if r == 0 else (0, r))
+    from tape.tensor import Tensor
+
+    return stack([input[Tensor._wrap(np.ascontiguousarray(c))] for c in rows.T], 1)
