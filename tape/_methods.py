@@ -25,12 +25,35 @@ _NOT_METHODS = {
     "var_mean",
     "normal",
     "poisson",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "block_diag",
+    "bucketize",
+    "cartesian_prod",
+    "cdist",
+    "column_stack",
+    "combinations",
+    "cumulative_trapezoid",
+    "dstack",
+    "isin",
+    "row_stack",
+    "searchsorted",
+    "tensordot",
+    "trapezoid",
+    "tril_indices",
+    "triu_indices",
+    "vander",
 }
 _PROPERTIES = {"T": shape.T, "mT": shape.mT}
 
 
 def _where(self, condition, other):
     return elementwise.where(condition, self, other)
+
+
+def _polygamma(self, n):
+    return elementwise.polygamma(n, self)  # the method takes n second, the function first
 
 
 def _rtruediv(self, other):
@@ -218,6 +241,7 @@ def bind() -> None:
     for name, fn in _OPERATORS.items():
         setattr(Tensor, name, fn)
     Tensor.where = _where
+    Tensor.polygamma = _polygamma
     Tensor.type = _type
     Tensor.softmax = softmax
     Tensor.log_softmax = log_softmax

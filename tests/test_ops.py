@@ -16,7 +16,7 @@ import op_cases_math
 import op_cases_shape
 import pytest
 import torch
-from op_case import F16, F32, F64, I32, I64, B, OpCase
+from op_case import F16, F32, F64, I32, I64, B, OpCase, at
 
 import tape
 
@@ -48,11 +48,6 @@ def _iadd_item(x, index, value):
     y = x.clone()
     y[index] += value
     return y
-
-
-def _at(t, x, values):
-    """``x`` with its values replaced by ``values`` but its gradient path kept (ties, zeros)."""
-    return x - x.detach() + t.tensor(values, dtype=x.dtype)
 
 
 def _nonleaf(x):
@@ -588,8 +583,8 @@ CASES = [
     OpCase("sort_values", lambda t, x: x.sort(dim=-2).values, [(2, 4, 3)]),
     OpCase("sort_stable_ties", lambda t, x: x.sort(stable=True), [(3, 8)], I64, low=0, high=3),
     OpCase("sort_descending_ties", lambda t, x: t.sort(x, stable=True, dim=1, descending=True), [(3, 8)], I64, low=0, high=3),
-    OpCase("sort_ties_grad", lambda t, x: _at(t, x, [2.0, 1.0, 2.0, 2.0, 1.0, 0.0]).sort(descending=True), [(6,)]),
-    OpCase("sort_nan_inf", lambda t, x: _at(t, x, [1.0, float("nan"), -float("inf"), 0.0, -0.0]).sort(), [(5,)]),
+    OpCase("sort_ties_grad", lambda t, x: at(t, x, [2.0, 1.0, 2.0, 2.0, 1.0, 0.0]).sort(descending=True), [(6,)]),
+    OpCase("sort_nan_inf", lambda t, x: at(t, x, [1.0, float("nan"), -float("inf"), 0.0, -0.0]).sort(), [(5,)]),
     OpCase("sort_zerodim", lambda t, x: x.sort(), [()]),
     OpCase("sort_bool", lambda t, x: x.sort(), [(7,)], B),
     OpCase("argsort", lambda t, x: t.argsort(x), [(3, 5)]),
@@ -823,9 +818,30 @@ CASES = [
             ("absolute", None, None), ("acos", -0.9, 0.9), ("asin", -0.9, 0.9), ("atan", None, None),
             ("cosh", None, None), ("sinh", None, None), ("tan", -1.0, 1.0), ("expm1", None, None),
             ("erf", None, None), ("exp2", None, None), ("log10", 0.5, 3.0), ("log1p", 0.0, 3.0),
-            ("log2", 0.5, 3.0), ("negative", None, None),
+            ("log2", 0.5, 3.0), ("negative", None, None), ("logit", 0.1, 0.9), ("lgamma", 0.5, 3.0),
+            ("digamma", 0.5, 3.0), ("erfc", None, None), ("erfinv", -0.9, 0.9), ("i0", None, None),
+            ("sinc", None, None), ("frac", None, None), ("fix", None, None), ("deg2rad", None, None),
+            ("rad2deg", None, None), ("acosh", 1.5, 3.0), ("asinh", None, None), ("atanh", -0.9, 0.9),
+            ("arccos", -0.9, 0.9), ("arcsin", -0.9, 0.9), ("arctan", None, None), ("arccosh", 1.5, 3.0),
+            ("arcsinh", None, None), ("arctanh", -0.9, 0.9),
         )
     ),
+    *(
+        OpCase(f"{name}_", lambda t, x, y, name=name: getattr(_nonleaf(x), f"{name}_")(y), [(3, 4), (4,)], low=0.5, high=2.0)
+        for name in ("hypot", "xlogy", "copysign", "nextafter", "igamma", "igammac")
+    ),
+    # sgn's gradient is torch's ZeroTensor, which numpy cannot read: summed with x's own
+    OpCase("sgn_", lambda t, x: (_nonleaf(x).sgn_(), x * 1), [(3, 4)]),
+    OpCase("addcmul_", lambda t, x, a, b: _nonleaf(x).addcmul_(a, b, value=0.5), [(3, 4), (3, 4), (4,)]),
+    OpCase("addcdiv_", lambda t, x, a, b: _nonleaf(x).addcdiv_(a, b, value=2), [(3, 4), (3, 4), (4,)], low=0.5, high=2.0),
+    OpCase("ldexp_", lambda t, x, e: _nonleaf(x).ldexp_(e), [(3, 4), (4,)], [F32, I64]),
+    OpCase("polygamma_", lambda t, x: _nonleaf(x).polygamma_(1), [(3, 4)], low=0.5, high=3.0, rtol=1e-4),
+    OpCase("mvlgamma_", lambda t, x: _nonleaf(x).mvlgamma_(2), [(3, 4)], low=1.5, high=3.0),
+    OpCase("float_power_", lambda t, x: _nonleaf(x).float_power_(2), [(3, 4)], F64),
+    OpCase("error_float_power_float32_", lambda t, x: _nonleaf(x).float_power_(2), [(3, 4)], message=True),
+    OpCase("heaviside_", lambda t, x, v: x.clone().heaviside_(v), [(3, 4), (4,)], grad=False),
+    OpCase("gcd_", lambda t, x, y: x.clone().gcd_(y), [(3, 4), (4,)], I64),
+    OpCase("lcm_", lambda t, x, y: x.clone().lcm_(y), [(3, 4), (4,)], I64),
     OpCase("clip_", lambda t, x: _nonleaf(x).clip_(-0.5, 0.5), [(3, 4)]),
     OpCase("subtract_", lambda t, x, y: _nonleaf(x).subtract_(y, alpha=2), [(3, 4), (4,)]),
     OpCase("multiply_", lambda t, x, y: _nonleaf(x).multiply_(y), [(3, 4), (3, 4)]),
@@ -862,36 +878,36 @@ CASES = [
     OpCase("inplace_then_use", lambda t, x: _nonleaf(x).add_(1).sum(1), [(3, 4)]),
     OpCase("inplace_through_view", lambda t, x: _inplace_view(x), [(3, 4)]),
     # --- subgradients at ties, zeros and clamp boundaries --------------------------------------
-    OpCase("abs_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).abs(), [(3,)]),
-    OpCase("relu_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).relu(), [(3,)]),
+    OpCase("abs_at_zero", lambda t, x: at(t, x, [-1.0, 0.0, 2.0]).abs(), [(3,)]),
+    OpCase("relu_at_zero", lambda t, x: at(t, x, [-1.0, 0.0, 2.0]).relu(), [(3,)]),
     # torch passes NaN through with gradient 1, and -inf gives 0 with gradient 0.
     OpCase(
         "relu_special",
-        lambda t, x: _at(t, x, [-0.0, float("nan"), -float("inf"), float("inf")]).relu(),
+        lambda t, x: at(t, x, [-0.0, float("nan"), -float("inf"), float("inf")]).relu(),
         [(4,)],
     ),
-    OpCase("sign_at_zero", lambda t, x: _at(t, x, [-1.0, 0.0, 2.0]).sign(), [(3,)]),
-    OpCase("clamp_at_bounds", lambda t, x: _at(t, x, [-2.0, -1.0, 0.0, 1.0, 2.0]).clamp(-1, 1), [(5,)]),
-    OpCase("clamp_nan_inf", lambda t, x: _at(t, x, [float("nan"), -float("inf"), float("inf")]).clamp(-1, 1), [(3,)]),
-    OpCase("clamp_tensor_at_bounds", lambda t, x, lo: _at(t, x, [-1.0, 0.0, 1.0]).clamp(_at(t, lo, [-1.0, -1.0, 1.0])), [(3,), (3,)]),
-    OpCase("maximum_ties", lambda t, x, y: t.maximum(_at(t, x, [1.0, 2.0]), _at(t, y, [1.0, 0.0])), [(2,), (2,)]),
-    OpCase("minimum_ties", lambda t, x, y: t.minimum(_at(t, x, [1.0, 2.0]), _at(t, y, [1.0, 0.0])), [(2,), (2,)]),
-    OpCase("max_all_ties", lambda t, x: _at(t, x, [3.0, 1.0, 3.0, 3.0]).max(), [(4,)]),
-    OpCase("min_dim_ties", lambda t, x: _at(t, x, [[1.0, 0.0, 0.0], [2.0, 2.0, 5.0]]).min(1), [(2, 3)]),
-    OpCase("amax_ties", lambda t, x: _at(t, x, [[3.0, 1.0, 3.0], [0.0, 0.0, 0.0]]).amax(1), [(2, 3)]),
-    OpCase("argmax_ties", lambda t, x: _at(t, x, [1.0, 3.0, 3.0, 0.0]).argmax(), [(4,)]),
-    OpCase("prod_with_zero", lambda t, x: _at(t, x, [[1.5, 0.0, 2.0], [0.0, 0.0, 3.0]]).prod(1), [(2, 3)]),
-    OpCase("prod_all_with_zero", lambda t, x: _at(t, x, [1.5, 0.0, 2.0]).prod(), [(3,)]),
-    OpCase("cumprod_with_zero", lambda t, x: _at(t, x, [1.5, 0.0, 2.0, 3.0]).cumprod(0), [(4,)]),
+    OpCase("sign_at_zero", lambda t, x: at(t, x, [-1.0, 0.0, 2.0]).sign(), [(3,)]),
+    OpCase("clamp_at_bounds", lambda t, x: at(t, x, [-2.0, -1.0, 0.0, 1.0, 2.0]).clamp(-1, 1), [(5,)]),
+    OpCase("clamp_nan_inf", lambda t, x: at(t, x, [float("nan"), -float("inf"), float("inf")]).clamp(-1, 1), [(3,)]),
+    OpCase("clamp_tensor_at_bounds", lambda t, x, lo: at(t, x, [-1.0, 0.0, 1.0]).clamp(at(t, lo, [-1.0, -1.0, 1.0])), [(3,), (3,)]),
+    OpCase("maximum_ties", lambda t, x, y: t.maximum(at(t, x, [1.0, 2.0]), at(t, y, [1.0, 0.0])), [(2,), (2,)]),
+    OpCase("minimum_ties", lambda t, x, y: t.minimum(at(t, x, [1.0, 2.0]), at(t, y, [1.0, 0.0])), [(2,), (2,)]),
+    OpCase("max_all_ties", lambda t, x: at(t, x, [3.0, 1.0, 3.0, 3.0]).max(), [(4,)]),
+    OpCase("min_dim_ties", lambda t, x: at(t, x, [[1.0, 0.0, 0.0], [2.0, 2.0, 5.0]]).min(1), [(2, 3)]),
+    OpCase("amax_ties", lambda t, x: at(t, x, [[3.0, 1.0, 3.0], [0.0, 0.0, 0.0]]).amax(1), [(2, 3)]),
+    OpCase("argmax_ties", lambda t, x: at(t, x, [1.0, 3.0, 3.0, 0.0]).argmax(), [(4,)]),
+    OpCase("prod_with_zero", lambda t, x: at(t, x, [[1.5, 0.0, 2.0], [0.0, 0.0, 3.0]]).prod(1), [(2, 3)]),
+    OpCase("prod_all_with_zero", lambda t, x: at(t, x, [1.5, 0.0, 2.0]).prod(), [(3,)]),
+    OpCase("cumprod_with_zero", lambda t, x: at(t, x, [1.5, 0.0, 2.0, 3.0]).cumprod(0), [(4,)]),
     OpCase("norm_at_zero", lambda t, x: (x * 0).norm(), [(3,)]),
-    OpCase("norm_dim_at_zero", lambda t, x: _at(t, x, [[0.0, 0.0], [3.0, 4.0]]).norm(dim=1), [(2, 2)]),
-    OpCase("norm_p1_at_zero", lambda t, x: _at(t, x, [0.0, -2.0, 1.0]).norm(p=1), [(3,)]),
+    OpCase("norm_dim_at_zero", lambda t, x: at(t, x, [[0.0, 0.0], [3.0, 4.0]]).norm(dim=1), [(2, 2)]),
+    OpCase("norm_p1_at_zero", lambda t, x: at(t, x, [0.0, -2.0, 1.0]).norm(p=1), [(3,)]),
     OpCase("norm_p3", lambda t, x: x.norm(p=3), [(3, 4)], rtol=1e-4, atol=1e-5),
     OpCase("norm_inf_dim", lambda t, x: x.norm(p=float("inf"), dim=1), [(3, 4)]),
     OpCase("clamp_min_above_max", lambda t, x: x.clamp(1, -1), [(5,)]),
-    OpCase("sqrt_at_zero", lambda t, x: _at(t, x, [0.0, 4.0]).sqrt(), [(2,)]),
-    OpCase("pow_zero_exponent", lambda t, x: _at(t, x, [0.0, 2.0]) ** 0, [(2,)]),
-    OpCase("pow_tensor_zero_base", lambda t, x, y: _at(t, x, [0.0, 2.0]) ** y, [(2,), (2,)], low=0.5, high=2),
+    OpCase("sqrt_at_zero", lambda t, x: at(t, x, [0.0, 4.0]).sqrt(), [(2,)]),
+    OpCase("pow_zero_exponent", lambda t, x: at(t, x, [0.0, 2.0]) ** 0, [(2,)]),
+    OpCase("pow_tensor_zero_base", lambda t, x, y: at(t, x, [0.0, 2.0]) ** y, [(2,), (2,)], low=0.5, high=2),
     OpCase("std_single", lambda t, x: x.std(), [(1,)]),
     OpCase("where_nan_branch", lambda t, x: t.where(x > 0, x.sqrt(), x), [(6,)]),
     # --- more math, reductions, selection, joins and index updates ------------------------------
@@ -922,28 +938,28 @@ CASES = [
     OpCase("var_mean_unbiased", lambda t, x: t.var_mean(x, dim=1, unbiased=False), [(3, 4)]),
     OpCase("median", lambda t, x: x.median(), [(3, 5)]),
     OpCase("median_even", lambda t, x: t.median(x), [(4,)]),
-    OpCase("median_ties", lambda t, x: _at(t, x, [1.0, 2.0, 2.0, 0.0, 2.0]).median(), [(5,)]),
-    OpCase("median_nan", lambda t, x: _at(t, x, [1.0, float("nan"), 0.0]).median(), [(3,)]),
+    OpCase("median_ties", lambda t, x: at(t, x, [1.0, 2.0, 2.0, 0.0, 2.0]).median(), [(5,)]),
+    OpCase("median_nan", lambda t, x: at(t, x, [1.0, float("nan"), 0.0]).median(), [(3,)]),
     OpCase("median_dim", lambda t, x: t.median(x, 1), [(3, 5)]),
     OpCase("median_dim_even_keepdim", lambda t, x: x.median(0, keepdim=True), [(4, 3)]),
-    OpCase("median_dim_nan", lambda t, x: _at(t, x, [[1.0, float("nan"), 0.0, float("nan")], [3.0, 1.0, 2.0, 0.0]]).median(1), [(2, 4)]),
+    OpCase("median_dim_nan", lambda t, x: at(t, x, [[1.0, float("nan"), 0.0, float("nan")], [3.0, 1.0, 2.0, 0.0]]).median(1), [(2, 4)]),
     OpCase("median_int", lambda t, x: x.median(), [(7,)], I64),
     OpCase("kthvalue", lambda t, x: t.kthvalue(x, 2), [(3, 5)]),
     OpCase("kthvalue_dim_keepdim", lambda t, x: x.kthvalue(3, 0, True), [(4, 2)]),
     OpCase("error_kthvalue_k", lambda t, x: t.kthvalue(x, 5), [(3,)], message=True),
     OpCase("mode_int", lambda t, x: t.mode(x), [(3, 8)], I64, low=0, high=3),
-    OpCase("mode_ties", lambda t, x: _at(t, x, [[1.0, 2.0, 2.0, 1.0, 3.0], [5.0, 5.0, 4.0, 4.0, 0.0]]).mode(1), [(2, 5)]),
+    OpCase("mode_ties", lambda t, x: at(t, x, [[1.0, 2.0, 2.0, 1.0, 3.0], [5.0, 5.0, 4.0, 4.0, 0.0]]).mode(1), [(2, 5)]),
     OpCase("mode_dim0", lambda t, x: x.mode(0, keepdim=True), [(6, 2)], I64, low=0, high=2),
     OpCase("cummax", lambda t, x: t.cummax(x, 1), [(3, 5)]),
     OpCase("cummin", lambda t, x: x.cummin(0), [(4, 3)]),
-    OpCase("cummax_ties", lambda t, x: _at(t, x, [1.0, 3.0, 3.0, 2.0, 5.0]).cummax(0), [(5,)]),
-    OpCase("cummin_ties", lambda t, x: _at(t, x, [4.0, 1.0, 3.0, 1.0, 0.0]).cummin(0), [(5,)]),
-    OpCase("cummax_nan", lambda t, x: _at(t, x, [1.0, float("nan"), 2.0, float("nan"), 0.0]).cummax(0), [(5,)]),
+    OpCase("cummax_ties", lambda t, x: at(t, x, [1.0, 3.0, 3.0, 2.0, 5.0]).cummax(0), [(5,)]),
+    OpCase("cummin_ties", lambda t, x: at(t, x, [4.0, 1.0, 3.0, 1.0, 0.0]).cummin(0), [(5,)]),
+    OpCase("cummax_nan", lambda t, x: at(t, x, [1.0, float("nan"), 2.0, float("nan"), 0.0]).cummax(0), [(5,)]),
     OpCase("cummin_int", lambda t, x: t.cummin(x, -1), [(2, 6)], I64),
     OpCase("unique", lambda t, x: t.unique(x), [(10,)], I64, low=0, high=4),
     OpCase("unique_inverse_counts", lambda t, x: t.unique(x, return_inverse=True, return_counts=True), [(3, 4)], I64, low=0, high=4),
-    OpCase("unique_float", lambda t, x: _at(t, x, [2.0, 1.0, 2.0, 3.0]).unique(return_counts=True), [(4,)]),
-    OpCase("unique_nan", lambda t, x: _at(t, x, [1.0, float("nan"), float("nan"), 0.0]).unique(return_inverse=True, return_counts=True), [(4,)], grad=False),
+    OpCase("unique_float", lambda t, x: at(t, x, [2.0, 1.0, 2.0, 3.0]).unique(return_counts=True), [(4,)]),
+    OpCase("unique_nan", lambda t, x: at(t, x, [1.0, float("nan"), float("nan"), 0.0]).unique(return_inverse=True, return_counts=True), [(4,)], grad=False),
     OpCase("unique_method_inverse", lambda t, x: x.unique(return_inverse=True), [(5,)], I32, low=0, high=3),
     OpCase("repeat_interleave", lambda t, x: x.repeat_interleave(2), [(2, 3)]),
     OpCase("repeat_interleave_dim", lambda t, x: t.repeat_interleave(x, 3, dim=1), [(2, 3)]),

@@ -9,7 +9,7 @@ import numpy as np
 from tape import _device, _dtype, _random
 from tape.autograd import grad_mode
 from tape.ops import elementwise, indexing, linalg, reduction, shape
-from tape.ops.registry import NONE, dispatch, register
+from tape.ops.registry import NONE, OPS, dispatch, register
 
 _zero = register("zero", lambda x: jnp.zeros_like(x), "ZeroBackward0", NONE, "none")
 # torch names the in-place fills' backward FillBackward2 (scalar) and FillBackward3 (tensor).
@@ -258,7 +258,9 @@ INPLACE = {
             "tanh relu floor ceil round trunc sign reciprocal lerp sin cos square remainder "
             "floor_divide fmod atan2 arctan2 bitwise_left_shift bitwise_right_shift nan_to_num "
             "absolute acos asin atan cosh sinh tan expm1 erf exp2 log10 log1p log2 clip "
-            "negative subtract multiply divide true_divide",
+            "negative subtract multiply divide true_divide addcmul addcdiv logit hypot xlogy "
+            "copysign lgamma digamma erfc erfinv i0 sinc frac fix deg2rad rad2deg arccos arcsin "
+            "arctan ldexp nextafter sgn mvlgamma igamma igammac heaviside gcd lcm",
         ),
         (indexing, "masked_fill scatter scatter_add index_add index_fill index_put"),
         (shape, "tril triu"),
@@ -320,9 +322,47 @@ def _cumulative(fn):
     return inplace(method)
 
 
+def _float_power_(input, exponent):
+    """``float_power_`` computes in float64, so only a float64 tensor can hold the result."""
+    if input.dtype != _dtype.float64:
+        raise RuntimeError(
+            f"the base given to float_power_ has dtype {_dtype.scalar_type_name(input.dtype)} "
+            "but the operation's result requires dtype Double"
+        )
+    return elementwise.float_power(input, exponent)
+
+
+def _no_derivative(name: str):
+    """The in-place form of a one-input op whose node torch names ...Backward1 and whose
+    backward it has not implemented (acosh_, asinh_, atanh_)."""
+    source = OPS[name]
+    fwd = elementwise._not_implemented(
+        source.fwd,
+        f"inplace version of {name}",
+        "the derivative for '{}' is not implemented.",
+        NotImplementedError,
+    )
+    op = register(f"{name}_", fwd, f"{name.title()}Backward1", source.promote, source.saves)
+
+    def fn(input):
+        return dispatch(op, (input,))
+
+    fn.__name__ = name
+    return inplace(fn)
+
+
+def _polygamma_(input, n):
+    return elementwise._polygamma_as(elementwise._polygamma_inplace, n, input)
+
+
+_float_power_.__name__, _polygamma_.__name__ = "float_power", "polygamma"
 INPLACE.update(
     cumsum_=_cumulative(reduction.cumsum),
     cumprod_=_cumulative(reduction.cumprod),
     fill_diagonal_=fill_diagonal_,
+    float_power_=inplace(_float_power_),
+    polygamma_=inplace(_polygamma_),
 )
+for _name in ("acosh", "asinh", "atanh"):
+    INPLACE[f"{_name}_"] = INPLACE[f"arc{_name[1:]}_"] = _no_derivative(_name)
 INPLACE = {k if k.endswith("_") else f"{k}_": v for k, v in INPLACE.items()}
