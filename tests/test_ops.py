@@ -269,6 +269,8 @@ CASES = [
     OpCase("adjoint", lambda t, x: x.adjoint(), [(3, 4)]),
     OpCase("error_H_batched", lambda t, x: x.H, [(2, 3, 4)], message=True),
     OpCase("error_mH_vector", lambda t, x: x.mH, [(3,)], message=True),
+    OpCase("mT", lambda t, x: x.mT, [(2, 3, 4)]),
+    OpCase("error_mT_vector", lambda t, x: x.mT, [(3,)], message=True),
     OpCase("error_adjoint_vector", lambda t, x: x.adjoint(), [(3,)], message=True),
     # --- type promotion ------------------------------------------------------------------------
     OpCase("int_mul_float_scalar", lambda t, x: x * 2.5, [(4,)], I64),

@@ -225,6 +225,7 @@ def T(input):
 
 
 def mT(input):
+    input._matrices("tensor.mT", batches=True)
     return transpose(input, -2, -1)
 
 
