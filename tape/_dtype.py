@@ -138,6 +138,11 @@ def scalar_type_name(d: dtype) -> str:
     return LEGACY_TYPES[d.name].removesuffix("Tensor")
 
 
+def kernel_missing(kernel: str, d: dtype) -> NotImplementedError:
+    """torch's error for a CPU kernel not built for ``d``: raise what this returns."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(d)}'")
+
+
 def can_cast(source: dtype, target: dtype) -> bool:
     """torch.can_cast: no float to integer or bool, no integer to bool."""
     return source._rank <= target._rank

@@ -316,9 +316,7 @@ def round(input, *, decimals=0):
     if decimals == 0:
         return dispatch(_round, (input,))
     if not input.dtype.is_floating_point:
-        raise NotImplementedError(
-            f"\"round_cpu\" not implemented for '{_dtype.scalar_type_name(input.dtype)}'"
-        )
+        raise _dtype.kernel_missing("round_cpu", input.dtype)
     return dispatch(_round_decimals, (input,), (("decimals", int(decimals)),))
 
 
@@ -429,8 +427,7 @@ def _kernel_check(kernel: str, inputs: tuple, floating: bool = True) -> None:
     kernels (hypot) reject integers and bool, integer-only ones (gcd) floats and bool."""
     d = _dtype.from_numpy_dtype(promote(inputs, SAME))
     if d.is_floating_point != floating or d is _dtype.bool_:
-        name = _dtype.scalar_type_name(d)
-        raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for '{name}'")
+        raise _dtype.kernel_missing(f"{kernel}_cpu", d)
 
 
 def _float_binary(name: str, fwd, grad_fn: str, saves: str = "inputs"):

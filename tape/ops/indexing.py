@@ -812,9 +812,7 @@ def histc(input, bins: int = 100, min=0, max=0):
     from tape.tensor import Tensor
 
     if not input.dtype.is_floating_point:
-        raise NotImplementedError(
-            f"\"histogram_cpu\" not implemented for '{_dtype.scalar_type_name(input.dtype)}'"
-        )
+        raise _dtype.kernel_missing("histogram_cpu", input.dtype)
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     x = np.asarray(input._storage.array)

@@ -218,8 +218,7 @@ def _kernel_dtypes(kernel: str, dtype, floating: bool) -> None:
     """torch's NotImplementedError for a dtype its CPU kernel was not built for."""
     d = _dtype._FROM_NP[np.dtype(dtype)]
     if d == _dtype.bool_ or (floating and not d.is_floating_point):
-        name = _dtype.scalar_type_name(d)
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+        raise _dtype.kernel_missing(kernel, d)
 
 
 def _log_normal_sample(gen, shape, dtype, mean=1.0, std=2.0):

@@ -62,8 +62,7 @@ def normal(
         return creation._new(values, device, requires_grad)
     ref = mean if tensors[0] else std
     if not ref.dtype.is_floating_point:
-        name = _dtype.scalar_type_name(ref.dtype)
-        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{name}'")
+        raise _dtype.kernel_missing("normal_kernel_cpu", ref.dtype)
     # A number std is checked by the draw itself (Generator.normal, torch's message).
     if tensors[1] and std.numel() and not (std.detach().cpu().numpy() >= 0).all():
         raise RuntimeError("normal expects all elements of std >= 0.0")
@@ -100,8 +99,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
         # torch's node for this form raises on backward; this one records none
         return creation.empty_like(input).bernoulli_(p, generator=gen)
     if not input.dtype.is_floating_point:
-        name = _dtype.scalar_type_name(input.dtype)
-        raise NotImplementedError(f"\"bernoulli_tensor_cpu_p_\" not implemented for '{name}'")
+        raise _dtype.kernel_missing("bernoulli_tensor_cpu_p_", input.dtype)
     probs = input.detach().cpu().numpy()
     if not ((probs >= 0) & (probs <= 1)).all():
         raise RuntimeError(_P_RANGE)
@@ -117,8 +115,7 @@ def poisson(input, generator=None) -> Tensor:
     tensor([ 0.,  3., 27.])
     """
     if not input.dtype.is_floating_point:
-        name = _dtype.scalar_type_name(input.dtype)
-        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{name}'")
+        raise _dtype.kernel_missing("poisson_cpu", input.dtype)
     gen = generator or _random.default_generator
     counts = gen.poisson(input.detach().cpu().numpy())
     draws = creation.tensor(counts, dtype=input.dtype, device=input.device)
