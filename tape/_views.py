@@ -318,6 +318,53 @@ def assign(t, result):
     return t
 
 
+def become(t, out):
+    """Make ``t`` the view ``out`` of itself (an in-place view op: ``t.t_()``), keeping the
+    object. The version counter moves on, as torch's does, so a value saved before fails its
+    backward.
+
+    A view stays a view of its base, with ``out``'s steps and strides. A tensor that is not a
+    view takes ``out``'s storage and stays one that is not, unless views were taken of it: those
+    and ``t`` then become views of a new base holding ``t``'s old storage and history, so that
+    writes through either still reach the other.
+    """
+    info, storage = t._view, t._storage
+    if info is None:
+        reg = getattr(storage, "_views", None)
+        if reg:
+            reg.pop(id(out), None)
+            if any(ref() is not None for ref in reg.values()):
+                held = _rebase(t, reg)
+                step = out._view
+                info = ViewInfo(held, step.chain, step.strides, step.offset, step.creation)
+                out._view = info
+    base = storage if info is None else info.base._storage
+    base.version += 1
+    out._storage.version = base.version
+    if info is not None:
+        t._view = out._view
+        _register(base, t)
+    t._storage = out._storage
+    if out._grad_fn is not None:
+        t._grad_fn, t._output_nr, t._requires_grad = out._grad_fn, out._output_nr, True
+    return t
+
+
+def _rebase(t, reg: dict):
+    """A new tensor holding ``t``'s storage and history, made the base of the live views whose
+    base was ``t`` (``t`` is about to take another storage)."""
+    from tape.tensor import Tensor
+
+    held = object.__new__(Tensor)
+    held._init(t._storage, t._requires_grad, t._grad_fn, t._output_nr)
+    for ref in list(reg.values()):
+        w = ref()
+        info = None if w is None else w._view
+        if info is not None and info.base is t:
+            w._view = ViewInfo(held, info.chain, info.strides, info.offset, info.creation)
+    return held
+
+
 def refresh(storage, reg: dict) -> None:
     """Recompute every live view registered on ``storage`` after a write to it."""
     state = grad_mode.state

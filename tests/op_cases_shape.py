@@ -198,5 +198,17 @@ CASES: list[OpCase] = [
     OpCase("cumulative_trapezoid", lambda t, y: t.cumulative_trapezoid(y), [(3, 4)]),
     OpCase("cumulative_trapezoid_x", lambda t, y, x: t.cumulative_trapezoid(y, x, dim=0), [(3, 4), (3,)]),
     OpCase("cumulative_trapezoid_dx", lambda t, y: t.cumulative_trapezoid(y, dx=2.0), [(5,)], F64),
+    # --- in-place view ops (tests/test_views.py has their views, versions and strides) --------
+    OpCase("t_", lambda t, x: (x * 1).t_(), [(2, 3)]),
+    OpCase("t_vector", lambda t, x: (x * 1).t_(), [(3,)]),
+    OpCase("transpose_", lambda t, x: (x * 1).transpose_(-1, 0), [(2, 3, 4)]),
+    OpCase("swapdims_", lambda t, x: (x * 1).swapdims_(0, 1), [(2, 3)]),
+    OpCase("squeeze_", lambda t, x: (x * 1).squeeze_(), [(2, 1, 3, 1)]),
+    OpCase("squeeze_dim_", lambda t, x: (x * 1).squeeze_(1), [(2, 1, 3)]),
+    OpCase("squeeze_dims_", lambda t, x: (x * 1).squeeze_((1, 3)), [(2, 1, 3, 1)]),
+    OpCase("unsqueeze_", lambda t, x: (x * 1).unsqueeze_(1), [(2, 3)]),
+    OpCase("unsqueeze_int", lambda t, x: x.clone().unsqueeze_(-1), [(2, 3)], I64),
+    OpCase("error_t_3d_", lambda t, x: (x * 1).t_(), [(2, 3, 4)], message=True),
+    OpCase("error_unsqueeze_range_", lambda t, x: (x * 1).unsqueeze_(4), [(2, 3)], message=True),
 ]
 # fmt: on

@@ -278,6 +278,12 @@ ERRORS = {
     "view_expand": lambda t, x: x[0].expand(2, 4).view(8),
     "int_view_float_inplace": lambda t, x: x.long()[1:].div_(2),
     "view_negative_step_setitem": lambda t, x: (x * 1).t().__setitem__(slice(None, None, -1), 0.0),
+    "leaf_t_": lambda t, x: x.t_(),
+    "t_3d": lambda t, x: (x * 1).view(3, 2, 2).t_(),
+    "transpose_out_of_range": lambda t, x: (x * 1).transpose_(0, 2),
+    "squeeze_out_of_range": lambda t, x: (x * 1).squeeze_(-3),
+    "unsqueeze_out_of_range": lambda t, x: (x * 1).unsqueeze_(3),
+    "split_output_t_": lambda t, x: (x * 1).split(2)[0].t_(),
 }
 # fmt: on
 
@@ -343,6 +349,84 @@ def test_versions_shared():
     assert run(tape) == run(torch)
 
 
+# In-place view ops change a tensor's own sizes: name -> fn(t, v), applied to a (3, 1, 4) v.
+# fmt: off
+IN_PLACE_VIEWS = {
+    "t_": lambda t, v: v.squeeze_(1).t_(),
+    "transpose_": lambda t, v: v.transpose_(0, 2),
+    "swapdims_": lambda t, v: v.swapdims_(0, 1),
+    "swapaxes_": lambda t, v: v.swapaxes_(2, 0),
+    "squeeze_": lambda t, v: v.squeeze_(),
+    "squeeze_dim_": lambda t, v: v.squeeze_(-2),
+    "squeeze_dims_": lambda t, v: v.squeeze_((0, 1)),
+    "unsqueeze_": lambda t, v: v.unsqueeze_(0),
+    "unsqueeze_last_": lambda t, v: v.unsqueeze_(-1),
+}
+# the tensor they change, made from b = x * 1: b's own reshape, or a view of b
+TARGETS = {
+    "tensor": lambda b: b.reshape(3, 1, 4) * 1,
+    "view": lambda b: b.view(3, 1, 4)[1:],
+}
+# fmt: on
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("op", IN_PLACE_VIEWS)
+def test_in_place_view_op(op, target):
+    """The op returns the tensor itself with the view's shape, version and node; a later write
+    through it reaches a view's base, and gradients flow through both."""
+
+    def case(t, x, s):
+        b = x * 1
+        v = TARGETS[target](b)
+        assert IN_PLACE_VIEWS[op](t, v) is v
+        v.mul_(s)
+        return [v, b]
+
+    _compare(case, f"{op}-{target}")
+
+
+@pytest.mark.parametrize("op", IN_PLACE_VIEWS)
+def test_in_place_view_op_geometry(op):
+    """A view keeps torch's strides and base through the op. (A tensor that is not a view
+    stays one, but laid out contiguously: tape's non-views have no strides of their own.)"""
+
+    def run(lib):
+        b = _plain(lib)
+        v = TARGETS["view"](b)
+        IN_PLACE_VIEWS[op](lib, v)
+        return v.stride(), v.storage_offset(), v.is_contiguous(), v._base is b, b._version
+
+    assert run(tape) == run(torch)
+
+
+def test_in_place_view_op_keeps_earlier_views():
+    """Views taken of a tensor before its t_() still share its memory afterwards."""
+
+    def case(t, x, s):
+        b = x * 1
+        row = b[0]
+        b.t_()
+        row.add_(s)
+        b.mul_(2)
+        return [b * 1, row * 1]
+
+    _compare(case, "keeps_earlier_views")
+
+
+def test_in_place_view_op_fails_a_saved_value():
+    """Like any in-place op, t_() invalidates a value saved for backward; the message shows the
+    tensor's shape now."""
+    got = []
+    for lib in (torch, tape):
+        b = lib.ones(2, 3, requires_grad=True) * 1
+        y = b.sin()
+        b.t_()
+        got.append(_error(lambda y=y: y.sum().backward()))
+    assert got[1] == got[0]
+    assert got[0][0] is RuntimeError
+
+
 def test_saved_view_modified_through_base_errors():
     def run(lib):
         x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -381,3 +465,17 @@ def test_copy_slices_repr():
         b[0] = 5
         got.append((repr(b), b.grad_fn.name()))
     assert got[1] == got[0]
+
+
+def test_in_place_view_op_on_a_leaf_without_grad():
+    """Under no_grad a leaf that requires grad may change its shape; it stays a leaf, and its
+    gradient takes the new shape."""
+
+    def run(lib):
+        w = lib.arange(6.0).reshape(2, 3).requires_grad_()
+        with lib.no_grad():
+            w.t_()
+        (w * lib.arange(6.0).reshape(3, 2)).sum().backward()
+        return tuple(w.shape), w.is_leaf, w.requires_grad, w.grad.tolist()
+
+    assert run(tape) == run(torch)

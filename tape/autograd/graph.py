@@ -94,7 +94,8 @@ class Node:
                     what = f", which is output {tensor._output_nr} of {_forward_name(fn.name())},"
                 else:
                     what = ""
-                shape = list(storage.array.shape)
+                # The tensor's shape now, as torch prints it (an in-place t_() changes it).
+                shape = list((storage if tensor is None else tensor._storage).meta.shape)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
                     f"inplace operation: [{_type_name(storage.array)} {shape}]{what} "

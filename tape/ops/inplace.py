@@ -267,6 +267,13 @@ INPLACE = {
     for name in names.split()
 }
 INPLACE.update(
+    {
+        name: shape.in_place_view(getattr(shape, name))
+        for name in "t transpose squeeze unsqueeze".split()
+    }
+)
+INPLACE["swapdims"] = INPLACE["swapaxes"] = INPLACE["transpose"]
+INPLACE.update(
     zero_=zero_,
     fill_=fill_,
     copy_=copy_,

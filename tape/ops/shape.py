@@ -60,10 +60,37 @@ def _view_strides(input, new: tuple):
     return None if strides is None else (strides, info.offset)
 
 
+# The in-place forms' ops (t_, squeeze_, ...): the same views, which torch records as
+# ...Backward1 and later nodes. Filled in below each view op; used while `_in_place` is set.
+_IN_PLACE_OPS: dict = {}
+_in_place = False
+
+
 def _as_view(input, op, static: tuple, geometry):
     """Dispatch the view op ``op`` and mark its result as a view of ``input``'s base."""
+    if _in_place:
+        op = _IN_PLACE_OPS[op]
     out = dispatch(op, (input,), static)
     return _views.make(input, out, op, static, geometry[0], geometry[1])
+
+
+def in_place_view(fn):
+    """The in-place form of view op ``fn`` (``x.t_()`` from ``t``): ``x`` takes the view's
+    shape and history, as torch changes a tensor's sizes and strides in place."""
+
+    def method(self, *args, **kwargs):
+        global _in_place
+        self._check_inplace()
+        _in_place = True
+        try:
+            out = fn(self, *args, **kwargs)
+        finally:
+            _in_place = False
+        return _views.become(self, out)
+
+    method.__name__ = f"{fn.__name__}_"
+    method.__doc__ = f"In-place ``{fn.__name__}``: changes this tensor's shape."
+    return method
 
 
 def _geometry(input, fn):
@@ -185,6 +212,15 @@ _transpose = register(
     "transpose", lambda x, a, b: jnp.swapaxes(x, a, b), "TransposeBackward0", NONE, _NO_SAVE
 )
 _t = register("t", lambda x: x.T, "TBackward0", NONE, _NO_SAVE)
+for _op, _name in (
+    (_squeeze, "SqueezeBackward3"),
+    (_squeeze_dim, "SqueezeBackward4"),
+    (_squeeze_dims, "SqueezeBackward5"),
+    (_unsqueeze, "UnsqueezeBackward1"),
+    (_transpose, "TransposeBackward1"),
+    (_t, "TBackward1"),
+):
+    _IN_PLACE_OPS[_op] = register(f"{_op.name}_", _op.fwd, _name, NONE, _NO_SAVE)
 
 
 def permute(input, *dims):
@@ -216,7 +252,10 @@ swapaxes = swapdims = transpose
 
 def t(input):
     if input.dim() > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.dim()}D")
+        name = "t_" if _in_place else "t"
+        raise RuntimeError(
+            f"{name}() expects a tensor with <= 2 dimensions, but self is {input.dim()}D"
+        )
     return _as_view(input, _t, (), _geometry(input, lambda sh, st: tuple(reversed(st))))
 
 
