@@ -27,10 +27,10 @@ os.environ["XLA_FLAGS"] = " ".join(
     [_xla_flags] + [f"{k}={v}" for k, v in _XLA_DEFAULTS.items() if k not in _xla_flags]
 ).strip()
 
-from tape._malloc import keep_freed_memory  # noqa: E402
+from tape import _malloc  # noqa: E402
 
 # Before JAX starts its backend, whose threads then share the one arena.
-keep_freed_memory()
+_malloc.keep_freed_memory()
 
 import jax  # noqa: E402
 
@@ -106,7 +106,7 @@ from tape._random import (  # noqa: E402
     seed,
     set_rng_state,
 )
-from tape._tensor_str import get_printoptions, set_printoptions  # noqa: E402
+from tape._tensor_str import set_printoptions  # noqa: E402
 from tape.autograd import (  # noqa: E402
     enable_grad,
     inference_mode,
@@ -116,10 +116,11 @@ from tape.autograd import (  # noqa: E402
 )
 from tape.creation import *  # noqa: E402, F403
 from tape.ops import FUNCTIONS as _FUNCTIONS  # noqa: E402
+from tape.ops import METHODS_ONLY as _METHODS_ONLY  # noqa: E402
 from tape.tensor import Size, Tensor  # noqa: E402
 
 _methods.bind()
-globals().update(_FUNCTIONS)
+globals().update({k: v for k, v in _FUNCTIONS.items() if k not in _METHODS_ONLY})
 
 float = float32  # noqa: A001
 double = float64

@@ -35,6 +35,7 @@ _NOT_METHODS = {
     "column_stack",
     "combinations",
     "cumulative_trapezoid",
+    "rsub",
     "dstack",
     "isin",
     "row_stack",

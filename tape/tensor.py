@@ -675,12 +675,12 @@ class Tensor:
         dtype, device = self._to_args(args, kwargs)
         out = self
         if dtype is not None and _dtype.to_dtype(dtype) is not self.dtype:
-            out = out.type_as_dtype(_dtype.to_dtype(dtype))
+            out = out._type_as_dtype(_dtype.to_dtype(dtype))
         if device is not None:
             out = _device.move(out, device)
         return out
 
-    def type_as_dtype(self, d: _dtype.dtype) -> Tensor:
+    def _type_as_dtype(self, d: _dtype.dtype) -> Tensor:
         from tape.ops import elementwise
 
         return elementwise.to_dtype(self, d)

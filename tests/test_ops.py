@@ -1206,3 +1206,16 @@ def test_meshgrid_warns_without_indexing():
         "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
     )
     assert caught[0].filename == __file__
+
+
+def test_namespaces_hold_only_torch_names():
+    """Every public Tensor attribute is one torch.Tensor has, and every public function of
+    tape's top level is one torch has: no internal helper leaks as API."""
+    extra_methods = {n for n in dir(tape.Tensor) if n[0] != "_" and not hasattr(torch.Tensor, n)}
+    assert extra_methods == set()
+    functions = {
+        n
+        for n, v in vars(tape).items()
+        if n[0] != "_" and callable(v) and not isinstance(v, type) and not hasattr(torch, n)
+    }
+    assert functions == set()

@@ -16,6 +16,15 @@ from tape.ops import (
 from tape.ops.registry import OPS
 
 MODULES = (elementwise, reduction, shape, linalg, indexing, sampling)
+# Public in their modules for tape's own use, but not torch functions or Tensor methods.
+INTERNAL = frozenset(
+    "getitem setitem to_dtype to_device torch_relu cpp_type_name check_same_dtype "
+    "in_place_view".split()
+)
+# Tensor methods that torch has no function for (``x.view(...)``, but no ``torch.view``).
+METHODS_ONLY = frozenset(
+    "view view_as reshape_as expand expand_as contiguous repeat unfold T mT".split()
+)
 
 
 def _keywords(fn):
@@ -46,8 +55,9 @@ FUNCTIONS = {
     if callable(fn)
     and not isinstance(fn, type)
     and not name.startswith("_")
+    and name not in INTERNAL
     and name not in registry.__all__
     and getattr(fn, "__module__", "") in (module.__name__, registry.__name__)
 }
 
-__all__ = ["FUNCTIONS", "OPS", "inplace"]
+__all__ = ["FUNCTIONS", "METHODS_ONLY", "OPS", "inplace"]
