@@ -41,6 +41,16 @@ def active() -> Capture | None:
     return _active
 
 
+def check_tensor_change(t, change: str) -> None:
+    """Called before ``change`` alters tensor ``t`` itself (its shape, its storage, whether it
+    requires grad) rather than its values. A compiled program replays values only, so a trace
+    that would alter a tensor from outside the function gives up instead (the caller then runs
+    it eagerly); the eager first call made the change already, as a plain call would."""
+    cap = _active
+    if cap is not None and cap.tracing and id(t) not in cap.fresh:
+        raise Unsupported(f"it {change} a tensor from outside the function")
+
+
 def dynamic(getter: Callable):
     """``getter()``, a pytree of Python numbers that may change between calls (an optimizer's
     lr, say). Under capture it becomes an input of the compiled program rather than a constant."""

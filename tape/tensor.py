@@ -341,6 +341,7 @@ class Tensor:
     def data(self, other: Tensor) -> None:
         from tape import _capture
 
+        _capture.check_tensor_change(self, "assigns .data of")
         _capture.changed()  # compiled steps read this tensor's old storage
         self._storage = _AliasStorage(other._storage)
 
@@ -371,6 +372,7 @@ class Tensor:
         if self._requires_grad != bool(requires_grad):
             from tape import _capture
 
+            _capture.check_tensor_change(self, "changes requires_grad of")
             _capture.changed()  # compiled steps baked in which parameters are trained
             self._requires_grad = bool(requires_grad)
         return self

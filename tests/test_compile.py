@@ -209,6 +209,75 @@ def test_python_value_read_falls_back_with_one_warning():
     assert w.grad.tolist() == [8.0, 8.0]
 
 
+# Changes to a tensor itself rather than to its values, made inside a compiled step.
+_TENSOR_CHANGES = {
+    "t_": lambda s: s.t_(),
+    "unsqueeze_": lambda s: s.unsqueeze_(0),
+    "transpose_": lambda s: s.transpose_(0, -1),
+    "squeeze_": lambda s: s.squeeze_(),
+    "data": lambda s: setattr(s, "data", s * 2),
+    "requires_grad_": lambda s: s.requires_grad_(not s.requires_grad),
+}
+
+
+@pytest.mark.parametrize("change", _TENSOR_CHANGES)
+def test_changing_an_outside_tensor_itself_falls_back(change):
+    """A compiled program replays values only: a step that changes the shape, storage or
+    requires_grad of a tensor from outside runs eagerly, with one warning, and leaves what
+    torch leaves (a trace that ran the change once more would not)."""
+    import torch
+
+    def run(lib):
+        state = lib.arange(6.0).reshape(2, 3)
+        w = lib.ones(2, 3, requires_grad=True)
+
+        def step(x):
+            _TENSOR_CHANGES[change](state)
+            loss = (state.detach().reshape(2, 3) * w * x).sum()
+            loss.backward()
+            return loss
+
+        run_step = tape.compile(step) if lib is tape else step
+        calls = iter(range(1, 5))
+
+        def call():
+            loss = run_step(lib.tensor(float(next(calls)))).item()
+            return loss, tuple(state.shape), state.tolist(), state.requires_grad, w.grad.tolist()
+
+        if lib is tape:
+            return _warns_once(call, "a tensor from outside the function")
+        return [call() for _ in range(4)]
+
+    assert run(tape) == run(torch)
+
+
+def test_changing_a_tensor_made_inside_is_captured():
+    """An in-place view op on a tensor the step makes itself is part of the program."""
+    import torch
+
+    def run(lib):
+        w = lib.ones(3, 2, requires_grad=True)
+        calls = []
+
+        def step(x):
+            calls.append(1)
+            y = lib.arange(6.0).reshape(2, 3) * x
+            y.t_()
+            loss = (y.unsqueeze_(0) * w).sum()
+            loss.backward()
+            return loss
+
+        run_step = tape.compile(step, fullgraph=True) if lib is tape else step
+        losses = [run_step(lib.tensor(float(i))).item() for i in range(1, 4)]
+        captured = len(calls)
+        losses += [run_step(lib.tensor(float(i))).item() for i in range(4, 6)]
+        return losses, w.grad.tolist(), len(calls) == captured
+
+    losses, grad, _ = run(torch)
+    # From the fourth call on the compiled program ran, not the Python.
+    assert run(tape) == (losses, grad, True)
+
+
 def test_random_numbers_fall_back():
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
 

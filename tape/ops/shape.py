@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg
 import numpy as np
 
-from tape import _dtype, _views
+from tape import _capture, _dtype, _views
 from tape.ops.reduction import _dims
 from tape.ops.registry import NONE, SAME, dispatch, register
 
@@ -81,6 +81,7 @@ def in_place_view(fn):
     def method(self, *args, **kwargs):
         global _in_place
         self._check_inplace()
+        _capture.check_tensor_change(self, f"changes the shape (by {fn.__name__}_()) of")
         _in_place = True
         try:
             out = fn(self, *args, **kwargs)
