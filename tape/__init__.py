@@ -148,3 +148,7 @@ def numel(input: Tensor) -> int:
 
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
+
+
+# The modules this file used: not part of torch's namespace.
+del atexit, jax

@@ -1219,3 +1219,12 @@ def test_namespaces_hold_only_torch_names():
         if n[0] != "_" and callable(v) and not isinstance(v, type) and not hasattr(torch, n)
     }
     assert functions == set()
+    # Nor modules that tape's own files import (numpy, jax, ...): only tape's submodules.
+    leftovers = {
+        n
+        for n, v in vars(tape).items()
+        if n[0] != "_"
+        and not hasattr(torch, n)
+        and not getattr(v, "__name__", "").startswith("tape.")
+    }
+    assert leftovers == set()
