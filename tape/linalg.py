@@ -21,6 +21,7 @@ from tape.tensor import Tensor
 __all__ = [
     "LinAlgError",
     "cholesky",
+    "cholesky_ex",
     "cross",
     "det",
     "diagonal",
@@ -55,11 +56,7 @@ __all__ = [
 _INF = float("inf")
 
 
-class _LinAlgError(RuntimeError):
-    """Raised for a singular or non-positive-definite input (``torch._C._LinAlgError``)."""
-
-
-LinAlgError = _LinAlgError
+LinAlgError = _ops._LinAlgError
 
 
 def vector_norm(
@@ -121,6 +118,12 @@ def slogdet(A: Tensor):
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with ``A @ X == B`` (``X @ A == B`` when not ``left``); B may be a (batch of)
     vector."""
+    out = _solve(A, B, left)
+    _ops.check_factorization(out, _ops._lu_info, (A,), (), _SINGULAR_SOLVE.format(name="solve"))
+    return out
+
+
+def _solve(A: Tensor, B: Tensor, left: bool) -> Tensor:
     _ops._check_square("linalg.solve", A)
     if A.dtype != B.dtype:
         raise RuntimeError(
@@ -131,37 +134,28 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     return _ops._lapack_dispatch(_ops._solve, (A, B), (("left", bool(left)), ("vector", vector)))
 
 
+_SINGULAR_SOLVE = (
+    "torch.linalg.{name}: {{where}}The solver failed because the input matrix is singular."
+)
+
+
 def inv_ex(A: Tensor, *, check_errors: bool = False):
     """(inverse, info): ``info`` is LAPACK's, nonzero for a singular matrix."""
-    inverse = inv(A)
+    _ops._check_square("linalg.inv", A)
+    inverse = _ops._lapack_dispatch(_ops._inverse, (A,))
     info = _ops._lapack_dispatch(_ops._lu_info, (A,))
     if check_errors:
-        _raise_singular(
-            info,
-            "linalg.inv_ex: {where}The diagonal element {i} is zero, the inversion could not "
-            "be completed because the input matrix is singular.",
-        )
+        _ops.raise_for_info(info, _ops.SINGULAR_INV.format(name="linalg.inv_ex"))
     return _ops.linalg_inv_ex_type(inverse, info)
 
 
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False):
     """(result, info) of ``solve``: ``info`` is LAPACK's, nonzero for a singular A."""
-    result = solve(A, B, left=left)
+    result = _solve(A, B, left)
     info = _ops._lapack_dispatch(_ops._lu_info, (A,))
     if check_errors:
-        _raise_singular(
-            info,
-            "torch.linalg.solve_ex: {where}The solver failed because the input matrix is singular.",
-        )
+        _ops.raise_for_info(info, _SINGULAR_SOLVE.format(name="solve_ex"))
     return _ops.linalg_solve_ex_type(result, info)
-
-
-def _raise_singular(info: Tensor, message: str) -> None:
-    """torch's LinAlgError for the first batch element whose ``info`` is nonzero."""
-    for batch, i in enumerate(info.reshape(-1).tolist()):
-        if i:
-            where = f"(Batch element {batch}): " if info.dim() else ""
-            raise LinAlgError(message.format(where=where, i=i))
 
 
 def lu_factor(A: Tensor, *, pivot: bool = True):
@@ -214,7 +208,19 @@ def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """The Cholesky factor of a symmetric positive-definite matrix (lower, or upper)."""
     _ops._check_square("linalg.cholesky", A)
-    return _ops._lapack_dispatch(_ops._linalg_cholesky, (A,), (("upper", bool(upper)),))
+    return _ops._checked_cholesky("linalg.cholesky", _ops._linalg_cholesky, A, upper)
+
+
+def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False):
+    """(L, info) of ``cholesky``: ``info`` is LAPACK's, the order of the first leading minor
+    that is not positive-definite (0 if none); L is then NaN where LAPACK leaves it partial."""
+    _ops._check_square("linalg.cholesky", A)
+    static = (("upper", bool(upper)),)
+    factor = _ops._lapack_dispatch(_ops._linalg_cholesky, (A,), static)
+    info = _ops._lapack_dispatch(_ops._cholesky_info, (A,), static)
+    if check_errors:
+        _ops.raise_for_info(info, _ops.NOT_POSITIVE_DEFINITE.format(name="linalg.cholesky_ex"))
+    return _ops.linalg_cholesky_ex_type(factor, info)
 
 
 def qr(A: Tensor, mode: str = "reduced"):

@@ -95,6 +95,13 @@ CASES: list[OpCase] = [
     OpCase("linalg_inv", lambda t, x: t.linalg.inv(x), [(4, 4)], F64),
     OpCase("error_inverse_not_square", lambda t, x: t.inverse(x), [(2, 3)], message=True),
     OpCase("error_inverse_1d", lambda t, x: t.linalg.inv(x), [(3,)], message=True),
+    # LAPACK's failures, which torch raises as LinAlgError: JAX leaves NaNs and infinities.
+    OpCase("error_inverse_singular", lambda t, x: t.inverse(x * t.tensor([[1.0], [2.0]])), [(1, 2)], message=True),
+    OpCase("error_linalg_inv_singular_batched", lambda t, x: t.linalg.inv(t.stack([t.eye(3), x * 0])), [(3, 3)], message=True),
+    OpCase("error_linalg_solve_singular", lambda t, x, b: t.linalg.solve(x.expand(3, 3), b), [(1, 3), (3,)], message=True),
+    OpCase("error_linalg_solve_singular_batched", lambda t, x, b: t.linalg.solve(t.stack([t.eye(2), x.expand(2, 2)]), b), [(1, 2), (2, 2)], message=True),
+    OpCase("linalg_inv_nan_is_no_error", lambda t, x: t.linalg.inv(x * float("nan")).isnan().all(), [(3, 3)], grad=False),
+    OpCase("linalg_inv_ex_info", lambda t, x: t.linalg.inv_ex(t.stack([t.eye(3), x * 0])).info, [(3, 3)]),
     *(
         OpCase(f"matrix_power_{name}", lambda t, x, n=n: t.matrix_power(x, n), [(3, 3)], F64)
         for name, n in (("0", 0), ("1", 1), ("2", 2), ("3", 3), ("6", 6), ("m1", -1), ("m3", -3))
@@ -119,6 +126,14 @@ CASES: list[OpCase] = [
     OpCase("error_linalg_matrix_norm_ord", lambda t, x: t.linalg.matrix_norm(x, 3), [(2, 2)], message=True),
     OpCase("linalg_cholesky", lambda t, x: t.linalg.cholesky(_spd(t, x)), [(4, 4)], F64),
     OpCase("linalg_cholesky_upper", lambda t, x: t.linalg.cholesky(_spd(t, x), upper=True), [(3, 3)], F64),
+    OpCase("error_cholesky_not_positive_definite", lambda t, x: t.cholesky(-_spd(t, x)), [(3, 3)], F64, message=True),
+    OpCase("error_linalg_cholesky_minor_3", lambda t, x: t.linalg.cholesky(t.block_diag(_spd(t, x), -t.eye(2, dtype=x.dtype))), [(2, 2)], F64, message=True),
+    OpCase("error_linalg_cholesky_upper_reads_upper", lambda t, x: t.linalg.cholesky(_spd(t, x) - 9 * t.ones(3, 3, dtype=x.dtype).triu(1), upper=True), [(3, 3)], F64, message=True),
+    OpCase("error_linalg_cholesky_batched", lambda t, x: t.linalg.cholesky(t.stack([_spd(t, x), -_spd(t, x)])), [(2, 2)], F64, message=True),
+    OpCase("error_linalg_cholesky_nan", lambda t, x: t.linalg.cholesky(x * float("nan")), [(2, 2)], message=True),
+    OpCase("linalg_cholesky_ex", lambda t, x: t.linalg.cholesky_ex(_spd(t, x)), [(3, 3)], F64),
+    OpCase("linalg_cholesky_ex_info", lambda t, x: t.linalg.cholesky_ex(t.block_diag(_spd(t, x), -t.eye(2, dtype=x.dtype)), upper=True).info, [(3, 3)], F64),
+    OpCase("error_linalg_cholesky_ex_check_errors", lambda t, x: t.linalg.cholesky_ex(t.stack([_spd(t, x), -_spd(t, x)]), check_errors=True), [(2, 2)], F64, message=True),
     OpCase("cholesky_solve", lambda t, b, x: t.cholesky_solve(b, _lower(t, x)), [(3, 2), (3, 3)], F64),
     OpCase("cholesky_solve_upper", lambda t, b, x: b.cholesky_solve(_lower(t, x).mT, upper=True), [(2, 3, 2), (2, 3, 3)], F64),
     OpCase("cholesky_solve_full_factor", lambda t, b, x: t.cholesky_solve(b, x + 3 * t.eye(3, dtype=x.dtype)), [(3, 2), (3, 3)], F64),

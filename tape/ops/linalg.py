@@ -199,6 +199,40 @@ def _lapack_dispatch(op, args: tuple, static: tuple = ()):
     return dispatch(op, args, static)
 
 
+class _LinAlgError(RuntimeError):
+    """Raised for a singular or non-positive-definite input (``torch._C._LinAlgError``)."""
+
+
+def raise_for_info(info, message: str) -> None:
+    """torch's LinAlgError for the first batch element whose LAPACK ``info`` is nonzero;
+    ``message`` has ``{where}`` (the batch element) and ``{i}`` (the info) to fill in."""
+    for batch, i in enumerate(info.reshape(-1).tolist()):
+        if i:
+            where = f"(Batch element {batch}): " if info.dim() else ""
+            raise _LinAlgError(message.format(where=where, i=i))
+
+
+def check_factorization(out, info_op, args: tuple, static: tuple, message: str) -> None:
+    """Raise as torch does when LAPACK would have reported a failed factorization of
+    ``args[0]``. JAX reports none: the factor or inverse comes out non-finite instead. So a
+    finite result needs nothing more, and otherwise ``info_op`` finds LAPACK's ``info``.
+    Reading the result computes it now; inside a compiled program (a tracer) there is nothing
+    to read."""
+    array = out._storage.array
+    if isinstance(array, jax.core.Tracer) or bool(jnp.isfinite(array).all()):
+        return
+    info = _lapack_dispatch(info_op, args, static)
+    if info_op is _lu_info:
+        # A matrix holding NaN: torch's LU pivots past it and returns NaNs (its pivot choice
+        # among NaNs is not JAX's, which can end in a zero one).
+        nan = dispatch(_has_nan, (args[0],))
+        info = info.masked_fill(nan, 0)
+    raise_for_info(info, message)
+
+
+_has_nan = register("has_nan", lambda x: jnp.isnan(x).any((-2, -1)), None)
+
+
 slogdet_type = _return_type("slogdet", "sign logabsdet")
 linalg_slogdet_type = _return_type("linalg_slogdet", "sign logabsdet")
 qr_type = _return_type("qr", "Q R")
@@ -208,6 +242,7 @@ linalg_svd_type = _return_type("linalg_svd", "U S Vh")
 linalg_lstsq_type = _return_type("linalg_lstsq", "solution residuals rank singular_values")
 linalg_inv_ex_type = _return_type("linalg_inv_ex", "inverse info")
 linalg_solve_ex_type = _return_type("linalg_solve_ex", "result info")
+linalg_cholesky_ex_type = _return_type("linalg_cholesky_ex", "L info")
 linalg_lu_factor_type = _return_type("linalg_lu_factor", "LU pivots")
 linalg_lu_type = _return_type("linalg_lu", "P L U")
 linalg_eigh_type = _return_type("linalg_eigh", "eigenvalues eigenvectors")
@@ -465,7 +500,19 @@ def slogdet(input):
 def inverse(input):
     """The inverse of a (batch of) square matrix."""
     _check_square("linalg.inv", input)
-    return _lapack_dispatch(_inverse, (input,))
+    out = _lapack_dispatch(_inverse, (input,))
+    check_factorization(out, _lu_info, (input,), (), SINGULAR_INV.format(name="linalg.inv"))
+    return out
+
+
+SINGULAR_INV = (
+    "{name}: {{where}}The diagonal element {{i}} is zero, the inversion could not be completed "
+    "because the input matrix is singular."
+)
+NOT_POSITIVE_DEFINITE = (
+    "{name}: {{where}}The factorization could not be completed because the input is not "
+    "positive-definite (the leading minor of order {{i}} is not positive-definite)."
+)
 
 
 def matrix_power(input, n: int):
@@ -543,10 +590,44 @@ _linalg_cholesky = register(
 )
 
 
+def _cholesky_info_fwd(x, upper):
+    """LAPACK's potrf ``info``: the order of the first leading minor that is not
+    positive-definite, 0 if none. JAX's cholesky fills a failed factor with NaNs instead, so
+    this runs the unblocked factorization itself, a column at a time."""
+    if upper:
+        x = x.mT  # the upper triangle, read as the lower one of the transpose
+    n = x.shape[-1]
+    rows = jnp.arange(n)
+
+    def column(j, carry):
+        lower, info = carry
+        done = jnp.where(rows < j, lower[..., j, :], 0)  # row j of the factor so far
+        pivot = x[..., j, j] - jnp.sum(done * done, -1)
+        info = jnp.where((info == 0) & ~(pivot > 0), j + 1, info)
+        root = jnp.sqrt(jnp.where(pivot > 0, pivot, 1))
+        below = (x[..., :, j] - jnp.sum(lower * done[..., None, :], -1)) / root[..., None]
+        col = jnp.where(rows > j, below, jnp.where(rows == j, root[..., None], 0))
+        return lower.at[..., :, j].set(col), info
+
+    start = (jnp.zeros_like(x), jnp.zeros(x.shape[:-2], jnp.int32))
+    return jax.lax.fori_loop(0, n, column, start)[1]
+
+
+_cholesky_info = register("cholesky_info", _cholesky_info_fwd, None)
+
+
+def _checked_cholesky(name: str, op, input, upper: bool):
+    static = (("upper", bool(upper)),)
+    out = _lapack_dispatch(op, (input,), static)
+    message = NOT_POSITIVE_DEFINITE.format(name=name)
+    check_factorization(out, _cholesky_info, (input,), static, message)
+    return out
+
+
 def cholesky(input, upper: bool = False):
     """The Cholesky factor of a symmetric positive-definite matrix (lower, or upper)."""
     _check_square("cholesky", input)
-    return _lapack_dispatch(_cholesky, (input,), (("upper", bool(upper)),))
+    return _checked_cholesky("cholesky", _cholesky, input, upper)
 
 
 def _gram(factor, upper):
