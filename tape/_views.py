@@ -347,6 +347,15 @@ def become(t, out):
     t._storage = out._storage
     if out._grad_fn is not None:
         t._grad_fn, t._output_nr, t._requires_grad = out._grad_fn, out._output_nr, True
+    # The other views of the base share its version counter, and torch regenerates their
+    # history (AsStridedBackward0) once it has moved on, as after a write.
+    others = {
+        k: ref
+        for k, ref in (getattr(base, "_views", None) or {}).items()
+        if ref() is not None and ref() is not t and ref() is not out
+    }
+    if others:
+        refresh(base, others)
     return t
 
 
@@ -384,11 +393,12 @@ def refresh(storage, reg: dict) -> None:
             out = dispatch(_as_strided, (base,), (("chain", info.chain),))
         finally:
             state.enabled = prev
-        version = base._storage.version
+        # The view keeps its storage object, now holding the new value: what shares it (a
+        # ``.data`` alias, a value saved for backward) sees the write and the version, as the
+        # memory torch's views share would show them.
         old, new = w._storage, out._storage
-        old.version = version
-        new.version = version
-        w._storage = new
+        old._array, old.meta, old.thunk, old.index = new._array, new.meta, new.thunk, new.index
+        old.version = base._storage.version
         if track and out._grad_fn is not None:
             w._grad_fn = out._grad_fn
             w._output_nr = 0

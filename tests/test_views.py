@@ -349,6 +349,21 @@ def test_versions_shared():
     assert run(tape) == run(torch)
 
 
+def test_data_of_a_view_sees_later_writes():
+    """``.data`` shares a view's memory: writes through the base or a sibling show in it."""
+
+    def run(lib):
+        b = _plain(lib)
+        v = b[0]
+        d, e = v.data, v.detach()
+        b[0, 0] = 100
+        b[1:].add_(1)  # a sibling view's write
+        b.mul_(2)
+        return d.tolist(), e.tolist(), v.tolist(), d._version, v._version
+
+    assert run(tape) == run(torch)
+
+
 # In-place view ops change a tensor's own sizes: name -> fn(t, v), applied to a (3, 1, 4) v.
 # fmt: off
 IN_PLACE_VIEWS = {
@@ -396,6 +411,24 @@ def test_in_place_view_op_geometry(op):
         v = TARGETS["view"](b)
         IN_PLACE_VIEWS[op](lib, v)
         return v.stride(), v.storage_offset(), v.is_contiguous(), v._base is b, b._version
+
+    assert run(tape) == run(torch)
+
+
+@pytest.mark.parametrize("op", IN_PLACE_VIEWS)
+def test_in_place_view_op_moves_the_shared_version(op):
+    """The op moves the version counter its view shares with the base and the base's other
+    views; a sibling saved for backward then fails it, named as torch names it (its history
+    regenerated as AsStridedBackward0)."""
+
+    def run(lib):
+        b = _plain(lib).requires_grad_() * 1
+        sibling = b[0]
+        saved = sibling * sibling
+        v = TARGETS["view"](b)
+        IN_PLACE_VIEWS[op](lib, v)
+        versions = (b._version, sibling._version, v._version, sibling.grad_fn.name())
+        return versions, _error(lambda: saved.sum().backward())
 
     assert run(tape) == run(torch)
 
