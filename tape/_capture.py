@@ -108,7 +108,7 @@ class Capture:
         self.reads: dict = {}  # id -> external storage read (outside the known inputs)
         self.writes: dict = {}  # id -> (storage, array and version before the first write)
         self.grads: dict = {}  # id -> [tensor, .grad before]
-        self.grad_reads: dict = {}  # id -> (tensor, .grad was None)
+        self.grad_reads: dict = {}  # id -> (tensor, its .grad when first read, or None)
         self.getters: list = []  # dynamic() getters, in call order
         self.backward_calls = 0
         self.known: set = set()  # ids of storages that are inputs of the traced program
@@ -133,13 +133,13 @@ class Capture:
     def grad_read(self, tensor, value):
         key = id(tensor)
         if key not in self.fresh and key not in self.grads:
-            self.grad_reads.setdefault(key, (tensor, value is None))
+            self.grad_reads.setdefault(key, (tensor, value))
         return value
 
     def grad_write(self, tensor) -> None:
         key = id(tensor)
         if key not in self.fresh and key not in self.grads:
-            self.grad_reads.setdefault(key, (tensor, _GRAD.__get__(tensor) is None))
+            self.grad_reads.setdefault(key, (tensor, _GRAD.__get__(tensor)))
             self.grads[key] = [tensor, _GRAD.__get__(tensor)]
 
     def scalar(self, getter: Callable):

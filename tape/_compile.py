@@ -176,6 +176,7 @@ class _Entry:
         self.writes = plan["writes"]  # (target storage, output index, version bump)
         self.grads = plan["grads"]  # (target tensor, ("none", _) | ("new", k) | ("obj", g))
         self.guards = plan["guards"]  # (target tensor, .grad was None)
+        self.grad_links = plan["grad_links"]  # (target tensor, its .grad's storage as traced)
         self.modes = plan["modes"]  # (module called, its .training then)
         self.out_tree = plan["out_tree"]
         self.out_spec = plan["out_spec"]
@@ -192,6 +193,27 @@ class _Entry:
             t = leaves[self.arg_pos[x]] if kind == "arg" else x
             if (_GRAD.__get__(t) is None) != was_none:
                 return False
+        return self._relink(leaves)
+
+    def _relink(self, leaves: list) -> bool:
+        """Point the program at the ``.grad`` tensors there are now: it reads and writes the
+        storages it was traced with, which a ``.grad`` replaced since (set to None by
+        ``zero_grad()`` and made again by a backward) no longer holds."""
+        for n, ((kind, x), traced) in enumerate(self.grad_links):
+            t = leaves[self.arg_pos[x]] if kind == "arg" else x
+            now = _GRAD.__get__(t)._storage
+            if now is traced:
+                continue
+            if type(now) is not Storage or now.meta.shape != traced.meta.shape:
+                return False
+            if now.meta.dtype != traced.meta.dtype:
+                return False
+            self.sources = [now if s is traced else s for s in self.sources]
+            self.writes = [
+                (("obj", now) if target == ("obj", traced) else target, k, bump)
+                for target, k, bump in self.writes
+            ]
+            self.grad_links[n] = ((kind, x), now)
         return True
 
     def outputs(self, args: list) -> list:
@@ -397,7 +419,12 @@ def _program(
                 else:
                     grads.append((target(t), ("obj", now)))
             plan["grads"] = grads
-            plan["guards"] = [(target(t), was_none) for t, was_none in cap.grad_reads.values()]
+            plan["guards"] = [(target(t), g is None) for t, g in cap.grad_reads.values()]
+            # Each .grad read by way of its tensor: a later call finds it there again, since
+            # zero_grad() or an assignment may have put another tensor in its place.
+            plan["grad_links"] = [
+                (target(t), g._storage) for t, g in cap.grad_reads.values() if g is not None
+            ]
             plan["modes"] = list(cap.modes.values())
             plan["getters"] = list(cap.getters)
             # A storage handed over for donation that this trace did not write would be lost.

@@ -278,6 +278,38 @@ def test_changing_a_tensor_made_inside_is_captured():
     assert run(tape) == (losses, grad, True)
 
 
+# Between calls of a compiled forward and backward: what replaces a parameter's .grad.
+_GRAD_RESETS = {
+    "zero_grad": lambda lib, w, opt, i: i % 3 == 2 and (opt.step(), opt.zero_grad()),
+    "assign": lambda lib, w, opt, i: i == 3 and setattr(w, "grad", lib.zeros(3)),
+    "none": lambda lib, w, opt, i: i % 2 and setattr(w, "grad", None),
+}
+
+
+@pytest.mark.parametrize("reset", _GRAD_RESETS)
+def test_gradient_accumulation_follows_the_grad_there_is_now(reset):
+    """A program traced with one .grad tensor accumulates into whichever tensor the parameter
+    holds later (zero_grad() sets None, the next backward makes a new one)."""
+    import torch
+
+    def run(lib):
+        w = lib.nn.Parameter(lib.ones(3))
+        opt = lib.optim.SGD([w], lr=0.1)
+
+        def fwd_bwd(x):
+            (w * x).sum().backward()
+
+        step = tape.compile(fwd_bwd) if lib is tape else fwd_bwd
+        seen = []
+        for i in range(9):
+            step(lib.arange(3.0) + i)
+            seen.append(None if w.grad is None else w.grad.tolist())
+            _GRAD_RESETS[reset](lib, w, opt, i)
+        return seen, w.tolist()
+
+    assert run(tape) == run(torch)
+
+
 def test_random_numbers_fall_back():
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
 
