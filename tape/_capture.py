@@ -11,6 +11,7 @@ The hooks replace class attributes only while installed, so the eager hot path p
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import jax
@@ -49,6 +50,46 @@ def check_tensor_change(t, change: str) -> None:
     cap = _active
     if cap is not None and cap.tracing and id(t) not in cap.fresh:
         raise Unsupported(f"it {change} a tensor from outside the function")
+
+
+def baked(getter: Callable, value) -> None:
+    """Note that what is being captured holds on ``getter()`` being ``value`` (an optimizer's
+    flags, which choose its update): a compiled program checks it before each call."""
+    cap = _active
+    if cap is not None:
+        cap.baked.append((getter, value))
+
+
+def mode_change(module) -> None:
+    """Called before ``module.train(mode)``: notes the mode it had before the function ran."""
+    cap = _active
+    if cap is not None:
+        cap.modes_before.setdefault(id(module), (module, module.training))
+
+
+_optimizers: weakref.WeakSet = weakref.WeakSet()
+
+
+def track_optimizer(optimizer) -> None:
+    _optimizers.add(optimizer)
+
+
+def hyperparameters() -> list:
+    """Every live optimizer's group options (not its parameters): a function that changes them
+    itself cannot be replayed by a program, which only reads them."""
+    out = []
+    for opt in list(_optimizers):
+        for group in opt.param_groups:
+            for k, v in group.items():
+                if k not in ("params", "param_names"):
+                    out.append((id(opt), id(group), k, v if _plain(v) else id(v)))
+    return out
+
+
+def _plain(v) -> bool:
+    return isinstance(v, int | float | str | type(None)) or (
+        isinstance(v, tuple) and all(map(_plain, v))
+    )
 
 
 def dynamic(getter: Callable):
@@ -114,6 +155,8 @@ class Capture:
         self.known: set = set()  # ids of storages that are inputs of the traced program
         self.leaves: dict = {}  # id(storage) -> leaf tensor requiring grad that an op used
         self.modes: dict = {}  # id(module) -> (module, its .training when first called)
+        self.baked: list = []  # (getter, value) that the captured code took as constant
+        self.modes_before: dict = {}  # id(module) -> (module, .training before it set it)
 
     # --- what the hooks record ------------------------------------------------------------
     def read(self, storage, value):

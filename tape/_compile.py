@@ -117,6 +117,8 @@ class CompiledFunction:
         found = self._sources.get(key)
         if found is None:
             return self._discover(key, leaves, args, kwargs)
+        if isinstance(found, str):  # the eager first call did what a program cannot replay
+            return self._give_up(found, args, kwargs)
         try:
             entry, outs = _trace(self._fn, leaves, treedef, *found)
         except Unsupported as e:
@@ -132,11 +134,22 @@ class CompiledFunction:
     def _discover(self, key, leaves, args, kwargs):
         """The eager first call, noting the state that the function reads."""
         mine = {id(x._storage) for x in leaves if isinstance(x, Tensor)}
+        hyper = _capture.hyperparameters()
         with _capture.Capture() as cap:
             result = self._fn(*args, **kwargs)
-        sources = [s for k, s in cap.reads.items() if k not in mine]
-        written = {k for k in cap.writes if k not in mine}
-        self._sources[key] = (sources, list(cap.getters), written)
+        # Python state that a program would not change again: found now, on the eager call,
+        # so that no trace runs (and repeats) the change before the function falls back.
+        if _capture.hyperparameters() != hyper:
+            self._sources[key] = (
+                "it changes an optimizer's options (a scheduler's step(), "
+                "param_groups[i][...] = ...)"
+            )
+        elif any(m.training != t for m, t in {**cap.modes, **cap.modes_before}.values()):
+            self._sources[key] = "it switches a module between train and eval mode"
+        else:
+            sources = [s for k, s in cap.reads.items() if k not in mine]
+            written = {k for k in cap.writes if k not in mine}
+            self._sources[key] = (sources, list(cap.getters), written)
         return result
 
     def _give_up(self, cause: str, args, kwargs):
@@ -177,6 +190,7 @@ class _Entry:
         self.grads = plan["grads"]  # (target tensor, ("none", _) | ("new", k) | ("obj", g))
         self.guards = plan["guards"]  # (target tensor, .grad was None)
         self.grad_links = plan["grad_links"]  # (target tensor, its .grad's storage as traced)
+        self.baked = plan["baked"]  # (getter, value) the trace took as constant
         self.modes = plan["modes"]  # (module called, its .training then)
         self.out_tree = plan["out_tree"]
         self.out_spec = plan["out_spec"]
@@ -188,6 +202,9 @@ class _Entry:
             return False
         for module, training in self.modes:
             if module.training != training:
+                return False
+        for getter, value in self.baked:
+            if getter() != value:
                 return False
         for (kind, x), was_none in self.guards:
             t = leaves[self.arg_pos[x]] if kind == "arg" else x
@@ -427,6 +444,7 @@ def _program(
             ]
             plan["modes"] = list(cap.modes.values())
             plan["getters"] = list(cap.getters)
+            plan["baked"] = list(cap.baked)
             # A storage handed over for donation that this trace did not write would be lost.
             unwritten = {id(s) for s in sources[n_kept:]} - set(cap.writes)
             if cap.reads or len(cap.getters) != len(scalars) or unwritten:

@@ -310,6 +310,86 @@ def test_gradient_accumulation_follows_the_grad_there_is_now(reset):
     assert run(tape) == run(torch)
 
 
+# Python state a step changes itself, which a program would not change again: name ->
+# (change made inside the step, cause named in the warning).
+_PYTHON_CHANGES = {
+    "scheduler": (lambda lib, opt, sched, m: sched.step(), "optimizer's options"),
+    "lr": (
+        lambda lib, opt, sched, m: opt.param_groups[0].update(lr=opt.param_groups[0]["lr"] / 2),
+        "optimizer's options",
+    ),  # noqa: E501
+    "mode": (lambda lib, opt, sched, m: m.train(not m.training), "train and eval mode"),
+}
+
+
+@pytest.mark.parametrize("change", _PYTHON_CHANGES)
+def test_a_step_that_changes_python_state_runs_eagerly(change):
+    """Found on the eager first call, so that no trace repeats the change: the step then runs
+    eagerly, with one warning, and leaves what torch leaves."""
+    import torch
+
+    fn, cause = _PYTHON_CHANGES[change]
+
+    def run(lib):
+        lib.manual_seed(0)
+        m = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2))
+        opt = lib.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+        sched = lib.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+        x = lib.tensor([[1.0, 2.0], [3.0, 5.0]])
+
+        def step(x):
+            opt.zero_grad()
+            m(x).square().sum().backward()
+            opt.step()
+            fn(lib, opt, sched, m)
+
+        run_step = tape.compile(step) if lib is tape else step
+
+        def call():
+            run_step(x)
+            state = [v.tolist() for v in m.state_dict().values()]
+            return state, opt.param_groups[0]["lr"], m.training
+
+        if lib is tape:
+            return _warns_once(call, cause)
+        return [call() for _ in range(4)]
+
+    got, want = run(tape), run(torch)
+    assert [g[1:] for g in got] == [w[1:] for w in want]
+    for g, w in zip(got, want, strict=True):
+        flat = [np.concatenate([np.ravel(v) for v in r[0]]) for r in (g, w)]
+        np.testing.assert_allclose(*flat, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("option", [("nesterov", True), ("maximize", True), ("momentum", 0.0)])
+def test_optimizer_flags_changed_between_calls_trace_again(option):
+    """Flags that choose the update (nesterov, maximize, momentum on or off) are checked
+    before each call: a program traced with others is not run."""
+    import torch
+
+    key, value = option
+
+    def run(lib):
+        w = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([w], lr=0.1, momentum=0.9)
+
+        def step(x):
+            opt.zero_grad()
+            (w * w * x).sum().backward()
+            opt.step()
+
+        run_step = tape.compile(step) if lib is tape else step
+        seen = []
+        for i in range(6):
+            if i == 3:
+                opt.param_groups[0][key] = value
+            run_step(lib.ones(2))
+            seen.append(w.tolist() + opt.state[w]["momentum_buffer"].tolist())
+        return seen
+
+    np.testing.assert_allclose(run(tape), run(torch), rtol=1e-5)
+
+
 def test_random_numbers_fall_back():
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
 

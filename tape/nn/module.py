@@ -380,6 +380,7 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
+        _capture.mode_change(self)
         self.training = mode
         for module in self.children():
             module.train(mode)

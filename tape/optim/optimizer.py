@@ -190,6 +190,7 @@ class Optimizer:
             )
         self.state: defaultdict[Tensor, Any] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
+        _capture.track_optimizer(self)
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -313,6 +314,7 @@ class Optimizer:
             if not params:
                 continue
             static = self._static(group)
+            _capture.baked(functools.partial(self._static, group), static)
             hyper = _capture.dynamic(functools.partial(self._hyper, group))
             states: dict[str, list] = {}
             fresh: list[dict] = []
