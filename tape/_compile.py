@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from tape import _capture, _device, _dispatch, _donate, _views
 from tape._capture import Unsupported, raw_array, set_raw_array
 from tape.autograd import grad_mode
+from tape.autograd.graph import node_class
 from tape.tensor import Storage, Tensor
 
 _GRAD = _capture._GRAD
@@ -273,6 +274,8 @@ class _Entry:
         for kind, x in self.out_spec:
             if kind == "out":
                 result.append(_as_tensor(outs[x]))
+            elif kind == "spent":
+                result.append(_spent(outs[x]))
             elif kind == "arg":
                 result.append(args[x])
             else:
@@ -282,6 +285,16 @@ class _Entry:
 
 def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor._wrap(x)
+
+
+def _spent(array) -> Tensor:
+    """A result whose graph a backward inside the program has used up (a step's returned
+    loss): it requires grad, and a second backward raises torch's error, as the loss of a
+    ``torch.compile``'d step does."""
+    node = node_class("CompiledFunctionBackward")()
+    node.form, node.inputs, node.edges, node.out_meta = None, (), (), ((),)
+    node._freed = True
+    return Tensor._wrap(array, node, 0, True)
 
 
 class _GraphEntry(_Entry):
@@ -414,7 +427,8 @@ def _program(
                 elif id(x) in cap.fresh:
                     if x._requires_grad and not cap.backward_calls:
                         raise _NeedsGraph(cap.leaves)
-                    spec.append(("out", output(x._storage.array)))
+                    kind = "spent" if x._requires_grad else "out"
+                    spec.append((kind, output(x._storage.array)))
                 else:
                     spec.append(target(x))
             plan["out_spec"] = spec

@@ -390,6 +390,34 @@ def test_optimizer_flags_changed_between_calls_trace_again(option):
     np.testing.assert_allclose(run(tape), run(torch), rtol=1e-5)
 
 
+def test_a_loss_returned_after_backward_still_requires_grad():
+    """The returned loss keeps requires_grad and a node; a second backward through it raises
+    torch's error (the graph was used up inside the step)."""
+    import torch
+
+    def run(lib):
+        w = lib.ones(3, requires_grad=True)
+
+        def step(x):
+            loss = (w * x).sum()
+            loss.backward()
+            return loss
+
+        run_step = tape.compile(step) if lib is tape else step
+        seen = []
+        for i in range(4):
+            loss = run_step(lib.ones(3) * i)
+            error = None
+            try:
+                loss.backward()
+            except RuntimeError as e:
+                error = str(e)
+            seen.append((loss.item(), loss.requires_grad, loss.is_leaf, error, w.grad.tolist()))
+        return seen
+
+    assert run(tape) == run(torch)
+
+
 def test_random_numbers_fall_back():
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
 
