@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from tape import _device, _dispatch, _dtype, _lazy, _tensor_str
-from tape.autograd import grad_mode
+from tape.autograd import grad_mode, graph
 
 
 class Storage:
@@ -85,6 +85,7 @@ class _AliasStorage(Storage):
 
     @array.setter
     def array(self, value) -> None:
+        graph.note_unseen_write()
         self.base.array = value
 
     @property
@@ -103,6 +104,7 @@ class _AliasStorage(Storage):
         return self.base.pending()
 
     def set_pending(self, thunk, index: int, meta) -> None:
+        graph.note_unseen_write()
         self.base.set_pending(thunk, index, meta)
 
     @property
@@ -343,6 +345,7 @@ class Tensor:
 
         _capture.check_tensor_change(self, "assigns .data of")
         _capture.changed()  # compiled steps read this tensor's old storage
+        graph.note_unseen_write()
         self._storage = _AliasStorage(other._storage)
 
     @property

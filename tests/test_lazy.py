@@ -214,6 +214,29 @@ def test_parameters_replaced_through_data_keep_the_compiled_backward():
         assert m.weight.grad.tolist() == [[12.0] * 3] * 2
 
 
+@pytest.mark.parametrize("write", ["data_mul_", "data_assign"])
+def test_a_data_write_between_forward_and_backward(write):
+    """The forward ran on the value before the write (as torch's did), the backward reads the
+    value after it (torch's saved tensor shares the memory): a repeated graph must not be
+    recomputed as one program from the new value."""
+
+    def run(lib):
+        w = lib.tensor([0.5, -1.0], requires_grad=True)
+        seen = []
+        for _ in range(5):
+            x = lib.tensor([1.0, 2.0], requires_grad=True)
+            loss = (x * w).exp().sum()
+            if write == "data_mul_":
+                w.data.mul_(2)
+            else:
+                w.data = w.data * 2
+            loss.backward()
+            seen.append([loss.item(), *x.grad.tolist(), *w.grad.tolist()])
+        return seen
+
+    np.testing.assert_allclose(run(tape), run(torch), rtol=1e-6)
+
+
 def test_in_place_buffer_update_stays_pending_and_chains_nothing():
     """A running-stat style buffer written each step with a pending value stays correct, and
     its pending work does not grow from step to step."""

@@ -14,6 +14,7 @@ from sys import getrefcount
 import jax.numpy as jnp
 
 from tape import _lazy
+from tape.autograd import graph
 from tape.autograd.graph import AccumulateGrad
 
 _ARG = "<array>"  # marks where a node input is an array argument rather than a constant
@@ -113,7 +114,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
             if keep:
                 leaves.append(node.variable)
             continue
-        if _hooked(node):
+        if _hooked(node) or node._seq < graph.last_unseen_write:
             return None
         if not _count_saved(node, saved):
             node.check_saved()  # raises torch's error: freed, or modified in place
@@ -280,6 +281,8 @@ def _replay(t: _Template, roots, retain_graph: bool, outputs) -> list | None:
             continue
         form, sources, wires = entry
         if node is None or node.form is not form or node._seq >= last_seq:
+            return None
+        if node._seq < graph.last_unseen_write:
             return None
         last_seq = node._seq
         if _hooked(node):

@@ -12,6 +12,16 @@ import weakref
 
 _sequence = itertools.count()
 
+# The sequence number at the last change of a value that autograd does not see (a write
+# through ``.data``): a graph recorded before it is not recomputed as one program, whose
+# forward would read the new value where torch's ran on the old one.
+last_unseen_write = -1
+
+
+def note_unseen_write() -> None:
+    global last_unseen_write
+    last_unseen_write = next(_sequence)
+
 SAVED_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
