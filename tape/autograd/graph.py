@@ -22,6 +22,7 @@ def note_unseen_write() -> None:
     global last_unseen_write
     last_unseen_write = next(_sequence)
 
+
 SAVED_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
