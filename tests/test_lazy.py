@@ -237,6 +237,24 @@ def test_a_data_write_between_forward_and_backward(write):
     np.testing.assert_allclose(run(tape), run(torch), rtol=1e-6)
 
 
+def test_gradients_accumulate_through_a_grad_that_is_a_view():
+    """A flat gradient buffer: each parameter's .grad is a view of it, and every backward's
+    accumulation shows in the buffer, as in torch."""
+
+    def run(lib):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        v = lib.tensor([[3.0], [4.0]], requires_grad=True)
+        flat = lib.zeros(4)
+        w.grad, v.grad = flat[:2], flat[2:].view(2, 1)
+        seen = []
+        for i in range(4):
+            (w * w * v.T).sum().backward()
+            seen.append(flat.tolist() + [flat._version, w.grad._version])
+        return seen
+
+    assert run(tape) == run(torch)
+
+
 def test_in_place_buffer_update_stays_pending_and_chains_nothing():
     """A running-stat style buffer written each step with a pending value stays correct, and
     its pending work does not grow from step to step."""

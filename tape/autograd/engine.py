@@ -270,6 +270,9 @@ def _accumulate(t, g, create_graph: bool) -> None:
         return
     if t._grad is None:
         t._grad = Tensor._wrap(g)
+    elif t._grad._view is not None:  # a view (of a flat gradient buffer): write through it
+        with grad_mode.no_grad():
+            t._grad.add_(Tensor._wrap(g))
     else:
         storage = t._grad._storage
         storage.array = _add(storage.array, g)
