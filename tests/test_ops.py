@@ -1182,17 +1182,24 @@ def test_op_matches_torch(case: OpCase) -> None:
             _compare_tensor(e.grad, a.grad, case, f"input {i} grad")
 
 
-def test_index_bounds_do_not_compute_a_pending_index():
-    """Index bounds are checked where the values are on the host already; a deferred index is
-    not computed just for the check (that would split the deferred program in two)."""
-    x = tape.arange(6.0)
-    for _ in range(3):  # from the second round on, both ops are deferred
-        idx = tape.tensor([0, 4]) + 1
-        pending = idx._storage.pending() is not None
-        y = x[idx]
-        assert (idx._storage.pending() is not None) == pending
-        assert y.tolist() == [1.0, 5.0]
-    assert pending
+def test_a_computed_index_out_of_range_raises_every_time():
+    """An index computed by ops (still pending when it is used) is checked like any other: JAX
+    would clamp it silently."""
+
+    def run(lib):
+        seen = []
+        for _ in range(3):  # from the second round on, the index is deferred
+            w = lib.ones(3, 2, requires_grad=True)
+            idx = lib.tensor([0, 1]) * 2 + 1
+            for f in (lambda: w[idx], lambda: w.index_select(0, idx)):
+                try:
+                    f().sum().backward()
+                    seen.append(w.grad.tolist())
+                except IndexError as e:
+                    seen.append(str(e))
+        return seen
+
+    assert run(tape) == run(torch)
 
 
 def test_meshgrid_warns_without_indexing():

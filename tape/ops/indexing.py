@@ -148,13 +148,11 @@ def _check_mask(mask_shape, shape, dim) -> None:
 
 
 def _host_values(index):
-    """An index tensor's values as a host array, or None where reading them is not cheap: a
-    pending value (computing it would split a deferred program), one traced by tape.compile,
-    or one on a GPU (a device-to-host copy). JAX then clamps or drops what is out of range."""
-    storage = index._storage
-    if storage.pending() is not None:
-        return None
-    array = storage.array
+    """An index tensor's values as a host array, or None where they cannot be read: one
+    traced by tape.compile, or one on a GPU (a device-to-host copy, and torch's CUDA kernels
+    do not check either). JAX then clamps or drops what is out of range. A pending index is
+    computed here: the check is worth splitting a deferred program, since JAX would clamp."""
+    array = index._storage.array
     if isinstance(array, np.ndarray):
         return array
     if isinstance(array, jax.core.Tracer) or _device.device_of(array) != _device.CPU:
