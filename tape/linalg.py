@@ -119,7 +119,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with ``A @ X == B`` (``X @ A == B`` when not ``left``); B may be a (batch of)
     vector."""
     out = _solve(A, B, left)
-    _ops.check_factorization(out, _ops._lu_info, (A,), (), _SINGULAR_SOLVE.format(name="solve"))
+    _ops._check_factorization(out, _ops._lu_info, (A,), (), _SINGULAR_SOLVE.format(name="solve"))
     return out
 
 
@@ -145,7 +145,7 @@ def inv_ex(A: Tensor, *, check_errors: bool = False):
     inverse = _ops._lapack_dispatch(_ops._inverse, (A,))
     info = _ops._lapack_dispatch(_ops._lu_info, (A,))
     if check_errors:
-        _ops.raise_for_info(info, _ops.SINGULAR_INV.format(name="linalg.inv_ex"))
+        _ops._raise_for_info(info, _ops._SINGULAR_INV.format(name="linalg.inv_ex"))
     return _ops.linalg_inv_ex_type(inverse, info)
 
 
@@ -154,7 +154,7 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
     result = _solve(A, B, left)
     info = _ops._lapack_dispatch(_ops._lu_info, (A,))
     if check_errors:
-        _ops.raise_for_info(info, _SINGULAR_SOLVE.format(name="solve_ex"))
+        _ops._raise_for_info(info, _SINGULAR_SOLVE.format(name="solve_ex"))
     return _ops.linalg_solve_ex_type(result, info)
 
 
@@ -219,7 +219,7 @@ def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False):
     factor = _ops._lapack_dispatch(_ops._linalg_cholesky, (A,), static)
     info = _ops._lapack_dispatch(_ops._cholesky_info, (A,), static)
     if check_errors:
-        _ops.raise_for_info(info, _ops.NOT_POSITIVE_DEFINITE.format(name="linalg.cholesky_ex"))
+        _ops._raise_for_info(info, _ops._NOT_POSITIVE_DEFINITE.format(name="linalg.cholesky_ex"))
     return _ops.linalg_cholesky_ex_type(factor, info)
 
 

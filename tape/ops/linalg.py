@@ -203,7 +203,7 @@ class _LinAlgError(RuntimeError):
     """Raised for a singular or non-positive-definite input (``torch._C._LinAlgError``)."""
 
 
-def raise_for_info(info, message: str) -> None:
+def _raise_for_info(info, message: str) -> None:
     """torch's LinAlgError for the first batch element whose LAPACK ``info`` is nonzero;
     ``message`` has ``{where}`` (the batch element) and ``{i}`` (the info) to fill in."""
     for batch, i in enumerate(info.reshape(-1).tolist()):
@@ -212,7 +212,7 @@ def raise_for_info(info, message: str) -> None:
             raise _LinAlgError(message.format(where=where, i=i))
 
 
-def check_factorization(out, info_op, args: tuple, static: tuple, message: str) -> None:
+def _check_factorization(out, info_op, args: tuple, static: tuple, message: str) -> None:
     """Raise as torch does when LAPACK would have reported a failed factorization of
     ``args[0]``. JAX reports none: the factor or inverse comes out non-finite instead. So a
     finite result needs nothing more, and otherwise ``info_op`` finds LAPACK's ``info``.
@@ -227,7 +227,7 @@ def check_factorization(out, info_op, args: tuple, static: tuple, message: str) 
         # among NaNs is not JAX's, which can end in a zero one).
         nan = dispatch(_has_nan, (args[0],))
         info = info.masked_fill(nan, 0)
-    raise_for_info(info, message)
+    _raise_for_info(info, message)
 
 
 _has_nan = register("has_nan", lambda x: jnp.isnan(x).any((-2, -1)), None)
@@ -501,15 +501,15 @@ def inverse(input):
     """The inverse of a (batch of) square matrix."""
     _check_square("linalg.inv", input)
     out = _lapack_dispatch(_inverse, (input,))
-    check_factorization(out, _lu_info, (input,), (), SINGULAR_INV.format(name="linalg.inv"))
+    _check_factorization(out, _lu_info, (input,), (), _SINGULAR_INV.format(name="linalg.inv"))
     return out
 
 
-SINGULAR_INV = (
+_SINGULAR_INV = (
     "{name}: {{where}}The diagonal element {{i}} is zero, the inversion could not be completed "
     "because the input matrix is singular."
 )
-NOT_POSITIVE_DEFINITE = (
+_NOT_POSITIVE_DEFINITE = (
     "{name}: {{where}}The factorization could not be completed because the input is not "
     "positive-definite (the leading minor of order {{i}} is not positive-definite)."
 )
@@ -619,8 +619,8 @@ _cholesky_info = register("cholesky_info", _cholesky_info_fwd, None)
 def _checked_cholesky(name: str, op, input, upper: bool):
     static = (("upper", bool(upper)),)
     out = _lapack_dispatch(op, (input,), static)
-    message = NOT_POSITIVE_DEFINITE.format(name=name)
-    check_factorization(out, _cholesky_info, (input,), static, message)
+    message = _NOT_POSITIVE_DEFINITE.format(name=name)
+    _check_factorization(out, _cholesky_info, (input,), static, message)
     return out
 
 
