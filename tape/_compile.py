@@ -147,6 +147,13 @@ class CompiledFunction:
             )
         elif any(m.training != t for m, t in {**cap.modes, **cap.modes_before}.values()):
             self._sources[key] = "it switches a module between train and eval mode"
+        elif cap.backward_calls and any(
+            isinstance(x, Tensor) and x._grad_fn is not None for x in leaves
+        ):
+            self._sources[key] = (
+                "its backward reaches the graph of an argument (a tensor computed outside "
+                "that requires grad)"
+            )
         else:
             sources = [s for k, s in cap.reads.items() if k not in mine]
             written = {k for k in cap.writes if k not in mine}

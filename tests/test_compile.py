@@ -418,6 +418,32 @@ def test_a_loss_returned_after_backward_still_requires_grad():
     assert run(tape) == run(torch)
 
 
+def test_an_argument_computed_outside_that_requires_grad_runs_eagerly():
+    """The step's backward reaches the argument's own graph, which a program cannot hold: it
+    runs eagerly, with one warning, and gradients reach the argument's leaf as in torch."""
+    import torch
+
+    def run(lib):
+        w = lib.ones(3, requires_grad=True)
+
+        def step(x):
+            (w * x).sum().backward()
+
+        run_step = tape.compile(step) if lib is tape else step
+        calls = iter(range(1, 5))
+
+        def call():
+            a = lib.ones(3, requires_grad=True)
+            run_step(a * next(calls))
+            return w.grad.tolist(), a.grad.tolist()
+
+        if lib is tape:
+            return _warns_once(call, "graph of an argument")
+        return [call() for _ in range(4)]
+
+    assert run(tape) == run(torch)
+
+
 def test_random_numbers_fall_back():
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
 
