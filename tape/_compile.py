@@ -309,10 +309,22 @@ class _GraphEntry(_Entry):
     one tape op, ``CompiledFunctionBackward``, whose forward is the traced function and whose
     backward is its VJP. Leaves that require grad are its inputs, so gradients reach them."""
 
-    def __init__(self, op, arg_pos, sources, tensors: dict) -> None:
+    def __init__(self, op, arg_pos, sources, tensors: dict, grads: list) -> None:
         super().__init__(None, arg_pos, sources, None)
         self.op = op
         self.tensors = tensors  # id(storage) -> the leaf tensor that requires grad
+        self.differentiable = grads  # per result leaf: did the function's result require grad
+
+    def run(self, leaves: list, outs=None):
+        """As ``_Entry.run``; a result the function returned without grad (detached, or not
+        depending on a parameter) comes back detached from the op, as in torch."""
+        if outs is None:
+            outs = self.outputs([leaves[i] for i in self.arg_pos])
+        outs = list(outs)
+        for (kind, k), grad in zip(self.out_spec, self.differentiable, strict=True):
+            if kind == "out" and not grad:
+                outs[k] = outs[k].detach()
+        return super().run(leaves, outs)
 
     def outputs(self, args: list) -> list:
         inputs = list(args)
@@ -326,7 +338,9 @@ class _GraphEntry(_Entry):
         return list(outs) if type(outs) is tuple else [outs]
 
 
-def _graph_entry(fn: Callable, leaves: list, treedef, arg_pos, sources: list, tensors: dict):
+def _graph_entry(
+    fn: Callable, leaves: list, treedef, arg_pos, sources: list, tensors: dict, grads: list
+):
     plan: dict = {}
     n_args = len(arg_pos)
 
@@ -340,7 +354,7 @@ def _graph_entry(fn: Callable, leaves: list, treedef, arg_pos, sources: list, te
 
     name = getattr(fn, "__qualname__", type(fn).__name__)
     op = _dispatch.Op(f"compiled {name}", forward, "CompiledFunctionBackward", saves="none")
-    entry = _GraphEntry(op, arg_pos, sources, tensors)
+    entry = _GraphEntry(op, arg_pos, sources, tensors, grads)
     args = [leaves[i] for i in arg_pos]
     with _traced_on([t._storage.array for t in args] + [s.array for s in sources]):
         outs = entry.outputs(args)  # traces forward, which fills the plan
@@ -380,7 +394,7 @@ def _trace(fn: Callable, leaves: list, treedef, sources: list, getters: list, wr
                 raise Unsupported(
                     "it returns a tensor that requires grad and changes dynamic state"
                 ) from None
-            return _graph_entry(fn, leaves, treedef, arg_pos, sources, g.args[0])
+            return _graph_entry(fn, leaves, treedef, arg_pos, sources, *g.args)
         return _Entry(program, arg_pos, sources, plan, len(kept)), outs
     raise Unsupported("the state it reads keeps changing from one trace to the next")
 
@@ -433,7 +447,9 @@ def _program(
                     spec.append(("py", x))
                 elif id(x) in cap.fresh:
                     if x._requires_grad and not cap.backward_calls:
-                        raise _NeedsGraph(cap.leaves)
+                        # Which results are differentiable: the op's outputs all are.
+                        grads = [isinstance(y, Tensor) and y._requires_grad for y in out_leaves]
+                        raise _NeedsGraph(cap.leaves, grads)
                     kind = "spent" if x._requires_grad else "out"
                     spec.append((kind, output(x._storage.array)))
                 else:

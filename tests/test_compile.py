@@ -475,6 +475,28 @@ def test_compiled_module_is_one_differentiable_op():
     assert model[2].num_batches_tracked.item() == 4
 
 
+def test_compiled_forward_results_without_grad_come_back_detached():
+    """Backward called outside: results the function returns detached (or not depending on
+    anything that requires grad) do not require grad, as in torch."""
+    import torch
+
+    def run(lib):
+        w = lib.ones(3, requires_grad=True)
+
+        def fwd(x):
+            return w * x, (w * x).detach(), x + 1
+
+        run_fwd = tape.compile(fwd) if lib is tape else fwd
+        seen = []
+        for i in range(4):
+            a, b, c = run_fwd(lib.ones(3) * i)
+            (a.sum() * 2).backward()
+            seen.append([t.requires_grad for t in (a, b, c)] + [b.tolist(), w.grad.tolist()])
+        return seen
+
+    assert run(tape) == run(torch)
+
+
 def test_compiled_module_reads_as_the_module():
     model = _mlp()
     compiled = tape.compile(model)
