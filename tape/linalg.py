@@ -119,7 +119,8 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with ``A @ X == B`` (``X @ A == B`` when not ``left``); B may be a (batch of)
     vector."""
     out = _solve(A, B, left)
-    _ops._check_factorization(out, _ops._lu_info, (A,), (), _SINGULAR_SOLVE.format(name="solve"))
+    message = _SINGULAR_SOLVE.format(name="solve")
+    _ops._check_factorization(out, _ops._singular_info, (A,), (), message)
     return out
 
 
@@ -141,8 +142,7 @@ _SINGULAR_SOLVE = (
 
 def inv_ex(A: Tensor, *, check_errors: bool = False):
     """(inverse, info): ``info`` is LAPACK's, nonzero for a singular matrix."""
-    _ops._check_square("linalg.inv", A)
-    inverse = _ops._lapack_dispatch(_ops._inverse, (A,))
+    inverse = _ops._unchecked_inverse(A)
     info = _ops._lapack_dispatch(_ops._lu_info, (A,))
     if check_errors:
         _ops._raise_for_info(info, _ops._SINGULAR_INV.format(name="linalg.inv_ex"))

@@ -280,9 +280,11 @@ def _replay(t: _Template, roots, retain_graph: bool, outputs) -> list | None:
             leaves.append(node.variable)
             continue
         form, sources, wires = entry
-        if node is None or node.form is not form or node._seq >= last_seq:
-            return None
-        if node._seq < graph.last_unseen_write:
+        if (
+            node is None
+            or node.form is not form
+            or not graph.last_unseen_write < node._seq < last_seq
+        ):
             return None
         last_seq = node._seq
         if _hooked(node):

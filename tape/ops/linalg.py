@@ -221,16 +221,7 @@ def _check_factorization(out, info_op, args: tuple, static: tuple, message: str)
     array = out._storage.array
     if isinstance(array, jax.core.Tracer) or bool(jnp.isfinite(array).all()):
         return
-    info = _lapack_dispatch(info_op, args, static)
-    if info_op is _lu_info:
-        # A matrix holding NaN: torch's LU pivots past it and returns NaNs (its pivot choice
-        # among NaNs is not JAX's, which can end in a zero one).
-        nan = dispatch(_has_nan, (args[0],))
-        info = info.masked_fill(nan, 0)
-    _raise_for_info(info, message)
-
-
-_has_nan = register("has_nan", lambda x: jnp.isnan(x).any((-2, -1)), None)
+    _raise_for_info(_lapack_dispatch(info_op, args, static), message)
 
 
 slogdet_type = _return_type("slogdet", "sign logabsdet")
@@ -499,10 +490,16 @@ def slogdet(input):
 
 def inverse(input):
     """The inverse of a (batch of) square matrix."""
-    _check_square("linalg.inv", input)
-    out = _lapack_dispatch(_inverse, (input,))
-    _check_factorization(out, _lu_info, (input,), (), _SINGULAR_INV.format(name="linalg.inv"))
+    out = _unchecked_inverse(input)
+    message = _SINGULAR_INV.format(name="linalg.inv")
+    _check_factorization(out, _singular_info, (input,), (), message)
     return out
+
+
+def _unchecked_inverse(input):
+    """``inverse`` with no check of LAPACK's ``info`` (``linalg.inv_ex`` reads it itself)."""
+    _check_square("linalg.inv", input)
+    return _lapack_dispatch(_inverse, (input,))
 
 
 _SINGULAR_INV = (
@@ -817,6 +814,16 @@ def _lu_info_fwd(x):
 
 
 _lu_info = register("lu_info", _lu_info_fwd, None)
+
+
+def _singular_info_fwd(x):
+    """``_lu_info`` as ``inv`` and ``solve`` report it: a matrix holding NaN is not singular
+    (torch's LU pivots past the NaN and returns NaNs; JAX's pivot choice among NaNs can end in
+    a zero pivot)."""
+    return jnp.where(jnp.isnan(x).any((-2, -1)), 0, _lu_info_fwd(x))
+
+
+_singular_info = register("singular_info", _singular_info_fwd, None)
 
 
 def _lu_factor_fwd(x):
