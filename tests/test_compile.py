@@ -599,6 +599,33 @@ def test_written_state_reuses_its_buffers_unless_something_else_holds_them():
     assert not np.array_equal(w.detach().numpy(), expected)
 
 
+def test_same_shaped_weights_each_keep_their_own_buffer():
+    """Three 16x16 layers: each weight and momentum buffer is updated in its own buffer. (JAX
+    gives a donated buffer to the first free output of its shape, so outputs in another order
+    swapped buffers between the layers, and XLA copied to undo it.)"""
+    tape.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 16), nn.Linear(16, 16))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = tape.randn(4, 16)
+
+    @tape.compile
+    def step():
+        opt.zero_grad()
+        model(x).square().sum().backward()
+        opt.step()
+
+    def buffers() -> list:
+        params = list(model.parameters())
+        held = params + [opt.state[p]["momentum_buffer"] for p in params]
+        return [t._storage.array.unsafe_buffer_pointer() for t in held]
+
+    for _ in range(3):
+        step()
+    before = buffers()
+    step()
+    assert buffers() == before
+
+
 def test_evaluating_between_epochs_does_not_recapture():
     """model.eval() for evaluation, model.train() again: the step's program is still valid, as
     it guards on the train/eval mode of the modules it calls, and it matches eager training."""
