@@ -207,12 +207,16 @@ def _promote(kinds: tuple, mode: int):
 
 
 def _kinds(args: tuple):
-    """(thunk inputs, kinds): each Tensor becomes its array or pending ``(thunk, index)`` and
-    its interned Aval; scalars stay as they are, with their type as kind."""
+    """(thunk inputs, kinds, whether a tensor requires grad): each Tensor becomes its array or
+    pending ``(thunk, index)`` and its interned Aval; scalars stay as they are, with their type
+    as kind."""
     Tensor = _Tensor
     inputs, kinds = [], []
+    grad = False
     for a in args:
         if isinstance(a, Tensor):
+            if a._requires_grad:
+                grad = True
             s = a._storage
             if s.thunk is not None:
                 ref = s.pending()
@@ -226,7 +230,7 @@ def _kinds(args: tuple):
         else:
             inputs.append(a)
             kinds.append(type(a))
-    return inputs, tuple(kinds)
+    return inputs, tuple(kinds), grad
 
 
 def dispatch(op: Op, args: tuple, static: tuple = ()):
@@ -237,7 +241,7 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
     of Tensors for multi-output ops.
     """
     Tensor = _Tensor
-    inputs, kinds = _kinds(args)
+    inputs, kinds, grad = _kinds(args)
     key = (static, kinds)
     seen = op._avals.get(key) if LAZY else None
     if seen is not None:
@@ -275,10 +279,8 @@ def dispatch(op: Op, args: tuple, static: tuple = ()):
             form = _lazy.form(op, static, cast, None, 1)
             out = Storage(result)
         op._avals[key] = (form, meta)
-    if op._node is not None and grad_mode.state.enabled:
-        for a in args:
-            if isinstance(a, Tensor) and a._requires_grad:
-                return record(form, args, out, values)
+    if grad and op._node is not None and grad_mode.state.enabled:
+        return record(form, args, out, values)
     if type(out) is tuple:
         return tuple(Tensor._of(o) for o in out)
     return Tensor._of(out)
