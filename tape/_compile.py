@@ -491,10 +491,15 @@ def _program(
                     grads.append((target(t), ("obj", now)))
             plan["grads"] = grads
             plan["guards"] = [(target(t), g is None) for t, g in cap.grad_reads.values()]
-            # Each .grad read by way of its tensor: a later call finds it there again, since
-            # zero_grad() or an assignment may have put another tensor in its place.
+            # Each .grad read by way of its tensor whose values the program reads or writes: a
+            # later call finds it there again, since zero_grad() or an assignment may have put
+            # another tensor in its place. (zero_grad() itself only looks at .grad, which the
+            # guards cover.)
+            in_program = {id(s) for s in sources} | set(cap.writes)
             plan["grad_links"] = [
-                (target(t), g._storage) for t, g in cap.grad_reads.values() if g is not None
+                (target(t), g._storage)
+                for t, g in cap.grad_reads.values()
+                if g is not None and id(g._storage) in in_program
             ]
             plan["modes"] = list(cap.modes.values())
             plan["getters"] = list(cap.getters)
