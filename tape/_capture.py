@@ -76,13 +76,14 @@ def track_optimizer(optimizer) -> None:
 
 def hyperparameters() -> list:
     """Every live optimizer's group options (not its parameters): a function that changes them
-    itself cannot be replayed by a program, which only reads them."""
+    itself cannot be replayed by a program, which only reads them. The list holds each
+    optimizer, so that one the garbage collector frees in between does not read as a change."""
     out = []
     for opt in list(_optimizers):
         for group in opt.param_groups:
             for k, v in group.items():
                 if k not in ("params", "param_names"):
-                    out.append((id(opt), id(group), k, v if _plain(v) else id(v)))
+                    out.append((opt, id(group), k, v if _plain(v) else id(v)))
     return out
 
 

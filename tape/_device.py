@@ -94,6 +94,11 @@ def device_of(array) -> device:
     return device("cuda", _gpus().index(dev))
 
 
+def on_cpu(array) -> bool:
+    """Whether ``array`` lives on the CPU (as every array does where there is no GPU)."""
+    return not _gpus() or device_of(array).type == "cpu"
+
+
 def storage_device(storage) -> device:
     """Where a value lives, computed or not: a pending value is computed on the device of the
     arrays its thunks take (numpy inputs and uncommitted arrays go to the default, the CPU)."""

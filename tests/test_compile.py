@@ -30,13 +30,13 @@ def _state(model, opt) -> dict:
     return out
 
 
-def _assert_same(a: dict, b: dict) -> None:
+def _assert_same(a: dict, b: dict, tol: float = 1e-6) -> None:
     assert a.keys() == b.keys()
     for k in a:
         if a[k] is None or b[k] is None:
             assert a[k] is None and b[k] is None, k
         else:
-            np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-6, err_msg=k)
+            np.testing.assert_allclose(a[k], b[k], rtol=tol, atol=tol, err_msg=k)
 
 
 def _train(make_opt, compiled: bool, steps: int = 5, lr_schedule=None):
@@ -83,7 +83,11 @@ def test_whole_step_matches_eager(name):
     eager_losses, eager_state, _ = _train(OPTIMIZERS[name], compiled=False)
     losses, state, calls = _train(OPTIMIZERS[name], compiled=True)
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
-    _assert_same(state, eager_state)
+    # Two XLA programs, each rounding in its own way: the eager update runs on flattened
+    # arrays, the compiled one inside the step's program. RMSprop's division by sqrt(v) + eps
+    # magnifies that rounding: after five steps the two differ by 1.4e-6 in a momentum buffer,
+    # where torch's own float32 result is 3.3e-6 from the float64 one.
+    _assert_same(state, eager_state, tol=1e-5 if name == "rmsprop" else 1e-6)
     # The eager discovery run, and the trace, traced again when the first step created
     # the optimizer's state; later steps replay the program.
     assert calls <= 3

@@ -818,19 +818,21 @@ def test_copies_for_donation_keep_each_array_on_its_device():
 
 def test_step_updates_every_weight_and_momentum_buffer_in_its_own_buffer():
     """Donation covers the optimizer state too, the last parameter's included (a loop variable
-    left holding its momentum buffer once made every step copy it)."""
+    left holding its momentum buffer once made every step copy it), and a conv kernel, which the
+    update reads as one flat vector."""
     tape.manual_seed(0)
-    lin = tape.nn.Linear(4, 3)
-    opt = tape.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+    nn = tape.nn
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(12, 3))
+    opt = tape.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
 
     def step():
         opt.zero_grad()
-        lin(tape.ones(2, 4)).sum().backward()
+        net(tape.ones(2, 2, 4, 4)).sum().backward()
         opt.step()
 
     def buffers():
-        held = [p._storage for p in lin.parameters()]
-        held += [opt.state[p]["momentum_buffer"]._storage for p in lin.parameters()]
+        held = [p._storage for p in net.parameters()]
+        held += [opt.state[p]["momentum_buffer"]._storage for p in net.parameters()]
         return [s.array.unsafe_buffer_pointer() for s in held]
 
     step()
