@@ -143,6 +143,16 @@ def test_autograd_backward_function_multiple_roots():
     check(f)
 
 
+def test_autograd_backward_function_without_grad_tensors():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        lib.autograd.backward([(x * x).sum(), x.exp().sum()])
+        lib.autograd.backward(x.sin().sum(), inputs=[x])
+        return x.grad
+
+    check(f)
+
+
 # ---------------------------------------------------------------------------------------------
 # accumulation, retain_graph, freed graphs
 # ---------------------------------------------------------------------------------------------

@@ -845,6 +845,41 @@ CASES = [
     OpCase("gcd_", lambda t, x, y: x.clone().gcd_(y), [(3, 4), (4,)], I64),
     OpCase("lcm_", lambda t, x, y: x.clone().lcm_(y), [(3, 4), (4,)], I64),
     OpCase("clip_", lambda t, x: _nonleaf(x).clip_(-0.5, 0.5), [(3, 4)]),
+    *(
+        OpCase(f"{name}_", lambda t, x, y, name=name: getattr(x.clone(), f"{name}_")(y), [(3, 4), (4,)], I64)
+        for name in ("bitwise_and", "bitwise_or", "bitwise_xor")
+    ),
+    OpCase("bitwise_not_", lambda t, x: x.clone().bitwise_not_(), [(3, 4)], I64),
+    OpCase("bitwise_not_bool_", lambda t, x: x.clone().bitwise_not_(), [(3, 4)], B),
+    # torch records no node for a logical op in place: the gradient is the input's history's
+    *(
+        OpCase(f"{name}_", lambda t, x, y, name=name: getattr(_nonleaf(x), f"{name}_")(y), [(3, 4), (4,)], low=-1, high=1)
+        for name in ("logical_and", "logical_or", "logical_xor")
+    ),
+    OpCase("logical_and_int_", lambda t, x, y: x.clone().logical_and_(y), [(3, 4), (4,)], [I64, B]),
+    OpCase("logical_not_", lambda t, x: _nonleaf(x).logical_not_(), [(3, 4)], low=-1, high=1),
+    *(
+        OpCase(f"{name}_", lambda t, x, y, name=name: getattr(_nonleaf(x), f"{name}_")(y), [(3, 4), (4,)], low=-1, high=1)
+        for name in ("eq", "ne", "lt", "le", "gt", "ge", "not_equal", "less", "less_equal", "greater", "greater_equal")
+    ),
+    OpCase("eq_equal_", lambda t, x, y: _nonleaf(x).eq_(x), [(3, 4), (4,)]),
+    OpCase("lt_scalar_", lambda t, x: _nonleaf(x).lt_(0.25), [(3, 4)], low=-1, high=1),
+    OpCase("ge_int_", lambda t, x, y: x.clone().ge_(y), [(3, 4), (4,)], I64),
+    OpCase("ne_int_float_", lambda t, x, y: x.clone().ne_(y), [(3, 4), (4,)], [I64, F32], grad=False),
+    OpCase("gt_bool_scalar_", lambda t, x: x.clone().gt_(0), [(3, 4)], B),
+    OpCase("error_eq_broadcast_", lambda t, x, y: _nonleaf(x).eq_(y), [(4,), (3, 4)], message=True),
+    OpCase("addmm_", lambda t, x, a, b: _nonleaf(x).addmm_(a, b, beta=0.5, alpha=2), [(3, 5), (3, 4), (4, 5)], F64),
+    OpCase("addmv_", lambda t, x, a, v: _nonleaf(x).addmv_(a, v), [(2,), (2, 3), (3,)], F64),
+    OpCase("addr_", lambda t, x, v, w: _nonleaf(x).addr_(v, w, alpha=-1), [(2, 3), (2,), (3,)], F64),
+    OpCase("addbmm_", lambda t, x, a, b: _nonleaf(x).addbmm_(a, b), [(3, 5), (2, 3, 4), (2, 4, 5)], F64),
+    OpCase("baddbmm_", lambda t, x, a, b: _nonleaf(x).baddbmm_(a, b, beta=2), [(2, 3, 5), (2, 3, 4), (2, 4, 5)], F64),
+    OpCase("error_addmm_shape_", lambda t, x, a, b: _nonleaf(x).addmm_(a, b), [(5,), (3, 4), (4, 5)], message=True),
+    OpCase("error_addmv_shape_", lambda t, x, a, v: _nonleaf(x).addmv_(a, v), [(1,), (2, 3), (3,)], message=True),
+    OpCase("error_baddbmm_shape_", lambda t, x, a, b: _nonleaf(x).baddbmm_(a, b), [(3, 5), (2, 3, 4), (2, 4, 5)], message=True),
+    OpCase("index_copy_", lambda t, x, s: _nonleaf(x).index_copy_(0, t.tensor([2, 0]), s), [(3, 4), (2, 4)]),
+    OpCase("masked_scatter_", lambda t, x, s: _nonleaf(x).masked_scatter_(x > 0, s), [(3, 4), (12,)]),
+    OpCase("scatter_reduce_", lambda t, x, s: _nonleaf(x).scatter_reduce_(0, t.tensor([[0, 1, 0, 2], [2, 0, 1, 1]]), s, "amax"), [(3, 4), (2, 4)]),
+    OpCase("renorm_", lambda t, x: _nonleaf(x).renorm_(2, 0, 1.0), [(3, 4)]),
     OpCase("subtract_", lambda t, x, y: _nonleaf(x).subtract_(y, alpha=2), [(3, 4), (4,)]),
     OpCase("multiply_", lambda t, x, y: _nonleaf(x).multiply_(y), [(3, 4), (3, 4)]),
     OpCase("divide_", lambda t, x, y: _nonleaf(x).divide_(y, rounding_mode="floor"), [(3, 4), (3, 4)], low=0.5, high=2),

@@ -58,7 +58,9 @@ def _root_node(t, index: int):
     return accumulator_of(t), 0
 
 
-def backward(tensors, grad_tensors, retain_graph=None, create_graph=False, inputs=None) -> None:
+def backward(
+    tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None
+) -> None:
     """torch.autograd.backward: accumulate gradients of ``tensors`` into leaves' ``.grad``."""
     Tensor = _tensor_cls()
     if isinstance(tensors, Tensor):

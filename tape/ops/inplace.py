@@ -30,12 +30,16 @@ _copy = register(
 )
 
 
-def inplace(fn):
-    """The in-place form of ``fn(input, *args)``: ``x.add_(y)`` from ``add``."""
+def inplace(fn, shape_message: str | None = None):
+    """The in-place form of ``fn(input, *args)``: ``x.add_(y)`` from ``add``. ``shape_message``:
+    the op's own error (formatted with the two shapes) for a result of another shape than the
+    input's, where torch does not raise the broadcasting one."""
 
     def method(self, *args, **kwargs):
         self._check_inplace()
         result = fn(self._snapshot(), *args, **kwargs)
+        if shape_message is not None and tuple(result.shape) != tuple(self.shape):
+            raise RuntimeError(shape_message.format(list(self.shape), list(result.shape)))
         if not _dtype.can_cast(result.dtype, self.dtype):
             raise RuntimeError(
                 f"result type {_dtype.scalar_type_name(result.dtype)} can't be cast to the "
@@ -259,13 +263,29 @@ INPLACE = {
             "absolute acos asin atan cosh sinh tan expm1 erf exp2 log10 log1p log2 clip "
             "negative subtract multiply divide true_divide addcmul addcdiv logit hypot xlogy "
             "copysign lgamma digamma erfc erfinv i0 sinc frac fix deg2rad rad2deg arccos arcsin "
-            "arctan ldexp nextafter sgn mvlgamma igamma igammac heaviside gcd lcm",
+            "arctan ldexp nextafter sgn mvlgamma igamma igammac heaviside gcd lcm bitwise_and "
+            "bitwise_or bitwise_xor bitwise_not logical_and logical_or logical_xor logical_not",
         ),
-        (indexing, "masked_fill scatter scatter_add index_add index_fill index_put"),
+        (
+            indexing,
+            "masked_fill scatter scatter_add index_add index_fill index_put index_copy "
+            "masked_scatter scatter_reduce",
+        ),
+        (linalg, "addr addbmm"),
+        (reduction, "renorm"),
         (shape, "tril triu"),
     )
     for name in names.split()
 }
+INPLACE.update(
+    {
+        name: inplace(
+            getattr(linalg, name),
+            "Bad in-place call: input tensor size {} and output tensor size {} should match",
+        )
+        for name in ("addmm", "addmv", "baddbmm")
+    }
+)
 INPLACE.update(
     {
         name: shape.in_place_view(getattr(shape, name))
@@ -273,6 +293,50 @@ INPLACE.update(
     }
 )
 INPLACE["swapdims"] = INPLACE["swapaxes"] = INPLACE["transpose"]
+
+
+def _compare_in_place(name: str, compare, node: str):
+    """``x.eq_(y)`` and the like: the comparison in ``x``'s dtype. torch records it, with a zero
+    gradient, as ``EqBackward1`` against a tensor and ``EqBackward0`` against a number."""
+
+    def cast(*args):
+        return compare(*args).astype(args[0].dtype)
+
+    against_tensor = register(f"{name}_in_place", cast, f"{node}1", NONE, "none")
+    against_number = register(
+        f"{name}_scalar_in_place", lambda x, other: cast(x, other), f"{node}0", NONE, "none"
+    )
+
+    def method(self, other):
+        self._check_inplace()
+        if isinstance(other, (int, float, bool)):
+            result = dispatch(against_number, (self._snapshot(),), (("other", other),))
+        else:
+            result = dispatch(against_tensor, (self._snapshot(), other))
+        return self._assign(result)
+
+    method.__name__ = f"{name}_"
+    method.__doc__ = f"In-place ``{name}``: 1 where it holds, else 0, in this tensor's dtype."
+    return method
+
+
+for _name, _compare, _node in (
+    ("eq", jnp.equal, "EqBackward"),
+    ("ne", jnp.not_equal, "NeBackward"),
+    ("lt", jnp.less, "LtBackward"),
+    ("le", jnp.less_equal, "LeBackward"),
+    ("gt", jnp.greater, "GtBackward"),
+    ("ge", jnp.greater_equal, "GeBackward"),
+):
+    INPLACE[_name] = _compare_in_place(_name, _compare, _node)
+for _alias, _name in (
+    ("not_equal", "ne"),
+    ("less", "lt"),
+    ("less_equal", "le"),
+    ("greater", "gt"),
+    ("greater_equal", "ge"),
+):
+    INPLACE[_alias] = INPLACE[_name]
 INPLACE.update(
     zero_=zero_,
     fill_=fill_,
