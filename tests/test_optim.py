@@ -50,6 +50,8 @@ CONFIGS = [
     ("RAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
     ("Adadelta", dict(lr=1.0)),
     ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+    ("Rprop", dict(lr=0.01)),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08), maximize=True)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
 
@@ -143,6 +145,8 @@ GROUP_CHANGES = [
     ("RAdam", dict(lr=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True)),
     ("Adamax", dict(lr=0.1), dict(maximize=True)),
     ("Adadelta", dict(lr=1.0), dict(weight_decay=0.1)),
+    ("Rprop", dict(lr=0.05), dict(maximize=True)),
+    ("Rprop", dict(lr=0.05), dict(etas=(0.4, 1.3), step_sizes=(1e-3, 0.1), lr=0.5)),
 ]
 
 
@@ -397,6 +401,8 @@ ERRORS = [
     ("NAdam", lambda P: ([P()], dict(momentum_decay=-0.1))),
     ("RAdam", lambda P: ([P()], dict(weight_decay=-0.1))),
     ("Adadelta", lambda P: ([P()], dict(rho=1.1))),
+    ("Rprop", lambda P: ([P()], dict(lr=-0.1))),
+    ("Rprop", lambda P: ([P()], dict(etas=(0.5, 0.9)))),
 ]
 
 

@@ -10,6 +10,7 @@ from tape.optim.nadam import NAdam
 from tape.optim.optimizer import Optimizer
 from tape.optim.radam import RAdam
 from tape.optim.rmsprop import RMSprop
+from tape.optim.rprop import Rprop
 from tape.optim.sgd import SGD
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "Optimizer",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "lr_scheduler",
 ]
