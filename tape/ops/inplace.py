@@ -307,17 +307,13 @@ def _compare_in_place(name: str, compare, node: str):
         f"{name}_scalar_in_place", lambda x, other: cast(x, other), f"{node}0", NONE, "none"
     )
 
-    def method(self, other):
-        self._check_inplace()
+    def compare_as_self(input, other):
         if isinstance(other, (int, float, bool)):
-            result = dispatch(against_number, (self._snapshot(),), (("other", other),))
-        else:
-            result = dispatch(against_tensor, (self._snapshot(), other))
-        return self._assign(result)
+            return dispatch(against_number, (input,), (("other", other),))
+        return dispatch(against_tensor, (input, other))
 
-    method.__name__ = f"{name}_"
-    method.__doc__ = f"In-place ``{name}``: 1 where it holds, else 0, in this tensor's dtype."
-    return method
+    compare_as_self.__name__ = name
+    return inplace(compare_as_self)
 
 
 for _name, _compare, _node in (
