@@ -299,13 +299,11 @@ def _compare_in_place(name: str, compare, node: str):
     """``x.eq_(y)`` and the like: the comparison in ``x``'s dtype. torch records it, with a zero
     gradient, as ``EqBackward1`` against a tensor and ``EqBackward0`` against a number."""
 
-    def cast(*args):
-        return compare(*args).astype(args[0].dtype)
+    def cast(x, other):
+        return compare(x, other).astype(x.dtype)
 
     against_tensor = register(f"{name}_in_place", cast, f"{node}1", NONE, "none")
-    against_number = register(
-        f"{name}_scalar_in_place", lambda x, other: cast(x, other), f"{node}0", NONE, "none"
-    )
+    against_number = register(f"{name}_scalar_in_place", cast, f"{node}0", NONE, "none")
 
     def compare_as_self(input, other):
         if isinstance(other, (int, float, bool)):
