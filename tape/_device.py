@@ -99,6 +99,19 @@ def on_cpu(array) -> bool:
     return not _gpus() or device_of(array).type == "cpu"
 
 
+def host_values(tensor):
+    """A tensor's values as a host array, or None where they cannot be read: one traced by
+    tape.compile, or one on a GPU (a device-to-host copy, and torch's CUDA kernels do not check
+    either). For checks of values that torch makes on the CPU (index bounds, zero divisors),
+    worth computing a pending value and splitting its deferred program for."""
+    array = tensor._storage.array
+    if isinstance(array, np.ndarray):
+        return array
+    if isinstance(array, jax.core.Tracer) or device_of(array) != CPU:
+        return None
+    return np.asarray(array)
+
+
 def storage_device(storage) -> device:
     """Where a value lives, computed or not: a pending value is computed on the device of the
     arrays its thunks take (numpy inputs and uncommitted arrays go to the default, the CPU)."""

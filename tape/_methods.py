@@ -163,9 +163,15 @@ _OPERATORS = {
     "__isub__": INPLACE["sub_"],
     "__imul__": INPLACE["mul_"],
     "__itruediv__": INPLACE["div_"],
+    "__idiv__": INPLACE["div_"],
+    "__ifloordiv__": INPLACE["floor_divide_"],
+    "__imod__": INPLACE["remainder_"],
     "__ipow__": INPLACE["pow_"],
     "__ilshift__": INPLACE["bitwise_left_shift_"],
     "__irshift__": INPLACE["bitwise_right_shift_"],
+    "__iand__": INPLACE["bitwise_and_"],
+    "__ior__": INPLACE["bitwise_or_"],
+    "__ixor__": INPLACE["bitwise_xor_"],
 }
 
 

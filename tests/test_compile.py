@@ -75,6 +75,7 @@ OPTIMIZERS = {
     "adam": lambda p: optim.Adam(p, lr=0.01),
     "adamw-amsgrad": lambda p: optim.AdamW(p, lr=0.01, amsgrad=True),
     "rmsprop": lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5),
+    "asgd": lambda p: optim.ASGD(p, lr=0.05, t0=2),  # averages from the third step on
 }
 
 

@@ -52,6 +52,8 @@ CONFIGS = [
     ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
     ("Rprop", dict(lr=0.01)),
     ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08), maximize=True)),
+    ("ASGD", dict(lr=0.05)),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=2, weight_decay=0.1, maximize=True)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
 
@@ -147,6 +149,8 @@ GROUP_CHANGES = [
     ("Adadelta", dict(lr=1.0), dict(weight_decay=0.1)),
     ("Rprop", dict(lr=0.05), dict(maximize=True)),
     ("Rprop", dict(lr=0.05), dict(etas=(0.4, 1.3), step_sizes=(1e-3, 0.1), lr=0.5)),
+    ("ASGD", dict(lr=0.05), dict(lr=0.1, t0=1, maximize=True)),
+    ("ASGD", dict(lr=0.05, t0=1), dict(lambd=0.1, alpha=0.9, weight_decay=0.1)),
 ]
 
 
@@ -403,6 +407,8 @@ ERRORS = [
     ("Adadelta", lambda P: ([P()], dict(rho=1.1))),
     ("Rprop", lambda P: ([P()], dict(lr=-0.1))),
     ("Rprop", lambda P: ([P()], dict(etas=(0.5, 0.9)))),
+    ("ASGD", lambda P: ([P()], dict(lr=-0.1))),
+    ("ASGD", lambda P: ([P()], dict(weight_decay=-0.1))),
 ]
 
 

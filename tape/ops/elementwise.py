@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from tape import _dtype
+from tape import _device, _dtype
 from tape._dispatch import promote
 from tape.ops.reduction import _return_type
 from tape.ops.registry import COMPARE, FLOAT, NONE, SAME, binary, dispatch, register, unary
@@ -72,8 +72,8 @@ _div_floor = register(
     SAME,
     saves="none",
 )
-floor_divide = binary(
-    "floor_divide", _not_implemented(jnp.floor_divide, "floor_divide"), "NotImplemented"
+_floor_divide = register(
+    "floor_divide", _not_implemented(jnp.floor_divide, "floor_divide"), "NotImplemented", SAME
 )
 _remainder = register("remainder", jnp.remainder, "RemainderBackward1", SAME)
 _remainder_scalar = register(
@@ -182,14 +182,30 @@ def rsub(input, other, *, alpha=1):
 multiply = mul
 
 
+def _check_integer_division(kernel: str, input, other) -> None:
+    """torch's errors for a quotient or remainder computed in integers: ``RuntimeError:
+    ZeroDivisionError`` for a zero divisor (a tensor's values are read on the host, see
+    ``tape._device.host_values``), and ``NotImplementedError`` for bools. ``kernel`` is the
+    name of torch's CPU kernel, which the bool error names."""
+    dtype = promote((input, other), SAME)
+    if dtype.kind == "b":
+        raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for 'Bool'")
+    if dtype.kind not in "iu" or 0 in np.shape(input):
+        return
+    values = _device.host_values(other) if hasattr(other, "_storage") else np.asarray(other)
+    if values is not None and not values.all():
+        raise RuntimeError("ZeroDivisionError")
+
+
 def div(input, other, *, rounding_mode=None):
     """True division; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient."""
     if rounding_mode is None:
         return dispatch(_div, (input, other))
     if rounding_mode == "trunc":
+        _check_integer_division("div_trunc", input, other)
         return dispatch(_div_trunc, (input, other))
     if rounding_mode == "floor":
-        return dispatch(_div_floor, (input, other))
+        return floor_divide(input, other, op=_div_floor)
     raise RuntimeError(
         "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
         f"'{rounding_mode}'"
@@ -199,7 +215,15 @@ def div(input, other, *, rounding_mode=None):
 divide = true_divide = div
 
 
+def floor_divide(input, other, *, op=_floor_divide):
+    """input // other. ``op`` is the recorded node: torch's ``floor_divide`` has no gradient,
+    ``div(rounding_mode='floor')`` a zero one."""
+    _check_integer_division("div_floor", input, other)
+    return dispatch(op, (input, other))
+
+
 def remainder(input, other):
+    _check_integer_division("remainder", input, other)
     if _is_scalar(input):
         return dispatch(_rremainder, (_lift(other, input),), (("base", input),))
     if _is_scalar(other):
@@ -209,6 +233,7 @@ def remainder(input, other):
 
 def fmod(input, other):
     """C's fmod: the remainder takes the sign of ``input``."""
+    _check_integer_division("fmod", input, other)
     if _is_scalar(other):
         return dispatch(_fmod_scalar, (_lift(input, other),), (("other", other),))
     return dispatch(_fmod, (input, other))

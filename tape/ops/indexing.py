@@ -112,7 +112,8 @@ def _consumes(s) -> bool:
 
 def _check_bounds(static, dynamic, masks, shape) -> None:
     """torch's IndexErrors for too many indices, out-of-range integers (index tensors too, where
-    their values are on the host: ``_host_values``) and boolean masks of the wrong shape."""
+    their values are on the host: ``tape._device.host_values``) and boolean masks of the wrong
+    shape."""
     if sum(map(_consumes, static)) > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
     dim = arrays = 0
@@ -147,22 +148,9 @@ def _check_mask(mask_shape, shape, dim) -> None:
             )
 
 
-def _host_values(index):
-    """An index tensor's values as a host array, or None where they cannot be read: one
-    traced by tape.compile, or one on a GPU (a device-to-host copy, and torch's CUDA kernels
-    do not check either). JAX then clamps or drops what is out of range. A pending index is
-    computed here: the check is worth splitting a deferred program, since JAX would clamp."""
-    array = index._storage.array
-    if isinstance(array, np.ndarray):
-        return array
-    if isinstance(array, jax.core.Tracer) or _device.device_of(array) != _device.CPU:
-        return None
-    return np.asarray(array)
-
-
 def _out_of_range(index, low: int, high: int):
     """The first value of ``index`` outside ``[low, high)``, or None (also when not on the host)."""
-    values = _host_values(index)
+    values = _device.host_values(index)
     if values is None or values.size == 0 or (values.min() >= low and values.max() < high):
         return None
     return int(values[(values < low) | (values >= high)][0])

@@ -6,6 +6,7 @@ from tape.optim.adagrad import Adagrad
 from tape.optim.adam import Adam
 from tape.optim.adamax import Adamax
 from tape.optim.adamw import AdamW
+from tape.optim.asgd import ASGD
 from tape.optim.nadam import NAdam
 from tape.optim.optimizer import Optimizer
 from tape.optim.radam import RAdam
@@ -14,6 +15,7 @@ from tape.optim.rprop import Rprop
 from tape.optim.sgd import SGD
 
 __all__ = [
+    "ASGD",
     "SGD",
     "Adadelta",
     "Adagrad",
