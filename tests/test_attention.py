@@ -267,3 +267,130 @@ def test_encoder_inference_with_padding_matches_torch(name, padding, batch_first
                 encoder(lib.tensor(x.astype(np.float32)), src_key_padding_mask=lib.tensor(padding))
             )
     assert_same(outs[0], outs[1], rtol=1e-4, atol=1e-5)
+
+
+_TGT_CAUSAL = np.triu(np.full((S, S), -np.inf, np.float32), 1)
+_TGT_PAD = np.zeros((N, S), bool)
+_TGT_PAD[2, 2:] = True
+_MEMORY_MASK = np.random.default_rng(5).standard_normal((S, L)).astype(np.float32)
+
+
+def _src_tgt(lib, batch_first: bool = False, batched: bool = True):
+    """src (L positions) and tgt (S positions) of width E, each requiring grad."""
+    rng = np.random.default_rng(6)
+
+    def make(length):
+        shape = (N, length, E) if batch_first else (length, N, E)
+        x = rng.standard_normal(shape if batched else (length, E)).astype(np.float32)
+        return lib.tensor(x, requires_grad=True)
+
+    return make(L), make(S)
+
+
+# (name, build(lib), call(lib, model, src, tgt), data kwargs): nn.Transformer, and a
+# TransformerDecoder on its own (with the src as memory). The exact causal tgt_mask is detected
+# as causal, as torch does.
+DECODER_CASES = [
+    (
+        "transformer_causal_tgt",
+        lambda lib: lib.nn.Transformer(E, 2, 2, 2, 16, dropout=0.0),
+        lambda lib, m, src, tgt: m(src, tgt, tgt_mask=lib.tensor(_TGT_CAUSAL)),
+        {},
+    ),
+    (
+        "transformer_dropout_padding_masks",
+        lambda lib: lib.nn.Transformer(E, 2, 1, 2, 16),
+        lambda lib, m, src, tgt: m(
+            src,
+            tgt,
+            memory_mask=lib.tensor(_MEMORY_MASK),
+            src_key_padding_mask=lib.tensor(_SRC_PAD),
+            tgt_key_padding_mask=lib.tensor(_TGT_PAD),
+            memory_key_padding_mask=lib.tensor(_SRC_PAD),
+        ),
+        {},
+    ),
+    (
+        "transformer_pre_norm_gelu_batch_first",
+        lambda lib: lib.nn.Transformer(
+            E, 2, 1, 1, 16, 0.0, "gelu", batch_first=True, norm_first=True
+        ),
+        lambda lib, m, src, tgt: m(src, tgt, tgt_is_causal=True, tgt_mask=lib.tensor(_TGT_CAUSAL)),
+        {"batch_first": True},
+    ),
+    (
+        "transformer_no_bias_eval_unbatched",
+        lambda lib: lib.nn.Transformer(E, 4, 1, 1, 16, bias=False),
+        lambda lib, m, src, tgt: m.eval()(src, tgt),
+        {"batched": False},
+    ),
+    (
+        "decoder_with_norm",
+        lambda lib: lib.nn.TransformerDecoder(
+            lib.nn.TransformerDecoderLayer(E, 2, 16, dropout=0.0, activation=lib.tanh),
+            3,
+            norm=lib.nn.LayerNorm(E),
+        ),
+        lambda lib, m, src, tgt: m(tgt, src, memory_mask=lib.tensor(_MEMORY_MASK)),
+        {},
+    ),
+]
+
+
+def _decode(lib, build, call, data_kwargs):
+    lib.manual_seed(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = build(lib)
+        src, tgt = _src_tgt(lib, **data_kwargs)
+        out = call(lib, model, src, tgt)
+    (out * out).sum().backward()
+    return model, [str(w.message) for w in caught], out, src.grad, tgt.grad
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "call", "data_kwargs"), DECODER_CASES, ids=[c[0] for c in DECODER_CASES]
+)
+def test_transformer_and_decoder_match_torch(name, build, call, data_kwargs):
+    mt, warned_t, out_t, src_grad_t, tgt_grad_t = _decode(tape, build, call, data_kwargs)
+    mo, warned_o, out_o, src_grad_o, tgt_grad_o = _decode(torch, build, call, data_kwargs)
+    assert normalize(repr(mt)) == normalize(repr(mo))
+    assert warned_t == warned_o  # the encoder's nested-tensor notice, the masks' mismatch
+    params_t, params_o = dict(mt.named_parameters()), dict(mo.named_parameters())
+    assert list(params_t) == list(params_o)
+    for key in params_o:  # the same initial weights (xavier_uniform_ for nn.Transformer's)
+        assert_same(params_t[key].detach(), params_o[key].detach())
+    assert_same(out_t, out_o, rtol=1e-4, atol=1e-5)
+    assert type(out_t.grad_fn).__name__ == type(out_o.grad_fn).__name__
+    assert_same(src_grad_t, src_grad_o, rtol=1e-4, atol=1e-5)  # through the memory
+    assert_same(tgt_grad_t, tgt_grad_o, rtol=1e-4, atol=1e-5)
+    for key in params_o:
+        assert_same(params_t[key].grad, params_o[key].grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib, m: m(lib.zeros(L, 2, E), lib.zeros(S, 3, E)),  # batch sizes differ
+        lambda lib, m: m(lib.zeros(L, 2, E), lib.zeros(S, 2, E + 1)),  # width is not d_model
+    ],
+)
+def test_transformer_input_errors_match_torch(call):
+    def run(lib):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = lib.nn.Transformer(E, 2, 1, 1, 16)
+        return lambda: call(lib, m)
+
+    assert_same_error(run(tape), run(torch))
+
+
+def test_generate_square_subsequent_mask_matches_torch():
+    for kw in ({}, {"dtype": "float64"}):
+        got = tape.nn.Transformer.generate_square_subsequent_mask(
+            4, **{k: getattr(tape, v) for k, v in kw.items()}
+        )
+        want = torch.nn.Transformer.generate_square_subsequent_mask(
+            4, **{k: getattr(torch, v) for k, v in kw.items()}
+        )
+        assert_same(got, want)

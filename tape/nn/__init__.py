@@ -63,7 +63,13 @@ from tape.nn.pooling import (
 )
 from tape.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tape.nn.sparse import Embedding
-from tape.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+from tape.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from tape.nn.upsampling import Upsample
 
 __all__ = [
@@ -104,6 +110,9 @@ __all__ = [
     "Flatten",
     "Unflatten",
     "MultiheadAttention",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Fold",
