@@ -54,6 +54,7 @@ from tape.nn.parameter import Buffer, Parameter
 from tape.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
     AvgPool1d,
@@ -142,6 +143,7 @@ __all__ = [
     "MaxPool1d",
     "AvgPool1d",
     "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "Upsample",

@@ -482,18 +482,24 @@ def _adaptive_matrix(size: int, out: int) -> np.ndarray:
 
 
 def _adaptive_avg_fwd(x, out_hw):
-    h, w = x.shape[-2:]
-    oh, ow = out_hw
-    if h % oh == 0 and w % ow == 0:
-        shape = (*x.shape[:-2], oh, h // oh, ow, w // ow)
-        return jnp.mean(x.reshape(shape), axis=(-3, -1))
-    mh = jnp.asarray(_adaptive_matrix(h, oh), x.dtype)
-    mw = jnp.asarray(_adaptive_matrix(w, ow), x.dtype)
-    return jnp.einsum("ah,...hw,bw->...ab", mh, x, mw)
+    """torch's adaptive average over the last ``len(out_hw)`` axes: equal windows as a mean of
+    a reshape, otherwise each axis through its averaging matrix."""
+    n = len(out_hw)
+    sizes = x.shape[-n:]
+    if all(s % o == 0 for s, o in zip(sizes, out_hw, strict=True)):
+        split = tuple(v for s, o in zip(sizes, out_hw, strict=True) for v in (o, s // o))
+        return jnp.mean(x.reshape(x.shape[:-n] + split), axis=tuple(range(-2 * n + 1, 0, 2)))
+    for axis, (s, o) in enumerate(zip(sizes, out_hw, strict=True), start=x.ndim - n):
+        m = jnp.asarray(_adaptive_matrix(s, o), x.dtype)
+        x = jnp.moveaxis(jnp.tensordot(x, m, axes=([axis], [1])), -1, axis)
+    return x
 
 
 _adaptive_avg = register(
     "adaptive_avg_pool2d", _adaptive_avg_fwd, "AdaptiveAvgPool2DBackward0", NONE, saves="none"
+)
+_adaptive_avg_3d = register(
+    "adaptive_avg_pool3d", _adaptive_avg_fwd, "AdaptiveAvgPool3DBackward0", NONE, saves="none"
 )
 _adaptive_avg_1x1 = register(
     "adaptive_avg_pool2d_1x1",
@@ -504,13 +510,13 @@ _adaptive_avg_1x1 = register(
 )
 
 
-def _adaptive_size(input, output_size) -> tuple:
-    """``output_size`` as (h, w); a None keeps the input's size."""
+def _adaptive_size(input, output_size, n: int = 2) -> tuple:
+    """``output_size`` as ``n`` sizes ((h, w) by default); a None keeps the input's size."""
     if isinstance(output_size, (tuple, list)):
         return tuple(
-            s if o is None else int(o) for o, s in zip(output_size, input.shape[-2:], strict=True)
+            s if o is None else int(o) for o, s in zip(output_size, input.shape[-n:], strict=True)
         )
-    return _pair(output_size)
+    return _pair(output_size, n)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -522,6 +528,15 @@ def adaptive_avg_pool2d(input, output_size):
     if out == (1, 1):
         return dispatch(_adaptive_avg_1x1, (input,))
     return dispatch(_adaptive_avg, (input,), (("out_hw", out),))
+
+
+def adaptive_avg_pool3d(input, output_size):
+    if input.dim() not in (4, 5):
+        raise RuntimeError(
+            f"adaptive_avg_pool3d(): Expected 4D or 5D tensor, but got {list(input.shape)}"
+        )
+    out = _adaptive_size(input, output_size, 3)
+    return dispatch(_adaptive_avg_3d, (input,), (("out_hw", out),))
 
 
 # ================================================================================================
@@ -1105,24 +1120,53 @@ def pad(input, pad, mode="constant", value=None):
     return dispatch(_pad_ops[(mode, k)], (input,), static)
 
 
-def _nearest_index(in_size: int, out_size: int, scale) -> np.ndarray:
-    s = np.float32(in_size / out_size) if scale is None else np.float32(1.0 / scale)
-    idx = np.floor(np.arange(out_size, dtype=np.float32) * s).astype(np.int64)
+def _source_scale(in_size: int, out_size: int, scale) -> np.float32:
+    """Input positions per output position: torch's ``in / out``, or ``1 / scale_factor``."""
+    return np.float32(in_size / out_size) if scale is None else np.float32(1.0 / scale)
+
+
+def _nearest_index(in_size: int, out_size: int, scale, exact: bool = False) -> np.ndarray:
+    """Each output position's input index: ``floor(i * s)``, or for nearest-exact the nearest
+    centre, ``floor((i + 0.5) * s)``."""
+    i = np.arange(out_size, dtype=np.float32) + np.float32(0.5 if exact else 0)
+    idx = np.floor(i * _source_scale(in_size, out_size, scale)).astype(np.int64)
     return np.minimum(idx, in_size - 1)
 
 
-def _linear_weights(in_size, out_size, scale, align_corners):
+def _source_position(in_size, out_size, scale, align_corners, cubic=False) -> np.ndarray:
+    """Where each output position samples the input, in input coordinates (float32, as torch's
+    CPU kernels compute it); linear modes clamp it at 0, the cubic one does not."""
+    out = np.arange(out_size, dtype=np.float32)
     if align_corners:
-        s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-        src = np.arange(out_size, dtype=np.float32) * np.float32(s)
-    else:
-        s = np.float32(in_size / out_size) if scale is None else np.float32(1.0 / scale)
-        src = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * s - np.float32(0.5)
-        src = np.maximum(src, np.float32(0))
+        return out * np.float32((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    src = (out + np.float32(0.5)) * _source_scale(in_size, out_size, scale) - np.float32(0.5)
+    return src if cubic else np.maximum(src, np.float32(0))
+
+
+def _linear_taps(in_size, out_size, scale, align_corners):
+    """(indices, weights) of the two input positions each output position mixes."""
+    src = _source_position(in_size, out_size, scale, align_corners)
     i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
     lam = (src - i0).astype(np.float32)
-    return i0, i1, lam
+    return (i0, np.minimum(i0 + 1, in_size - 1)), (1 - lam, lam)
+
+
+def _cubic_taps(in_size, out_size, scale, align_corners):
+    """(indices, weights) of the four input positions each output position mixes: Keys' cubic
+    convolution with torch's A = -0.75, indices clamped to the edge."""
+    src = _source_position(in_size, out_size, scale, align_corners, cubic=True)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    t = np.clip(src - i0, 0, 1).astype(np.float32)
+    a = np.float32(-0.75)
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    indices = tuple(np.clip(i0 + k, 0, in_size - 1) for k in (-1, 0, 1, 2))
+    return indices, (far(t + 1), near(t), near(1 - t), far(2 - t))
 
 
 def _nearest_fwd(x, indices):
@@ -1131,26 +1175,86 @@ def _nearest_fwd(x, indices):
     return x
 
 
-def _bilinear_fwd(x, tables):
-    for axis, (i0, i1, lam) in zip((x.ndim - 2, x.ndim - 1), tables, strict=True):
+def _mix_fwd(x, tables):
+    """Separable interpolation: along each trailing axis, the weighted sum of the input
+    positions that ``tables`` names for it, ((indices per tap), (weights per tap))."""
+    for axis, (indices, weights) in zip(range(x.ndim - len(tables), x.ndim), tables, strict=True):
         shape = [1] * x.ndim
-        shape[axis] = len(lam)
-        lam_a = jnp.asarray(np.asarray(lam), x.dtype).reshape(shape)
-        a = jnp.take(x, jnp.asarray(np.asarray(i0)), axis=axis)
-        b = jnp.take(x, jnp.asarray(np.asarray(i1)), axis=axis)
-        x = a * (1 - lam_a) + b * lam_a
+        shape[axis] = len(weights[0])
+        out = None
+        for idx, w in zip(indices, weights, strict=True):
+            term = jnp.take(x, jnp.asarray(np.asarray(idx)), axis=axis) * jnp.asarray(
+                np.asarray(w), x.dtype
+            ).reshape(shape)
+            out = term if out is None else out + term
+        x = out
     return x
 
 
 _nearest_ops = {
-    n: register(
-        f"upsample_nearest{n}d", _nearest_fwd, f"UpsampleNearest{n}DBackward0", NONE, "none"
+    (exact, n): register(
+        f"upsample_nearest{'_exact' if exact else ''}{n}d",
+        _nearest_fwd,
+        f"UpsampleNearest{'Exact' if exact else ''}{n}DBackward0",
+        NONE,
+        "none",
     )
+    for exact in (False, True)
     for n in (1, 2, 3)
 }
-_bilinear = register(
-    "upsample_bilinear2d", _bilinear_fwd, "UpsampleBilinear2DBackward0", NONE, "none"
-)
+# mode -> (spatial dims, its op, its taps)
+_INTERPOLATING = {
+    mode: (
+        n,
+        register(f"upsample_{mode}{n}d", _mix_fwd, f"Upsample{name}{n}DBackward0", NONE, "none"),
+        taps,
+    )
+    for mode, n, name, taps in (
+        ("linear", 1, "Linear", _linear_taps),
+        ("bilinear", 2, "Bilinear", _linear_taps),
+        ("trilinear", 3, "Trilinear", _linear_taps),
+        ("bicubic", 2, "Bicubic", _cubic_taps),
+    )
+}
+
+
+def _output_size(input, size, scale_factor, n: int, recompute: bool) -> tuple:
+    """torch's checks of ``size`` and ``scale_factor``; returns (output sizes, scales passed to
+    the kernel: None where given a size, or where ``recompute`` has them recomputed from it)."""
+    spatial = list(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        if not isinstance(size, (list, tuple)):
+            return (size,) * n, (None,) * n
+        if len(size) != n:
+            raise ValueError(
+                "Input and output must have the same number of spatial dimensions, but got input "
+                f"with spatial dimensions of {spatial} and output size of {size}. Please provide "
+                "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
+                "...,oK) format."
+            )
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in size):
+            raise TypeError(
+                "expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                f"Tuple[int, int, int], but got size with types {[type(s) for s in size]}"
+            )
+        return tuple(size), (None,) * n
+    if scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if isinstance(scale_factor, (list, tuple)):
+        if len(scale_factor) != n:
+            raise ValueError(
+                "Input and scale_factor must have the same number of spatial dimensions, but got "
+                f"input with spatial dimensions of {spatial} and scale_factor of shape "
+                f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format "
+                "and scale_factor in (s1, s2, ...,sK) format."
+            )
+        factors = tuple(float(f) for f in scale_factor)
+    else:
+        factors = (float(scale_factor),) * n
+    out = tuple(int(math.floor(s * f)) for s, f in zip(spatial, factors, strict=True))
+    return out, (None,) * n if recompute else factors
 
 
 def interpolate(
@@ -1162,51 +1266,58 @@ def interpolate(
     recompute_scale_factor=None,
     antialias=False,
 ):
-    n = input.dim() - 2
-    if n < 1:
-        raise ValueError(
-            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
-            f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
-            f"(got {mode})"
-        )
-    if (size is None) == (scale_factor is None):
-        raise ValueError(
-            "only one of size or scale_factor should be defined"
-            if size is not None
-            else "either size or scale_factor should be defined"
-        )
-    spatial = tuple(input.shape[2:])
-    if size is not None:
-        out = _pair(size, n)
-        scales = (None,) * n
-    else:
-        factors = (
-            tuple(float(f) for f in scale_factor)
-            if isinstance(scale_factor, (tuple, list))
-            else (float(scale_factor),) * n
-        )
-        out = tuple(int(math.floor(s * f)) for s, f in zip(spatial, factors, strict=True))
-        scales = (None,) * n if recompute_scale_factor else factors
-    if mode == "nearest":
+    """torch's ``interpolate``: nearest, nearest-exact, area (adaptive average), linear,
+    bilinear, trilinear and bicubic; anti-aliasing (and so lanczos) is not in tape."""
+    if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError(
                 "align_corners option can only be set with the interpolating modes: "
                 "linear | bilinear | bicubic | trilinear"
             )
+    n = input.dim() - 2
+    if recompute_scale_factor and size is not None and scale_factor is None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    out, scales = _output_size(
+        input, size, scale_factor, n, bool(recompute_scale_factor) or mode == "area"
+    )
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
+        raise ValueError(
+            "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and "
+            "requires a 4-D tensor as input"
+        )
+    spatial = tuple(input.shape[2:])
+    if n in (1, 2, 3) and mode in ("nearest", "nearest-exact"):
+        exact = mode == "nearest-exact"
         indices = tuple(
-            tuple(int(i) for i in _nearest_index(s, o, sc))
+            tuple(int(i) for i in _nearest_index(s, o, sc, exact))
             for s, o, sc in zip(spatial, out, scales, strict=True)
         )
-        return dispatch(_nearest_ops[n], (input,), (("indices", indices),))
-    if mode == "bilinear":
-        if n != 2:
-            raise NotImplementedError(f"Got {input.dim()}D input, but bilinear mode needs 4D input")
-        tables = tuple(
-            tuple(tuple(v.tolist()) for v in _linear_weights(s, o, sc, bool(align_corners)))
-            for s, o, sc in zip(spatial, out, scales, strict=True)
-        )
-        return dispatch(_bilinear, (input,), (("tables", tables),))
-    raise NotImplementedError(f"interpolate mode {mode!r} is not implemented in tape")
+        return dispatch(_nearest_ops[exact, n], (input,), (("indices", indices),))
+    if n in (1, 2, 3) and mode == "area":
+        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
+        return pool(input, out)
+    if antialias or mode == "lanczos":
+        raise NotImplementedError("interpolate with antialias=True is not implemented in tape")
+    if mode in _INTERPOLATING:
+        want, op, taps = _INTERPOLATING[mode]
+        if n == want:
+            tables = tuple(
+                tuple(
+                    tuple(tuple(v.tolist()) for v in part)
+                    for part in taps(s, o, sc, bool(align_corners))
+                )
+                for s, o, sc in zip(spatial, out, scales, strict=True)
+            )
+            return dispatch(op, (input,), (("tables", tables),))
+        if n in (1, 2, 3) and mode != "bicubic":
+            raise NotImplementedError(
+                f"Got {input.dim()}D input, but {mode} mode needs {want + 2}D input"
+            )
+    raise NotImplementedError(
+        f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for the "
+        "modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+        f"nearest-exact (got {mode})"
+    )
 
 
 upsample = interpolate
