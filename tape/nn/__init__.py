@@ -2,9 +2,12 @@
 
 from tape.nn import functional, init, utils
 from tape.nn.activation import (
+    CELU,
     ELU,
     GELU,
     GLU,
+    SELU,
+    Hardshrink,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
@@ -20,7 +23,11 @@ from tape.nn.activation import (
     Softmax,
     Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from tape.nn.attention import MultiheadAttention
 from tape.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
@@ -126,6 +133,13 @@ __all__ = [
     "ELU",
     "Hardtanh",
     "Softplus",
+    "SELU",
+    "CELU",
+    "Threshold",
+    "Softshrink",
+    "Hardshrink",
+    "Softsign",
+    "Tanhshrink",
     "Tanh",
     "Sigmoid",
     "Softmax",

@@ -840,6 +840,10 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _activation(_leaky_relu, input, inplace, static, _leaky_relu_)
 
 
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, True)
+
+
 _gelu = register(
     "gelu",
     lambda x, approximate: jax.nn.gelu(x, approximate=approximate == "tanh"),
@@ -874,22 +878,125 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     return _activation(_hardtanh, input, inplace, (("lo", float(min_val)), ("hi", float(max_val))))
 
 
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, True)
+
+
 def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
-_elu = register(
-    "elu",
-    # torch's gradient: alpha * exp(x) where x <= 0 (at 0 too), else 1 (NaN included).
-    lambda x, alpha: jnp.where(x <= 0, alpha * jnp.expm1(jnp.where(x <= 0, x, 0)), x),
-    "EluBackward0",
-    NONE,
-)
-_elu_ = register("elu_", _elu.fwd, "EluBackward1", NONE, "output")
+def _elu_fwd(x, alpha, scale=1.0, input_scale=1.0):
+    """torch's ELU family: ``scale * (alpha * (exp(x * input_scale) - 1) if x <= 0 else x)``,
+    with its gradient there at 0 too, and ``scale`` at NaN."""
+    y = jnp.where(x <= 0, alpha * jnp.expm1(jnp.where(x <= 0, x * input_scale, 0)), x)
+    return y if scale == 1.0 else y * scale
+
+
+_elu = register("elu", _elu_fwd, "EluBackward0", NONE)
+_elu_ = register("elu_", _elu_fwd, "EluBackward1", NONE, "output")
+_celu = register("celu", _elu_fwd, "CeluBackward0", NONE)
+_celu_ = register("celu_", _elu_fwd, "CeluBackward1", NONE, "output")
+# SELU's constants, as torch has them.
+_SELU = (("alpha", 1.6732632423543772848170429916717), ("scale", 1.0507009873554804934193349852946))
+
+
+def _float_only(kernel: str, input) -> None:
+    """torch's error for an activation that has no integer kernel, named ``kernel``."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_type_name(input)}'")
 
 
 def elu(input, alpha=1.0, inplace=False):
+    _float_only("elu_cpu", input)
     return _activation(_elu, input, inplace, (("alpha", float(alpha)),), _elu_)
+
+
+def selu(input, inplace=False):
+    _float_only("elu_cpu", input)
+    return _activation(_elu, input, inplace, _SELU, _elu_)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    _float_only("elu_cpu", input)
+    static = (("alpha", float(alpha)), ("input_scale", 1 / float(alpha)))
+    return _activation(_celu, input, inplace, static, _celu_)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, True)
+
+
+def selu_(input):
+    return selu(input, True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, True)
+
+
+def _shrink_fwd(x, lambd, soft):
+    """Zero inside ``[-lambd, lambd]`` (soft: ``x * 0``, so -0.0 below 0); outside ``x``, moved
+    ``lambd`` towards 0 when ``soft``. torch's gradient: 0 inside, 1 outside and at NaN."""
+    inside = (x >= -lambd) & (x <= lambd)
+    out = x - lambd * lax.stop_gradient(jnp.sign(x)) if soft else x
+    return jnp.where(inside, lax.stop_gradient(x * 0 if soft else jnp.zeros_like(x)), out)
+
+
+_softshrink = register("softshrink", _shrink_fwd, "SoftshrinkBackward0", NONE)
+_hardshrink = register("hardshrink", _shrink_fwd, "HardshrinkBackward0", NONE)
+
+
+def _shrink(op, input, lambd, soft: bool):
+    _float_only("softshrink_check" if soft else "hardshrink_cpu", input)
+    if soft and lambd < 0:
+        top = float(jnp.finfo(input.dtype.np).max)
+        raise RuntimeError(
+            f"lambda must be in range [0, {top:g}] for input dtype {_type_name(input)}, but found "
+            f"{lambd:g}"
+        )
+    return dispatch(op, (input,), (("lambd", float(lambd)), ("soft", soft)))
+
+
+def softshrink(input, lambd=0.5):
+    return _shrink(_softshrink, input, lambd, True)
+
+
+def hardshrink(input, lambd=0.5):
+    return _shrink(_hardshrink, input, lambd, False)
+
+
+_threshold = register(
+    "threshold",
+    lambda x, threshold, value: jnp.where(x <= threshold, jnp.asarray(value, x.dtype), x),
+    "ThresholdBackward0",
+    NONE,
+)
+_threshold_ = register("threshold_", _threshold.fwd, "ThresholdBackward1", NONE, "output")
+
+
+def _threshold_call(input, limit, value, inplace):
+    static = (("threshold", limit), ("value", value))
+    return _activation(_threshold, input, inplace, static, _threshold_)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """``value`` where ``input <= threshold``, else ``input``."""
+    return _threshold_call(input, threshold, value, inplace)
+
+
+def threshold_(input, threshold, value):
+    return _threshold_call(input, threshold, value, True)
+
+
+def softsign(input):
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    return input - input.tanh()
 
 
 _softplus = register(
