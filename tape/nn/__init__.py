@@ -21,6 +21,7 @@ from tape.nn.activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
     Softshrink,
@@ -32,6 +33,7 @@ from tape.nn.activation import (
 from tape.nn.attention import MultiheadAttention
 from tape.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from tape.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from tape.nn.distance import CosineSimilarity, PairwiseDistance
 from tape.nn.dropout import Dropout, Dropout1d, Dropout2d
 from tape.nn.flatten import Flatten, Unflatten
 from tape.nn.flax_adapter import FlaxCall, FlaxModule
@@ -56,8 +58,27 @@ from tape.nn.normalization import (
     InstanceNorm1d,
     InstanceNorm2d,
     LayerNorm,
+    RMSNorm,
+)
+from tape.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
 )
 from tape.nn.parameter import Buffer, Parameter
+from tape.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from tape.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -78,7 +99,7 @@ from tape.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from tape.nn.upsampling import Upsample
+from tape.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "functional",
@@ -170,4 +191,27 @@ __all__ = [
     "BCEWithLogitsLoss",
     "HuberLoss",
     "KLDivLoss",
+    "Softmax2d",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
+    "RMSNorm",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
 ]

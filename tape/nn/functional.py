@@ -660,16 +660,22 @@ def _layer_norm_fwd(x, w, b, axes, eps):
 _layer_norm = register("layer_norm", _layer_norm_fwd, "NativeLayerNormBackward0", SAME)
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def _normalized_axes(input, normalized_shape, star: str) -> tuple:
+    """The trailing axes that ``normalized_shape`` names, checked as torch checks them (its
+    message writes the shape after ``star``)."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if tuple(input.shape[input.dim() - k :]) != shape or input.dim() < k:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
-            f"[*, {', '.join(map(str, shape))}], but got input of size{_size_str(input)}"
+            f"[{star}{', '.join(map(str, shape))}], but got input of size{_size_str(input)}"
         )
+    return tuple(range(input.dim() - k, input.dim()))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    axes = _normalized_axes(input, normalized_shape, "*, ")
     _check_norm_dtypes(input, weight, bias)
-    axes = tuple(range(input.dim() - k, input.dim()))
     return dispatch(_layer_norm, (input, weight, bias), (("axes", axes), ("eps", float(eps))))
 
 
@@ -1921,6 +1927,76 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """``‖x1 - x2 + eps‖_p`` over the last dimension."""
     static = (("p", float(p)), ("eps", float(eps)), ("keepdim", bool(keepdim)))
     return dispatch(_pairwise, (x1, x2), static)
+
+
+def _pixel_shuffle_fwd(x, r, up):
+    """Channels to space (``up``) or back, over the last three axes."""
+    *lead, c, h, w = x.shape
+    if up:
+        x = x.reshape(*lead, c // (r * r), r, r, h, w)
+        x = jnp.moveaxis(x, (-4, -3), (-3, -1))  # (..., c, h, r, w, r)
+        return x.reshape(*lead, c // (r * r), h * r, w * r)
+    x = x.reshape(*lead, c, h // r, r, w // r, r)
+    x = jnp.moveaxis(x, (-3, -1), (-4, -3))  # (..., c, r, r, h, w)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+_pixel_shuffle = register(
+    "pixel_shuffle", _pixel_shuffle_fwd, "PixelShuffleBackward0", NONE, "none"
+)
+_pixel_unshuffle = register(
+    "pixel_unshuffle", _pixel_shuffle_fwd, "PixelUnshuffleBackward0", NONE, "none"
+)
+
+
+def _check_shuffle(name: str, input, r: int, what: str) -> None:
+    if input.dim() < 3:
+        raise RuntimeError(
+            f"{name} expects input to have at least 3 dimensions, but got input with "
+            f"{input.dim()} dimension(s)"
+        )
+    if r <= 0:
+        raise RuntimeError(f"{name} expects a positive {what}, but got {r}")
+
+
+def pixel_shuffle(input, upscale_factor):
+    r = int(upscale_factor)
+    _check_shuffle("pixel_shuffle", input, r, "upscale_factor")
+    c = input.shape[-3]
+    if c % (r * r):
+        raise RuntimeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
+            f"of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    return dispatch(_pixel_shuffle, (input,), (("r", r), ("up", True)))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    r = int(downscale_factor)
+    _check_shuffle("pixel_unshuffle", input, r, "downscale_factor")
+    for axis, name in ((-2, "height"), (-1, "width")):
+        if input.shape[axis] % r:
+            raise RuntimeError(
+                f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
+                f"input.size({axis})={input.shape[axis]} is not divisible by {r}"
+            )
+    return dispatch(_pixel_unshuffle, (input,), (("r", r), ("up", False)))
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``input / sqrt(mean(input**2) + eps)`` over the last ``len(normalized_shape)`` dimensions,
+    times ``weight``; composed of tape's ops as torch's CPU kernel composes it (its graph too).
+    ``eps`` defaults to the dtype's machine epsilon."""
+    dims = _normalized_axes(input, normalized_shape, "*")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{_type_name(input)}'")
+    # torch computes half and bfloat16 in float32 (its "opmath" type), whose epsilon is the
+    # default ``eps``
+    x = input.float() if input.dtype in (_dtype.float16, _dtype.bfloat16) else input
+    if eps is None:
+        eps = float(np.finfo(x.dtype.np).eps)
+    out = (x * (x.pow(2).mean(dims, keepdim=True) + eps).rsqrt()).to(input.dtype)
+    return out if weight is None else (out * weight).to(out.dtype)
 
 
 def _sdpa_fwd(q, k, v, mask, noise, scale, causal):

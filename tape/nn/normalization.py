@@ -1,4 +1,4 @@
-"""BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm, GroupNorm."""
+"""BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm, GroupNorm, RMSNorm."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def _affine_params(module, affine, bias, shape, device, dtype) -> None:
     else:
         module.register_parameter("weight", None)
         module.register_parameter("bias", None)
+
+
+def _shape(normalized_shape) -> tuple:
+    """A norm's ``normalized_shape`` as a tuple (an int is one dimension)."""
+    if isinstance(normalized_shape, numbers.Integral):
+        return (normalized_shape,)
+    return tuple(normalized_shape)
 
 
 def _reset_affine(module, affine) -> None:
@@ -173,9 +180,7 @@ class LayerNorm(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _affine_params(self, elementwise_affine, bias, self.normalized_shape, device, dtype)
@@ -191,6 +196,37 @@ class LayerNorm(Module):
         return (
             "{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}, "
             "bias={use_bias}".format(**self.__dict__, use_bias=self.bias is not None)
+        )
+
+
+class RMSNorm(Module):
+    """``F.rms_norm`` over ``normalized_shape``, with a weight (starting at 1) when
+    ``elementwise_affine``; ``eps=None`` is the dtype's machine epsilon."""
+
+    def __init__(
+        self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None
+    ) -> None:
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            kw = {"device": device, "dtype": dtype}
+            self.weight = Parameter(creation.empty(self.normalized_shape, **kw))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )
 
 
