@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from tape import _dtype
+from tape import _device, _dtype, creation
 from tape._dispatch import _raise_broadcast_error
 from tape.autograd import grad_mode
 from tape.nn import _conv_lowering as _lowering
@@ -2084,6 +2084,274 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _check_same_size(input, target, "huber_loss")
     static = (("delta", float(delta)), ("reduction", reduction))
     return dispatch(_huber, (input, target), static)
+
+
+def _loss_reduction(size_average, reduce, reduction: str) -> str:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    return reduction
+
+
+def _reduced(loss, reduction: str):
+    """torch's ``apply_loss_reduction`` for a loss composed of tape's ops (its graph then ends
+    in ``MeanBackward0`` or ``SumBackward0``, as torch's does)."""
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def margin_ranking_loss(
+    input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"
+):
+    """``max(0, -target * (input1 - input2) + margin)``."""
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(
+            "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} "
+        )
+    return _reduced((-target * (input1 - input2) + margin).clamp_min_(0), reduction)
+
+
+def hinge_embedding_loss(
+    input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"
+):
+    """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1."""
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    zeros = creation.zeros_like(input)
+    margin_clamp = (margin - input).clamp_min_(0)
+    out = elementwise.where(target != 1, margin_clamp, zeros)
+    return _reduced(out + elementwise.where(target != -1, input, zeros), reduction)
+
+
+def _soft_margin_fwd(x, y, reduction):
+    return _reduce(jnp.log1p(jnp.exp(-y * x)), reduction)
+
+
+_soft_margin = register("soft_margin_loss", _soft_margin_fwd, "SoftMarginLossBackward0", SAME)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """``log(1 + exp(-target * input))``."""
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    return dispatch(_soft_margin, (input, target), (("reduction", reduction),))
+
+
+def cosine_embedding_loss(
+    input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"
+):
+    """``1 - cos(input1, input2)`` where ``target`` is 1, ``max(0, cos - margin)`` where -1."""
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    d = target.dim()
+    if d not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if (input1.dim(), input2.dim()) != (d + 1, d + 1):
+        raise RuntimeError(
+            f"{d}D target tensor expects {d + 1}D input tensors, but found inputs with sizes "
+            f"{list(input1.shape)} and {list(input2.shape)}."
+        )
+    prod = (input1 * input2).sum(d)
+    mag1 = (input1 * input1).sum(d) + 1e-12
+    mag2 = (input2 * input2).sum(d) + 1e-12
+    cos = prod / (mag1 * mag2).sqrt_()
+    zeros = creation.zeros_like(cos)
+    pos = elementwise.where(target == 1, 1 - cos, zeros)
+    neg = elementwise.where(target == -1, (cos - margin).clamp_min_(0), zeros)
+    return _reduced(pos + neg, reduction)
+
+
+def multilabel_soft_margin_loss(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
+    """Binary cross-entropy with logits per class, averaged over the classes."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(dim=input.dim() - 1) / input.shape[-1]
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    return _reduced(loss, reduction)
+
+
+def poisson_nll_loss(
+    input,
+    target,
+    log_input=True,
+    full=False,
+    size_average=None,
+    eps=1e-8,
+    reduce=None,
+    reduction="mean",
+):
+    """``exp(input) - target * input`` (``log_input``), else ``input - target * log(input +
+    eps)``; ``full`` adds Stirling's term where ``target > 1``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not a valid value for reduction")
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss += stirling.masked_fill(target <= 1, 0)
+    return _reduced(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """``0.5 * (log(var) + (input - target)**2 / var)``, ``var`` clamped at ``eps`` (without
+    gradient through the clamp); ``full`` adds ``0.5 * log(2 pi)``."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * creation.ones_like(input)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif (
+            input.dim() != var.dim()
+            or sum(b for a, b in zip(input.shape, var.shape, strict=True) if a != b) != 1
+        ):
+            raise ValueError("var is of incorrect size")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    with grad_mode.no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss += 0.5 * math.log(2 * math.pi)
+    return _reduced(loss, reduction)
+
+
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin=1.0,
+    p=2,
+    eps=1e-6,
+    swap=False,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
+):
+    """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with the ``p``-norm
+    distance; ``swap`` uses the smaller of d(anchor, negative) and d(positive, negative)."""
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.dim(), positive.dim(), negative.dim())
+    if len(set(dims)) != 1:
+        raise RuntimeError(
+            "The anchor, positive, and negative tensors are expected to have the same number of "
+            f"dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and negative "
+            f"{dims[2]}D inputs"
+        )
+    dist_pos = pairwise_distance(anchor, positive, p, eps)
+    dist_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dist_neg = elementwise.minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduced((margin + dist_pos - dist_neg).clamp_min(0), reduction)
+
+
+def _multi_margin_fwd(x, target, weight, p, margin, reduction):
+    """Per sample, over the classes j other than its target y:
+    ``sum(max(0, margin - x[y] + x[j]) ** p * weight[y]) / C``."""
+    c = x.shape[-1]
+    xy = jnp.take_along_axis(x, target[..., None], axis=-1)
+    z = margin - xy + x
+    z = jnp.where(z > 0, z, 0) ** p
+    if weight is not None:
+        z = z * weight[target][..., None]
+    z = jnp.where(jax.nn.one_hot(target, c, dtype=bool), 0, z)
+    return _reduce(jnp.sum(z, axis=-1) / c, reduction)
+
+
+_multi_margin = register("multi_margin_loss", _multi_margin_fwd, "MultiMarginLossBackward0", NONE)
+
+
+def multi_margin_loss(
+    input,
+    target,
+    p=1,
+    margin=1.0,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
+):
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.dim() != 1:
+        raise ValueError("weight must be one-dimensional")
+    n, c = _margin_frames(input)
+    if target.dim() > 1 or target.numel() != n:
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{n}], but got "
+            f"{list(target.shape)}."
+        )
+    _check_targets(target, 0, c, "target out of range")
+    if input.dim() == 0:  # one sample of one class
+        input, target = input.reshape(1), target.reshape(())
+    static = (("p", int(p)), ("margin", float(margin)), ("reduction", reduction))
+    return dispatch(_multi_margin, (input, target, weight), static)
+
+
+def _multilabel_margin_fwd(x, target, reduction):
+    """Per sample, with its target classes (the indices before its first -1):
+    ``sum over targets j and non-targets k of max(0, 1 - (x[j] - x[k])) / C``."""
+    c = x.shape[-1]
+    valid = jnp.cumprod(target >= 0, axis=-1).astype(bool)
+    hot = jax.nn.one_hot(jnp.where(valid, target, c), c + 1, dtype=x.dtype)[..., :c]
+    is_target = jnp.max(hot, axis=-2) > 0  # (..., C)
+    xj = jnp.sum(hot * x[..., None, :], axis=-1)  # each listed target's input
+    z = 1 - xj[..., :, None] + x[..., None, :]  # (..., slots, C)
+    z = jnp.where((z > 0) & valid[..., :, None] & ~is_target[..., None, :], z, 0)
+    return _reduce(jnp.sum(z, axis=(-2, -1)) / c, reduction)
+
+
+_multilabel_margin = register(
+    "multilabel_margin_loss", _multilabel_margin_fwd, "MultilabelMarginLossBackward0", NONE
+)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    n, c = _margin_frames(input)
+    ok = target.numel() == c and target.dim() <= 1
+    if input.dim() == 2:
+        ok = list(target.shape) == [n, c]
+    if not ok:
+        raise RuntimeError(
+            f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}"
+        )
+    _check_targets(target, -1, c, "argument #2 'target' is out of range")
+    return dispatch(_multilabel_margin, (input, target), (("reduction", reduction),))
+
+
+def _margin_frames(input) -> tuple[int, int]:
+    """(samples, classes) of a margin loss's input, (C) or (N, C), checked as torch checks it."""
+    shape = list(input.shape)
+    if not (len(shape) == 0 or (len(shape) in (1, 2) and shape[-1] != 0)):
+        raise RuntimeError(
+            f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {shape}"
+        )
+    if len(shape) <= 1:
+        return 1, shape[0] if shape else 1
+    return shape[0], shape[1]
+
+
+def _check_targets(target, low: int, high: int, message: str) -> None:
+    """torch's range check of class indices (read on the host, as index bounds are)."""
+    values = _device.host_values(target)
+    if values is not None and values.size and (values.min() < low or values.max() >= high):
+        raise RuntimeError(message)
 
 
 def _kl_div_fwd(x, y, log_target, reduction):
