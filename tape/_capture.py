@@ -248,8 +248,13 @@ class Capture:
 
         def kinds(args):
             for a in args:
-                if isinstance(a, Tensor) and a._requires_grad and a._grad_fn is None:
-                    cap.leaves.setdefault(id(a._storage), a)
+                if isinstance(a, Tensor):
+                    if a._requires_grad and a._grad_fn is None:
+                        cap.leaves.setdefault(id(a._storage), a)
+                    # what _KINDS reads, through the hooks (it reads the fields directly)
+                    s = a._storage
+                    if s.pending() is None:
+                        s.array  # noqa: B018
             return _KINDS(args)
 
         engine._run = run

@@ -218,12 +218,11 @@ def _kinds(args: tuple):
             if a._requires_grad:
                 grad = True
             s = a._storage
-            if s.thunk is not None:
-                ref = s.pending()
-                if ref is not None:
-                    inputs.append(ref)
-                    kinds.append(s.meta)
-                    continue
+            thunk = s.thunk
+            if thunk is not None and thunk.values is None:  # Storage.pending(), inlined
+                inputs.append((thunk, s.index))
+                kinds.append(s.meta)
+                continue
             array = s.array
             inputs.append(array)
             kinds.append(_lazy.aval(array.shape, array.dtype))
@@ -312,13 +311,13 @@ def record(form: _lazy.Form, args: tuple, out, values: tuple):
     node: Node = op._node()
     edges = []
     for a in args:
-        if isinstance(a, Tensor) and a._requires_grad:
+        if not isinstance(a, Tensor):
+            edges.append(_NO_EDGE)
+        elif a._requires_grad:
             fn = a._grad_fn
             edges.append((fn, a._output_nr) if fn is not None else (accumulator_of(a), 0))
-        elif isinstance(a, Tensor) and a._storage.meta.dtype.kind in "biu":
-            edges.append(UNLISTED)
         else:
-            edges.append(_NO_EDGE)
+            edges.append(UNLISTED if a._storage.meta.dtype.kind in "biu" else _NO_EDGE)
     node.form = form
     node.inputs = args
     node.values = args if op.saves in _SAVES_INPUTS else values
@@ -327,6 +326,10 @@ def record(form: _lazy.Form, args: tuple, out, values: tuple):
     if type(out) is tuple:
         outs = tuple(Tensor._of(o, node, i, True) for i, o in enumerate(out))
         node.out_meta = tuple(o.meta for o in out)
+    elif out.meta.dtype in _FLOATS:  # Tensor._of, inlined for the usual floating output
+        outs = object.__new__(Tensor)
+        outs._init(out, True, node, 0)
+        node.out_meta = (out.meta,)
     else:
         outs = Tensor._of(out, node, 0, True)
         node.out_meta = (out.meta,)
@@ -339,15 +342,18 @@ def record(form: _lazy.Form, args: tuple, out, values: tuple):
             # The inputs that require grad are those with an edge; both kinds of no-edge equal
             # (None, 0).
             n = len(edges) - edges.count(_NO_EDGE)
-            read = list(values)
-            for j, (t, (fn, _)) in enumerate(zip(args, edges, strict=True)):
-                if n - (fn is not None):
+            read = None
+            for j, t in enumerate(args):
+                if n - (edges[j][0] is not None):
                     if isinstance(t, Tensor):
                         saved.append((t, t._storage, t._storage.version))
+                        if read is None:
+                            read = list(values)
                         read[j] = t
                     elif t is not None:
                         saved.append(_SAVED_SCALAR)  # x * 2 saves the 2: backward frees it
-            node.values = tuple(read)
+            if read is not None:
+                node.values = tuple(read)
         elif saves not in ("output", "indices"):
             for t in args:
                 if isinstance(t, Tensor):
@@ -379,6 +385,8 @@ def _linearize_node(node: Node, outs) -> None:
 
 
 _NO_EDGE = (None, 0)
+# numpy dtypes of floating tensors: a recorded output of one keeps its grad_fn
+_FLOATS = frozenset(d.np for d in _dtype._FROM_NP.values() if d.is_floating_point)
 _SAVES_INPUTS = ("inputs", "both")
 
 
