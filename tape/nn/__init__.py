@@ -32,7 +32,14 @@ from tape.nn.activation import (
 )
 from tape.nn.attention import MultiheadAttention
 from tape.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from tape.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from tape.nn.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from tape.nn.distance import CosineSimilarity, PairwiseDistance
 from tape.nn.dropout import Dropout, Dropout1d, Dropout2d
 from tape.nn.flatten import Flatten, Unflatten
@@ -64,9 +71,11 @@ from tape.nn.module import Module
 from tape.nn.normalization import (
     BatchNorm1d,
     BatchNorm2d,
+    BatchNorm3d,
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
     RMSNorm,
 )
@@ -234,4 +243,9 @@ __all__ = [
     "PoissonNLLLoss",
     "GaussianNLLLoss",
     "TripletMarginLoss",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose3d",
+    "BatchNorm3d",
+    "InstanceNorm3d",
 ]

@@ -1,4 +1,5 @@
-"""Conv1d, Conv2d, ConvTranspose2d (torch layouts: weight (out, in/groups, *kernel))."""
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d (torch layouts: weight (out, in/groups, *kernel),
+or (in, out/groups, *kernel) when transposed)."""
 
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
-    """Conv1d / Conv2d: ``_n`` spatial dims, convolved by ``F.<_conv>``."""
+    """Conv1d / Conv2d / Conv3d: ``_n`` spatial dims, convolved by ``F.<_conv>``."""
 
     _n: int
     _conv: str
@@ -163,7 +164,16 @@ class Conv2d(_Conv):
     _conv = "conv2d"
 
 
-class ConvTranspose2d(_ConvNd):
+class Conv3d(_Conv):
+    _n = 3
+    _conv = "conv3d"
+
+
+class _ConvTransposeNd(_ConvNd):
+    """ConvTranspose1d/2d/3d: ``_n`` spatial dims, by ``F.conv_transpose<_n>d``."""
+
+    _n: int
+
     def __init__(
         self,
         in_channels,
@@ -186,12 +196,12 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(
             in_channels,
             out_channels,
-            _ntuple(kernel_size, 2),
-            _ntuple(stride, 2),
-            _ntuple(padding, 2),
-            _ntuple(dilation, 2),
+            _ntuple(kernel_size, self._n),
+            _ntuple(stride, self._n),
+            _ntuple(padding, self._n),
+            _ntuple(dilation, self._n),
             True,
-            _ntuple(output_padding, 2),
+            _ntuple(output_padding, self._n),
             groups,
             bias,
             padding_mode,
@@ -202,12 +212,12 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, input, output_size=None):
         output_padding = self.output_padding
         if output_size is not None:
-            output_size = list(output_size)[-2:]
+            output_size = list(output_size)[-self._n :]
             output_padding = tuple(
                 int(o) - ((i - 1) * s - 2 * p + d * (k - 1) + 1)
                 for o, i, s, p, d, k in zip(
                     output_size,
-                    input.shape[-2:],
+                    input.shape[-self._n :],
                     self.stride,
                     self.padding,
                     self.dilation,
@@ -215,7 +225,7 @@ class ConvTranspose2d(_ConvNd):
                     strict=True,
                 )
             )
-        return F.conv_transpose2d(
+        return getattr(F, f"conv_transpose{self._n}d")(
             input,
             self.weight,
             self.bias,
@@ -225,3 +235,15 @@ class ConvTranspose2d(_ConvNd):
             self.groups,
             self.dilation,
         )
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    _n = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    _n = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    _n = 3

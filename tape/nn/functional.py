@@ -135,8 +135,14 @@ def bilinear(input1, input2, weight, bias=None):
 # ================================================================================================
 # convolution
 # ================================================================================================
+# torch's layouts by spatial dims: (input and output, weight)
+_CONV_LAYOUTS = {1: ("NCH", "OIH"), 2: ("NCHW", "OIHW"), 3: ("NCDHW", "OIDHW")}
+
+
 def _lax_conv(x, w, stride, pads, dilation, groups, lhs_dilation=None):
-    """NCHW x OIHW convolution by XLA (``lhs_dilation``: a transposed convolution's stride)."""
+    """A convolution in torch's layouts (NC + spatial, OI + spatial) by XLA (``lhs_dilation``:
+    a transposed convolution's stride)."""
+    act, kernel = _CONV_LAYOUTS[x.ndim - 2]
     return lax.conv_general_dilated(
         x,
         w,
@@ -144,13 +150,20 @@ def _lax_conv(x, w, stride, pads, dilation, groups, lhs_dilation=None):
         padding=pads,
         lhs_dilation=lhs_dilation,
         rhs_dilation=dilation,
-        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        dimension_numbers=(act, kernel, act),
         feature_group_count=groups,
     )
 
 
 def _add_channel_bias(y, b):
-    return y if b is None else y + b[None, :, None, None]
+    return y if b is None else y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
+
+
+def _conv3d_fwd(x, w, b, stride, pads, dilation, groups):
+    return _add_channel_bias(_lax_conv(x, w, stride, pads, dilation, groups), b)
+
+
+_conv3d = register("conv3d", _conv3d_fwd, "ConvolutionBackward0", SAME, remat=False)
 
 
 def _conv2d_fwd(x, w, b, stride, pads, dilation, groups):
@@ -273,38 +286,71 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convnd("conv1d", _conv1d, 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-def _conv_transpose2d_fwd(x, w, b, stride, padding, output_padding, dilation, groups):
-    cin, cout_g, kh, kw = w.shape
-    # (in, out/g, kh, kw) -> (out, in/g, kh, kw), spatially flipped.
-    wt = w.reshape(groups, cin // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
-    wt = wt.reshape(groups * cout_g, cin // groups, kh, kw)[:, :, ::-1, ::-1]
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd("conv3d", _conv3d, 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose_fwd(x, w, b, stride, padding, output_padding, dilation, groups):
+    """A transposed convolution over the spatial dims of ``w`` (in, out/g, *kernel): the
+    convolution of the stride-dilated input with the flipped, transposed kernel."""
+    cin, cout_g, *kernel = w.shape
+    n = len(kernel)
+    # (in, out/g, *k) -> (out, in/g, *k), spatially flipped.
+    wt = w.reshape(groups, cin // groups, cout_g, *kernel).swapaxes(1, 2)
+    wt = wt.reshape(groups * cout_g, cin // groups, *kernel)[(..., *[slice(None, None, -1)] * n)]
     pads = tuple(
         (d * (k - 1) - p, d * (k - 1) - p + op)
-        for k, p, op, d in zip((kh, kw), padding, output_padding, dilation, strict=True)
+        for k, p, op, d in zip(kernel, padding, output_padding, dilation, strict=True)
     )
-    y = _lax_conv(x, wt, (1, 1), pads, dilation, groups, lhs_dilation=stride)
+    y = _lax_conv(x, wt, (1,) * n, pads, dilation, groups, lhs_dilation=stride)
     return _add_channel_bias(y, b)
 
 
-_conv_transpose2d = register(
-    "conv_transpose2d", _conv_transpose2d_fwd, "ConvolutionBackward0", SAME, remat=False
-)
+_conv_transpose_ops = {
+    n: register(
+        f"conv_transpose{n}d", _conv_transpose_fwd, "ConvolutionBackward0", SAME, remat=False
+    )
+    for n in (1, 2, 3)
+}
+
+
+def _conv_transpose(n, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    name = f"conv_transpose{n}d"
+    unbatched = _check_conv(name, input, weight, groups, n, transposed=True)
+    x = _unsqueeze0(input) if unbatched else input
+    static = (
+        ("stride", _pair(stride, n)),
+        ("padding", _pair(padding, n)),
+        ("output_padding", _pair(output_padding, n)),
+        ("dilation", _pair(dilation, n)),
+        ("groups", int(groups)),
+    )
+    out = dispatch(_conv_transpose_ops[n], (x, weight, bias), static)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    return _conv_transpose(
+        1, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ):
-    unbatched = _check_conv("conv_transpose2d", input, weight, groups, 2, transposed=True)
-    x = _unsqueeze0(input) if unbatched else input
-    static = (
-        ("stride", _pair(stride)),
-        ("padding", _pair(padding)),
-        ("output_padding", _pair(output_padding)),
-        ("dilation", _pair(dilation)),
-        ("groups", int(groups)),
+    return _conv_transpose(
+        2, input, weight, bias, stride, padding, output_padding, groups, dilation
     )
-    out = dispatch(_conv_transpose2d, (x, weight, bias), static)
-    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose3d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    return _conv_transpose(
+        3, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 # ================================================================================================
