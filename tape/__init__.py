@@ -81,6 +81,7 @@ from tape import (
 from tape._device import cuda, device  # noqa: E402
 from tape._dtype import (  # noqa: E402
     bfloat16,
+    can_cast,
     dtype,
     finfo,
     float16,
@@ -111,6 +112,7 @@ from tape.autograd import (  # noqa: E402
     enable_grad,
     inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -148,6 +150,21 @@ def numel(input: Tensor) -> int:
 
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
+
+
+def is_complex(input: Tensor) -> bool:
+    return input.is_complex()
+
+
+def is_nonzero(input: Tensor) -> bool:
+    return input.is_nonzero()
+
+
+def conj(input: Tensor) -> Tensor:
+    return input.conj()
+
+
+resolve_conj = resolve_neg = conj
 
 
 # The modules this file used: not part of torch's namespace.

@@ -42,9 +42,13 @@ _NOT_METHODS = {
     "searchsorted",
     "tensordot",
     "trapezoid",
+    "trapz",
     "tril_indices",
     "triu_indices",
     "vander",
+    "broadcast_shapes",
+    "result_type",
+    "pdist",
 }
 _PROPERTIES = {"T": shape.T, "mT": shape.mT}
 

@@ -1250,6 +1250,50 @@ def test_meshgrid_warns_without_indexing():
     assert caught[0].filename == __file__
 
 
+# Functions of dtypes and shapes: their results (dtypes, Sizes, flags) printed as torch's.
+HELPERS = {
+    "broadcast_shapes": lambda t: t.broadcast_shapes((2, 1), (3,)),
+    "broadcast_shapes_ints": lambda t: t.broadcast_shapes(2, (3, 1), (1, 1, 1)),
+    "broadcast_shapes_none": lambda t: t.broadcast_shapes(),
+    "broadcast_shapes_error": lambda t: t.broadcast_shapes((2, 3), (4,)),
+    "result_type_tensor_scalar": lambda t: t.result_type(t.ones(2, dtype=t.int32), 2.5),
+    "result_type_scalars": lambda t: t.result_type(2, 3.0),
+    "result_type_zero_dim": lambda t: t.result_type(t.ones(2, dtype=t.int32), t.tensor(1.0)),
+    "result_type_bool_int": lambda t: t.result_type(t.tensor([True]), 5),
+    "can_cast": lambda t: [
+        t.can_cast(a, b)
+        for a in (t.bool, t.uint8, t.int32, t.float16, t.float64)
+        for b in (t.bool, t.uint8, t.int32, t.float16, t.float64)
+    ],
+    "is_complex": lambda t: (t.is_complex(t.ones(2)), t.ones(2).is_complex()),
+    "conj": lambda t: (t.conj(t.ones(2)), t.resolve_conj(t.ones(1)), t.resolve_neg(t.ones(1))),
+}
+
+
+@pytest.mark.parametrize("name", HELPERS)
+def test_dtype_and_shape_helpers_match_torch(name):
+    def run(lib):
+        try:
+            return str(HELPERS[name](lib)).replace("tape.", "torch.")
+        except Exception as e:  # noqa: BLE001
+            return f"{type(e).__name__}: {e}"
+
+    assert run(tape) == run(torch)
+
+
+def test_inference_mode_is_reported():
+    def run(lib):
+        seen = [lib.is_inference_mode_enabled()]
+        with lib.inference_mode():
+            seen.append(lib.is_inference_mode_enabled())
+            with lib.inference_mode(False):
+                seen.append(lib.is_inference_mode_enabled())
+            seen.append(lib.is_inference_mode_enabled())
+        return [*seen, lib.is_inference_mode_enabled()]
+
+    assert run(tape) == run(torch)
+
+
 def test_namespaces_hold_only_torch_names():
     """Every public Tensor attribute is one torch.Tensor has, and every public function of
     tape's top level is one torch has: no internal helper leaks as API."""

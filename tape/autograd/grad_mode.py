@@ -7,6 +7,7 @@ import functools
 
 class _State:
     enabled = True
+    inference = False
 
 
 state = _State()
@@ -14,6 +15,10 @@ state = _State()
 
 def is_grad_enabled() -> bool:
     return state.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    return state.inference
 
 
 class _GradMode:
@@ -85,6 +90,15 @@ class inference_mode(_GradMode):
 
     def __init__(self, mode: bool = True) -> None:
         self._target = not mode
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        self._prev_inference = state.inference
+        state.inference = not self._target
+
+    def __exit__(self, *exc) -> None:
+        state.inference = self._prev_inference
+        super().__exit__(*exc)
 
     def __call__(self, fn):
         mode = not self._target

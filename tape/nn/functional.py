@@ -23,6 +23,7 @@ from tape.nn import _conv_lowering as _lowering
 from tape.ops import elementwise, linalg
 from tape.ops.inplace import INPLACE
 from tape.ops.inplace import inplace as _inplace_form
+from tape.ops.reduction import pdist  # noqa: F401  (torch.nn.functional.pdist)
 from tape.ops.registry import FLOAT, NONE, SAME, dispatch, register
 
 sigmoid = elementwise.sigmoid

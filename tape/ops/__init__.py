@@ -23,7 +23,7 @@ INTERNAL = frozenset(
 )
 # Tensor methods that torch has no function for (``x.view(...)``, but no ``torch.view``).
 METHODS_ONLY = frozenset(
-    "view view_as reshape_as expand expand_as contiguous repeat unfold T mT".split()
+    "view view_as reshape_as expand expand_as contiguous repeat unfold T mT sum_to_size".split()
 )
 
 

@@ -182,6 +182,12 @@ def rsub(input, other, *, alpha=1):
 multiply = mul
 
 
+def result_type(tensor1, tensor2):
+    """The dtype torch's type promotion gives an op on ``tensor1`` and ``tensor2`` (tensors or
+    Python numbers)."""
+    return _dtype.from_numpy_dtype(promote((tensor1, tensor2), SAME))
+
+
 def _check_integer_division(kernel: str, input, other) -> None:
     """torch's errors for a quotient or remainder computed in integers: ``RuntimeError:
     ZeroDivisionError`` for a zero divisor (a tensor's values are read on the host, see

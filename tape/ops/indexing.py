@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from tape import _device, _dtype, _views
 from tape._dispatch import _raise_broadcast_error
@@ -345,6 +346,26 @@ def argwhere(input):
 def narrow(input, dim, start, length):
     index = (slice(None),) * (dim % input.dim()) + (slice(start, start + length),)
     return getitem(input, index)
+
+
+_narrow_copy = register(
+    "narrow_copy",
+    lambda x, axis, start, length: lax.slice_in_dim(x, start, start + length, axis=axis),
+    "NarrowCopyBackward0",
+    NONE,
+    "none",
+)
+
+
+def narrow_copy(input, dim, start, length):
+    """``narrow`` as a new tensor, not a view."""
+    axis = dim % max(input.dim(), 1)
+    size = input.shape[axis]
+    start = start + size if start < 0 else start
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    static = (("axis", axis), ("start", int(start)), ("length", int(length)))
+    return dispatch(_narrow_copy, (input,), static)
 
 
 def select(input, dim, index):

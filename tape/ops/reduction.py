@@ -361,6 +361,11 @@ def _axis(input, dim: int) -> int:
     return axis
 
 
+def msort(input):
+    """``input`` sorted along its first dimension."""
+    return sort(input, 0)[0]
+
+
 def sort(input, dim: int = -1, descending: bool = False, *, stable: bool = False):
     """(values, indices) along ``dim``; always stable, so ties keep their order."""
     static = (("axis", _axis(input, dim)), ("descending", bool(descending)))
@@ -774,6 +779,25 @@ def _cdist_fwd(x1, x2, p):
 _cdist = register("cdist", _cdist_fwd, "CdistBackward0", saves="both")
 
 
+def _pdist_fwd(x, p):
+    """The rows' distances for each pair i < j only: a pair of equal rows (i == j) has no
+    finite norm gradient for some ``p``."""
+    i, j = np.triu_indices(x.shape[0], 1)
+    return _cdist_fwd(x[i][:, None, :], x[j][:, None, :], p)[:, 0, 0]
+
+
+_pdist = register("pdist", _pdist_fwd, "PdistBackward0", saves="both")
+
+
+def pdist(input, p: float = 2.0):
+    """The ``p``-norm distance between each pair of rows of ``input`` (i < j), flattened."""
+    if input.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    return dispatch(_pdist, (input,), (("p", float(p)),))
+
+
 def cdist(x1, x2, p: float = 2.0, compute_mode=None):
     """The ``p``-norm distance between each row of ``x1`` and each row of ``x2``."""
     for name, x in (("X1", x1), ("X2", x2)):
@@ -952,6 +976,9 @@ def trapezoid(y, x=None, *, dx=None, dim: int = -1):
         return dispatch(_div_double, (integral, 2.0))
     ends = dispatch(_mul_double, (y.select(axis, 0) + y.select(axis, -1), 0.5))
     return dispatch(_mul_double, (y.sum(axis) - ends, float(1 if dx is None else dx)))
+
+
+trapz = trapezoid  # torch's older name
 
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1):

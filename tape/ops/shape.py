@@ -675,6 +675,48 @@ def broadcast_tensors(*tensors):
     return tuple(t if tuple(t.shape) == shape else expand(t, shape) for t in tensors)
 
 
+def broadcast_shapes(*shapes):
+    """The shape tensors of ``shapes`` (sizes, or ints for 1-D) broadcast to, as a Size."""
+    from tape.tensor import Size
+
+    shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    out: list = []
+    for i, shape in enumerate(shapes):
+        for k, size in enumerate(reversed(shape), start=1):
+            if k > len(out):
+                out.insert(0, size)
+            elif out[-k] == 1:
+                out[-k] = size
+            elif size not in (1, out[-k]):
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {size} at {-k}! Mismatching "
+                    f"argument at index {i} had {shape}; but expected shape should be "
+                    f"broadcastable to {out}"
+                )
+    return Size(out)
+
+
+def sum_to_size(input, *size):
+    """``input`` summed down to ``size`` (a shape ``input`` broadcasts from), as autograd sums
+    a broadcast gradient."""
+    from tape.ops.reduction import sum as _sum
+
+    size = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
+    shape = tuple(input.shape)
+    lead = len(shape) - len(size)
+    if lead < 0 or any(s not in (1, d) for s, d in zip(size, shape[lead:], strict=True)):
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    dims = [*range(lead)] + [lead + i for i, s in enumerate(size) if s == 1 != shape[lead + i]]
+    if not dims:
+        return input
+    out = _sum(input, dims, keepdim=True)
+    return out.view(size) if lead else out
+
+
+def is_same_size(input, other) -> bool:
+    return tuple(input.shape) == tuple(other.shape)
+
+
 def meshgrid(*tensors, indexing=None):
     """Coordinate grids: tensor ``i`` viewed along axis ``i`` and expanded ('ij'); 'xy' swaps
     the first two axes, as torch's."""
