@@ -160,6 +160,21 @@ LOADERS = {
     "subset_random_sampler": lambda L: L.utils.data.DataLoader(
         tensor_data(L), batch_size=2, sampler=L.utils.data.SubsetRandomSampler([1, 3, 5, 8, 9])
     ),
+    "weighted_sampler": lambda L: L.utils.data.DataLoader(
+        tensor_data(L),
+        batch_size=4,
+        sampler=L.utils.data.WeightedRandomSampler([0.1, 0.9, 0.4, 0, 2, 1, 1, 0.5, 3, 0.2], 25),
+    ),
+    "weighted_sampler_no_replacement": lambda L: L.utils.data.DataLoader(
+        tensor_data(L),
+        batch_size=3,
+        sampler=L.utils.data.WeightedRandomSampler(
+            L.tensor([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+            7,
+            replacement=False,
+            generator=L.Generator().manual_seed(3),
+        ),
+    ),
     "batch_sampler": lambda L: L.utils.data.DataLoader(
         tensor_data(L),
         batch_sampler=L.utils.data.BatchSampler(L.utils.data.RandomSampler(range(10)), 4, False),
@@ -244,6 +259,7 @@ DATASETS = {
     "concat_sizes": lambda L: L.utils.data.ConcatDataset([range(2), range(5)]).cumulative_sizes,
     "chain": lambda L: list(counter(L, 2) + counter(L, 3)),
     "sequential_sampler": lambda L: list(L.utils.data.SequentialSampler(range(4))),
+    "weighted_sampler_len": lambda L: len(L.utils.data.WeightedRandomSampler([1, 2], 5)),
     "batch_sampler_drop": lambda L: list(
         L.utils.data.BatchSampler(L.utils.data.SequentialSampler(range(10)), 3, True)
     ),
@@ -297,6 +313,9 @@ ERRORS = {
     "iterable_batch_sampler": lambda L: L.utils.data.DataLoader(counter(L, 3), batch_sampler=[[0]]),
     "set_batch_size": lambda L: setattr(L.utils.data.DataLoader(range(4)), "batch_size", 2),
     "batch_sampler_size": lambda L: L.utils.data.BatchSampler(range(4), 0, False),
+    "weighted_sampler_num_samples": lambda L: L.utils.data.WeightedRandomSampler([1.0], 0),
+    "weighted_sampler_replacement": lambda L: L.utils.data.WeightedRandomSampler([1.0], 2, 1),
+    "weighted_sampler_weights_2d": lambda L: L.utils.data.WeightedRandomSampler([[1.0]], 2),
     "batch_sampler_bool_size": lambda L: L.utils.data.BatchSampler(range(4), True, False),
     "batch_sampler_drop_last": lambda L: L.utils.data.BatchSampler(range(4), 2, 1),
     "random_sampler_replacement": lambda L: L.utils.data.RandomSampler(range(4), replacement=1),

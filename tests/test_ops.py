@@ -761,6 +761,9 @@ CASES = [
     OpCase("error_setitem_float32_overflow", _setitem(0, 1e300), [(3,)], grad=False, message=True),
     OpCase("error_fill_uint8_overflow", lambda t, x: x.clone().fill_(300), [(3,)], "uint8", low=0, high=5, message=True),
     OpCase("error_setitem_negative_step", _setitem(slice(None, None, -1), 0.0), [(5,)], message=True),
+    OpCase("error_setitem_value_shape", _setitem((slice(0, 2), 0)), [(3, 2, 3), (2, 4)], message=True),
+    OpCase("error_setitem_value_length", _setitem(0), [(3, 4), (3,)], message=True),
+    OpCase("setitem_value_leading_ones", _setitem(slice(0, 2)), [(3, 4), (1, 1, 4)]),
     OpCase("error_setitem_iadd_int_float", lambda t, x: _iadd_item(x, 1, 1.5), [(3, 4)], I64, message=True),
     # --- comparisons and logic -----------------------------------------------------------------
     OpCase("eq", lambda t, x, y: t.eq(x, y), [(6,), (6,)], I64, low=0, high=3),

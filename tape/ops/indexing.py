@@ -195,6 +195,10 @@ def setitem(input, index, value) -> None:
     # basic indexing: one scatter into the root base along the view chain plus this index
     shape, strides, offset = _views.geometry(input)
     region, region_strides, _ = _views.index_geometry(static, shape, strides, offset)
+    extra = value.dim() - len(region)
+    if extra > 0 and all(n == 1 for n in value.shape[:extra]):  # torch drops leading ones
+        value = value.reshape(tuple(value.shape[extra:]))
+    _check_expands(tuple(value.shape), tuple(region))
     step = (_get_ops[kind], (("index", static),), None)
     info = input._view
     if info is None:
@@ -202,6 +206,17 @@ def setitem(input, index, value) -> None:
     else:
         _views.check_inplace(input, region, region_strides)
         _views.write(info.base, info.chain + (step,), value, info.creation != _views.DETACHED)
+
+
+def _check_expands(size: tuple, target: tuple) -> None:
+    """torch's error when a value assigned to a region does not expand to the region's shape."""
+    for k in range(1, min(len(size), len(target)) + 1):
+        if size[-k] not in (1, target[-k]):
+            raise RuntimeError(
+                f"The expanded size of the tensor ({target[-k]}) must match the existing size "
+                f"({size[-k]}) at non-singleton dimension {len(target) - k}.  Target sizes: "
+                f"{list(target)}.  Tensor sizes: {list(size)}"
+            )
 
 
 def _grid(idx, axis: int) -> tuple:

@@ -1,5 +1,7 @@
-"""``tape.nn.utils``: gradient clipping and parameter/vector conversion, as ``torch.nn.utils``."""
+"""``tape.nn.utils``: gradient clipping, parameter/vector conversion and sequence padding
+(``rnn``), as ``torch.nn.utils``."""
 
+from tape.nn.utils import rnn
 from tape.nn.utils.clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -16,5 +18,6 @@ __all__ = [
     "clip_grads_with_norm_",
     "get_total_norm",
     "parameters_to_vector",
+    "rnn",
     "vector_to_parameters",
 ]
