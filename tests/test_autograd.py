@@ -1591,3 +1591,72 @@ def test_function_errors_match_torch(case):
                 fn()
 
     assert_same_error(lambda: run(tape), lambda: run(torch))
+
+
+# autograd.functional: each case is call(lib, AF, x, y, v, w) on the same data under both.
+_FX, _FY, _FV, _FW = (
+    np.random.default_rng(11).standard_normal(s).astype(np.float32) for s in (3, (2, 3), 3, 2)
+)
+FUNCTIONAL = {
+    "vjp_scalar": lambda L, AF, x, y, v, w: AF.vjp(lambda x: (x**3).sum(), x),
+    "vjp_tuple_inputs": lambda L, AF, x, y, v, w: AF.vjp(lambda x, y: (y @ x).tanh(), (x, y), w),
+    "vjp_tuple_outputs": lambda L, AF, x, y, v, w: AF.vjp(
+        lambda x: (x.sin() * 2, x.exp().sum()), x, (v, L.tensor(1.0))
+    ),
+    "vjp_create_graph": lambda L, AF, x, y, v, w: AF.vjp(lambda x: x**2, x, v, create_graph=True),
+    "jvp": lambda L, AF, x, y, v, w: AF.jvp(lambda x, y: (y @ x).tanh(), (x, y), (v, y * 0.5)),
+    "jvp_single": lambda L, AF, x, y, v, w: AF.jvp(lambda x: x.sin() * x, x, v),
+    "jacobian": lambda L, AF, x, y, v, w: AF.jacobian(lambda x, y: (y @ x).tanh(), (x, y)),
+    "jacobian_single": lambda L, AF, x, y, v, w: AF.jacobian(lambda x: x.sin() * x, x),
+    "jacobian_tuple_outputs": lambda L, AF, x, y, v, w: AF.jacobian(
+        lambda x: (x.sin() * 2, x.exp().sum()), x
+    ),
+    "jacobian_create_graph": lambda L, AF, x, y, v, w: AF.jacobian(
+        lambda x: x**2, x, create_graph=True
+    ),
+    "jacobian_unused_input": lambda L, AF, x, y, v, w: AF.jacobian(lambda x, y: x * 2, (x, y)),
+    "jacobian_vectorize": lambda L, AF, x, y, v, w: AF.jacobian(
+        lambda x: x.exp(), x, vectorize=True, strategy="forward-mode"
+    ),
+    "hessian": lambda L, AF, x, y, v, w: AF.hessian(lambda x: (x**3).sum(), x),
+    "hessian_tuple": lambda L, AF, x, y, v, w: AF.hessian(
+        lambda x, y: (y @ x).pow(2).sum(), (x, y)
+    ),
+    "vhp": lambda L, AF, x, y, v, w: AF.vhp(lambda x: (x.sin() * x).sum(), x, v),
+    "hvp": lambda L, AF, x, y, v, w: AF.hvp(lambda x: (x.sin() * x).sum(), x, v),
+    "hvp_tuple": lambda L, AF, x, y, v, w: AF.hvp(
+        lambda x, y: (y @ x).pow(2).sum(), (x, y), (v, y)
+    ),
+    "error_vjp_without_v": lambda L, AF, x, y, v, w: AF.vjp(lambda x: x * 2, x),
+    "error_vjp_v_size": lambda L, AF, x, y, v, w: AF.vjp(lambda x: x * 2, x, w),
+    "error_inputs_type": lambda L, AF, x, y, v, w: AF.jacobian(lambda x: x, [x]),
+    "error_strict_unused": lambda L, AF, x, y, v, w: AF.jacobian(
+        lambda x, y: x * 2, (x, y), strict=True
+    ),
+    "error_strict_vjp": lambda L, AF, x, y, v, w: AF.vjp(lambda x: L.ones(3), x, v, strict=True),
+    "error_hessian_vector_output": lambda L, AF, x, y, v, w: AF.hessian(lambda x: x * 2, x),
+    "error_jvp_v_length": lambda L, AF, x, y, v, w: AF.jvp(lambda x, y: x, (x, y), (v,)),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL)
+def test_autograd_functional_matches_torch(name):
+    def run(lib):
+        data = (lib.tensor(a) for a in (_FX, _FY, _FV, _FW))
+        return FUNCTIONAL[name](lib, lib.autograd.functional, *data)
+
+    if name.startswith("error_"):
+        assert_same_error(lambda: run(tape), lambda: run(torch))
+        return
+
+    def same(got, want):
+        assert isinstance(got, tuple) == isinstance(want, tuple)
+        if isinstance(want, tuple):
+            assert len(got) == len(want)
+            for g, w in zip(got, want, strict=True):
+                same(g, w)
+        else:
+            assert got.requires_grad == want.requires_grad
+            assert_same(got.detach(), want.detach(), rtol=1e-5, atol=1e-6)
+
+    same(run(tape), run(torch))

@@ -1,6 +1,6 @@
 """``tape.autograd``: backward, grad, the grad-mode switches and custom Functions."""
 
-from tape.autograd import function
+from tape.autograd import function, functional
 from tape.autograd.engine import backward, grad
 from tape.autograd.function import Function
 from tape.autograd.grad_mode import (
@@ -19,6 +19,7 @@ __all__ = [
     "backward",
     "enable_grad",
     "function",
+    "functional",
     "grad",
     "inference_mode",
     "is_grad_enabled",
