@@ -132,7 +132,7 @@ int = int32  # noqa: A001
 short = int16
 
 # viz imports matplotlib only when drawing.
-from tape import linalg, nn, optim, utils, viz  # noqa: E402, F401
+from tape import func, linalg, nn, optim, utils, viz  # noqa: E402, F401
 from tape._compile import compile  # noqa: E402, F401, A004
 from tape.serialization import load, save  # noqa: E402, F401
 

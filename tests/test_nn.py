@@ -1484,3 +1484,64 @@ BAD = [
 @pytest.mark.parametrize("fn", [b for _, b in BAD], ids=[n for n, _ in BAD])
 def test_bad_input(fn):
     _err(fn)()
+
+
+def _functional_call_model(lib):
+    lib.manual_seed(0)
+    return lib.nn.Sequential(lib.nn.Linear(3, 2), lib.nn.Tanh(), lib.nn.Linear(2, 2))
+
+
+# (name, call(lib, model, x)): tape.func.functional_call against torch.func's.
+FUNCTIONAL_CALLS = {
+    "swap_weight": lambda L, m, x: L.func.functional_call(m, {"0.weight": L.ones(2, 3)}, (x,)),
+    "swap_all_kwargs": lambda L, m, x: L.func.functional_call(
+        m, dict(m.named_parameters()), (), {"input": x}
+    ),
+    "several_dicts": lambda L, m, x: L.func.functional_call(
+        m, ({"0.weight": L.ones(2, 3)}, {"2.bias": L.zeros(2)}), x
+    ),
+    "new_attribute": lambda L, m, x: L.func.functional_call(m, {"extra": L.ones(1)}, x),
+    "tied": lambda L, m, x: L.func.functional_call(
+        L.nn.Sequential(m[2], m[1], m[2]), {"0.weight": L.eye(2) * 0.5}, x[:, :2]
+    ),
+    "error_strict": lambda L, m, x: L.func.functional_call(m, {"foo": L.ones(1)}, x, strict=True),
+    "error_strict_missing": lambda L, m, x: L.func.functional_call(
+        m, {"0.weight": L.ones(2, 3)}, x, strict=True
+    ),
+    "error_repeated_key": lambda L, m, x: L.func.functional_call(
+        m, ({"0.bias": L.ones(2)}, {"0.bias": L.zeros(2)}), x
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL_CALLS)
+def test_functional_call_matches_torch(name):
+    """The output and the gradient of a swapped-in tensor; the model's own weights are back
+    (and get no gradient) afterwards."""
+
+    def run(lib):
+        m = _functional_call_model(lib)
+        before = [p.detach().clone() for p in m.parameters()]
+        x = lib.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
+        out = FUNCTIONAL_CALLS[name](lib, m, x)
+        out.sum().backward()
+        kept = all(bool((p == b).all()) for p, b in zip(m.parameters(), before, strict=True))
+        return out, kept, not hasattr(m, "extra")
+
+    if name.startswith("error_"):
+        assert_same_error(lambda: run(tape), lambda: run(torch))
+        return
+    (out_t, kept_t, clean_t), (out_o, _, clean_o) = run(tape), run(torch)
+    assert_same(out_t, out_o, rtol=1e-5, atol=1e-6)
+    # torch restores a module that appears twice (``tied``) in the wrong order and keeps the
+    # swapped-in tensor as its weight; tape restores every module's own (README).
+    assert kept_t and clean_t and clean_o
+
+
+def test_stateless_functional_call_warns_like_torch(caught_warnings):
+    for lib in (torch, tape):
+        m = _functional_call_model(lib)
+        lib.nn.utils.stateless.functional_call(m, {"2.bias": lib.zeros(2)}, lib.ones(1, 3))
+    messages = [(w.category, str(w.message)) for w in caught_warnings]
+    assert len(messages) == 2 and messages[0] == messages[1]
+    assert messages[0][0] is FutureWarning

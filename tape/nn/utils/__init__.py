@@ -1,7 +1,7 @@
 """``tape.nn.utils``: gradient clipping, parameter/vector conversion and sequence padding
 (``rnn``), as ``torch.nn.utils``."""
 
-from tape.nn.utils import rnn
+from tape.nn.utils import rnn, stateless
 from tape.nn.utils.clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -19,5 +19,6 @@ __all__ = [
     "get_total_norm",
     "parameters_to_vector",
     "rnn",
+    "stateless",
     "vector_to_parameters",
 ]
