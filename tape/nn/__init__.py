@@ -41,7 +41,7 @@ from tape.nn.conv import (
     ConvTranspose3d,
 )
 from tape.nn.distance import CosineSimilarity, PairwiseDistance
-from tape.nn.dropout import Dropout, Dropout1d, Dropout2d
+from tape.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from tape.nn.flatten import Flatten, Unflatten
 from tape.nn.flax_adapter import FlaxCall, FlaxModule
 from tape.nn.fold import Fold, Unfold
@@ -106,8 +106,10 @@ from tape.nn.pooling import (
     AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
+    AvgPool3d,
     MaxPool1d,
     MaxPool2d,
+    MaxPool3d,
 )
 from tape.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tape.nn.sparse import Embedding
@@ -248,4 +250,7 @@ __all__ = [
     "ConvTranspose3d",
     "BatchNorm3d",
     "InstanceNorm3d",
+    "AvgPool3d",
+    "MaxPool3d",
+    "Dropout3d",
 ]

@@ -32,6 +32,14 @@ class Dropout1d(Dropout):
         return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
+class Dropout3d(Dropout):
+    """Zeroes whole channels of (N, C, D, H, W) input (masks equal torch's under
+    ``manual_seed``)."""
+
+    def forward(self, input):
+        return F.dropout3d(input, self.p, self.training, self.inplace)
+
+
 class Dropout2d(Dropout):
     """Zeroes whole channels of (N, C, H, W) input (masks equal torch's under
     ``manual_seed``)."""

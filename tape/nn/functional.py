@@ -8,6 +8,7 @@ CPU lowering that avoids its slow paths (see DESIGN.md §3).
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -417,18 +418,25 @@ def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, name):
                 else "pad should be at most half of kernel size, but got pad="
                 f"{p} and kernel_size={k}"
             )
-    h, w = input.shape[-2:]
-    out_hw = tuple(
-        _pool_out(s, k, st, p, d, ceil_mode)
-        for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation, strict=True)
-    )
-    if min(out_hw) <= 0:
-        c = input.shape[-3]
-        raise RuntimeError(
-            f"Given input size: ({c}x{h}x{w}). Calculated output size: "
-            f"({c}x{out_hw[0]}x{out_hw[1]}). Output size is too small"
-        )
+    out_hw = _pool_out_sizes(input, kernel, stride, padding, dilation, ceil_mode)
     return kernel, stride, padding, dilation, out_hw
+
+
+def _pool_out_sizes(input, kernel, stride, padding, dilation, ceil_mode) -> tuple:
+    """A pooling's output size over the last ``len(kernel)`` axes; torch's error when one is
+    empty."""
+    sizes = tuple(input.shape[-len(kernel) :])
+    out = tuple(
+        _pool_out(n, k, s, p, d, ceil_mode)
+        for n, k, s, p, d in zip(sizes, kernel, stride, padding, dilation, strict=True)
+    )
+    if min(out) <= 0:
+        c = input.shape[-len(kernel) - 1]
+        raise RuntimeError(
+            f"Given input size: ({c}x{'x'.join(map(str, sizes))}). Calculated output size: "
+            f"({c}x{'x'.join(map(str, out))}). Output size is too small"
+        )
+    return out
 
 
 def max_pool2d(
@@ -475,19 +483,23 @@ def _avg_pool2d_fwd(x, kernel, stride, padding, out_hw, divisor):
 _avg_pool2d = register("avg_pool2d", _avg_pool2d_fwd, "AvgPool2DBackward0", NONE, saves="none")
 
 
-def _avg_divisor(h, w, kernel, stride, padding, out_hw, count_include_pad, divisor_override):
+def _avg_divisor(sizes, kernel, stride, padding, out, count_include_pad, divisor_override):
+    """Each output position's divisor, as nested tuples over the spatial axes: the window's
+    size, clipped to the padded input (``count_include_pad``) or to the input."""
     if divisor_override:
-        return ((float(divisor_override),),)
-    divs = []
-    for size, k, s, p, o in zip((h, w), kernel, stride, padding, out_hw, strict=True):
+        return _nested_tuple(np.full((1,) * len(sizes), float(divisor_override)).tolist())
+    table = np.ones(())
+    for size, k, s, p, o in zip(sizes, kernel, stride, padding, out, strict=True):
         start = np.arange(o) * s - p
         end = np.minimum(start + k, size + p)
-        if count_include_pad:
-            divs.append(end - start)
-        else:
-            divs.append(np.minimum(end, size) - np.maximum(start, 0))
-    table = divs[0][:, None] * divs[1][None, :]
-    return tuple(tuple(float(v) for v in row) for row in table)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        table = np.multiply.outer(table, end - start)
+    return _nested_tuple(table.astype(float).tolist())
+
+
+def _nested_tuple(values):
+    return tuple(_nested_tuple(v) for v in values) if isinstance(values, list) else values
 
 
 def avg_pool2d(
@@ -504,9 +516,14 @@ def avg_pool2d(
     )
     unbatched = input.dim() == 3
     x = _unsqueeze0(input) if unbatched else input
-    h, w = input.shape[-2:]
     divisor = _avg_divisor(
-        h, w, kernel, stride, padding, out_hw, count_include_pad, divisor_override
+        tuple(input.shape[-2:]),
+        kernel,
+        stride,
+        padding,
+        out_hw,
+        count_include_pad,
+        divisor_override,
     )
     static = (
         ("kernel", kernel),
@@ -517,6 +534,127 @@ def avg_pool2d(
     )
     out = dispatch(_avg_pool2d, (x,), static)
     return out.squeeze(0) if unbatched else out
+
+
+def _pool3d_slices(x, kernel, stride, padding, dilation, out, fill):
+    """(offset, strided slice) for each window offset of a pooling over the last three axes
+    of ``x``, in row-major order, with ``x`` padded with ``fill`` so that every window fits."""
+    lead = x.ndim - 3
+    pads = [
+        (p, max((o - 1) * s + d * (k - 1) + 1 - size - p, 0))
+        for size, k, s, p, d, o in zip(
+            x.shape[lead:], kernel, stride, padding, dilation, out, strict=True
+        )
+    ]
+    xp = jnp.pad(x, ((0, 0),) * lead + tuple(pads), constant_values=fill)
+    for offset in itertools.product(*map(range, kernel)):
+        start = [i * d for i, d in zip(offset, dilation, strict=True)]
+        limit = [b + s * (o - 1) + 1 for b, s, o in zip(start, stride, out, strict=True)]
+        start, limit = (0,) * lead + tuple(start), xp.shape[:lead] + tuple(limit)
+        yield offset, lax.slice(xp, start, limit, (1,) * lead + tuple(stride))
+
+
+def _max_pool3d_fwd(x, kernel, stride, padding, dilation, out, with_indices):
+    """torch's max over each window: its first maximum in row-major window order, or its last
+    NaN; with the flat input index of each, for ``return_indices``."""
+    best = where = None
+    grid = np.meshgrid(
+        *(np.arange(o) * s - p for o, s, p in zip(out, stride, padding, strict=True)), indexing="ij"
+    )
+    for offset, v in _pool3d_slices(x, kernel, stride, padding, dilation, out, -jnp.inf):
+        at = [g + i * d for g, i, d in zip(grid, offset, dilation, strict=True)]
+        flat = jnp.asarray((at[0] * x.shape[-2] + at[1]) * x.shape[-1] + at[2], jnp.int64)
+        if best is None:
+            best, where = v, jnp.broadcast_to(flat, v.shape)
+            continue
+        take = (v > best) | jnp.isnan(v)
+        best = jnp.where(take, v, best)
+        where = jnp.where(take, flat, where)
+    return (best, where) if with_indices else best
+
+
+_max_pool3d = register(
+    "max_pool3d", _max_pool3d_fwd, "MaxPool3DWithIndicesBackward0", NONE, saves="both"
+)
+
+
+def _avg_pool3d_fwd(x, kernel, stride, padding, out, divisor):
+    total = None
+    for _, v in _pool3d_slices(x, kernel, stride, padding, (1, 1, 1), out, 0):
+        total = v if total is None else total + v
+    return total / jnp.asarray(np.asarray(divisor), x.dtype)
+
+
+_avg_pool3d = register("avg_pool3d", _avg_pool3d_fwd, "AvgPool3DBackward0", NONE, saves="none")
+
+
+def _pool3d_args(input, kernel_size, stride, padding, dilation, ceil_mode, is_max: bool):
+    """torch's checks of a 3-D pooling's arguments; returns them as triples, and the output
+    size."""
+    if input.dim() not in (4, 5) or input.numel() == 0:
+        raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    kernel = _pair(kernel_size, 3)
+    stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, 3)
+    padding, dilation = _pair(padding, 3), _pair(dilation, 3)
+    for p, k, d in zip(padding, kernel, dilation, strict=True):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(
+                "pad should be at most half of effective kernel size, but got "
+                f"pad={p}, kernel_size={k} and dilation={d}"
+            )
+    sizes = tuple(input.shape[-3:])
+    if not is_max and any(s + 2 * p < k for s, p, k in zip(sizes, padding, kernel, strict=True)):
+        raise RuntimeError(
+            f"input image (T: {sizes[0]} H: {sizes[1]} W: {sizes[2]}) smaller than kernel size "
+            f"(kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]})"
+        )
+    out = _pool_out_sizes(input, kernel, stride, padding, dilation, ceil_mode)
+    return kernel, stride, padding, dilation, out
+
+
+def max_pool3d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    kernel, stride, padding, dilation, out = _pool3d_args(
+        input, kernel_size, stride, padding, dilation, ceil_mode, True
+    )
+    static = (
+        ("kernel", kernel),
+        ("stride", stride),
+        ("padding", padding),
+        ("dilation", dilation),
+        ("out", out),
+        ("with_indices", bool(return_indices)),
+    )
+    return dispatch(_max_pool3d, (input,), static)
+
+
+max_pool3d_with_indices = max_pool3d
+
+
+def avg_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    kernel, stride, padding, _, out = _pool3d_args(
+        input, kernel_size, stride, padding, 1, ceil_mode, False
+    )
+    divisor = _avg_divisor(
+        tuple(input.shape[-3:]), kernel, stride, padding, out, count_include_pad, divisor_override
+    )
+    static = (
+        ("kernel", kernel),
+        ("stride", stride),
+        ("padding", padding),
+        ("out", out),
+        ("divisor", divisor),
+    )
+    return dispatch(_avg_pool3d, (input,), static)
 
 
 def _adaptive_matrix(size: int, out: int) -> np.ndarray:
@@ -2509,6 +2647,23 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
             "channel-wise dropout behavior, please switch to using dropout1d instead.",
             stacklevel=2,
         )
+    return _feature_dropout(input, p, training, inplace)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, D, H, W) input, or of (C, D, H, W) input."""
+    _check_dropout_p(p)
+    if input.dim() not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {input.dim()}-D input to dropout3d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead. Note that dropout3d exists to provide "
+            "channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 4D or 5D inputs).",
+            stacklevel=2,
+        )
+    if input.dim() != 5:  # taken as unbatched (as torch does): channels first
+        return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
     return _feature_dropout(input, p, training, inplace)
 
 
