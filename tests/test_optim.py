@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from conftest import assert_same_error
+from conftest import assert_same, assert_same_error
 
 import tape
 from tape import optim
@@ -882,3 +882,69 @@ def test_alternating_optimizers_resolve_each_program_once(monkeypatch):
     assert lookups == [(3,), (4, 2)]
     for got, want in zip(results["tape"], results["torch"]):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _lbfgs_run(lib, steps=3, **kw):
+    """L-BFGS steps on a least-squares loss with a quartic term (two parameters)."""
+    rng = np.random.default_rng(4)
+    a = lib.tensor(rng.standard_normal((6, 4)).astype(np.float32))
+    y = lib.tensor(rng.standard_normal(6).astype(np.float32))
+    w = lib.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    b = lib.tensor([0.5], requires_grad=True)
+    opt = lib.optim.LBFGS([w, b], **kw)
+    calls = []
+
+    def closure():
+        calls.append(1)
+        opt.zero_grad()
+        loss = ((a @ w + b - y) ** 2).mean() + (w**4).sum() * 0.1
+        loss.backward()
+        return loss
+
+    losses = [opt.step(closure).item() for _ in range(steps)]
+    state = opt.state[w]
+    counts = (len(calls), state["n_iter"], state["func_evals"], len(state.get("old_dirs", ())))
+    return losses, w.detach(), b.detach(), counts, state
+
+
+# (options, steps): runs that stop on max_iter or max_eval take the same iterations as torch's;
+# a run to convergence stops where tolerance_change compares losses equal to rounding, so
+# there only the minimum it reaches is compared.
+LBFGS_RUNS = {
+    "few_iterations": ({"max_iter": 6}, 2),
+    "short_history": ({"lr": 0.5, "max_iter": 5, "history_size": 2}, 3),
+    "max_eval": ({"max_iter": 4, "max_eval": 2}, 3),
+    "converged_at_once": ({"tolerance_grad": 10.0}, 2),
+    "defaults_to_convergence": ({}, 1),
+    "to_convergence": ({"max_iter": 50, "tolerance_change": 1e-12}, 3),
+}
+
+
+@pytest.mark.parametrize("name", LBFGS_RUNS)
+def test_lbfgs_trajectory_matches_torch(name):
+    kw, steps = LBFGS_RUNS[name]
+    got, want = _lbfgs_run(tape, steps, **kw), _lbfgs_run(torch, steps, **kw)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+    assert_same(got[1], want[1], rtol=1e-4, atol=1e-5)
+    assert_same(got[2], want[2], rtol=1e-4, atol=1e-5)
+    assert sorted(got[4]) == sorted(want[4])  # the state's keys
+    if not name.endswith("to_convergence"):
+        assert got[3] == want[3]  # closure calls, iterations, evaluations, history length
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda L: L.optim.LBFGS([L.ones(2, requires_grad=True)], lr=-1),
+        lambda L: L.optim.LBFGS(
+            [
+                {"params": [L.ones(2, requires_grad=True)]},
+                {"params": [L.ones(1, requires_grad=True)]},
+            ]
+        ),
+        lambda L: _lbfgs_run(L, line_search_fn="cubic"),
+    ],
+    ids=["lr", "groups", "line_search"],
+)
+def test_lbfgs_errors_match_torch(make):
+    assert_same_error(lambda: make(tape), lambda: make(torch))

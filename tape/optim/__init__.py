@@ -7,6 +7,7 @@ from tape.optim.adam import Adam
 from tape.optim.adamax import Adamax
 from tape.optim.adamw import AdamW
 from tape.optim.asgd import ASGD
+from tape.optim.lbfgs import LBFGS
 from tape.optim.nadam import NAdam
 from tape.optim.optimizer import Optimizer
 from tape.optim.radam import RAdam
@@ -22,6 +23,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "LBFGS",
     "NAdam",
     "Optimizer",
     "RAdam",
