@@ -915,7 +915,13 @@ LBFGS_RUNS = {
     "short_history": ({"lr": 0.5, "max_iter": 5, "history_size": 2}, 3),
     "max_eval": ({"max_iter": 4, "max_eval": 2}, 3),
     "converged_at_once": ({"tolerance_grad": 10.0}, 2),
+    "strong_wolfe": ({"line_search_fn": "strong_wolfe", "max_iter": 3}, 2),
+    "strong_wolfe_short_history": (
+        {"line_search_fn": "strong_wolfe", "max_iter": 6, "history_size": 3, "lr": 0.5},
+        2,
+    ),
     "defaults_to_convergence": ({}, 1),
+    "strong_wolfe_to_convergence": ({"line_search_fn": "strong_wolfe"}, 2),
     "to_convergence": ({"max_iter": 50, "tolerance_change": 1e-12}, 3),
 }
 

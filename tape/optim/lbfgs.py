@@ -9,6 +9,8 @@ first parameter. The strong-Wolfe line search is not in tape.
 
 from __future__ import annotations
 
+import functools
+
 from tape.autograd import grad_mode
 from tape.optim.optimizer import Optimizer
 
@@ -43,11 +45,6 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        if line_search_fn == "strong_wolfe":
-            raise NotImplementedError(
-                "LBFGS(line_search_fn='strong_wolfe') is not implemented in tape; use the "
-                "default fixed step (line_search_fn=None)"
-            )
         self._params = self.param_groups[0]["params"]
 
     def _flat_grad(self):
@@ -60,6 +57,18 @@ class LBFGS(Optimizer):
             ],
             0,
         )
+
+    def _evaluate_at(self, closure, step: float, *, direction) -> tuple:
+        """(loss, flat gradient) at params + step * direction; the params are put back."""
+        saved = [p.detach().clone() for p in self._params]
+        self._add_to_params(step, direction)
+        with grad_mode.enable_grad():
+            loss = float(closure().detach())
+        flat_grad = self._flat_grad()
+        with grad_mode.no_grad():
+            for p, old in zip(self._params, saved, strict=True):
+                p.copy_(old)
+        return loss, flat_grad
 
     def _add_to_params(self, step: float, direction) -> None:
         """params += step * direction, each parameter its slice of the flat vector."""
@@ -131,16 +140,27 @@ class LBFGS(Optimizer):
             t = min(1.0, 1.0 / float(flat_grad.abs().sum())) * lr if state["n_iter"] == 1 else lr
             if float(flat_grad.dot(d)) > -tolerance_change:  # not a descent direction
                 break
-            if group["line_search_fn"] is not None:
-                raise RuntimeError("only 'strong_wolfe' is supported")
-            self._add_to_params(t, d)
             done = n_iter == max_iter
-            if not done:
-                with grad_mode.enable_grad():
-                    loss = float(closure().detach())
-                flat_grad = self._flat_grad()
-                evals += 1
-                state["func_evals"] += 1
+            search = group["line_search_fn"]
+            if search is not None:
+                if search != "strong_wolfe":
+                    raise RuntimeError("only 'strong_wolfe' is supported")
+                gtd = float(flat_grad.dot(d))
+                along = functools.partial(self._evaluate_at, closure, direction=d)
+                loss, flat_grad, t, n = _strong_wolfe(
+                    along, t, d, loss, flat_grad, gtd, tolerance_change
+                )
+                self._add_to_params(t, d)
+                evals += n
+                state["func_evals"] += n
+            else:
+                self._add_to_params(t, d)
+                if not done:
+                    with grad_mode.enable_grad():
+                        loss = float(closure().detach())
+                    flat_grad = self._flat_grad()
+                    evals += 1
+                    state["func_evals"] += 1
             if (
                 done
                 or evals >= max_eval
@@ -155,3 +175,88 @@ class LBFGS(Optimizer):
         if al is not None:
             state["al"] = al
         return orig_loss
+
+
+def _cubic_min(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
+    """The minimizer of the cubic through (x1, f1) and (x2, f2) with slopes g1 and g2, clamped
+    to ``bounds`` (the interval's ends by default); the midpoint when the cubic has none."""
+    lo, hi = bounds if bounds is not None else sorted((x1, x2))
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_square = d1 * d1 - g1 * g2
+    if d2_square < 0:
+        return (lo + hi) / 2.0
+    d2 = d2_square**0.5
+    if x1 <= x2:
+        at = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+    else:
+        at = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    return min(max(at, lo), hi)
+
+
+def _strong_wolfe(evaluate, t, d, f, g, gtd, tolerance_change, c1=1e-4, c2=0.9, max_ls=25):
+    """A step ``t`` along ``d`` from a point with loss ``f``, gradient ``g`` and slope ``gtd``
+    satisfying the strong Wolfe conditions: (loss, flat gradient, t, evaluations)."""
+    d_norm = float(d.abs().max())
+    f_new, g_new = evaluate(t)
+    evals = 1
+    gtd_new = float(g_new.dot(d))
+    t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
+    done = False
+    ls_iter = 0
+    bracket = bracket_f = bracket_g = bracket_gtd = None
+    while ls_iter < max_ls:  # bracketing: grow the step until the minimum is enclosed
+        enclosed = f_new > f + c1 * t * gtd or (ls_iter > 1 and f_new >= f_prev)
+        if not enclosed and abs(gtd_new) <= -c2 * gtd:
+            bracket, bracket_f, bracket_g, done = [t], [f_new], [g_new], True
+            break
+        if enclosed or gtd_new >= 0:
+            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
+            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        t_next = _cubic_min(
+            t_prev, f_prev, gtd_prev, t, f_new, gtd_new, (t + 0.01 * (t - t_prev), t * 10)
+        )
+        t_prev, f_prev, g_prev, gtd_prev = t, f_new, g_new, gtd_new
+        t = t_next
+        f_new, g_new = evaluate(t)
+        evals += 1
+        gtd_new = float(g_new.dot(d))
+        ls_iter += 1
+    if ls_iter == max_ls:
+        bracket, bracket_f, bracket_g = [0.0, t], [f, f_new], [g, g_new]
+    # zoom: shrink the bracket until a step satisfies both conditions
+    insufficient = False
+    low, high = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
+    while not done and ls_iter < max_ls:
+        if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
+            break
+        t = _cubic_min(
+            bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1]
+        )
+        top, bottom = max(bracket), min(bracket)
+        eps = 0.1 * (top - bottom)
+        if min(top - t, t - bottom) < eps:  # too close to an end: move away, or note it
+            if insufficient or t >= top or t <= bottom:
+                t = top - eps if abs(t - top) < abs(t - bottom) else bottom + eps
+                insufficient = False
+            else:
+                insufficient = True
+        else:
+            insufficient = False
+        f_new, g_new = evaluate(t)
+        evals += 1
+        gtd_new = float(g_new.dot(d))
+        ls_iter += 1
+        if f_new > f + c1 * t * gtd or f_new >= bracket_f[low]:
+            bracket[high], bracket_f[high], bracket_g[high] = t, f_new, g_new
+            bracket_gtd[high] = gtd_new
+            low, high = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd:
+                done = True
+            elif gtd_new * (bracket[high] - bracket[low]) >= 0:
+                bracket[high], bracket_f[high] = bracket[low], bracket_f[low]
+                bracket_g[high], bracket_gtd[high] = bracket_g[low], bracket_gtd[low]
+            bracket[low], bracket_f[low], bracket_g[low] = t, f_new, g_new
+            bracket_gtd[low] = gtd_new
+    return bracket_f[low], bracket_g[low], bracket[low], evals
