@@ -2,8 +2,10 @@
 
 Each public function validates its arguments the way torch does (same exception types, messages
 that name the shapes), then dispatches ONE registry entry whose backward node carries torch's
-``grad_fn`` name. Users see NCHW / OIHW layouts; convolutions and pooling pick per shape the XLA
-CPU lowering that avoids its slow paths (see DESIGN.md §3).
+``grad_fn`` name; where torch composes a function of other ops (``rms_norm``, most margin
+losses), tape composes its own ops the same way, so the graph has torch's nodes. Users see
+NCHW / OIHW layouts; convolutions and pooling pick per shape the XLA CPU lowering that avoids
+its slow paths (see DESIGN.md §3).
 """
 
 from __future__ import annotations

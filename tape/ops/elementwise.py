@@ -211,7 +211,7 @@ def div(input, other, *, rounding_mode=None):
         _check_integer_division("div_trunc", input, other)
         return dispatch(_div_trunc, (input, other))
     if rounding_mode == "floor":
-        return floor_divide(input, other, op=_div_floor)
+        return _floored(_div_floor, input, other)
     raise RuntimeError(
         "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
         f"'{rounding_mode}'"
@@ -221,8 +221,13 @@ def div(input, other, *, rounding_mode=None):
 divide = true_divide = div
 
 
-def floor_divide(input, other, *, op=_floor_divide):
-    """input // other. ``op`` is the recorded node: torch's ``floor_divide`` has no gradient,
+def floor_divide(input, other):
+    """input // other."""
+    return _floored(_floor_divide, input, other)
+
+
+def _floored(op, input, other):
+    """A floored quotient recorded as ``op``: torch's ``floor_divide`` has no gradient,
     ``div(rounding_mode='floor')`` a zero one."""
     _check_integer_division("div_floor", input, other)
     return dispatch(op, (input, other))
