@@ -107,8 +107,8 @@ def _grads(outputs, inputs, grad_outputs, create_graph: bool, strict: bool, what
     return tuple(result)
 
 
-def _single_output_grad(func, inputs, v, create_graph, strict, fn):
-    """(outputs, v as a tuple, inputs) for the products that take ``v`` over the outputs."""
+def _outputs_and_v(func, inputs, v, create_graph, strict, fn):
+    """(whether the outputs are a tuple, the outputs, ``v`` over them as a tuple) for vjp."""
     outputs = func(*inputs)
     out_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn)
     _check_outputs(outputs, strict)
@@ -125,12 +125,26 @@ def _single_output_grad(func, inputs, v, create_graph, strict, fn):
     return out_tuple, outputs, v
 
 
+def _input_vector(v, inputs, in_tuple: bool, create_graph: bool, fn: str) -> tuple:
+    """``v`` over the inputs, as a tuple checked against them (ones for one number)."""
+    if v is None:
+        if len(inputs) != 1 or inputs[0].numel() != 1:
+            raise RuntimeError(
+                "The vector v can only be None if the input to the user-provided function is a "
+                "single Tensor with a single element."
+            )
+        return (creation.ones_like(inputs[0]),)
+    v = _fresh(_as_tuple(v, "v", fn)[1], create_graph, False)
+    _check_v(v, inputs, in_tuple)
+    return v
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
     with grad_mode.enable_grad():
         in_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
         inputs = _fresh(inputs, create_graph, True)
-        out_tuple, outputs, v = _single_output_grad(func, inputs, v, create_graph, strict, "vjp")
+        out_tuple, outputs, v = _outputs_and_v(func, inputs, v, create_graph, strict, "vjp")
         product = _grads(outputs, inputs, v, create_graph, strict, _OUTPUT)
     return _unpack(_finish(outputs, create_graph), out_tuple), _unpack(
         _finish(product, create_graph), in_tuple
@@ -144,16 +158,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     with grad_mode.enable_grad():
         in_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _fresh(inputs, create_graph, True)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError(
-                    "The vector v can only be None if the input to the user-provided function "
-                    "is a single Tensor with a single element."
-                )
-            v = (creation.ones_like(inputs[0]),)
-        else:
-            v = _fresh(_as_tuple(v, "v", "jvp")[1], create_graph, False)
-            _check_v(v, inputs, in_tuple)
+        v = _input_vector(v, inputs, in_tuple, create_graph, "jvp")
         out_tuple, outputs = _as_tuple(
             func(*inputs), "outputs of the user-provided function", "jvp"
         )
@@ -260,16 +265,7 @@ def _hessian_product(func, inputs, v, create_graph, strict, fn):
     with grad_mode.enable_grad():
         in_tuple, inputs = _as_tuple(inputs, "inputs", fn)
         inputs = _fresh(inputs, create_graph, True)
-        if v is not None:
-            v = _fresh(_as_tuple(v, "v", fn)[1], create_graph, False)
-            _check_v(v, inputs, in_tuple)
-        elif len(inputs) != 1 or inputs[0].numel() != 1:
-            raise RuntimeError(
-                "The vector v can only be None if the input to the user-provided function is a "
-                "single Tensor with a single element."
-            )
-        else:
-            v = (creation.ones_like(inputs[0]),)
+        v = _input_vector(v, inputs, in_tuple, create_graph, fn)
         out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", fn)
         if out_tuple or outputs[0].numel() != 1:
             raise RuntimeError(

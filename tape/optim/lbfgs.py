@@ -130,7 +130,7 @@ class LBFGS(Optimizer):
                 for i in reversed(range(len(old_dirs))):
                     al[i] = old_stps[i].dot(q) * ro[i]
                     q = q - old_dirs[i] * al[i]
-                d = r = q * h_diag
+                r = q * h_diag
                 for i in range(len(old_dirs)):
                     be_i = old_dirs[i].dot(r) * ro[i]
                     r = r + old_stps[i] * (al[i] - be_i)
@@ -138,14 +138,14 @@ class LBFGS(Optimizer):
             prev_flat_grad = flat_grad.clone()
             prev_loss = loss
             t = min(1.0, 1.0 / float(flat_grad.abs().sum())) * lr if state["n_iter"] == 1 else lr
-            if float(flat_grad.dot(d)) > -tolerance_change:  # not a descent direction
+            gtd = float(flat_grad.dot(d))
+            if gtd > -tolerance_change:  # not a descent direction
                 break
             done = n_iter == max_iter
             search = group["line_search_fn"]
             if search is not None:
                 if search != "strong_wolfe":
                     raise RuntimeError("only 'strong_wolfe' is supported")
-                gtd = float(flat_grad.dot(d))
                 along = functools.partial(self._evaluate_at, closure, direction=d)
                 loss, flat_grad, t, n = _strong_wolfe(
                     along, t, d, loss, flat_grad, gtd, tolerance_change
