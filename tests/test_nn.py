@@ -71,6 +71,12 @@ def _nograd(spec):
     return isinstance(spec, tuple) and spec and spec[0] in ("prob_t", "target", "const")
 
 
+def _seeded(t, make, *args):
+    """``make(*args)`` right after ``manual_seed(0)``: a module with torch's initial weights."""
+    t.manual_seed(0)
+    return make(*args)
+
+
 def _at(t, x, values):
     """``x`` with its values replaced by ``values`` but its gradient path kept (kinks)."""
     return x - x.detach() + t.tensor(values, dtype=x.dtype)
@@ -88,6 +94,15 @@ FCASES = [
     FCase("linear_nobias", lambda F, t, x, w: F.linear(x, w), ((5, 3), (4, 3))),
     FCase("linear_3d", lambda F, t, x, w, b: F.linear(x, w, b), ((2, 5, 3), (4, 3), (4,))),
     FCase("linear_3d_nobias", lambda F, t, x, w: F.linear(x, w), ((2, 5, 3), (4, 3))),
+    FCase("bilinear", lambda F, t, a, b, w, c: F.bilinear(a, b, w, c), ((4, 3), (4, 5), (2, 3, 5), (2,))),
+    FCase("bilinear_nobias_3d", lambda F, t, a, b, w: F.bilinear(a, b, w), ((2, 4, 3), (2, 4, 5), (2, 3, 5)), rtol=1e-4, atol=1e-4),
+    FCase("bilinear_module", lambda F, t, a, b: _seeded(t, t.nn.Bilinear, 3, 5, 2)(a, b), ((4, 3), (4, 5))),
+    FCase("channel_shuffle", lambda F, t, x: F.channel_shuffle(x, 3), ((2, 6, 3, 3),)),
+    FCase("channel_shuffle_module_3d", lambda F, t, x: t.nn.ChannelShuffle(2)(x), ((2, 6, 4),)),
+    FCase("lp_pool2d", lambda F, t, x: F.lp_pool2d(x.abs() + 0.1, 2, 2), ((2, 3, 6, 6),)),
+    FCase("lp_pool2d_module_p3", lambda F, t, x: t.nn.LPPool2d(3, (2, 3), stride=1)(x.abs() + 0.1), ((2, 3, 5, 6),), rtol=1e-4, atol=1e-3),
+    FCase("lp_pool1d_module_ceil", lambda F, t, x: t.nn.LPPool1d(1.5, 2, ceil_mode=True)(x.abs() + 0.1), ((2, 3, 7),)),
+    FCase("lp_pool2d_inf", lambda F, t, x: F.lp_pool2d(x, float("inf"), 2), ((1, 2, 4, 4),)),
     # convolution: general path, im2col (small output), 1x1, groups, dilation, 'same', strided
     FCase("conv2d", lambda F, t, x, w, b: F.conv2d(x, w, b, padding=1), ((2, 3, 12, 12), W33, (4,))),
     FCase("conv2d_small_out", lambda F, t, x, w, b: F.conv2d(x, w, b, stride=2, padding=1), (X4, W33, (4,))),
@@ -1444,6 +1459,13 @@ BAD = [
     ("pad_sequence_empty", lambda t: t.nn.utils.rnn.pad_sequence([])),
     ("pad_sequence_trailing", lambda t: t.nn.utils.rnn.pad_sequence([t.ones(2, 3), t.ones(2, 4)])),
     ("pad_sequence_side", lambda t: t.nn.utils.rnn.pad_sequence([t.ones(2)], padding_side="middle")),
+    ("bilinear_batch", lambda t: F_(t).bilinear(t.ones(4, 3), t.ones(3, 5), t.ones(2, 3, 5))),
+    ("bilinear_input1", lambda t: F_(t).bilinear(t.ones(4, 3), t.ones(4, 5), t.ones(2, 2, 5))),
+    ("bilinear_bias", lambda t: F_(t).bilinear(t.ones(4, 3), t.ones(4, 5), t.ones(2, 3, 5), t.ones(3))),
+    ("bilinear_module_in1", lambda t: t.nn.Bilinear(0, 2, 2)),
+    ("channel_shuffle_groups", lambda t: F_(t).channel_shuffle(t.ones(2, 6, 3), 4)),
+    ("channel_shuffle_zero", lambda t: F_(t).channel_shuffle(t.ones(2, 6, 3), 0)),
+    ("channel_shuffle_rank", lambda t: F_(t).channel_shuffle(t.ones(2, 6), 2)),
     ("pixel_shuffle_channels", lambda t: F_(t).pixel_shuffle(t.ones(2, 5, 2, 2), 2)),
     ("pixel_shuffle_rank", lambda t: F_(t).pixel_shuffle(t.ones(4, 4), 2)),
     ("pixel_shuffle_factor", lambda t: F_(t).pixel_shuffle(t.ones(1, 4, 2, 2), 0)),

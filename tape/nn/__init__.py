@@ -45,7 +45,7 @@ from tape.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from tape.nn.flatten import Flatten, Unflatten
 from tape.nn.flax_adapter import FlaxCall, FlaxModule
 from tape.nn.fold import Fold, Unfold
-from tape.nn.linear import Identity, Linear
+from tape.nn.linear import Bilinear, Identity, Linear
 from tape.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -97,7 +97,7 @@ from tape.nn.padding import (
     ZeroPad3d,
 )
 from tape.nn.parameter import Buffer, Parameter
-from tape.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
+from tape.nn.pixelshuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from tape.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -107,6 +107,8 @@ from tape.nn.pooling import (
     AvgPool1d,
     AvgPool2d,
     AvgPool3d,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
@@ -253,4 +255,8 @@ __all__ = [
     "AvgPool3d",
     "MaxPool3d",
     "Dropout3d",
+    "Bilinear",
+    "ChannelShuffle",
+    "LPPool1d",
+    "LPPool2d",
 ]

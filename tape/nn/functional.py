@@ -132,8 +132,70 @@ def linear(input, weight, bias=None):
     return dispatch(_linear_ops[(nd, bias is not None)], (input, weight, bias))
 
 
+_bilinear_core = register(
+    "bilinear",
+    lambda x1, x2, w: jnp.einsum("ni,oij,nj->no", x1, w, x2),
+    "TrilinearBackward0",
+    SAME,
+    remat=False,
+)
+
+
 def bilinear(input1, input2, weight, bias=None):
-    raise NotImplementedError("bilinear is not implemented in tape")
+    """``input1^T weight[o] input2 + bias[o]`` for each output ``o``, over any leading dims."""
+    lead = tuple(input1.shape[:-1])
+    if lead != tuple(input2.shape[:-1]):
+        k = next(k for k, (a, b) in enumerate(zip(lead, input2.shape[:-1], strict=False)) if a != b)
+        raise RuntimeError(
+            f"bilinear(): input batch dimensions do not match at dim {k}: got "
+            f"{lead[k]} and {input2.shape[k]}"
+        )
+    for what, size, want in (
+        ("input1", input1.shape[-1], weight.shape[1]),
+        ("input2", input2.shape[-1], weight.shape[2]),
+        ("bias", None if bias is None else bias.shape[0], weight.shape[0]),
+    ):
+        if size is not None and size != want:
+            raise RuntimeError(
+                f"bilinear(): {what} size does not match weight size: got {size} but expected "
+                f"{want}"
+            )
+    x1, x2 = input1.reshape(-1, input1.shape[-1]), input2.reshape(-1, input2.shape[-1])
+    out = dispatch(_bilinear_core, (x1, x2, weight)).view(*lead, weight.shape[0])
+    return out if bias is None else out + bias
+
+
+def channel_shuffle(input, groups):
+    """The channels (dim 1) of each group interleaved: (N, g * k, *) -> k groups of g."""
+    if input.dim() <= 2:
+        raise RuntimeError(
+            f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+            f"{_size_str(input)}"
+        )
+    if groups <= 0:
+        raise RuntimeError(
+            f"Number of groups to divide channels in must be positive. Value of groups:{groups}"
+        )
+    c = input.shape[1]
+    if c % groups:
+        raise RuntimeError(
+            f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups."
+        )
+    return dispatch(_channel_shuffle, (input,), (("groups", int(groups)),))
+
+
+_channel_shuffle = register(
+    "channel_shuffle",
+    lambda x, groups: (
+        x.reshape(x.shape[0], groups, x.shape[1] // groups, *x.shape[2:])
+        .swapaxes(1, 2)
+        .reshape(x.shape)
+    ),
+    "ChannelShuffleBackward0",
+    NONE,
+    "none",
+)
+native_channel_shuffle = channel_shuffle
 
 
 # ================================================================================================
@@ -657,6 +719,31 @@ def avg_pool3d(
         ("divisor", divisor),
     )
     return dispatch(_avg_pool3d, (input,), static)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """The ``norm_type``-norm of each window: ``(sum x**p) ** (1/p)``, computed as torch does
+    from an average pool (infinite ``norm_type``: a max pool of ``|x|``)."""
+    kh, kw = _pair(kernel_size)
+    return _lp_pool(
+        avg_pool2d, max_pool2d, kh * kw, input, norm_type, kernel_size, stride, ceil_mode
+    )
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(
+        avg_pool1d, max_pool1d, kernel_size, input, norm_type, kernel_size, stride, ceil_mode
+    )
+
+
+def _lp_pool(avg_pool, max_pool, window: int, input, p, kernel_size, stride, ceil_mode):
+    if p == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if p == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    stride = kernel_size if stride is None else stride
+    out = avg_pool(input.pow(p), kernel_size, stride, 0, ceil_mode)
+    return (out.sign() * relu(out.abs())).mul(window).pow(1.0 / p)
 
 
 def _adaptive_matrix(size: int, out: int) -> np.ndarray:

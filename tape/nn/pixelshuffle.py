@@ -1,4 +1,4 @@
-"""PixelShuffle and PixelUnshuffle: channels to space and back."""
+"""PixelShuffle and PixelUnshuffle (channels to space and back), and ChannelShuffle."""
 
 from __future__ import annotations
 
@@ -32,3 +32,17 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """The channels of ``groups`` groups interleaved (``F.channel_shuffle``)."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"

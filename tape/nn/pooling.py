@@ -99,6 +99,30 @@ class AvgPool3d(AvgPool2d):
     _pool = staticmethod(F.avg_pool3d)
 
 
+class LPPool2d(Module):
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False) -> None:
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    _pool = staticmethod(F.lp_pool2d)
+
+    def forward(self, input):
+        return self._pool(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
+
+
+class LPPool1d(LPPool2d):
+    _pool = staticmethod(F.lp_pool1d)
+
+
 class MaxPool1d(MaxPool2d):
     _pool = staticmethod(F.max_pool1d)
 
