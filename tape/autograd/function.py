@@ -123,16 +123,14 @@ def _dtype_of(meta):
 
 def _sum_to(g, shape: tuple, name: str, index: int):
     """``g`` summed over the dimensions it broadcast ``shape`` to (torch's ``sum_to``)."""
-    lead = g.dim() - len(shape)
-    fits = lead >= 0 and all(s in (1, d) for s, d in zip(shape, g.shape[lead:], strict=True))
-    if not fits:
+    from tape.ops.shape import summed_dims
+
+    dims = summed_dims(tuple(shape), tuple(g.shape))
+    if dims is None:
         raise RuntimeError(
             f"Function {name} returned an invalid gradient at index {index} - got "
             f"{list(g.shape)} but expected shape compatible with {list(shape)}"
         )
-    dims = [*range(lead)] + [
-        lead + i for i, (s, d) in enumerate(zip(shape, g.shape[lead:], strict=True)) if s != d
-    ]
     return g.sum(dim=dims, keepdim=True).reshape(shape) if dims else g.reshape(shape)
 
 

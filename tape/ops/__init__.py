@@ -19,7 +19,7 @@ MODULES = (elementwise, reduction, shape, linalg, indexing, sampling)
 # Public in their modules for tape's own use, but not torch functions or Tensor methods.
 INTERNAL = frozenset(
     "getitem setitem to_dtype to_device torch_relu cpp_type_name check_same_dtype "
-    "in_place_view".split()
+    "in_place_view summed_dims".split()
 )
 # Tensor methods that torch has no function for (``x.view(...)``, but no ``torch.view``).
 METHODS_ONLY = frozenset(

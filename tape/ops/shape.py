@@ -703,14 +703,22 @@ def sum_to_size(input, *size):
 
     size = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
     shape = tuple(input.shape)
-    lead = len(shape) - len(size)
-    if lead < 0 or any(s not in (1, d) for s, d in zip(size, shape[lead:], strict=True)):
+    dims = summed_dims(size, shape)
+    if dims is None:
         raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
-    dims = [*range(lead)] + [lead + i for i, s in enumerate(size) if s == 1 != shape[lead + i]]
     if not dims:
         return input
     out = _sum(input, dims, keepdim=True)
-    return out.view(size) if lead else out
+    return out.view(size) if len(shape) > len(size) else out
+
+
+def summed_dims(size: tuple, shape: tuple) -> list | None:
+    """The dimensions of ``shape`` to sum (keeping them) to get back to ``size``, which
+    broadcasts to it (torch's ``sum_to``); None when ``size`` does not broadcast to ``shape``."""
+    lead = len(shape) - len(size)
+    if lead < 0 or any(s not in (1, d) for s, d in zip(size, shape[lead:], strict=True)):
+        return None
+    return [*range(lead)] + [lead + i for i, s in enumerate(size) if s == 1 != shape[lead + i]]
 
 
 def is_same_size(input, other) -> bool:
