@@ -4,7 +4,8 @@ are passed in as partials, so the same code builds the stock-Flax network (``fla
 CPU's slow paths; see ../shared/DESIGN.md §3).
 
 Layout NHWC/HWIO. Padding is explicit (``'SAME'`` with stride 2 is asymmetric and breaks parity
-with torch). BatchNorm is torch's: momentum 0.9 here is torch's 0.1, eps 1e-5, two-pass variance.
+with torch). BatchNorm is torch's: momentum 0.9 here is torch's 0.1, eps 1e-5, two-pass variance,
+and torch's backward formula.
 Blocks follow torchvision (ResNet v1.5: the Bottleneck's stride sits on its 3x3 conv).
 """
 
@@ -18,6 +19,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from tape.nn import _conv_lowering as lowering
+from tape.nn._batch_norm import batch_norm_train
 from tape.ops.elementwise import torch_relu
 
 ModuleDef = Any
@@ -72,8 +74,42 @@ def max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1))):
     return lowering.window_max(xp, window_shape, strides, (1, 1), out_hw, (1, 2))
 
 
+class BatchNorm(nn.BatchNorm):
+    """``flax.linen.BatchNorm`` whose training-mode gradient is torch's formula
+    (``tape.nn._batch_norm``) rather than JAX's derivative of the statistics. Named
+    ``BatchNorm`` so that Flax names its instances ``BatchNorm_0``, ... as it names the stock
+    module's (``models.resnet`` maps those names to torchvision's)."""
+
+    @nn.compact
+    def __call__(self, x, use_running_average=None, *, mask=None):
+        use_ra = nn.merge_param(
+            "use_running_average", self.use_running_average, use_running_average
+        )
+        stock = (
+            self.axis not in (-1, x.ndim - 1)
+            or self.axis_name is not None
+            or mask is not None
+            or self.dtype is not None
+            or jnp.dtype(x.dtype).itemsize < 4  # Flax reduces half floats in float32
+        )
+        if use_ra or stock or self.use_fast_variance or self.is_initializing():
+            return super().__call__(x, use_running_average, mask=mask)
+        c = x.shape[-1]
+        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (c,), jnp.float32)
+        ra_var = self.variable("batch_stats", "var", jnp.ones, (c,), jnp.float32)
+        pd = self.param_dtype
+        scale = self.param("scale", self.scale_init, (c,), pd) if self.use_scale else None
+        bias = self.param("bias", self.bias_init, (c,), pd) if self.use_bias else None
+        y, mean, var = batch_norm_train(x, scale, bias, self.epsilon, x.ndim - 1)
+        ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+        ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        return y
+
+
 # torch's BatchNorm2d defaults, in Flax terms.
-TorchBatchNorm = partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5, use_fast_variance=False)
+_TORCH_BN = {"momentum": 0.9, "epsilon": 1e-5, "use_fast_variance": False}
+TorchBatchNorm = partial(BatchNorm, **_TORCH_BN)
+StockBatchNorm = partial(nn.BatchNorm, **_TORCH_BN)
 TorchConv = partial(Conv, use_bias=False)
 StockConv = partial(nn.Conv, use_bias=False, kernel_init=conv_init)
 _P1 = ((1, 1), (1, 1))
@@ -180,7 +216,9 @@ ResNet18 = partial(ResNet, stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock)
 ResNet34 = partial(ResNet, stage_sizes=(3, 4, 6, 3), block_cls=BasicBlock)
 ResNet50 = partial(ResNet, stage_sizes=(3, 4, 6, 3), block_cls=Bottleneck)
 # Stock Flax: flax.linen.Conv, max_pool and relu, no lowering fixes.
-StockResNet18 = partial(ResNet18, conv=StockConv, pool=nn.max_pool, act=nn.relu)
+StockResNet18 = partial(
+    ResNet18, conv=StockConv, norm=StockBatchNorm, pool=nn.max_pool, act=nn.relu
+)
 
 # Flax submodule names -> torchvision's.
 STEM_NAMES = {"Conv_0": "conv1", "BatchNorm_0": "bn1"}

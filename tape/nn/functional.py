@@ -23,6 +23,7 @@ from tape import _device, _dtype, creation
 from tape._dispatch import _raise_broadcast_error
 from tape.autograd import grad_mode
 from tape.nn import _conv_lowering as _lowering
+from tape.nn._batch_norm import batch_norm_train
 from tape.ops import elementwise, linalg
 from tape.ops.inplace import INPLACE
 from tape.ops.inplace import inplace as _inplace_form
@@ -825,17 +826,7 @@ def _bn_shape(ndim: int, c: int) -> tuple:
 
 
 def _bn_train_fwd(x, w, b, eps):
-    axes = _bn_axes(x.ndim)
-    mean = jnp.mean(x, axis=axes)
-    shape = _bn_shape(x.ndim, x.shape[1])
-    centered = x - mean.reshape(shape)
-    var = jnp.mean(centered * centered, axis=axes)
-    out = centered * lax.rsqrt(var + eps).reshape(shape)
-    if w is not None:
-        out = out * w.reshape(shape)
-    if b is not None:
-        out = out + b.reshape(shape)
-    return out, mean, var
+    return batch_norm_train(x, w, b, eps, 1)
 
 
 def _bn_eval_fwd(x, rm, rv, w, b, eps):
