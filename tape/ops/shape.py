@@ -193,12 +193,7 @@ _unsqueeze = register(
 
 
 def unsqueeze(input, dim):
-    n = input.dim() + 1
-    if not -n <= dim < n:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
-        )
-    d = dim % n
+    (d,) = _dims(dim, input.dim() + 1)
 
     def strides(sh, st):
         return st[:d] + ((sh[d] * st[d]) if d < len(sh) else 1,) + st[d:]
@@ -450,8 +445,8 @@ def stack(tensors, dim=0):
                 f"stack expects each tensor to be equal size, but got {first} at entry 0 and "
                 f"{list(t.shape)} at entry {i}"
             )
-    n = tensors[0].dim() + 1
-    return dispatch(_stack, tensors, (("axis", dim % n),))
+    (axis,) = _dims(dim, tensors[0].dim() + 1)
+    return dispatch(_stack, tensors, (("axis", axis),))
 
 
 def hstack(tensors):
