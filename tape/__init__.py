@@ -134,6 +134,7 @@ short = int16
 # viz imports matplotlib only when drawing.
 from tape import func, linalg, nn, optim, utils, viz  # noqa: E402, F401
 from tape._compile import compile  # noqa: E402, F401, A004
+from tape.func import vmap  # noqa: E402, F401  (torch.vmap is torch.func.vmap)
 from tape.serialization import load, save  # noqa: E402, F401
 
 # Every op registered so far is tape's own: its name and tape's source decide its forward.

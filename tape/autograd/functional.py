@@ -84,19 +84,29 @@ def _check_v(v, ref, ref_is_tuple: bool) -> None:
             )
 
 
-def _grads(outputs, inputs, grad_outputs, create_graph: bool, strict: bool, what: str) -> tuple:
-    """d(outputs)/d(inputs) contracted with ``grad_outputs``; an input the outputs do not reach
-    gets zeros (``strict`` raises instead, naming ``what`` it is independent of)."""
+def _grads(
+    outputs,
+    inputs,
+    grad_outputs,
+    create_graph: bool,
+    strict: bool,
+    what: str,
+    retain_graph: bool = True,
+) -> tuple:
+    """d(outputs)/d(inputs) contracted with ``grad_outputs``; an input the outputs do not reach,
+    or that does not require grad, gets zeros (``strict`` raises instead, naming ``what`` it is
+    independent of). ``tape.func`` shares it, as torch's ``_autograd_grad``."""
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs, strict=True) if o.requires_grad]
-    if pairs:
+    wanted = [t for t in inputs if t.requires_grad]
+    got = ()
+    if pairs and wanted:
         outs, gs = zip(*pairs, strict=True)
-        got = _grad(
-            outs, inputs, gs, retain_graph=True, create_graph=create_graph, allow_unused=True
-        )
-    else:
-        got = (None,) * len(inputs)
+        kw = {"retain_graph": retain_graph, "create_graph": create_graph, "allow_unused": True}
+        got = _grad(outs, wanted, gs, **kw)
+    got = iter(got)
     result = []
-    for i, (g, ref) in enumerate(zip(got, inputs, strict=True)):
+    for i, ref in enumerate(inputs):
+        g = next(got, None) if ref.requires_grad else None
         if g is None:
             if strict:
                 raise RuntimeError(
