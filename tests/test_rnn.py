@@ -1,4 +1,5 @@
-"""torch-differential tests for ``tape.nn`` RNN, LSTM, GRU and their cells.
+"""torch-differential tests for ``tape.nn`` RNN, LSTM, GRU and their cells, and for packed
+sequences (``tape.nn.utils.rnn``).
 
 Each case builds the module in torch and in tape after the same ``manual_seed``, so the
 parameters must come out bit-identical, then runs forward and backward twice (the second run
@@ -88,25 +89,34 @@ def _arrays(case: Case) -> tuple:
     return x, (tuple(states) if case.cls == "LSTM" else states[0])
 
 
-def _run(lib, module, x, h0) -> tuple:
-    """Forward and backward of ``out.sum() + h.sum() (+ c.sum())``; returns what to compare."""
-    xt = lib.tensor(x, requires_grad=True)
+def _leaf_states(lib, h0):
+    """The initial states (from ``_arrays``) as leaves that require grad, or None."""
     if h0 is None:
-        states = None
-    elif isinstance(h0, tuple):
-        states = tuple(lib.tensor(s, requires_grad=True) for s in h0)
-    else:
-        states = lib.tensor(h0, requires_grad=True)
-    out, hidden = module(xt, states)
+        return None
+    if isinstance(h0, tuple):
+        return tuple(lib.tensor(s, requires_grad=True) for s in h0)
+    return lib.tensor(h0, requires_grad=True)
+
+
+def _backward(out, hidden, states) -> tuple:
+    """Backward of ``out.sum() + h.sum() (+ c.sum())``; the final states and the grads of the
+    initial ones."""
     finals = hidden if isinstance(hidden, tuple) else (hidden,)
     loss = out.sum()
     for h in finals:
         loss = loss + h.sum()
     loss.backward()
     if states is None:
-        state_grads = ()
-    else:
-        state_grads = tuple(s.grad for s in (states if isinstance(states, tuple) else (states,)))
+        return finals, ()
+    return finals, tuple(s.grad for s in (states if isinstance(states, tuple) else (states,)))
+
+
+def _run(lib, module, x, h0) -> tuple:
+    """Forward and backward of ``out.sum() + h.sum() (+ c.sum())``; returns what to compare."""
+    xt = lib.tensor(x, requires_grad=True)
+    states = _leaf_states(lib, h0)
+    out, hidden = module(xt, states)
+    finals, state_grads = _backward(out, hidden, states)
     names = tuple(type(t.grad_fn).__name__ for t in (out, *finals))
     return out, finals, names, xt.grad, state_grads
 
@@ -215,6 +225,13 @@ def _zeros(lib, *shape):
     return lib.zeros(*shape)
 
 
+def _packed(lib, lengths=(5, 3, 2), size=IN, enforce_sorted=True):
+    """A packed batch of zeros, (LEN, BATCH, size) before packing."""
+    return lib.nn.utils.rnn.pack_padded_sequence(
+        _zeros(lib, LEN, BATCH, size), list(lengths), enforce_sorted=enforce_sorted
+    )
+
+
 ERRORS = {
     "input_size": ("LSTM", {}, lambda lib, m: m(_zeros(lib, 5, 3, IN + 1))),
     "input_dim": ("GRU", {}, lambda lib, m: m(_zeros(lib, 2, 5, 3, IN))),
@@ -262,17 +279,39 @@ ERRORS = {
         {},
         lambda lib, m: m(_zeros(lib, 3, IN), (_zeros(lib, 3, HID), _zeros(lib, 3, 1))),
     ),
+    "packed_input_size": ("GRU", {}, lambda lib, m: m(_packed(lib, size=IN + 1))),
+    "packed_input_dtype": ("RNN", {}, lambda lib, m: m(_packed(lib).double())),
+    "packed_h0_batch": ("RNN", {}, lambda lib, m: m(_packed(lib), _zeros(lib, 1, 2, HID))),
+    "packed_h0_layers": ("GRU", {}, lambda lib, m: m(_packed(lib), _zeros(lib, 2, 3, HID))),
+    "packed_h0_dim_unsorted": (  # the permutation runs first: torch shows the permuted shape
+        "RNN",
+        {},
+        lambda lib, m: m(_packed(lib, (3, 5, 2), enforce_sorted=False), _zeros(lib, 3, HID)),
+    ),
+    "packed_h0_permutation": (
+        "LSTM",
+        {},
+        lambda lib, m: m(
+            _packed(lib, (3, 5, 2), enforce_sorted=False),
+            (_zeros(lib, 1, 2, HID), _zeros(lib, 1, 2, HID)),
+        ),
+    ),
 }
+
+
+def _assert_same_error_exactly(call) -> None:
+    """``call(lib)`` raises the same exception type and message in tape as in torch."""
+    got, want = (capture_error(lambda n=n: call(LIBS[n])) for n in ("tape", "torch"))
+    assert want is not None and got is not None, (got, want)
+    assert type(got) is type(want), (got, want)
+    assert normalize(str(got)) == normalize(str(want))  # dtypes print as tape.float32
 
 
 @pytest.mark.parametrize("name", list(ERRORS))
 def test_forward_errors(name: str) -> None:
     cls, kwargs, call = ERRORS[name]
     mods = {n: getattr(lib.nn, cls)(IN, HID, **kwargs) for n, lib in LIBS.items()}
-    got, want = (capture_error(lambda n=n: call(LIBS[n], mods[n])) for n in ("tape", "torch"))
-    assert want is not None and got is not None, (got, want)
-    assert type(got) is type(want), (got, want)
-    assert normalize(str(got)) == normalize(str(want))  # dtypes print as tape.float32
+    _assert_same_error_exactly(lambda lib: call(lib, mods["tape" if lib is tape else "torch"]))
 
 
 CTOR_ERRORS = {
@@ -310,17 +349,26 @@ def test_proj_size_unsupported() -> None:
         tape.nn.LSTM(IN, HID, proj_size=2)
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
 @pytest.mark.parametrize("cls", ["LSTM", "GRU"])
-def test_compiled_training_step(cls: str) -> None:
-    """A whole step (forward, backward, SGD) under ``tape.compile`` tracks torch's eager step."""
+def test_compiled_training_step(cls: str, packed: bool) -> None:
+    """A whole step (forward, backward, SGD) under ``tape.compile`` tracks torch's eager step,
+    on a padded batch or on the same batch packed (pack, module, pad)."""
     case = Case(f"step_{cls}", cls, {"num_layers": 2, "bidirectional": True, "batch_first": True})
     mods = _build(case)
     x, _ = _arrays(case)
     target = np.random.default_rng(1).standard_normal((BATCH, LEN, 2 * HID)).astype(np.float32)
 
+    def forward(lib, module):
+        if not packed:
+            return module(lib.tensor(x))[0]
+        utils = lib.nn.utils.rnn
+        seq = utils.pack_padded_sequence(lib.tensor(x), [4, 5, 2], True, enforce_sorted=False)
+        return utils.pad_packed_sequence(module(seq)[0], True, total_length=LEN)[0]
+
     def step(lib, module, opt):
         opt.zero_grad()
-        out, _ = module(lib.tensor(x))
+        out = forward(lib, module)
         loss = ((out - lib.tensor(target)) ** 2).mean()
         loss.backward()
         opt.step()
@@ -332,3 +380,252 @@ def test_compiled_training_step(cls: str) -> None:
         assert_same(compiled(), step(torch, mods["torch"], opts["torch"]), **TOL)
     for g, w in zip(mods["tape"].parameters(), mods["torch"].parameters(), strict=True):
         assert_same(g, w, **TOL)
+
+
+# ------------------------------------------------------------------------------------------------
+# packed sequences
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PackedCase:
+    name: str
+    cls: str
+    kwargs: dict
+    lengths: tuple  # one per batch column, at most LEN
+    enforce_sorted: bool = True
+    h0: bool = False
+
+
+PACKED_CASES = [
+    PackedCase("rnn_sorted", "RNN", {}, (5, 3, 2)),
+    PackedCase(
+        "rnn_relu_unsorted_bf",
+        "RNN",
+        {"nonlinearity": "relu", "batch_first": True},
+        (3, 5, 1),
+        False,
+    ),
+    PackedCase(
+        "rnn_2l_bi_unsorted_h0",
+        "RNN",
+        {"num_layers": 2, "bidirectional": True},
+        (2, 5, 5),
+        False,
+        True,
+    ),
+    PackedCase(
+        "rnn_relu_bi_sorted_h0",
+        "RNN",
+        {"nonlinearity": "relu", "bidirectional": True},
+        (5, 4, 4),
+        h0=True,
+    ),
+    PackedCase("lstm_sorted_h0", "LSTM", {}, (5, 5, 1), h0=True),
+    PackedCase(
+        "lstm_bi_unsorted_bf",
+        "LSTM",
+        {"bidirectional": True, "batch_first": True},
+        (1, 4, 3),
+        False,
+    ),
+    PackedCase(
+        "lstm_2l_bi_unsorted_h0",
+        "LSTM",
+        {"num_layers": 2, "bidirectional": True},
+        (3, 1, 5),
+        False,
+        True,
+    ),
+    PackedCase("lstm_2l_bf_shorter", "LSTM", {"num_layers": 2, "batch_first": True}, (4, 2, 2)),
+    PackedCase("gru_sorted", "GRU", {}, (5, 3, 2)),
+    PackedCase("gru_unsorted_bf_h0", "GRU", {"batch_first": True}, (2, 4, 4), False, True),
+    PackedCase("gru_2l_bi_sorted", "GRU", {"num_layers": 2, "bidirectional": True}, (5, 2, 2)),
+    PackedCase(
+        "gru_nobias_bi_ties_h0",
+        "GRU",
+        {"bias": False, "bidirectional": True},
+        (3, 5, 3),
+        False,
+        True,
+    ),
+]
+
+
+def _run_packed(lib, module, case: PackedCase, x, h0) -> tuple:
+    """pack -> module -> pad, then ``_backward`` with the padded output squared (so that each
+    step's gradient differs); returns what to compare."""
+    utils = lib.nn.utils.rnn
+    first = case.kwargs.get("batch_first", False)
+    xt = lib.tensor(x, requires_grad=True)
+    states = _leaf_states(lib, h0)
+    packed = utils.pack_padded_sequence(xt, list(case.lengths), first, case.enforce_sorted)
+    out, hidden = module(packed, states)
+    padded, lengths = utils.pad_packed_sequence(out, batch_first=first)
+    finals, state_grads = _backward(padded * padded, hidden, states)
+    names = tuple(type(t.grad_fn).__name__ for t in (packed.data, out.data, padded, *finals))
+    shares = (out.batch_sizes is packed.batch_sizes, out.sorted_indices is packed.sorted_indices)
+    return packed, out, padded, lengths, finals, names, shares, xt.grad, state_grads
+
+
+@pytest.mark.parametrize("case", PACKED_CASES, ids=lambda c: c.name)
+def test_packed_forward_backward(case: PackedCase) -> None:
+    mods = _build(case)
+    x, h0 = _arrays(Case(case.name, case.cls, case.kwargs, h0=case.h0))
+    _compare_twice(mods, _run_packed, case, x, h0)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_packed_dropout_between_layers(cls: str) -> None:
+    """torch drops out the packed rows between layers: tape draws the same masks."""
+    case = PackedCase(f"packed_dropout_{cls}", cls, {"num_layers": 3, "dropout": 0.5}, (4, 5, 2))
+    mods = _build(case)
+    x, _ = _arrays(Case(case.name, cls))
+    outs = {}
+    for name, lib in LIBS.items():
+        lib.manual_seed(7)
+        packed = lib.nn.utils.rnn.pack_padded_sequence(lib.tensor(x), [4, 5, 2], False, False)
+        outs[name] = mods[name](packed)
+    assert_same(outs["tape"], outs["torch"], **TOL)
+    assert tape.rand(3).tolist() == torch.rand(3).tolist()  # the streams stay in step
+
+
+# name: (input shape, lengths, lengths dtype (None: a list), batch_first, enforce_sorted,
+# pad_packed_sequence's keywords)
+PACK_CASES = {
+    "sorted": ((5, 3, 4), [5, 3, 2], None, False, True, {}),
+    "unsorted_bf_total_length": ((3, 5, 4), [2, 5, 3], None, True, False, {"total_length": 7}),
+    "ties_padding_value": ((4, 4, 2), [2, 4, 2, 4], "int64", False, False, {"padding_value": -1.5}),
+    "int32_lengths_bf_pad": ((2, 6, 3), [6, 1], "int32", True, True, {"batch_first": True}),
+    "float_lengths_truncated": ((5, 2), [4.7, 2.2], "float32", False, True, {}),
+    "trailing_dims_shorter": ((6, 2, 3, 2), [3, 4], None, False, False, {"total_length": 6}),
+    "one_sequence": ((3, 1, 2), [2], None, False, True, {"batch_first": True}),
+}
+
+
+@pytest.mark.parametrize("name", list(PACK_CASES))
+def test_pack_and_pad(name: str) -> None:
+    shape, lengths, dtype, first, enforce_sorted, pad_kwargs = PACK_CASES[name]
+    x = np.random.default_rng(_seed(name)).standard_normal(shape).astype(np.float32)
+
+    def run(lib) -> tuple:
+        utils = lib.nn.utils.rnn
+        xt = lib.tensor(x, requires_grad=True)
+        lens = lengths if dtype is None else lib.tensor(lengths, dtype=getattr(lib, dtype))
+        packed = utils.pack_padded_sequence(xt, lens, first, enforce_sorted)
+        padded, out_lengths = utils.pad_packed_sequence(packed, **pad_kwargs)
+        (padded * padded).sum().backward()
+        names = tuple(type(t.grad_fn).__name__ for t in (packed.data, padded))
+        return packed, padded, out_lengths, names, xt.grad
+
+    assert_same(run(tape), run(torch))
+
+
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+def test_pack_sequence_and_unpack(enforce_sorted: bool) -> None:
+    rng = np.random.default_rng(3)
+    sizes = (4, 3, 1) if enforce_sorted else (2, 4, 1)
+    arrays = [rng.standard_normal((n, 3)).astype(np.float32) for n in sizes]
+
+    def run(lib) -> tuple:
+        seqs = [lib.tensor(a, requires_grad=True) for a in arrays]
+        packed = lib.nn.utils.rnn.pack_sequence(seqs, enforce_sorted)
+        unpacked = lib.nn.utils.rnn.unpack_sequence(packed)
+        sum((u * u).sum() for u in unpacked).backward()
+        return packed, unpacked, [s.grad for s in seqs], type(packed.data.grad_fn).__name__
+
+    assert_same(run(tape), run(torch))
+
+
+def test_packed_sequence_methods() -> None:
+    """The conversions, the constructor's forms, ``invert_permutation`` and the printed form."""
+    x = np.random.default_rng(4).standard_normal((3, 3, 2)).astype(np.float32)
+
+    def run(lib) -> tuple:
+        utils = lib.nn.utils.rnn
+        p = utils.pack_padded_sequence(lib.tensor(x, requires_grad=True), [2, 3, 1], False, False)
+        double = p.double()
+        ints = utils.pack_sequence(
+            [lib.tensor([1, 2, 3]), lib.tensor([4]), lib.tensor([5, 6])], False
+        )
+        from_pair = utils.PackedSequence((p.data, p.batch_sizes), p.sorted_indices)
+        return (
+            (p.to(lib.float32) is p, p.float() is p, p.cpu() is p, p.is_cuda),
+            (double, type(double.data.grad_fn).__name__, double.sorted_indices is p.sorted_indices),
+            (
+                p.long().data.dtype is lib.int64,
+                p.int().data.dtype is lib.int32,
+                p.half().data.dtype is lib.float16,
+            ),
+            (
+                p.short().data.dtype is lib.int16,
+                p.char().data.dtype is lib.int8,
+                p.byte().data.dtype is lib.uint8,
+            ),
+            (from_pair, utils.PackedSequence(p.data, p.batch_sizes, p.sorted_indices)),
+            utils.invert_permutation(lib.tensor([2, 0, 3, 1])),
+            utils.invert_permutation(None),
+            normalize(repr(ints)),
+        )
+
+    assert_same(run(tape), run(torch))
+
+
+def _utils(lib):
+    return lib.nn.utils.rnn
+
+
+PACK_ERRORS = {
+    "unsorted": lambda lib: _packed(lib, (3, 5, 2)),
+    "zero_length": lambda lib: _packed(lib, (5, 3, 0)),
+    "zero_length_unsorted": lambda lib: _packed(lib, (0, 5, 3), enforce_sorted=False),
+    "negative_length_unsorted": lambda lib: _packed(lib, (-1, 3, 2), enforce_sorted=False),
+    "lengths_count": lambda lib: _packed(lib, (5, 3)),
+    "lengths_2d": lambda lib: _utils(lib).pack_padded_sequence(
+        _zeros(lib, 5, 3, 2), lib.tensor([[5, 3, 2]])
+    ),
+    "lengths_0d": lambda lib: _utils(lib).pack_padded_sequence(_zeros(lib, 5, 1, 2), lib.tensor(5)),
+    "empty_input": lambda lib: _utils(lib).pack_padded_sequence(_zeros(lib, 0, 2, 3), [1, 1]),
+    "input_1d": lambda lib: _utils(lib).pack_padded_sequence(_zeros(lib, 4), [4]),
+    "input_1d_batch_first": lambda lib: _utils(lib).pack_padded_sequence(
+        _zeros(lib, 4), [4], batch_first=True
+    ),
+    "total_length": lambda lib: _utils(lib).pad_packed_sequence(_packed(lib), total_length=4),
+    "pack_sequence_unsorted": lambda lib: _utils(lib).pack_sequence(
+        [_zeros(lib, 2), _zeros(lib, 3)]
+    ),
+    "pack_sequence_empty": lambda lib: _utils(lib).pack_sequence([]),
+    "pack_sequence_zero_length": lambda lib: _utils(lib).pack_sequence(
+        [_zeros(lib, 0, 2), _zeros(lib, 2, 2)], enforce_sorted=False
+    ),
+    "constructor_pair": lambda lib: _utils(lib).PackedSequence(_zeros(lib, 3)),
+}
+
+
+@pytest.mark.parametrize("name", list(PACK_ERRORS))
+def test_pack_errors(name: str) -> None:
+    _assert_same_error_exactly(PACK_ERRORS[name])
+
+
+def test_pack_lengths_longer_than_input() -> None:
+    """torch packs fewer rows than its batch_sizes count here (a broken PackedSequence); tape
+    raises instead."""
+    with pytest.raises(RuntimeError, match=r"length \(6\) is more than the input's 5 steps"):
+        _packed(tape, (6, 3, 2))
+
+
+@pytest.mark.parametrize(
+    "shapes", [((1, 3, HID), (1, 3, 5)), ((2, 3, HID), (2, 3, HID))], ids=["c0_size", "layers"]
+)
+def test_packed_lstm_hidden_checks(shapes: tuple) -> None:
+    """torch's packed LSTM leaves these checks to its kernel, whose errors name its internals
+    (``Expected more hidden states in stacked_rnn``); tape raises its unpacked LSTM's."""
+    hx = tuple(_zeros(tape, *shape) for shape in shapes)
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[[01]\] size \(1, 3, 6\), got"):
+        tape.nn.LSTM(IN, HID)(_packed(tape), hx)
+
+
+@pytest.mark.skipif(not tape.cuda.is_available(), reason="needs a GPU visible to JAX")
+def test_pack_lengths_on_the_gpu() -> None:
+    with pytest.raises(RuntimeError, match="but got 1D cuda:0 Long tensor"):
+        tape.nn.utils.rnn.pack_padded_sequence(_zeros(tape, 5, 3, 2), tape.tensor([5, 3, 2]).cuda())
+    packed = _packed(tape, (3, 5, 2), enforce_sorted=False).cuda()
+    assert packed.is_cuda and packed.sorted_indices.is_cuda and not packed.batch_sizes.is_cuda

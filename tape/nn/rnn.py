@@ -4,6 +4,10 @@ Each layer and direction of a recurrent module is one registry op: a pure JAX fu
 computes the input projection for every step at once, then runs the recurrence with
 ``jax.lax.scan``, so that XLA compiles the loop and ``jax.vjp`` gives its backward. The cells
 are compositions of ordinary ops, as torch's CPU cells are.
+
+A ``PackedSequence`` input runs through the same layers in its padded form, with a (T, N) mask
+of the valid steps: past a sequence's end its state stays as it is, so the final state is that
+of its last step, and a reverse direction starts from h0 at that step.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from tape import creation
 from tape.nn import functional as F
 from tape.nn import init
 from tape.nn.module import Module
 from tape.nn.parameter import Parameter
-from tape.ops.registry import SAME, dispatch, register
+from tape.nn.utils.rnn import PackedSequence, _pack_fwd, _to_packed, _to_padded
+from tape.ops.registry import NONE, SAME, dispatch, register
 from tape.ops.shape import cat, stack
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -40,19 +46,35 @@ def _hidden(h, w_hh, bias):
     return gh + bias[1] if bias else gh
 
 
+def _scan(step, carry, gx, mask, reverse):
+    """``lax.scan`` of ``step(carry, gx_t) -> (carry, out_t)`` over the steps of ``gx``. Where
+    the (L, N) ``mask`` of a packed input is off, a column keeps its carry and outputs zeros."""
+    if mask is None:
+        return jax.lax.scan(step, carry, gx, reverse=reverse)
+
+    def masked(carry, xs):
+        gx, valid = xs
+        valid = valid[:, None]
+        new, out = step(carry, gx)
+        new = jax.tree.map(lambda n, c: jnp.where(valid, n, c), new, carry)
+        return new, jnp.where(valid, out, 0)
+
+    return jax.lax.scan(masked, carry, (gx, mask), reverse=reverse)
+
+
 def _simple_layer(act):
-    def fwd(x, h0, w_ih, w_hh, *bias, reverse):
+    def fwd(x, mask, h0, w_ih, w_hh, *bias, reverse):
         def step(h, gx):
             h = act(_hidden(h, w_hh, bias) + gx)
             return h, h
 
-        h, out = jax.lax.scan(step, h0, _project(x, w_ih, bias), reverse=reverse)
+        h, out = _scan(step, h0, _project(x, w_ih, bias), mask, reverse)
         return out, h
 
     return fwd
 
 
-def _lstm_layer(x, h0, c0, w_ih, w_hh, *bias, reverse):
+def _lstm_layer(x, mask, h0, c0, w_ih, w_hh, *bias, reverse):
     def step(carry, gx):
         h, c = carry
         i, f, g, o = jnp.split(_hidden(h, w_hh, bias) + gx, 4, axis=-1)
@@ -60,11 +82,11 @@ def _lstm_layer(x, h0, c0, w_ih, w_hh, *bias, reverse):
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
         return (h, c), h
 
-    (h, c), out = jax.lax.scan(step, (h0, c0), _project(x, w_ih, bias), reverse=reverse)
+    (h, c), out = _scan(step, (h0, c0), _project(x, w_ih, bias), mask, reverse)
     return out, h, c
 
 
-def _gru_layer(x, h0, w_ih, w_hh, *bias, reverse):
+def _gru_layer(x, mask, h0, w_ih, w_hh, *bias, reverse):
     def step(h, gx):
         xr, xz, xn = jnp.split(gx, 3, axis=-1)
         hr, hz, hn = jnp.split(_hidden(h, w_hh, bias), 3, axis=-1)
@@ -74,7 +96,7 @@ def _gru_layer(x, h0, w_ih, w_hh, *bias, reverse):
         h = (h - n) * z + n
         return h, h
 
-    h, out = jax.lax.scan(step, h0, _project(x, w_ih, bias), reverse=reverse)
+    h, out = _scan(step, h0, _project(x, w_ih, bias), mask, reverse)
     return out, h
 
 
@@ -94,6 +116,8 @@ _LAYER_OPS = {
 _transpose_inplace = register(
     "rnn_transpose_", lambda x: jnp.swapaxes(x, 0, 1), "TransposeBackward1", SAME, saves="none"
 )
+# torch's packed layers concatenate their steps' outputs.
+_packed_output = register("rnn_packed_output", _pack_fwd, "CatBackward0", NONE, saves="none")
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
@@ -185,7 +209,7 @@ class RNNBase(Module):
             s += ", bidirectional={bidirectional}"
         return s.format(**self.__dict__)
 
-    def _check_input(self, input) -> None:
+    def _check_input(self, input, dims: int = 3) -> None:
         weight_dtype = self._flat_weights[0].dtype
         if input.dtype != weight_dtype:
             raise ValueError(
@@ -193,16 +217,15 @@ class RNNBase(Module):
                 f"Convert input: input.to({weight_dtype}), or convert model: "
                 f"model.to({input.dtype})"
             )
-        if input.dim() != 3:
-            raise RuntimeError(f"input must have 3 dimensions, got {input.dim()}")
+        if input.dim() != dims:
+            raise RuntimeError(f"input must have {dims} dimensions, got {input.dim()}")
         if self.input_size != input.size(-1):
             raise RuntimeError(
                 "input.size(-1) must be equal to input_size. "
                 f"Expected {self.input_size}, got {input.size(-1)}"
             )
 
-    def _expected_hidden_size(self, input) -> tuple[int, int, int]:
-        batch = input.size(0) if self.batch_first else input.size(1)
+    def _expected_hidden_size(self, batch: int) -> tuple[int, int, int]:
         return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
 
     @staticmethod
@@ -210,17 +233,23 @@ class RNNBase(Module):
         if tuple(hx.shape) != expected:
             raise RuntimeError(msg.format(expected, list(hx.shape)))
 
-    def _zeros(self, input):
+    def _zeros(self, batch: int, like):
         return creation.zeros(
-            self._expected_hidden_size(input), dtype=input.dtype, device=input.device
+            self._expected_hidden_size(batch), dtype=like.dtype, device=like.device
         )
 
-    def _run(self, input, states: tuple) -> tuple:
+    def _run(self, input, states: tuple, batch_sizes: tuple[int, ...] | None = None) -> tuple:
         """The layer loop on a batched input; ``states`` are h0 (and c0), each (L*D, N, H).
-        Returns the output and the final states, stacked as torch stacks them."""
+        With a packed input's ``batch_sizes``, ``input`` is its padded (T, N, H_in) form and
+        the output is packed. Returns the output and the final states, stacked as torch stacks
+        them."""
         op = _LAYER_OPS[self.mode]
         num_directions = 2 if self.bidirectional else 1
-        if self.batch_first:
+        mask = None
+        if batch_sizes is not None:
+            valid = np.arange(batch_sizes[0]) < np.array(batch_sizes)[:, None]
+            mask = creation.tensor(valid, device=input.device)
+        elif self.batch_first:
             input = input.transpose(0, 1)
         all_weights = self.all_weights
         finals: list[list] = [[] for _ in states]
@@ -228,20 +257,47 @@ class RNNBase(Module):
             outputs = []
             for direction in range(num_directions):
                 k = layer * num_directions + direction
-                args = (input, *(s[k] for s in states), *all_weights[k])
+                args = (input, mask, *(s[k] for s in states), *all_weights[k])
                 out, *last = dispatch(op, args, (("reverse", direction == 1),))
                 outputs.append(out)
                 for final, value in zip(finals, last, strict=True):
                     final.append(value)
             input = outputs[0] if num_directions == 1 else cat(outputs, 2)
             if self.dropout != 0 and self.training and layer < self.num_layers - 1:
-                input = F.dropout(input, self.dropout, True)
-        if self.batch_first:
+                if batch_sizes is None:
+                    input = F.dropout(input, self.dropout, True)
+                else:  # torch drops out the packed rows: its draws need their shape
+                    packed = F.dropout(_to_packed(input, batch_sizes), self.dropout, True)
+                    input = _to_padded(packed, batch_sizes)
+        if batch_sizes is not None:
+            input = _to_packed(input, batch_sizes, op=_packed_output)
+        elif self.batch_first:
             if self.mode == "LSTM":
                 input = input.transpose(0, 1)
             else:
                 input = dispatch(_transpose_inplace, (input,))
         return input, *(stack(final) for final in finals)
+
+    def _forward_packed(self, input: PackedSequence, states, messages: tuple[str, ...]) -> tuple:
+        """``forward`` on a packed input: ``states`` (None, or h0 and c0 in the batch's own
+        order) are sorted as the packed columns are, the final states sorted back."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        sizes = tuple(batch_sizes.tolist())
+        if states is None:
+            states = (self._zeros(sizes[0], data),) * len(messages)
+        else:
+            states = tuple(_permute(s, sorted_indices) for s in states)
+        self._check_input(data, dims=2)
+        for state, message in zip(states, messages, strict=True):
+            self._check_hidden_size(state, self._expected_hidden_size(sizes[0]), message)
+        output, *finals = self._run(_to_padded(data, sizes), states, sizes)
+        output = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
+        return output, *(_permute(f, unsorted_indices) for f in finals)
+
+
+def _permute(state, permutation):
+    """``state``'s batch columns (dim 1) in the order of ``permutation``, if there is one."""
+    return state if permutation is None else state.index_select(1, permutation)
 
 
 def _check_args(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout) -> None:
@@ -279,6 +335,9 @@ class _SingleState(RNNBase):
     """RNN and GRU: one hidden state ``hx``."""
 
     def forward(self, input, hx=None) -> tuple:
+        if isinstance(input, PackedSequence):
+            states = None if hx is None else (hx,)
+            return self._forward_packed(input, states, ("Expected hidden size {}, got {}",))
         name = "RNN" if self.mode.startswith("RNN") else self.mode
         if input.dim() not in (2, 3):
             raise ValueError(
@@ -300,10 +359,11 @@ class _SingleState(RNNBase):
             raise RuntimeError(
                 f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor"
             )
+        batch = input.size(batch_dim)
         if hx is None:
-            hx = self._zeros(input)
+            hx = self._zeros(batch, input)
         self._check_input(input)
-        self._check_hidden_size(hx, self._expected_hidden_size(input))
+        self._check_hidden_size(hx, self._expected_hidden_size(batch))
         output, hidden = self._run(input, (hx,))
         if not batched:
             output, hidden = output.squeeze(batch_dim), hidden.squeeze(1)
@@ -348,14 +408,19 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def forward(self, input, hx=None) -> tuple:
+        messages = ("Expected hidden[0] size {}, got {}", "Expected hidden[1] size {}, got {}")
+        if isinstance(input, PackedSequence):
+            output, h, c = self._forward_packed(input, None if hx is None else tuple(hx), messages)
+            return output, (h, c)
         if input.dim() not in (2, 3):
             raise ValueError(f"LSTM: Expected input to be 2D or 3D, got {input.dim()}D instead")
         batched = input.dim() == 3
         batch_dim = 0 if self.batch_first else 1
         if not batched:
             input = input.unsqueeze(batch_dim)
+        batch = input.size(batch_dim)
         if hx is None:
-            hx = (self._zeros(input), self._zeros(input))
+            hx = (self._zeros(batch, input), self._zeros(batch, input))
         else:
             want = 3 if batched else 2
             if hx[0].dim() != want or hx[1].dim() != want:
@@ -367,9 +432,8 @@ class LSTM(RNNBase):
             if not batched:
                 hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
         self._check_input(input)
-        expected = self._expected_hidden_size(input)
-        self._check_hidden_size(hx[0], expected, "Expected hidden[0] size {}, got {}")
-        self._check_hidden_size(hx[1], expected, "Expected hidden[1] size {}, got {}")
+        for state, message in zip(hx, messages, strict=True):
+            self._check_hidden_size(state, self._expected_hidden_size(batch), message)
         output, h, c = self._run(input, tuple(hx))
         if not batched:
             output, h, c = output.squeeze(batch_dim), h.squeeze(1), c.squeeze(1)

@@ -1,5 +1,5 @@
-"""``tape.nn.utils``: gradient clipping, parameter/vector conversion and sequence padding
-(``rnn``), as ``torch.nn.utils``."""
+"""``tape.nn.utils``: gradient clipping, parameter/vector conversion and sequence padding and
+packing (``rnn``), as ``torch.nn.utils``."""
 
 from tape.nn.utils import rnn, stateless
 from tape.nn.utils.clip_grad import (
