@@ -64,6 +64,11 @@ def _make_input(rng, spec):
         return (e / e.sum(1, keepdims=True)).astype(np.float32)
     if isinstance(spec, tuple) and spec and spec[0] == "const":
         return np.asarray(spec[1], np.float32)
+    if isinstance(spec, tuple) and spec and spec[0] == "distinct":
+        # indices in [0, high), distinct within each plane (the axes after the first two)
+        shape, high = spec[1], spec[2]
+        size, planes = int(np.prod(shape[2:])), int(np.prod(shape[:2]))
+        return np.stack([rng.permutation(high)[:size] for _ in range(planes)]).reshape(shape)
     return rng.standard_normal(spec).astype(np.float32)
 
 
@@ -85,6 +90,7 @@ def _at(t, x, values):
 # Activations' kink points, and the special values, where the subgradient is a convention.
 KINKS = [-7.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, float("nan"), float("inf"), -float("inf")]
 X4 = (2, 3, 9, 9)
+BAG = [1, 2, 4, 5, 4, 3, 2, 9]  # indices into a 10-row table, cut into bags by offsets
 W33 = (4, 3, 3, 3)
 
 # fmt: off
@@ -199,6 +205,10 @@ FCASES = [
     FCase("softsign", lambda F, t, x: F.softsign(x), ((4, 5),)),
     FCase("softsign_kinks", lambda F, t, x: F.softsign(_at(t, x, KINKS)), ((11,),)),
     FCase("tanhshrink", lambda F, t, x: F.tanhshrink(x), ((4, 5),)),
+    FCase("rrelu", lambda F, t, x: F.rrelu(x), ((4, 5),)),
+    FCase("rrelu_kinks", lambda F, t, x: F.rrelu(_at(t, x, KINKS), 0.1, 0.5), ((11,),)),
+    FCase("rrelu_inplace", lambda F, t, x: F.rrelu(x * 1, 0.2, 0.4, inplace=True), ((4, 5),)),
+    FCase("rrelu_", lambda F, t, x: F.rrelu_(x * 1), ((4, 5),)),
     FCase("pad_sequence", lambda F, t, a, b, c: t.nn.utils.rnn.pad_sequence([a, b, c]), ((3, 2), (1, 2), (2, 2))),
     FCase("pad_sequence_batch_first_left", lambda F, t, a, b, c: t.nn.utils.rnn.pad_sequence((a, b, c), True, -1.0, "left"), ((3, 2), (1, 2), (2, 2))),
     FCase("pad_sequence_1d", lambda F, t, a, b: t.nn.utils.rnn.pad_sequence([a, b], batch_first=True), ((2,), (4,))),
@@ -257,8 +267,23 @@ FCASES = [
     # dropout / embedding (deterministic parts)
     FCase("dropout_eval", lambda F, t, x: F.dropout(x, 0.5, training=False) * 2, ((4, 5),)),
     FCase("dropout_p1", lambda F, t, x: F.dropout(x, 1.0), ((4, 5),)),
+    FCase("alpha_dropout_eval", lambda F, t, x: F.alpha_dropout(x, 0.5) * 2, ((4, 5),)),
+    FCase("alpha_dropout_p1", lambda F, t, x: F.alpha_dropout(x, 1.0, True), ((4, 5),)),
+    FCase("feature_alpha_dropout_eval_1d", lambda F, t, x: F.feature_alpha_dropout(x, 0.5) * 2, ((5,),)),
+    FCase("feature_alpha_dropout_p1_inplace", lambda F, t, x: F.feature_alpha_dropout(x * 1, 1.0, True, True), ((2, 3, 4),)),
     FCase("embedding", lambda F, t, w, i: F.embedding(i, w), ((10, 3), ("int", (2, 4), 10))),
     FCase("embedding_pad", lambda F, t, w: F.embedding(t.tensor([[0, 2, 2], [1, 2, 0]]), w, padding_idx=2), ((5, 3),)),
+    FCase("embedding_bag_mean_empty_bag", lambda F, t, w: F.embedding_bag(t.tensor(BAG), w, t.tensor([0, 3, 3, 6])), ((10, 3),)),
+    FCase("embedding_bag_sum_2d", lambda F, t, w, i: F.embedding_bag(i, w, mode="sum"), ((10, 3), ("int", (4, 5), 10))),
+    FCase("embedding_bag_max_2d", lambda F, t, w, i: F.embedding_bag(i, w, mode="max"), ((10, 3), ("int", (4, 5), 10))),
+    FCase("embedding_bag_max_ties", lambda F, t, w: F.embedding_bag(t.tensor(BAG), _at(t, w, [[r % 3, r % 2, 1.0] for r in range(10)]), t.tensor([0, 4]), mode="max"), ((10, 3),)),
+    FCase("embedding_bag_max_pad_last_offset", lambda F, t, w: F.embedding_bag(t.tensor(BAG), w, t.tensor([0, 2, 4, 8]), mode="max", padding_idx=4, include_last_offset=True), ((10, 3),)),
+    FCase("embedding_bag_mean_pad_int32", lambda F, t, w: F.embedding_bag(t.tensor(BAG, dtype=t.int32), w, t.tensor([0, 2, 5]), padding_idx=-8), ((10, 3),)),
+    FCase("embedding_bag_per_sample_weights", lambda F, t, w, p: F.embedding_bag(t.tensor(BAG), w, t.tensor([0, 5]), mode="sum", per_sample_weights=p, padding_idx=2), ((10, 3), (8,))),
+    FCase("embedding_bag_per_sample_weights_2d", lambda F, t, w, i, p: F.embedding_bag(i, w, mode="sum", per_sample_weights=p), ((10, 3), ("int", (2, 4), 10), (2, 4))),
+    FCase("embedding_bag_empty_input", lambda F, t, w: F.embedding_bag(t.tensor([], dtype=t.int64), w, t.tensor([0, 0]), mode="max"), ((10, 3),)),
+    FCase("embedding_bag_f64", lambda F, t, w: F.embedding_bag(t.tensor(BAG), w.double(), t.tensor([0, 3])), ((10, 3),)),
+    FCase("embedding_bag_from_pretrained", lambda F, t, w, p: t.nn.EmbeddingBag.from_pretrained(w * 1, freeze=False, mode="sum")(t.tensor(BAG), t.tensor([0, 2]), p), ((10, 3), (8,))),
     # losses
     FCase("mse", lambda F, t, x, y: F.mse_loss(x, y), ((4, 5), (4, 5))),
     FCase("mse_none", lambda F, t, x, y: F.mse_loss(x, y, reduction="none"), ((4, 5), (4, 5))),
@@ -368,6 +393,22 @@ FCASES = [
     FCase("adaptive_max_pool1d", lambda F, t, x: F.adaptive_max_pool1d(x, 3), ((2, 3, 7),)),
     FCase("adaptive_max_pool1d_unbatched", lambda F, t, x: F.adaptive_max_pool1d(x, (4,)), ((3, 9),)),
     FCase("adaptive_max_pool1d_indices", lambda F, t, x: F.adaptive_max_pool1d(x, 3, return_indices=True)[1], ((2, 3, 7),), grad_name=False),
+    FCase("adaptive_max_pool3d", lambda F, t, x: F.adaptive_max_pool3d(x, (2, 3, 4)), ((2, 3, 5, 7, 6),)),
+    FCase("adaptive_max_pool3d_unbatched_none", lambda F, t, x: F.adaptive_max_pool3d(x, (None, 2, 4)), ((3, 5, 4, 7),)),
+    FCase("adaptive_max_pool3d_ties", lambda F, t, x: F.adaptive_max_pool3d(F.relu(x - 1.0) + 0.0 * x, 2), ((1, 2, 5, 4, 6),)),
+    FCase("adaptive_max_pool3d_indices", lambda F, t, x: F.adaptive_max_pool3d(x, (3, 2, 4), return_indices=True)[1], ((2, 3, 5, 4, 7),), grad_name=False),
+    FCase("adaptive_max_pool3d_module_indices", lambda F, t, x: t.nn.AdaptiveMaxPool3d(2, return_indices=True)(x)[0], ((2, 3, 5, 4, 7),)),
+    FCase("max_unpool2d", lambda F, t, x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2), ((2, 3, 8, 8),)),
+    # overlapping windows: one input element is the max of several, so indices repeat
+    FCase("max_unpool2d_overlap_output_size", lambda F, t, x: F.max_unpool2d(*F.max_pool2d(x, 3, 2, 1, return_indices=True), 3, 2, 1, output_size=(7, 9)), ((2, 3, 7, 9),)),
+    FCase("max_unpool2d_unbatched_full_size", lambda F, t, x: F.max_unpool2d(*F.max_pool2d(x, (2, 3), return_indices=True), (2, 3), output_size=[1, 3, 7, 9]), ((3, 7, 9),)),
+    FCase("max_unpool1d", lambda F, t, x: F.max_unpool1d(*F.max_pool1d(x, 3, 2, return_indices=True), 3, 2, output_size=[9]), ((2, 3, 9),)),
+    FCase("max_unpool1d_unbatched", lambda F, t, x: F.max_unpool1d(*F.max_pool1d(x, 2, return_indices=True), 2), ((3, 8),)),
+    FCase("max_unpool3d", lambda F, t, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2), ((1, 2, 4, 6, 4),)),
+    FCase("max_unpool3d_unbatched_pad", lambda F, t, x: F.max_unpool3d(*F.max_pool3d(x, (2, 3, 2), (1, 2, 2), 1, return_indices=True), (2, 3, 2), (1, 2, 2), 1, output_size=(4, 7, 6)), ((2, 4, 7, 6),)),
+    FCase("max_unpool2d_module", lambda F, t, x: t.nn.MaxUnpool2d(3, 2)(*t.nn.MaxPool2d(3, 2, return_indices=True)(x), output_size=(7, 7)), ((2, 3, 7, 7),)),
+    FCase("max_unpool1d_module", lambda F, t, x: t.nn.MaxUnpool1d(2)(*t.nn.MaxPool1d(2, return_indices=True)(x)), ((2, 3, 8),)),
+    FCase("max_unpool3d_module", lambda F, t, x: t.nn.MaxUnpool3d(2)(*t.nn.MaxPool3d(2, return_indices=True)(x)), ((1, 2, 4, 4, 4),)),
     FCase("instance_norm", lambda F, t, x: F.instance_norm(x), ((2, 3, 5, 4),)),
     FCase("instance_norm_affine_1d", lambda F, t, x, w, b: F.instance_norm(x, weight=w, bias=b, eps=1e-3), ((2, 3, 7), (3,), (3,))),
     FCase("instance_norm_eval", lambda F, t, x, m, v: F.instance_norm(x, m, v, use_input_stats=False), ((2, 3, 5, 4), ("const", [0.1, -0.2, 0.3]), ("const", [1.5, 0.5, 2.0]))),
@@ -460,6 +501,9 @@ LCASES = [
     LCase("GroupNorm", lambda nn: nn.GroupNorm(2, 6), (3, 6, 4, 4)),
     LCase("Embedding", lambda nn: nn.Embedding(10, 4), ("int", (3, 5), 10)),
     LCase("Embedding_pad", lambda nn: nn.Embedding(10, 4, padding_idx=0), ("int", (3, 5), 3)),
+    LCase("EmbeddingBag", lambda nn: nn.EmbeddingBag(10, 4), ("int", (3, 5), 10)),
+    LCase("EmbeddingBag_max", lambda nn: nn.EmbeddingBag(10, 4, mode="max"), ("int", (3, 5), 10)),
+    LCase("EmbeddingBag_sum_pad", lambda nn: nn.EmbeddingBag(10, 4, mode="sum", padding_idx=-1, norm_type=1.0), ("int", (3, 5), 10)),
     LCase("ReLU", lambda nn: nn.ReLU(), (4, 5)),
     LCase("LeakyReLU", lambda nn: nn.LeakyReLU(0.1), (4, 5)),
     LCase("GELU", lambda nn: nn.GELU(), (4, 5)),
@@ -536,6 +580,14 @@ LCASES = [
     LCase("Upsample_bicubic", lambda nn: nn.Upsample(scale_factor=1.5, mode="bicubic", align_corners=True), (1, 2, 3, 4)),
     LCase("AdaptiveMaxPool2d", lambda nn: nn.AdaptiveMaxPool2d((2, 3)), (2, 3, 8, 9)),
     LCase("AdaptiveMaxPool1d", lambda nn: nn.AdaptiveMaxPool1d(3), (2, 3, 8)),
+    LCase("AdaptiveMaxPool3d", lambda nn: nn.AdaptiveMaxPool3d((2, None, 3)), (2, 3, 5, 4, 7)),
+    # the target is the indices: distinct in each plane (random ones may repeat)
+    LCase("MaxUnpool2d", lambda nn: nn.MaxUnpool2d(2), (2, 3, 2, 2), target=("distinct", (2, 3, 2, 2), 16)),
+    LCase("MaxUnpool1d", lambda nn: nn.MaxUnpool1d(3, stride=2), (2, 3, 4), target=("distinct", (2, 3, 4), 9)),
+    LCase("MaxUnpool3d", lambda nn: nn.MaxUnpool3d(2, padding=(0, 1, 0)), (1, 2, 2, 3, 2), target=("distinct", (1, 2, 2, 3, 2), 64)),
+    LCase("RReLU_eval", lambda nn: nn.RReLU(0.1, 0.3), (4, 5), modes=("eval",)),
+    LCase("AlphaDropout_eval", lambda nn: nn.AlphaDropout(0.3), (4, 5), modes=("eval",)),
+    LCase("FeatureAlphaDropout_eval", lambda nn: nn.FeatureAlphaDropout(0.3), (2, 4, 5), modes=("eval",)),
     LCase("InstanceNorm1d", lambda nn: nn.InstanceNorm1d(3), (2, 3, 7)),
     LCase("InstanceNorm1d_unbatched_stats", lambda nn: nn.InstanceNorm1d(3, track_running_stats=True), (3, 7)),
     LCase("InstanceNorm2d_affine", lambda nn: nn.InstanceNorm2d(3, affine=True), (2, 3, 5, 4)),
@@ -763,8 +815,9 @@ def test_dropout_masks_match_torch():
     assert dt(tx) is tx
 
 
+# Random draws that equal torch's under the same seed: dropout masks, rrelu's slopes.
 # fmt: off
-CHANNEL_DROPOUT = [
+SEEDED = [
     ("dropout1d", lambda lib, x: lib.nn.functional.dropout1d(x, 0.3), (4, 6, 5)),
     ("dropout1d_unbatched", lambda lib, x: lib.nn.functional.dropout1d(x, 0.6), (8, 5)),
     ("dropout2d", lambda lib, x: lib.nn.functional.dropout2d(x, 0.4), (4, 6, 3, 3)),
@@ -780,20 +833,35 @@ CHANNEL_DROPOUT = [
     # a transposed input: torch draws the mask in memory order (empty_like keeps the layout)
     ("dropout_transposed", lambda lib, x: lib.nn.functional.dropout(x.transpose(0, 1), 0.5), (4, 6, 5)),
     ("dropout_permuted_slice", lambda lib, x: lib.nn.functional.dropout(x.permute(2, 0, 1)[1:], 0.3), (4, 6, 5)),
+    ("dropout_half", lambda lib, x: lib.nn.functional.dropout(x.half(), 0.3).float(), (4, 6)),
+    ("alpha_dropout", lambda lib, x: lib.nn.functional.alpha_dropout(x, 0.3, True), (4, 6, 5)),
+    ("alpha_dropout_transposed_inplace", lambda lib, x: lib.nn.functional.alpha_dropout((x * 1).transpose(0, 1), 0.5, True, True), (4, 6)),
+    ("alpha_dropout_f64", lambda lib, x: lib.nn.functional.alpha_dropout(x.double(), 0.2, True), (4, 6)),
+    ("feature_alpha_dropout", lambda lib, x: lib.nn.functional.feature_alpha_dropout(x, 0.4, True), (3, 5, 2, 3)),
+    ("AlphaDropout", lambda lib, x: lib.nn.AlphaDropout(0.2)(x), (8, 5)),
+    ("FeatureAlphaDropout", lambda lib, x: lib.nn.FeatureAlphaDropout(0.5, inplace=True)(x), (4, 6, 5)),
+    ("rrelu_train", lambda lib, x: lib.nn.functional.rrelu(x, training=True), (6, 7)),
+    ("rrelu_train_bounds_inplace", lambda lib, x: lib.nn.functional.rrelu(x * 1, -0.2, 0.7, True, True), (4, 6, 5)),
+    # torch draws in row-major order of a contiguous copy
+    ("rrelu_train_transposed", lambda lib, x: lib.nn.functional.rrelu(x.transpose(0, 1), training=True), (4, 6)),
+    ("rrelu_train_f64", lambda lib, x: lib.nn.functional.rrelu(x.double(), 0.2, 0.25, True), (5, 6)),
+    ("rrelu_train_kinks", lambda lib, x: lib.nn.functional.rrelu(_at(lib, x, KINKS), training=True), (11,)),
+    ("RReLU_train", lambda lib, x: lib.nn.RReLU(0.1, 0.3)(x), (5, 8)),
 ]
 # fmt: on
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("case", CHANNEL_DROPOUT, ids=[c[0] for c in CHANNEL_DROPOUT])
-def test_channel_dropout_masks_match_torch(case):
+@pytest.mark.parametrize("case", SEEDED, ids=[c[0] for c in SEEDED])
+def test_seeded_draws_match_torch(case):
     _, fn, shape = case
     tx, ox = _both(_rng(case[0]).standard_normal(shape).astype(np.float32))
     torch.manual_seed(3)
     want = fn(torch, ox)
     tape.manual_seed(3)
     got = fn(tape, tx)
-    assert_same(got, want, rtol=1e-6, atol=0)
+    # atol: XLA fuses alpha dropout's ``x * noise + shift`` into one rounding, torch rounds twice
+    assert_same(got, want, rtol=1e-6, atol=1e-6)
     assert _grad_name(got) == _grad_name(want)
     got.sum().backward()
     want.sum().backward()
@@ -1514,6 +1582,50 @@ BAD = [
     ("adaptive_avg_pool1d_rank", lambda t: F_(t).adaptive_avg_pool1d(t.ones(2, 3, 4, 5), 2)),
     ("adaptive_max_pool2d_rank", lambda t: F_(t).adaptive_max_pool2d(t.ones(3, 4), 2)),
     ("adaptive_max_pool1d_rank", lambda t: F_(t).adaptive_max_pool1d(t.ones(4), 2)),
+    ("adaptive_max_pool3d_rank", lambda t: F_(t).adaptive_max_pool3d(t.ones(3, 4, 4), 2)),
+    ("max_unpool2d_indices_dtype", lambda t: F_(t).max_unpool2d(t.ones(1, 1, 2, 2), t.zeros(1, 1, 2, 2, dtype=t.int32), 2)),
+    ("max_unpool3d_indices_dtype", lambda t: F_(t).max_unpool3d(t.ones(1, 2, 2, 2), t.zeros(1, 2, 2, 2, dtype=t.int32), 2)),
+    ("max_unpool2d_rank", lambda t: F_(t).max_unpool2d(t.ones(2, 2), t.zeros(2, 2, dtype=t.int64), 2)),
+    ("max_unpool1d_rank", lambda t: F_(t).max_unpool1d(t.ones(1, 2, 2, 2), t.zeros(1, 2, 2, 2, dtype=t.int64), 2)),
+    ("max_unpool3d_rank", lambda t: F_(t).max_unpool3d(t.ones(2, 2, 2), t.zeros(2, 2, 2, dtype=t.int64), 2)),
+    ("max_unpool2d_shape", lambda t: F_(t).max_unpool2d(t.ones(1, 1, 2, 2), t.zeros(1, 1, 2, 1, dtype=t.int64), 2)),
+    ("max_unpool2d_empty", lambda t: F_(t).max_unpool2d(t.ones(1, 0, 2, 2), t.zeros(1, 0, 2, 2, dtype=t.int64), 2)),
+    ("max_unpool2d_int", lambda t: F_(t).max_unpool2d(t.ones(1, 1, 2, 2, dtype=t.int64), t.zeros(1, 1, 2, 2, dtype=t.int64), 2)),
+    ("max_unpool2d_index_range", lambda t: F_(t).max_unpool2d(t.ones(1, 1, 2, 2), t.tensor([[[[0, 1], [16, 2]]]]), 2)),
+    ("max_unpool3d_index_range", lambda t: F_(t).max_unpool3d(t.ones(1, 1, 1, 2), t.tensor([[[[-1, 1]]]]), 2)),
+    ("max_unpool2d_output_size_range", lambda t: F_(t).max_unpool2d(t.ones(1, 1, 2, 2), t.zeros(1, 1, 2, 2, dtype=t.int64), 2, output_size=(6, 4))),
+    ("max_unpool2d_output_size_length", lambda t: F_(t).max_unpool2d(t.ones(1, 1, 2, 2), t.zeros(1, 1, 2, 2, dtype=t.int64), 2, output_size=(4,))),
+    ("max_unpool2d_negative_size", lambda t: F_(t).max_unpool2d(t.ones(1, 1, 1, 1), t.zeros(1, 1, 1, 1, dtype=t.int64), 2, padding=2)),
+    ("embedding_bag_offsets_none", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3))),
+    ("embedding_bag_offsets_2d", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([[0]]))),
+    ("embedding_bag_input_3d", lambda t: F_(t).embedding_bag(t.ones(1, 1, 2, dtype=t.int64), t.ones(10, 3))),
+    ("embedding_bag_weight_1d", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10), t.tensor([0]))),
+    ("embedding_bag_mode", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0]), mode="min")),
+    ("embedding_bag_max_scale_grad", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0]), mode="max", scale_grad_by_freq=True)),
+    ("embedding_bag_max_sparse", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0]), mode="max", sparse=True)),
+    ("embedding_bag_weights_mean", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0]), per_sample_weights=t.ones(2))),
+    ("embedding_bag_weights_shape", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0]), mode="sum", per_sample_weights=t.ones(3))),
+    ("embedding_bag_weights_dtype", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0]), mode="sum", per_sample_weights=t.ones(2, dtype=t.float64))),
+    ("embedding_bag_float_indices", lambda t: F_(t).embedding_bag(t.tensor([1.0, 2.0]), t.ones(10, 3), t.tensor([0]))),
+    ("embedding_bag_float_offsets", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0.0]))),
+    ("embedding_bag_int_weight", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3, dtype=t.int32), t.tensor([0]))),
+    ("embedding_bag_padding_range", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0]), padding_idx=-11)),
+    ("embedding_bag_first_offset", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([1]))),
+    ("embedding_bag_last_offset", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([0, 3]))),
+    ("embedding_bag_include_last_empty", lambda t: F_(t).embedding_bag(t.tensor([1, 2]), t.ones(10, 3), t.tensor([], dtype=t.int64), include_last_offset=True)),
+    ("embedding_bag_index_range", lambda t: F_(t).embedding_bag(t.tensor([1, 10, -1]), t.ones(10, 3), t.tensor([0]))),
+    ("embedding_bag_module_padding", lambda t: t.nn.EmbeddingBag(10, 3, padding_idx=10)),
+    ("embedding_bag_module_weight_shape", lambda t: t.nn.EmbeddingBag(10, 3, _weight=t.ones(3, 3))),
+    ("embedding_bag_from_pretrained_1d", lambda t: t.nn.EmbeddingBag.from_pretrained(t.ones(3))),
+    ("rrelu_bounds", lambda t: F_(t).rrelu(t.ones(3), 0.5, 0.1)),
+    ("rrelu_bounds_train", lambda t: F_(t).rrelu(t.ones(3), 0.5, 0.1, True)),
+    ("rrelu_int", lambda t: F_(t).rrelu(t.ones(3, dtype=t.int64))),
+    ("rrelu_int_train", lambda t: F_(t).rrelu(t.ones(3, dtype=t.int64), training=True)),
+    ("rrelu_half_train", lambda t: F_(t).rrelu(t.ones(3, dtype=t.float16), training=True)),
+    ("rrelu_inplace_leaf", lambda t: F_(t).rrelu(t.ones(3, requires_grad=True), inplace=True)),
+    ("alpha_dropout_p", lambda t: F_(t).alpha_dropout(t.ones(3), 1.5, True)),
+    ("alpha_dropout_module_p", lambda t: t.nn.AlphaDropout(-0.1)),
+    ("feature_alpha_dropout_1d", lambda t: F_(t).feature_alpha_dropout(t.ones(5), 0.5, True)),
     ("instance_norm_one_value", lambda t: F_(t).instance_norm(t.ones(2, 3, 1))),
     ("instance_norm_no_stats", lambda t: F_(t).instance_norm(t.ones(2, 3, 4), use_input_stats=False)),
     ("instance_norm_rank", lambda t: t.nn.InstanceNorm2d(3)(t.ones(2, 3))),

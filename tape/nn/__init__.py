@@ -18,6 +18,7 @@ from tape.nn.activation import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
@@ -41,7 +42,14 @@ from tape.nn.conv import (
     ConvTranspose3d,
 )
 from tape.nn.distance import CosineSimilarity, PairwiseDistance
-from tape.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from tape.nn.dropout import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
 from tape.nn.flatten import Flatten, Unflatten
 from tape.nn.flax_adapter import FlaxCall, FlaxModule
 from tape.nn.fold import Fold, Unfold
@@ -104,6 +112,7 @@ from tape.nn.pooling import (
     AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
     AvgPool1d,
     AvgPool2d,
     AvgPool3d,
@@ -112,9 +121,12 @@ from tape.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
 )
 from tape.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from tape.nn.sparse import Embedding
+from tape.nn.sparse import Embedding, EmbeddingBag
 from tape.nn.transformer import (
     Transformer,
     TransformerDecoder,
@@ -259,4 +271,12 @@ __all__ = [
     "ChannelShuffle",
     "LPPool1d",
     "LPPool2d",
+    "EmbeddingBag",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
+    "AdaptiveMaxPool3d",
+    "RReLU",
+    "AlphaDropout",
+    "FeatureAlphaDropout",
 ]

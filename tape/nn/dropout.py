@@ -46,3 +46,19 @@ class Dropout2d(Dropout):
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks (``F.alpha_dropout``): keeps zero mean and unit variance; masks
+    equal torch's under ``manual_seed``. Like torch's, it ignores ``inplace``."""
+
+    def forward(self, input):
+        return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(Dropout):
+    """Alpha dropout of whole (N, C) channels (``F.feature_alpha_dropout``); like torch's, it
+    ignores ``inplace``."""
+
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training)

@@ -10,6 +10,7 @@ its slow paths (see DESIGN.md §3).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -722,6 +723,126 @@ def avg_pool3d(
     return dispatch(_avg_pool3d, (input,), static)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _scatter_rows(x, idx, size: int):
+    """(rows, size) zeros with row i's ``x`` written at ``idx[i]``. Its VJP gathers the
+    cotangent at every index, a repeated one for each of its writes, as torch's max_unpool
+    backward does (JAX's own VJP of a scatter gives it to one write only)."""
+    rows = jnp.arange(x.shape[0])[:, None]
+    return jnp.zeros((x.shape[0], size), x.dtype).at[rows, idx].set(x)
+
+
+def _scatter_rows_fwd(x, idx, size: int):
+    return _scatter_rows(x, idx, size), idx
+
+
+def _scatter_rows_bwd(size: int, idx, g):
+    return jnp.take_along_axis(g, idx, axis=1), None
+
+
+_scatter_rows.defvjp(_scatter_rows_fwd, _scatter_rows_bwd)
+
+
+def _max_unpool_fwd(x, idx, out):
+    """Each plane of ``x`` (the last ``len(out)`` axes) written at its flat ``idx`` into a
+    zero plane of shape ``out``."""
+    n = len(out)
+    lead, plane = x.shape[:-n], math.prod(x.shape[-n:])
+    y = _scatter_rows(x.reshape(-1, plane), idx.reshape(-1, plane), math.prod(out))
+    return y.reshape(*lead, *out)
+
+
+_max_unpool_ops = {
+    n: register(f"max_unpool{n}d", _max_unpool_fwd, f"MaxUnpool{n}DBackward0", NONE) for n in (2, 3)
+}
+
+
+def _unpool_output_size(input, kernel_size, stride, padding, output_size, n: int) -> tuple:
+    """torch's output size of an ``n``-d max_unpool: the size the pooling read, or
+    ``output_size`` (its last ``n`` entries), which must lie within a stride of it."""
+    kernel, padding = _pair(kernel_size, n), _pair(padding, n)
+    stride = kernel if stride is None else _pair(stride, n)
+    default = [(input.shape[d - n] - 1) * stride[d] + kernel[d] - 2 * padding[d] for d in range(n)]
+    size = default
+    if output_size is not None:
+        if len(output_size) == n + 2:
+            output_size = output_size[2:]
+        if len(output_size) != n:
+            raise ValueError(
+                f"output_size should be a sequence containing {n} or {n + 2} elements, but it "
+                f"has a length of '{len(output_size)}'"
+            )
+        for d in range(n):
+            low, high = default[d] - stride[d], default[d] + stride[d]
+            if not low < output_size[d] < high:
+                raise ValueError(
+                    f'invalid output_size "{output_size}" (dim {d} must be between {low} and '
+                    f"{high})"
+                )
+        size = output_size
+    for d, s in enumerate(size):
+        if s < 0:
+            raise ValueError(
+                "max_unpooling: output_size must contain non-negative spatial dimensions, but "
+                f"got output_size[{d}]={s}"
+            )
+    return tuple(int(s) for s in size)
+
+
+def _max_unpool_nd(input, indices, out: tuple, n: int):
+    """ATen's max_unpool2d/3d: its checks, then one op."""
+    name = f"max_unpooling{n}d"
+    if indices.dtype.name != "int64":
+        got = f" but got: {_type_name(indices)}" if n == 2 else ""
+        raise RuntimeError(f"elements in indices should be type int64{got}")
+    if input.dim() not in (n + 1, n + 2):
+        raise RuntimeError(
+            f"Input to {name} should be a {n + 1}d or {n + 2}d Tensor, but got a tensor with "
+            f"{input.dim()} dimensions."
+        )
+    if tuple(input.shape) != tuple(indices.shape):
+        raise RuntimeError(
+            f"Expected shape of indices to be same as that of the input tensor "
+            f"({_size_str(input)}) but got indices tensor with shape: {_size_str(indices)}"
+        )
+    empty = [d for d in range(1, input.dim()) if input.shape[d] == 0]
+    if empty:
+        raise RuntimeError(
+            f"{name}_forward_out_cpu(): Expected input to have non-zero size for non-batch "
+            f"dimensions, but got {_size_str(input)} with dimension {empty[0]} being empty."
+        )
+    if not input.dtype.is_floating_point:
+        raise _dtype.kernel_missing(f"max_unpool{n}d", input.dtype)
+    arr = _checkable(indices)
+    if arr is not None:
+        bad = arr[(arr < 0) | (arr >= math.prod(out))]
+        if bad.size:  # torch's loop reports the last one it meets
+            raise RuntimeError(
+                f"Found an invalid max index: {bad.flat[-1]} (output volumes are of size "
+                f"{'x'.join(map(str, out))})"
+            )
+    return dispatch(_max_unpool_ops[n], (input, indices), (("out", out),))
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool1d: each value written where ``indices`` says, zeros elsewhere
+    (torch's max_unpool2d over a width-1 view)."""
+    out = _unpool_output_size(input, kernel_size, stride, padding, output_size, 1)
+    return _max_unpool_nd(input.unsqueeze(-1), indices.unsqueeze(-1), (*out, 1), 2).squeeze(-1)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool2d: each value written where ``indices`` says, zeros elsewhere."""
+    out = _unpool_output_size(input, kernel_size, stride, padding, output_size, 2)
+    return _max_unpool_nd(input, indices, out, 2)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool3d: each value written where ``indices`` says, zeros elsewhere."""
+    out = _unpool_output_size(input, kernel_size, stride, padding, output_size, 3)
+    return _max_unpool_nd(input, indices, out, 3)
+
+
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """The ``norm_type``-norm of each window: ``(sum x**p) ** (1/p)``, computed as torch does
     from an average pool (infinite ``norm_type``: a max pool of ``|x|``)."""
@@ -990,33 +1111,68 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 # dropout, embedding, one_hot
 # ================================================================================================
 _dropout = register("dropout", lambda x, noise: x * noise, "MulBackward0", NONE)
+_alpha_dropout = register(
+    "alpha_dropout", lambda x, noise, shift: x * noise + shift, "AddBackward0", NONE
+)
+# SELU's negative saturation value (scale * alpha), where alpha dropout sends dropped units
+_SELU_SATURATION = 1.7580993408473766
+
+
+def _dropout_mask(input, keep: float, feature: bool) -> np.ndarray:
+    """torch's ``bernoulli_(keep)`` mask from the default generator: one draw per element, in
+    memory order (as torch fills the mask ``empty_like`` makes for a transpose), or with
+    ``feature`` one per (N, C) channel (``make_feature_noise``)."""
+    from tape import _random, _views
+
+    gen, dtype = _random.default_generator, input.dtype.np
+    if feature:
+        if input.dim() < 2:
+            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        return gen.bernoulli(keep, tuple(input.shape[:2]) + (1,) * (input.dim() - 2), dtype)
+    order = _views.memory_order(input) or tuple(range(input.dim()))
+    shape = tuple(input.shape[d] for d in order)
+    return gen.bernoulli(keep, shape, dtype).transpose(np.argsort(order))
+
+
+def _dropout_impl(input, p, training, inplace, feature: bool = False, alpha: bool = False):
+    """torch's CPU ``_dropout_impl``, with its masks for the same ``manual_seed``: kept units
+    scaled by ``1 / (1 - p)``, or with ``alpha`` dropped units sent to SELU's saturation value
+    and an affine map that keeps the mean and variance."""
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    dtype = input.dtype.np
+    # torch's scalar arithmetic on the mask runs in float for the half types
+    opmath = np.float64 if dtype == np.float64 else np.float32
+    if p == 1:
+        values = [np.zeros((), dtype)]
+    elif alpha:
+        mask = _dropout_mask(input, 1.0 - p, feature)
+        a = 1.0 / math.sqrt((_SELU_SATURATION**2 * p + 1) * (1 - p))
+        # torch's ``noise.add(-1).mul_(alpha * a).add_(alpha * a * p)``, rounded op by op
+        shift = ((mask - 1) * opmath(_SELU_SATURATION * a)).astype(dtype)
+        values = [mask * opmath(a), shift + opmath(_SELU_SATURATION * a * p)]
+    else:
+        values = [_dropout_mask(input, 1.0 - p, feature) / opmath(1.0 - p)]
+    args = [creation.tensor(v.astype(dtype), dtype=input.dtype) for v in values]
+    op = _alpha_dropout if alpha and p != 1 else _dropout
+    if inplace:
+        return _inplace_form(lambda x: dispatch(op, (x, *args)))(input)
+    return dispatch(op, (input, *args))
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    """torch's CPU dropout: ``noise = bernoulli_(1 - p) / (1 - p)`` from the default generator,
-    so masks equal torch's under the same ``manual_seed``."""
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0 or input.numel() == 0:
-        return input
-    from tape import _random, creation
+    """Zeroes elements with probability ``p`` and scales the rest by ``1 / (1 - p)``; masks
+    equal torch's under the same ``manual_seed``."""
+    _check_dropout_p(p)
+    return _dropout_impl(input, p, training, inplace)
 
-    np_dtype = input.dtype.np
-    if p == 1:
-        noise = np.zeros(tuple(input.shape), np_dtype)
-    else:
-        from tape import _views
 
-        gen = _random.default_generator
-        order = _views.memory_order(input) or tuple(range(input.dim()))
-        # drawn in memory order, as torch fills the mask empty_like makes for a transpose
-        shape = tuple(input.shape[d] for d in order)
-        mask = gen.bernoulli(1.0 - p, shape, np_dtype).transpose(np.argsort(order))
-        noise = (mask / np_dtype.type(1.0 - p)).astype(np_dtype)
-    noise = creation.tensor(noise, dtype=input.dtype)
-    if inplace:
-        return _inplace_form(lambda x: dispatch(_dropout, (x, noise)))(input)
-    return dispatch(_dropout, (input, noise))
+def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+    """Dropout for SELU networks: dropped units become SELU's saturation value and the result
+    is rescaled to keep zero mean and unit variance; masks equal torch's under the same
+    ``manual_seed``."""
+    _check_dropout_p(p)
+    return _dropout_impl(input, p, training, inplace, alpha=True)
 
 
 def _embedding_fwd(idx, w, padding_idx):
@@ -1029,6 +1185,16 @@ def _embedding_fwd(idx, w, padding_idx):
 _embedding = register("embedding", _embedding_fwd, "EmbeddingBackward0", NONE)
 
 
+def _padding_index(padding_idx, n: int, message: str):
+    """``padding_idx`` wrapped to [0, n), or torch's AssertionError ``message`` outside
+    [-n, n)."""
+    if padding_idx is None:
+        return None
+    if not -n <= padding_idx < n:
+        raise AssertionError(message)
+    return padding_idx % n
+
+
 def embedding(
     input,
     weight,
@@ -1039,24 +1205,171 @@ def embedding(
     sparse=False,
 ):
     if input.dtype.is_floating_point:
-        raise RuntimeError(
-            "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-            f"Long, Int; but got torch.{_type_name(input)}Tensor instead (while checking arguments "
-            "for embedding)"
-        )
+        raise _scalar_types_error(input, "indices", "Long, Int", "embedding")
     n = weight.shape[0]
-    if padding_idx is not None:
-        if padding_idx > 0 and padding_idx >= n:
-            raise AssertionError("Padding_idx must be within num_embeddings")
-        if padding_idx < 0:
-            if padding_idx < -n:
-                raise AssertionError("Padding_idx must be within num_embeddings")
-            padding_idx = n + padding_idx
+    padding_idx = _padding_index(padding_idx, n, "Padding_idx must be within num_embeddings")
     arr = _checkable(input)
     if arr is not None and arr.size:
         if arr.min() < 0 or arr.max() >= n:
             raise IndexError("index out of range in self")
     return dispatch(_embedding, (input, weight), (("padding_idx", padding_idx),))
+
+
+def _scalar_types_error(t, arg: str, allowed: str, op: str) -> RuntimeError:
+    """ATen's ``checkScalarTypes`` error for argument ``arg`` of ``op``."""
+    return RuntimeError(
+        f"Expected tensor for argument #1 '{arg}' to have one of the following scalar types: "
+        f"{allowed}; but got torch.{_type_name(t)}Tensor instead (while checking arguments for "
+        f"{op})"
+    )
+
+
+def _embedding_bag_fwd(w, idx, offsets, weights, mode, padding_idx, bags):
+    """Index i goes to the last bag whose offset is <= i; past an ``include_last_offset`` end
+    that is bag ``bags``, which segment sums drop. A padding index counts for nothing, not even
+    in a mean's size; an empty bag gives zeros."""
+    n = idx.shape[0]
+    if n == 0:
+        return jnp.zeros((bags, w.shape[1]), w.dtype)
+    bag = jnp.searchsorted(offsets, jnp.arange(n, dtype=offsets.dtype), side="right") - 1
+    keep = jnp.ones((n, 1), bool) if padding_idx is None else (idx != padding_idx)[:, None]
+    rows = jnp.take(w, idx, axis=0)
+    if mode == "max":
+        top = jax.ops.segment_max(jnp.where(keep, rows, -jnp.inf), bag, bags)
+        # torch's first maximum of each bag and feature (n where the bag is empty)
+        at = jnp.where(keep & (rows == top[bag]), jnp.arange(n)[:, None], n)
+        first = jax.ops.segment_min(at, bag, bags)
+        best = jnp.take_along_axis(rows, jnp.minimum(first, n - 1), axis=0)
+        return jnp.where(first < n, best, 0)
+    if weights is not None:
+        rows = rows * weights[:, None]
+    total = jax.ops.segment_sum(jnp.where(keep, rows, 0), bag, bags)
+    if mode == "sum":
+        return total
+    size = jax.ops.segment_sum(keep[:, 0].astype(jnp.int64), bag, bags)
+    return total / jnp.maximum(size, 1).astype(total.dtype)[:, None]
+
+
+_embedding_bag = register("embedding_bag", _embedding_bag_fwd, "EmbeddingBagBackward0", NONE)
+
+
+def embedding_bag(
+    input,
+    weight,
+    offsets=None,
+    max_norm=None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights=None,
+    include_last_offset: bool = False,
+    padding_idx=None,
+):
+    """The sum, mean or max of each bag of ``weight`` rows: a 2-D ``input`` holds one bag per
+    row, a 1-D one is cut into bags at ``offsets``. As in ``embedding``, ``max_norm`` and
+    ``scale_grad_by_freq`` are not applied."""
+    if weight.dtype.name == "int64" and input.dtype.is_floating_point:
+        warnings.warn(
+            "Argument order of nn.functional.embedding_bag was changed. Usage "
+            "`embedding_bag(weight, input, ...)` is deprecated, and should now be "
+            "`embedding_bag(input, weight, ...)`.",
+            stacklevel=2,
+        )
+        weight, input = input, weight
+    if per_sample_weights is not None and input.shape != per_sample_weights.shape:
+        raise ValueError(
+            f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, "
+            f"then it must have the same shape as the input ({input.shape})"
+        )
+    if weight.dim() != 2:
+        raise ValueError(
+            f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}"
+        )
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError(
+                "if input is 2D, then offsets has to be None, as input is treated is a mini-batch "
+                f"of fixed length sequences. However, found offsets of type {type(offsets)}"
+            )
+        step = input.shape[1]
+        offsets = creation.arange(0, input.numel(), step, dtype=input.dtype, device=input.device)
+        include_last_offset = False
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+    else:
+        raise ValueError(
+            f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}"
+        )
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(
+            "embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+            f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+            "GitHub."
+        )
+    padding_idx = _embedding_bag_checks(input, weight, offsets, per_sample_weights, padding_idx)
+    if include_last_offset and offsets.shape[0] < 1:
+        raise RuntimeError("include_last_offset: number of offset should be at least 1")
+    bags = offsets.shape[0] - (1 if include_last_offset else 0)
+    static = (("mode", mode), ("padding_idx", padding_idx), ("bags", bags))
+    return dispatch(_embedding_bag, (weight, input, offsets, per_sample_weights), static)
+
+
+def _embedding_bag_checks(input, weight, offsets, per_sample_weights, padding_idx):
+    """ATen's checks of embedding_bag's tensors; returns ``padding_idx`` wrapped to >= 0."""
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise RuntimeError(
+                f"padding_idx must be within the number of embeddings, -{n} through {n - 1}, "
+                f"but got {padding_idx}"
+            )
+        padding_idx %= n
+    for t in (input, offsets):
+        if t.dtype.name not in ("int64", "int32"):
+            raise _scalar_types_error(t, "indices", "Long, Int", "embedding_bag")
+    if not weight.dtype.is_floating_point:
+        raise _scalar_types_error(
+            weight, "weight", "Half, BFloat16, Float, Double", "embedding_bag"
+        )
+    starts = _checkable(offsets)
+    if starts is not None and starts.size and starts[0] != 0:
+        raise RuntimeError(
+            "offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+            f"from position 0. However, got {starts[0]}"
+        )
+    if starts is not None and starts.size and starts[-1] > input.shape[0]:
+        raise RuntimeError(
+            f"offsets[-1] can not be greater than input's length {input.shape[0]} but got "
+            f"offsets[-1] of {starts[-1]}"
+        )
+    if per_sample_weights is not None and per_sample_weights.dtype != weight.dtype:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'weight' to have the same type as tensor for "
+            f"argument #1 'per_sample_weights'; but type torch.{_type_name(weight)}Tensor does "
+            f"not equal torch.{_type_name(per_sample_weights)}Tensor (while checking arguments "
+            "for embedding_bag)"
+        )
+    indices = _checkable(input)
+    bad = np.flatnonzero((indices < 0) | (indices >= n)) if indices is not None else []
+    if len(bad):
+        raise RuntimeError(
+            f"Index {bad[0]} of input takes value {indices[bad[0]]} which is not in the valid "
+            f"range [0, {n})"
+        )
+    return padding_idx
 
 
 _one_hot = register("one_hot", lambda x, n: jax.nn.one_hot(x, n, dtype=jnp.int64), None, NONE)
@@ -1113,6 +1426,49 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, True)
+
+
+# leaky_relu's forward, with a slope per element in training (torch's ``noise``)
+_rrelu = register("rrelu", _leaky_relu.fwd, "RreluWithNoiseBackward0", NONE)
+_rrelu_ = register("rrelu_", _leaky_relu.fwd, "RreluWithNoiseBackward1", NONE, "output")
+
+
+def rrelu(
+    input,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+):
+    """Randomized leaky ReLU: in training each input <= 0 is scaled by a slope drawn from
+    U(lower, upper) (torch's draws for the same ``manual_seed``), else by ``(lower + upper) / 2``.
+    """
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not training:
+        _float_only("leaky_relu_cpu", input)
+        static = (("slope", (lower + upper) / 2),)
+        return _activation(_rrelu, input, inplace, static, _rrelu_)
+    if input.dtype.name not in ("float32", "float64", "bfloat16"):
+        raise _dtype.kernel_missing("rrelu_with_noise_out_cpu", input.dtype)
+    from tape import _random
+
+    # torch draws one double per input <= 0, in row-major order, so the draws need the values;
+    # its bounds are first rounded to the compute type (float but for double input)
+    x = input.detach().cpu().numpy()
+    opmath = np.float64 if x.dtype == np.float64 else np.float32
+    lo, hi = float(opmath(lower)), float(opmath(upper))
+    noise = np.ones(x.shape, x.dtype)
+    drawn = _random.default_generator.uniform((int((x <= 0).sum()),), np.float64, lo, hi)
+    noise[x <= 0] = drawn.astype(x.dtype)
+    noise = creation.tensor(noise, dtype=input.dtype, device=input.device)
+    if inplace:
+        return _inplace_form(lambda t: dispatch(_rrelu_, (t, noise)))(input)
+    return dispatch(_rrelu, (input, noise))
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    return rrelu(input, lower, upper, training, True)
 
 
 _gelu = register(
@@ -2669,24 +3025,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # ================================================================================================
 # channel dropout, 1-d pooling, adaptive max pooling, instance norm
 # ================================================================================================
-def _feature_dropout(input, p, training, inplace):
-    """torch's ``feature_dropout``: one ``bernoulli_(1 - p) / (1 - p)`` draw per (N, C) channel
-    from the default generator, so masks equal torch's under the same ``manual_seed``."""
-    if not training or p == 0 or input.numel() == 0:
-        return input
-    from tape import _random, creation
-
-    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
-    np_dtype = input.dtype.np
-    if p == 1:
-        noise = np.zeros(shape, np_dtype)
-    else:
-        mask = _random.default_generator.bernoulli(1.0 - p, shape, np_dtype)
-        noise = (mask / np_dtype.type(1.0 - p)).astype(np_dtype)
-    noise = creation.tensor(noise, dtype=input.dtype)
-    return input.mul_(noise) if inplace else dispatch(_dropout, (input, noise))
-
-
 def _check_dropout_p(p) -> None:
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -2702,8 +3040,8 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
             "a channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs)."
         )
     if input.dim() == 3:
-        return _feature_dropout(input, p, training, inplace)
-    return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
+        return _dropout_impl(input, p, training, inplace, True)
+    return _dropout_impl(input.unsqueeze(0), p, training, inplace, True).squeeze(0)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -2727,7 +3065,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
             "channel-wise dropout behavior, please switch to using dropout1d instead.",
             stacklevel=2,
         )
-    return _feature_dropout(input, p, training, inplace)
+    return _dropout_impl(input, p, training, inplace, True)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
@@ -2743,8 +3081,15 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
             stacklevel=2,
         )
     if input.dim() != 5:  # taken as unbatched (as torch does): channels first
-        return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
-    return _feature_dropout(input, p, training, inplace)
+        return _dropout_impl(input.unsqueeze(0), p, training, inplace, True).squeeze(0)
+    return _dropout_impl(input, p, training, inplace, True)
+
+
+def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+    """Alpha dropout of whole (N, C) channels; masks equal torch's under the same
+    ``manual_seed``."""
+    _check_dropout_p(p)
+    return _dropout_impl(input, p, training, inplace, feature=True, alpha=True)
 
 
 def _check_1d_rank(input, name: str) -> None:
@@ -2809,44 +3154,68 @@ def adaptive_avg_pool1d(input, output_size):
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, _pair(output_size, 1)[0])).squeeze(-2)
 
 
-def _adaptive_windows(size: int, out: int) -> list:
-    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+def _adaptive_max_table(sizes: tuple, out: tuple) -> np.ndarray:
+    """(*out, length): the flat input index of each element of each output cell's window, in
+    row-major order; shorter windows are padded, along each axis, by repeating the window's
+    first index there: an element seen earlier in the row, so it never wins a tie."""
+    flat = np.zeros((), np.int64)
+    for size, o in zip(sizes, out, strict=True):
+        start = np.arange(o) * size // o
+        length = -(-np.arange(1, o + 1) * size // o) - start
+        k = np.arange(length.max())
+        flat = (flat * size)[..., None, None] + start[:, None] + np.where(k < length[:, None], k, 0)
+    n = len(out)
+    return flat.transpose(*range(0, 2 * n, 2), *range(1, 2 * n, 2)).reshape(*out, -1)
 
 
 def _adaptive_max_fwd(x, out_hw):
-    """Each output cell's window gathered into a row (padded by repeating the window's first
-    element, which never wins a tie) and reduced by argmax: torch's first maximum, or a NaN."""
-    h, w = x.shape[-2:]
-    rows, cols = _adaptive_windows(h, out_hw[0]), _adaptive_windows(w, out_hw[1])
-    length = max(e - s for s, e in rows) * max(e - s for s, e in cols)
-    table = np.zeros((*out_hw, length), np.int64)
-    for i, (r0, r1) in enumerate(rows):
-        for j, (c0, c1) in enumerate(cols):
-            cells = [r * w + c for r in range(r0, r1) for c in range(c0, c1)]
-            table[i, j] = cells + [cells[0]] * (length - len(cells))
-    windows = jnp.take(x.reshape(*x.shape[:-2], h * w), jnp.asarray(table), axis=-1)
+    """Each output cell's window over the last ``len(out_hw)`` axes gathered into a row and
+    reduced by argmax: torch's first maximum, or a NaN; with its flat index in the plane."""
+    n = len(out_hw)
+    table = jnp.asarray(_adaptive_max_table(x.shape[-n:], out_hw))
+    windows = jnp.take(x.reshape(*x.shape[:-n], -1), table, axis=-1)
     k = jnp.argmax(windows, axis=-1)[..., None]
     best = jnp.take_along_axis(windows, k, axis=-1)[..., 0]
-    index = jnp.take_along_axis(jnp.broadcast_to(jnp.asarray(table), windows.shape), k, axis=-1)
+    index = jnp.take_along_axis(jnp.broadcast_to(table, windows.shape), k, axis=-1)
     return best, index[..., 0]
 
 
-_adaptive_max = register(
-    "adaptive_max_pool2d", _adaptive_max_fwd, "AdaptiveMaxPool2DBackward0", NONE, saves="both"
-)
+_adaptive_max_ops = {
+    n: register(
+        f"adaptive_max_pool{n}d",
+        _adaptive_max_fwd,
+        f"AdaptiveMaxPool{n}DBackward0",
+        NONE,
+        saves="both",
+    )
+    for n in (2, 3)
+}
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False):
-    if input.dim() not in (3, 4):
+def _adaptive_max_pool(input, output_size, return_indices: bool, n: int):
+    """adaptive_max_pool2d/3d: torch's checks, then one op over the last ``n`` axes."""
+    if input.dim() not in (n + 1, n + 2):
         raise RuntimeError(
-            f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: {_size_str(input)}"
+            f"adaptive_max_pool{n}d(): Expected {n + 1}D or {n + 2}D tensor, but got: "
+            f"{_size_str(input)}"
         )
-    out = _adaptive_size(input, output_size)
-    best, index = dispatch(_adaptive_max, (input,), (("out_hw", out),))
+    out = _adaptive_size(input, output_size, n)
+    best, index = dispatch(_adaptive_max_ops[n], (input,), (("out_hw", out),))
     return (best, index) if return_indices else best
 
 
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return _adaptive_max_pool(input, output_size, return_indices, 2)
+
+
 adaptive_max_pool2d_with_indices = adaptive_max_pool2d
+
+
+def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
+    return _adaptive_max_pool(input, output_size, return_indices, 3)
+
+
+adaptive_max_pool3d_with_indices = adaptive_max_pool3d
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):

@@ -172,3 +172,38 @@ class AdaptiveMaxPool2d(Module):
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     def forward(self, input):
         return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    def forward(self, input):
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+
+class MaxUnpool2d(Module):
+    """The inverse of MaxPool2d, given its indices: zeros except where they point."""
+
+    _n = 2
+    _unpool = staticmethod(F.max_unpool2d)
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        self.kernel_size = F._pair(kernel_size, self._n)
+        self.stride = F._pair(stride if stride is not None else kernel_size, self._n)
+        self.padding = F._pair(padding, self._n)
+
+    def forward(self, input, indices, output_size=None):
+        args = (self.kernel_size, self.stride, self.padding, output_size)
+        return self._unpool(input, indices, *args)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(MaxUnpool2d):
+    _n = 1
+    _unpool = staticmethod(F.max_unpool1d)
+
+
+class MaxUnpool3d(MaxUnpool2d):
+    _n = 3
+    _unpool = staticmethod(F.max_unpool3d)
