@@ -91,6 +91,19 @@ def _at(t, x, values):
 KINKS = [-7.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, float("nan"), float("inf"), -float("inf")]
 X4 = (2, 3, 9, 9)
 BAG = [1, 2, 4, 5, 4, 3, 2, 9]  # indices into a 10-row table, cut into bags by offsets
+
+
+def _bag_by_freq(F, t, w, mode):
+    """Two bags of BAG with ``scale_grad_by_freq``. torch 2.13's CPU embedding_bag divides by
+    the wrong count (pytorch#190063, fixed after 2.13), so torch's side is the same bags as
+    ``embedding`` rows, whose scaling is right."""
+    if t.__name__ == "torch":
+        rows = F.embedding(t.tensor(BAG), w, scale_grad_by_freq=True)
+        bags = t.stack([rows[:4].sum(0), rows[4:].sum(0)])
+        return bags / 4 if mode == "mean" else bags
+    return F.embedding_bag(t.tensor(BAG), w, t.tensor([0, 4]), mode=mode, scale_grad_by_freq=True)
+
+
 W33 = (4, 3, 3, 3)
 
 # fmt: off
@@ -273,6 +286,13 @@ FCASES = [
     FCase("feature_alpha_dropout_p1_inplace", lambda F, t, x: F.feature_alpha_dropout(x * 1, 1.0, True, True), ((2, 3, 4),)),
     FCase("embedding", lambda F, t, w, i: F.embedding(i, w), ((10, 3), ("int", (2, 4), 10))),
     FCase("embedding_pad", lambda F, t, w: F.embedding(t.tensor([[0, 2, 2], [1, 2, 0]]), w, padding_idx=2), ((5, 3),)),
+    FCase("embedding_max_norm", lambda F, t, w: F.embedding(t.tensor([[0, 2, 2], [4, 2, 1]]), w, max_norm=1.0), ((5, 3),)),
+    FCase("embedding_max_norm_l1", lambda F, t, w: F.embedding(t.tensor([0, 3, 3]), w, max_norm=1.5, norm_type=1.0), ((5, 3),)),
+    FCase("embedding_scale_grad_by_freq", lambda F, t, w: F.embedding(t.tensor([[0, 2, 2], [4, 2, 0]]), w, scale_grad_by_freq=True, padding_idx=4), ((5, 3),)),
+    FCase("Embedding_max_norm_module", lambda F, t, w: t.nn.Embedding.from_pretrained(w * 1, freeze=False, max_norm=0.5, scale_grad_by_freq=True)(t.tensor([1, 1, 3])), ((5, 3),)),
+    FCase("embedding_bag_max_norm", lambda F, t, w: F.embedding_bag(t.tensor(BAG), w, t.tensor([0, 3]), max_norm=1.0, mode="sum"), ((10, 3),)),
+    FCase("embedding_bag_scale_grad_by_freq_sum", lambda F, t, w: _bag_by_freq(F, t, w, "sum"), ((10, 3),), grad_name=False),
+    FCase("embedding_bag_scale_grad_by_freq_mean", lambda F, t, w: _bag_by_freq(F, t, w, "mean"), ((10, 3),), grad_name=False),
     FCase("embedding_bag_mean_empty_bag", lambda F, t, w: F.embedding_bag(t.tensor(BAG), w, t.tensor([0, 3, 3, 6])), ((10, 3),)),
     FCase("embedding_bag_sum_2d", lambda F, t, w, i: F.embedding_bag(i, w, mode="sum"), ((10, 3), ("int", (4, 5), 10))),
     FCase("embedding_bag_max_2d", lambda F, t, w, i: F.embedding_bag(i, w, mode="max"), ((10, 3), ("int", (4, 5), 10))),

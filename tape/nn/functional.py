@@ -1175,8 +1175,41 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
     return _dropout_impl(input, p, training, inplace, alpha=True)
 
 
-def _embedding_fwd(idx, w, padding_idx):
+@jax.custom_vjp
+def _grad_scaled(x, scale):
+    """``x``, whose gradient is multiplied by ``scale``."""
+    return x
+
+
+_grad_scaled.defvjp(lambda x, scale: (x, scale), lambda scale, ct: (ct * scale, None))
+
+
+def _rows(w, idx, by_freq: bool):
+    """The rows of ``w`` that ``idx`` names; with ``by_freq`` (torch's ``scale_grad_by_freq``)
+    each one's gradient is divided by how often its index occurs in ``idx``."""
     rows = jnp.take(w, idx, axis=0)
+    if not by_freq:
+        return rows
+    counts = jnp.zeros(w.shape[0], w.dtype).at[idx.reshape(-1)].add(1)
+    return _grad_scaled(rows, lax.stop_gradient(1 / counts[idx])[..., None])
+
+
+def _renorm_rows_(weight, input, max_norm: float, norm_type: float) -> None:
+    """torch's ``embedding_renorm_``: each row of ``weight`` that ``input`` names, whose
+    ``norm_type``-norm exceeds ``max_norm``, is scaled in place by ``max_norm / (norm + 1e-7)``,
+    the factor taken in float64 as torch takes it."""
+    from tape import linalg as tape_linalg
+
+    with grad_mode.no_grad():
+        idx = input.reshape(-1)
+        rows = weight[idx]
+        norms = tape_linalg.vector_norm(rows, norm_type, dim=1, keepdim=True).double()
+        scale = elementwise.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight[idx] = rows * scale.to(weight.dtype)
+
+
+def _embedding_fwd(idx, w, padding_idx, by_freq=False):
+    rows = _rows(w, idx, by_freq)
     if padding_idx is not None:
         rows = jnp.where((idx == padding_idx)[..., None], lax.stop_gradient(rows), rows)
     return rows
@@ -1212,7 +1245,12 @@ def embedding(
     if arr is not None and arr.size:
         if arr.min() < 0 or arr.max() >= n:
             raise IndexError("index out of range in self")
-    return dispatch(_embedding, (input, weight), (("padding_idx", padding_idx),))
+    if max_norm is not None:
+        _renorm_rows_(weight, input, max_norm, norm_type)
+    static = (("padding_idx", padding_idx),)
+    if scale_grad_by_freq:
+        static += (("by_freq", True),)
+    return dispatch(_embedding, (input, weight), static)
 
 
 def _scalar_types_error(t, arg: str, allowed: str, op: str) -> RuntimeError:
@@ -1224,7 +1262,7 @@ def _scalar_types_error(t, arg: str, allowed: str, op: str) -> RuntimeError:
     )
 
 
-def _embedding_bag_fwd(w, idx, offsets, weights, mode, padding_idx, bags):
+def _embedding_bag_fwd(w, idx, offsets, weights, mode, padding_idx, bags, by_freq=False):
     """Index i goes to the last bag whose offset is <= i; past an ``include_last_offset`` end
     that is bag ``bags``, which segment sums drop. A padding index counts for nothing, not even
     in a mean's size; an empty bag gives zeros."""
@@ -1233,7 +1271,7 @@ def _embedding_bag_fwd(w, idx, offsets, weights, mode, padding_idx, bags):
         return jnp.zeros((bags, w.shape[1]), w.dtype)
     bag = jnp.searchsorted(offsets, jnp.arange(n, dtype=offsets.dtype), side="right") - 1
     keep = jnp.ones((n, 1), bool) if padding_idx is None else (idx != padding_idx)[:, None]
-    rows = jnp.take(w, idx, axis=0)
+    rows = _rows(w, idx, by_freq)
     if mode == "max":
         top = jax.ops.segment_max(jnp.where(keep, rows, -jnp.inf), bag, bags)
         # torch's first maximum of each bag and feature (n where the bag is empty)
@@ -1267,8 +1305,7 @@ def embedding_bag(
     padding_idx=None,
 ):
     """The sum, mean or max of each bag of ``weight`` rows: a 2-D ``input`` holds one bag per
-    row, a 1-D one is cut into bags at ``offsets``. As in ``embedding``, ``max_norm`` and
-    ``scale_grad_by_freq`` are not applied."""
+    row, a 1-D one is cut into bags at ``offsets``."""
     if weight.dtype.name == "int64" and input.dtype.is_floating_point:
         warnings.warn(
             "Argument order of nn.functional.embedding_bag was changed. Usage "
@@ -1323,7 +1360,11 @@ def embedding_bag(
     if include_last_offset and offsets.shape[0] < 1:
         raise RuntimeError("include_last_offset: number of offset should be at least 1")
     bags = offsets.shape[0] - (1 if include_last_offset else 0)
+    if max_norm is not None:
+        _renorm_rows_(weight, input, max_norm, norm_type)
     static = (("mode", mode), ("padding_idx", padding_idx), ("bags", bags))
+    if scale_grad_by_freq:
+        static += (("by_freq", True),)
     return dispatch(_embedding_bag, (weight, input, offsets, per_sample_weights), static)
 
 
