@@ -19,6 +19,9 @@ from conftest import assert_same, assert_same_error, capture_error, normalize
 
 import tape
 
+# torch's CPU LSTM says once that it projects without oneDNN; tape has nothing to say.
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
+
 LIBS = {"tape": tape, "torch": torch}
 IN, HID, LEN, BATCH = 4, 6, 5, 3
 TOL = {"rtol": 1e-4, "atol": 1e-5}
@@ -53,6 +56,15 @@ CASES = [
     Case("lstm_unbatched", "LSTM", {"num_layers": 2}, batched=False),
     Case("lstm_unbatched_bf_h0", "LSTM", {"batch_first": True, "bidirectional": True}, False, True),
     Case("lstm_nobias_h0", "LSTM", {"bias": False, "num_layers": 2}, h0=True),
+    Case("lstm_proj", "LSTM", {"proj_size": 2}),
+    Case(
+        "lstm_proj_2l_bi_bf_h0",
+        "LSTM",
+        {"proj_size": 3, "num_layers": 2, "bidirectional": True, "batch_first": True},
+        h0=True,
+    ),
+    Case("lstm_proj_unbatched_bi_h0", "LSTM", {"proj_size": 2, "bidirectional": True}, False, True),
+    Case("lstm_proj_nobias_2l", "LSTM", {"proj_size": 1, "bias": False, "num_layers": 2}),
     Case("gru", "GRU"),
     Case("gru_2l", "GRU", {"num_layers": 2}),
     Case("gru_bi_h0", "GRU", {"bidirectional": True}, h0=True),
@@ -84,9 +96,11 @@ def _arrays(case: Case) -> tuple:
     if not case.h0:
         return x, None
     d = 2 if case.kwargs.get("bidirectional") else 1
-    hshape = (case.kwargs.get("num_layers", 1) * d, *((BATCH,) if case.batched else ()), HID)
-    states = [rng.standard_normal(hshape).astype(np.float32) for _ in range(2)]
-    return x, (tuple(states) if case.cls == "LSTM" else states[0])
+    lead = (case.kwargs.get("num_layers", 1) * d, *((BATCH,) if case.batched else ()))
+    h = rng.standard_normal((*lead, case.kwargs.get("proj_size") or HID)).astype(np.float32)
+    if case.cls != "LSTM":
+        return x, h
+    return x, (h, rng.standard_normal((*lead, HID)).astype(np.float32))
 
 
 def _leaf_states(lib, h0):
@@ -148,9 +162,13 @@ def test_parameters_and_repr(case: Case) -> None:
     mods = _build(case)
     _assert_same_init(mods)
     assert mods["tape"]._flat_weights_names == mods["torch"]._flat_weights_names
+    assert [tuple(w.shape) for w in mods["tape"]._flat_weights] == [
+        tuple(w.shape) for w in mods["torch"]._flat_weights
+    ]
     assert [[tuple(p.shape) for p in ps] for ps in mods["tape"].all_weights] == [
         [tuple(p.shape) for p in ps] for ps in mods["torch"].all_weights
     ]
+    assert list(mods["tape"].state_dict()) == list(mods["torch"].state_dict())
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -158,10 +176,21 @@ def test_forward_backward(case: Case) -> None:
     _compare_twice(_build(case), _run, *_arrays(case))
 
 
-@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
-def test_dropout_between_layers(cls: str) -> None:
+# (class, extra keywords) of the dropout and compiled-step tests
+MODULES = [("RNN", {}), ("LSTM", {}), ("LSTM", {"proj_size": 2}), ("GRU", {})]
+
+
+def _module_id(module: tuple) -> str:
+    cls, kwargs = module
+    return cls + "".join(f"_{k}{v}" for k, v in kwargs.items())
+
+
+@pytest.mark.parametrize("module", MODULES, ids=_module_id)
+def test_dropout_between_layers(module: tuple) -> None:
     """Training dropout draws torch's masks from the default generator, in torch's order."""
-    case = Case(f"dropout_{cls}", cls, {"num_layers": 3, "dropout": 0.5, "bidirectional": True})
+    cls, kwargs = module
+    kwargs = {"num_layers": 3, "dropout": 0.5, "bidirectional": True, **kwargs}
+    case = Case(f"dropout_{cls}", cls, kwargs)
     mods = _build(case)
     x, _ = _arrays(case)
     for lib in LIBS.values():
@@ -288,6 +317,21 @@ ERRORS = {
         {},
         lambda lib, m: m(_packed(lib, (3, 5, 2), enforce_sorted=False), _zeros(lib, 3, HID)),
     ),
+    "lstm_proj_h0_size": (
+        "LSTM",
+        {"proj_size": 2},
+        lambda lib, m: m(_zeros(lib, 5, 3, IN), (_zeros(lib, 1, 3, HID), _zeros(lib, 1, 3, HID))),
+    ),
+    "lstm_proj_c0_size": (
+        "LSTM",
+        {"proj_size": 2, "bidirectional": True},
+        lambda lib, m: m(_zeros(lib, 5, 3, IN), (_zeros(lib, 2, 3, 2), _zeros(lib, 2, 3, 2))),
+    ),
+    "lstm_proj_unbatched_h0_size": (
+        "LSTM",
+        {"proj_size": 3, "num_layers": 2},
+        lambda lib, m: m(_zeros(lib, 5, IN), (_zeros(lib, 2, 2), _zeros(lib, 2, HID))),
+    ),
     "packed_h0_permutation": (
         "LSTM",
         {},
@@ -323,6 +367,8 @@ CTOR_ERRORS = {
     "bias_type": ("RNN", {"bias": 1}),
     "nonlinearity": ("RNN", {"nonlinearity": "sigmoid"}),
     "proj_size_gru": ("GRU", {"proj_size": 2}),
+    "proj_size_rnn": ("RNN", {"proj_size": 0}),
+    "proj_size_negative": ("LSTM", {"proj_size": -1}),
     "proj_size_too_big": ("LSTM", {"proj_size": HID}),
 }
 
@@ -344,20 +390,18 @@ def test_dropout_single_layer_warns(caught_warnings) -> None:
     )
 
 
-def test_proj_size_unsupported() -> None:
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        tape.nn.LSTM(IN, HID, proj_size=2)
-
-
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
-@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
-def test_compiled_training_step(cls: str, packed: bool) -> None:
+@pytest.mark.parametrize("module", MODULES[1:], ids=_module_id)
+def test_compiled_training_step(module: tuple, packed: bool) -> None:
     """A whole step (forward, backward, SGD) under ``tape.compile`` tracks torch's eager step,
     on a padded batch or on the same batch packed (pack, module, pad)."""
-    case = Case(f"step_{cls}", cls, {"num_layers": 2, "bidirectional": True, "batch_first": True})
+    cls, kwargs = module
+    kwargs = {"num_layers": 2, "bidirectional": True, "batch_first": True, **kwargs}
+    case = Case(f"step_{cls}", cls, kwargs)
     mods = _build(case)
     x, _ = _arrays(case)
-    target = np.random.default_rng(1).standard_normal((BATCH, LEN, 2 * HID)).astype(np.float32)
+    width = 2 * (kwargs.get("proj_size") or HID)
+    target = np.random.default_rng(1).standard_normal((BATCH, LEN, width)).astype(np.float32)
 
     def forward(lib, module):
         if not packed:
@@ -436,6 +480,22 @@ PACKED_CASES = [
         True,
     ),
     PackedCase("lstm_2l_bf_shorter", "LSTM", {"num_layers": 2, "batch_first": True}, (4, 2, 2)),
+    PackedCase("lstm_proj_sorted_h0", "LSTM", {"proj_size": 2}, (5, 3, 3), h0=True),
+    PackedCase(
+        "lstm_proj_2l_bi_unsorted_bf_h0",
+        "LSTM",
+        {"proj_size": 3, "num_layers": 2, "bidirectional": True, "batch_first": True},
+        (2, 5, 4),
+        False,
+        True,
+    ),
+    PackedCase(
+        "lstm_proj_nobias_bi_unsorted",
+        "LSTM",
+        {"proj_size": 1, "bias": False, "bidirectional": True},
+        (4, 1, 5),
+        False,
+    ),
     PackedCase("gru_sorted", "GRU", {}, (5, 3, 2)),
     PackedCase("gru_unsorted_bf_h0", "GRU", {"batch_first": True}, (2, 4, 4), False, True),
     PackedCase("gru_2l_bi_sorted", "GRU", {"num_layers": 2, "bidirectional": True}, (5, 2, 2)),
@@ -473,10 +533,12 @@ def test_packed_forward_backward(case: PackedCase) -> None:
     _compare_twice(mods, _run_packed, case, x, h0)
 
 
-@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
-def test_packed_dropout_between_layers(cls: str) -> None:
+@pytest.mark.parametrize("module", MODULES, ids=_module_id)
+def test_packed_dropout_between_layers(module: tuple) -> None:
     """torch drops out the packed rows between layers: tape draws the same masks."""
-    case = PackedCase(f"packed_dropout_{cls}", cls, {"num_layers": 3, "dropout": 0.5}, (4, 5, 2))
+    cls, kwargs = module
+    kwargs = {"num_layers": 3, "dropout": 0.5, **kwargs}
+    case = PackedCase(f"packed_dropout_{cls}", cls, kwargs, (4, 5, 2))
     mods = _build(case)
     x, _ = _arrays(Case(case.name, cls))
     outs = {}
@@ -613,14 +675,25 @@ def test_pack_lengths_longer_than_input() -> None:
 
 
 @pytest.mark.parametrize(
-    "shapes", [((1, 3, HID), (1, 3, 5)), ((2, 3, HID), (2, 3, HID))], ids=["c0_size", "layers"]
+    "kwargs, shapes, message",
+    [
+        ({}, ((1, 3, HID), (1, 3, 5)), r"hidden\[1\] size \(1, 3, 6\), got \[1, 3, 5\]"),
+        ({}, ((2, 3, HID), (2, 3, HID)), r"hidden\[0\] size \(1, 3, 6\), got \[2, 3, 6\]"),
+        (
+            {"proj_size": 2},
+            ((1, 3, HID), (1, 3, HID)),
+            r"hidden\[0\] size \(1, 3, 2\), got \[1, 3, 6\]",
+        ),
+    ],
+    ids=["c0_size", "layers", "proj_h0_size"],
 )
-def test_packed_lstm_hidden_checks(shapes: tuple) -> None:
+def test_packed_lstm_hidden_checks(kwargs: dict, shapes: tuple, message: str) -> None:
     """torch's packed LSTM leaves these checks to its kernel, whose errors name its internals
-    (``Expected more hidden states in stacked_rnn``); tape raises its unpacked LSTM's."""
+    (``Expected more hidden states in stacked_rnn``, or with ``proj_size`` ``got an incorrect
+    number of RNN parameters``); tape raises its unpacked LSTM's."""
     hx = tuple(_zeros(tape, *shape) for shape in shapes)
-    with pytest.raises(RuntimeError, match=r"Expected hidden\[[01]\] size \(1, 3, 6\), got"):
-        tape.nn.LSTM(IN, HID)(_packed(tape), hx)
+    with pytest.raises(RuntimeError, match=message):
+        tape.nn.LSTM(IN, HID, **kwargs)(_packed(tape), hx)
 
 
 @pytest.mark.skipif(not tape.cuda.is_available(), reason="needs a GPU visible to JAX")

@@ -12,6 +12,7 @@ of its last step, and a reverse direction starts from h0 at that step.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -74,12 +75,18 @@ def _simple_layer(act):
     return fwd
 
 
-def _lstm_layer(x, mask, h0, c0, w_ih, w_hh, *bias, reverse):
+def _lstm_layer(x, mask, h0, c0, w_ih, w_hh, *weights, reverse, proj=False):
+    """With ``proj`` the last of ``weights`` is ``w_hr`` (torch's ``proj_size``): each step's
+    h is projected by it before it is output and fed back."""
+    bias, w_hr = (weights[:-1], weights[-1]) if proj else (weights, None)
+
     def step(carry, gx):
         h, c = carry
         i, f, g, o = jnp.split(_hidden(h, w_hh, bias) + gx, 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        if proj:
+            h = jnp.matmul(h, w_hr.T)
         return (h, c), h
 
     (h, c), out = _scan(step, (h0, c0), _project(x, w_ih, bias), mask, reverse)
@@ -101,7 +108,8 @@ def _gru_layer(x, mask, h0, w_ih, w_hh, *bias, reverse):
 
 
 # The grad_fn names are those torch shows on CPU for a unidirectional layer's output: the
-# composite RNN and GRU stack their steps, the LSTM runs as one oneDNN layer.
+# composite RNN and GRU stack their steps, the LSTM runs as one oneDNN layer, unless it projects
+# (oneDNN has no projection: torch falls back to its composite).
 _LAYER_OPS = {
     "RNN_TANH": register(
         "rnn_tanh_layer", _simple_layer(jnp.tanh), "StackBackward0", SAME, remat=False
@@ -110,6 +118,13 @@ _LAYER_OPS = {
         "rnn_relu_layer", _simple_layer(jax.nn.relu), "StackBackward0", SAME, remat=False
     ),
     "LSTM": register("lstm_layer", _lstm_layer, "MkldnnRnnLayerBackward0", SAME, remat=False),
+    "LSTM_PROJ": register(
+        "lstm_proj_layer",
+        functools.partial(_lstm_layer, proj=True),
+        "StackBackward0",
+        SAME,
+        remat=False,
+    ),
     "GRU": register("gru_layer", _gru_layer, "StackBackward0", SAME, remat=False),
 }
 # torch's composite RNN and GRU turn a batch_first output around in place (``transpose_``).
@@ -152,23 +167,24 @@ class RNNBase(Module):
             )
         if proj_size >= hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
-        if proj_size > 0:
-            raise NotImplementedError("tape's LSTM does not support proj_size > 0 yet")
         gate_size = _GATES[mode] * hidden_size
         num_directions = 2 if bidirectional else 1
+        real_hidden_size = proj_size or hidden_size  # the size of h
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
         for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else hidden_size * num_directions
+            layer_input_size = input_size if layer == 0 else real_hidden_size * num_directions
             for direction in range(num_directions):
                 suffix = "_reverse" if direction == 1 else ""
                 shapes = {
                     f"weight_ih_l{layer}{suffix}": (gate_size, layer_input_size),
-                    f"weight_hh_l{layer}{suffix}": (gate_size, hidden_size),
+                    f"weight_hh_l{layer}{suffix}": (gate_size, real_hidden_size),
                 }
                 if bias:
                     shapes[f"bias_ih_l{layer}{suffix}"] = (gate_size,)
                     shapes[f"bias_hh_l{layer}{suffix}"] = (gate_size,)
+                if proj_size > 0:
+                    shapes[f"weight_hr_l{layer}{suffix}"] = (proj_size, hidden_size)
                 for name, shape in shapes.items():
                     setattr(
                         self, name, Parameter(creation.empty(shape, device=device, dtype=dtype))
@@ -225,25 +241,31 @@ class RNNBase(Module):
                 f"Expected {self.input_size}, got {input.size(-1)}"
             )
 
-    def _expected_hidden_size(self, batch: int) -> tuple[int, int, int]:
-        return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+    def _state_shapes(self, batch: int) -> tuple[tuple[int, int, int], ...]:
+        """The shapes of h0 (and c0): with ``proj_size`` h is that wide, c stays hidden_size."""
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        h = (layers, batch, self.proj_size or self.hidden_size)
+        return (h, (layers, batch, self.hidden_size)) if self.mode == "LSTM" else (h,)
 
-    @staticmethod
-    def _check_hidden_size(hx, expected: tuple, msg: str = "Expected hidden size {}, got {}"):
-        if tuple(hx.shape) != expected:
-            raise RuntimeError(msg.format(expected, list(hx.shape)))
+    def _check_states(self, states: tuple, batch: int, messages: tuple[str, ...]) -> None:
+        """torch's check of each state's shape, with its message (``{}``: wanted, got)."""
+        for state, shape, message in zip(states, self._state_shapes(batch), messages, strict=True):
+            if tuple(state.shape) != shape:
+                raise RuntimeError(message.format(shape, list(state.shape)))
 
-    def _zeros(self, batch: int, like):
-        return creation.zeros(
-            self._expected_hidden_size(batch), dtype=like.dtype, device=like.device
+    def _zeros(self, batch: int, like) -> tuple:
+        """Zero initial states, as ``_state_shapes``."""
+        return tuple(
+            creation.zeros(shape, dtype=like.dtype, device=like.device)
+            for shape in self._state_shapes(batch)
         )
 
     def _run(self, input, states: tuple, batch_sizes: tuple[int, ...] | None = None) -> tuple:
-        """The layer loop on a batched input; ``states`` are h0 (and c0), each (L*D, N, H).
+        """The layer loop on a batched input; ``states`` are h0 (and c0), as ``_state_shapes``.
         With a packed input's ``batch_sizes``, ``input`` is its padded (T, N, H_in) form and
         the output is packed. Returns the output and the final states, stacked as torch stacks
         them."""
-        op = _LAYER_OPS[self.mode]
+        op = _LAYER_OPS["LSTM_PROJ" if self.proj_size else self.mode]
         num_directions = 2 if self.bidirectional else 1
         mask = None
         if batch_sizes is not None:
@@ -284,12 +306,11 @@ class RNNBase(Module):
         data, batch_sizes, sorted_indices, unsorted_indices = input
         sizes = tuple(batch_sizes.tolist())
         if states is None:
-            states = (self._zeros(sizes[0], data),) * len(messages)
+            states = self._zeros(sizes[0], data)
         else:
             states = tuple(_permute(s, sorted_indices) for s in states)
         self._check_input(data, dims=2)
-        for state, message in zip(states, messages, strict=True):
-            self._check_hidden_size(state, self._expected_hidden_size(sizes[0]), message)
+        self._check_states(states, sizes[0], messages)
         output, *finals = self._run(_to_padded(data, sizes), states, sizes)
         output = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
         return output, *(_permute(f, unsorted_indices) for f in finals)
@@ -360,11 +381,10 @@ class _SingleState(RNNBase):
                 f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor"
             )
         batch = input.size(batch_dim)
-        if hx is None:
-            hx = self._zeros(batch, input)
+        states = self._zeros(batch, input) if hx is None else (hx,)
         self._check_input(input)
-        self._check_hidden_size(hx, self._expected_hidden_size(batch))
-        output, hidden = self._run(input, (hx,))
+        self._check_states(states, batch, ("Expected hidden size {}, got {}",))
+        output, hidden = self._run(input, states)
         if not batched:
             output, hidden = output.squeeze(batch_dim), hidden.squeeze(1)
         return output, hidden
@@ -402,7 +422,8 @@ class GRU(_SingleState):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory; gates i, f, g, o. ``proj_size`` is not supported."""
+    """Long short-term memory; gates i, f, g, o. With ``proj_size`` each step's h is projected
+    by ``weight_hr`` to that size."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__("LSTM", *args, **kwargs)
@@ -420,7 +441,7 @@ class LSTM(RNNBase):
             input = input.unsqueeze(batch_dim)
         batch = input.size(batch_dim)
         if hx is None:
-            hx = (self._zeros(batch, input), self._zeros(batch, input))
+            hx = self._zeros(batch, input)
         else:
             want = 3 if batched else 2
             if hx[0].dim() != want or hx[1].dim() != want:
@@ -432,8 +453,7 @@ class LSTM(RNNBase):
             if not batched:
                 hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
         self._check_input(input)
-        for state, message in zip(hx, messages, strict=True):
-            self._check_hidden_size(state, self._expected_hidden_size(batch), message)
+        self._check_states(tuple(hx), batch, messages)
         output, h, c = self._run(input, tuple(hx))
         if not batched:
             output, h, c = output.squeeze(batch_dim), h.squeeze(1), c.squeeze(1)
