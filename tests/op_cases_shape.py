@@ -127,6 +127,22 @@ CASES: list[OpCase] = [
     OpCase("unique_consecutive", lambda t: t.unique_consecutive(t.tensor([1, 1, 2, 2, 3, 1, 1]), return_inverse=True, return_counts=True)),
     OpCase("unique_consecutive_float", lambda t, x: t.unique_consecutive(x.round()), [(3, 4)]),
     OpCase("unique_consecutive_counts", lambda t, x: x.unique_consecutive(return_counts=True), [(9,)], I64, low=0, high=2),
+    # with a dim: runs of equal slices; float inputs record UniqueConsecutiveBackward0, whose
+    # backward raises
+    OpCase("unique_consecutive_dim0", lambda t, x: t.unique_consecutive(_at(t, x, [[1, 2], [1, 2], [0, 5], [1, 2], [1, 2], [1, 2]]), dim=0, return_inverse=True, return_counts=True), [(6, 2)], I64),
+    OpCase("unique_consecutive_dim_negative", lambda t, x: x.unique_consecutive(return_counts=True, dim=-1), [(2, 3, 8)], I64, low=0, high=2),
+    OpCase("unique_consecutive_dim_float", lambda t, x: t.unique_consecutive(_at(t, x, [[1.0, 1.0, 2.0], [0.0, 0.0, 5.0]]), return_inverse=True, dim=1), [(2, 3)]),
+    OpCase("unique_consecutive_dim_1d", lambda t, x: t.unique_consecutive(x, dim=0, return_inverse=True, return_counts=True), [(9,)], I64, low=0, high=2),
+    OpCase("unique_consecutive_dim_bool", lambda t, x: t.unique_consecutive(x, dim=1, return_inverse=True, return_counts=True), [(1, 7)], B),
+    OpCase("unique_consecutive_dim_nan", lambda t, x: _at(t, x, [[1.0, float("nan")], [1.0, float("nan")], [0.0, 1.0], [0.0, 1.0]]).unique_consecutive(dim=0, return_inverse=True, return_counts=True), [(4, 2)], grad=False),
+    OpCase("unique_consecutive_dim_empty", lambda t, x: t.unique_consecutive(x, dim=1, return_inverse=True, return_counts=True), [(2, 0, 3)]),
+    OpCase("unique_consecutive_zero_dim", lambda t, x: t.unique_consecutive(x.sum(), return_inverse=True, return_counts=True), [(3,)], I64),
+    OpCase("error_unique_consecutive_dim_out_of_range", lambda t, x: t.unique_consecutive(x, dim=2), [(2, 3)], message=True),
+    OpCase("error_unique_consecutive_dim_negative_out_of_range", lambda t, x: x.unique_consecutive(dim=-2), [(3,)], I64, message=True),
+    OpCase("error_unique_consecutive_dim_zero_dim", lambda t, x: t.unique_consecutive(x.sum(), dim=0), [(3,)], message=True),
+    OpCase("error_unique_consecutive_dim_unselected_size0", lambda t, x: t.unique_consecutive(x, dim=1), [(0, 2)], message=True),
+    OpCase("error_unique_consecutive_dim_two_size0", lambda t, x: t.unique_consecutive(x, dim=0), [(0, 2, 0)], message=True),
+    OpCase("error_unique_consecutive_dim_float", lambda t, x: t.unique_consecutive(x, dim=1.0), [(3,)], message=True),
     # --- reductions ----------------------------------------------------------------------------
     OpCase("aminmax", lambda t, x: t.aminmax(x), [(3, 4)]),
     OpCase("aminmax_dim", lambda t, x: x.aminmax(dim=1, keepdim=True), [(3, 4)]),

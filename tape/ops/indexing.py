@@ -7,6 +7,8 @@ Boolean masks become integer indices first, since their result shape depends on 
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -534,12 +536,120 @@ _unique = register(
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The distinct values, sorted, with where each element went and how many there were.
-    Their number depends on the values, so it is read on the host first."""
+    """The distinct values (or slices along ``dim``), sorted, with where each element (slice)
+    went and how many there were. Their number depends on the values, so it is read on the
+    host first."""
     if dim is not None:
-        raise NotImplementedError("tape's unique supports dim=None only")
-    size = len(np.unique(np.asarray(input._storage.array), equal_nan=False))  # NaNs apart
-    values, inverse, counts = dispatch(_unique, (input,), (("size", size),))
+        dim = _unique_dim(input, dim, "unique_dim(): argument 'dim' (position 2)")
+        out = _unique_runs(_unique_dim_op, input, dim, sort=True)  # sorted, even if not asked
+    else:
+        size = len(np.unique(np.asarray(input._storage.array), equal_nan=False))  # NaNs apart
+        out = dispatch(_unique, (input,), (("size", size),))
+    return _unique_outputs(out, return_inverse, return_counts)
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Each run of equal consecutive values (or slices along ``dim``) as one, with the run of
+    each element (slice) and the runs' lengths. Where the runs start is read on the host."""
+    if dim is not None:
+        dim = _unique_dim(input, dim, "unique_consecutive(): argument 'dim'")
+    out = _unique_runs(_unique_consecutive, input, dim, sort=False)
+    return _unique_outputs(out, return_inverse, return_counts)
+
+
+def _unique_runs_fwd(x, starts, *order, dim):
+    """For the runs of equal slices of ``x`` along ``dim`` (elements if None) that start at
+    ``starts`` in ``order`` (as they are if none): one slice per run, each slice's run, the
+    runs' lengths."""
+    n = x.size if dim is None else x.shape[dim]
+    run = jnp.cumsum(jnp.zeros(n, jnp.int64).at[starts[1:]].set(1))
+    keep, inverse = starts, run
+    if order:
+        keep, inverse = order[0][starts], jnp.zeros(n, jnp.int64).at[order[0]].set(run)
+    values = jnp.take(x, keep, axis=dim)
+    return values, inverse.reshape(x.shape if dim is None else n), jnp.diff(starts, append=n)
+
+
+_unique_dim_op = register(
+    "unique_dim",
+    _not_implemented(_unique_runs_fwd, "unique_dim"),
+    "UniqueDimBackward0",
+    NONE,
+    "none",
+)
+_unique_consecutive = register(
+    "unique_consecutive",
+    _not_implemented(_unique_runs_fwd, "unique_consecutive"),
+    "UniqueConsecutiveBackward0",
+    NONE,
+    "none",
+)
+
+
+def _unique_runs(op, input, dim, sort):
+    """``op`` on the runs of equal slices of ``input`` along ``dim`` (elements if None), sorted
+    first when ``sort``; where the runs start depends on the values, so it is found here."""
+    from tape.tensor import Tensor
+
+    a = np.asarray(input._storage.array)
+    if input.dtype.is_floating_point:
+        a = a.astype(np.float64)  # exact, and NumPy sorts its NaNs last (not bfloat16's)
+    rows = a.reshape(-1) if dim is None else np.moveaxis(a, dim, 0)
+    rows = rows.reshape(len(rows), math.prod(rows.shape[1:]))
+    order = _sorted_rows(rows) if sort else np.arange(len(rows))
+    ordered = rows[order]
+    new = np.any(ordered[1:] != ordered[:-1], axis=1)  # NaN != NaN: a slice with one stays apart
+    starts = Tensor._wrap(np.flatnonzero(np.r_[len(rows) > 0, new]).astype(np.int64))
+    args = (input, starts, Tensor._wrap(order)) if sort else (input, starts)
+    return dispatch(op, args, (("dim", dim),))
+
+
+def _sorted_rows(rows):
+    """The order in which torch's CPU unique_dim sorts the rows of ``rows``: std::sort, where a
+    row is less than another when its first element that is ordered with the other's is less
+    (NaN ties with everything). With NaNs that is no strict weak order and the result depends
+    on the algorithm: libstdc++ sorts up to 16 elements by insertion, replayed here; more rows
+    are sorted with NaN last."""
+    if len(rows) > 16:
+        return np.lexsort(rows.T[::-1])
+
+    def less(i, j):
+        lt, gt = rows[i] < rows[j], rows[i] > rows[j]
+        return bool(lt[np.argmax(lt | gt)])
+
+    order = []
+    for i in range(len(rows)):
+        k = 0
+        if order and not less(i, order[0]):
+            k = len(order)
+            while less(i, order[k - 1]):  # stops at 1, as i is not less than order[0]
+                k -= 1
+        order.insert(k, i)
+    return np.asarray(order, np.int64)
+
+
+def _unique_dim(input, dim, argument: str) -> int:
+    """``dim`` as a non-negative int, with torch's errors (also for the size-0 dims it rejects)."""
+    from tape.tensor import _canonical_dim
+
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"{argument} must be int, not {type(dim).__name__}")
+    if input.dim() == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    dim = int(_canonical_dim(dim, input.dim()))
+    shape = tuple(input.shape)
+    if shape.count(0) > (shape[dim] == 0):
+        raise RuntimeError(
+            "Number of zero sized dimensions is more than one, so unique cannot be applied "
+            if shape[dim] == 0
+            else "There are 0 sized dimensions, and they aren't selected, so unique cannot be "
+            "applied"
+        )
+    return dim
+
+
+def _unique_outputs(out, return_inverse, return_counts):
+    values, inverse, counts = out
     out = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
     return out[0] if len(out) == 1 else out
 
@@ -866,34 +976,3 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
     """The (row, column) indices of the upper triangle of a row x col matrix, row by row."""
     return _triangle_indices(np.triu_indices, row, col, offset, dtype)
-
-
-def _unique_consecutive_fwd(x, starts):
-    flat = x.ravel()
-    group = jnp.cumsum(jnp.zeros(flat.shape, jnp.int64).at[np.asarray(starts[1:], np.int64)].set(1))
-    bounds = np.append(starts, flat.size)
-    counts = jnp.asarray(np.diff(bounds), jnp.int64)
-    return flat[np.asarray(starts, np.int64)], group.reshape(x.shape), counts
-
-
-_unique_consecutive = register(
-    "unique_consecutive",
-    _not_implemented(_unique_consecutive_fwd, "unique_consecutive"),
-    "UniqueConsecutiveBackward0",
-    NONE,
-    "none",
-)
-
-
-def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
-    """Each run of equal consecutive values as one value, with the run of each element and the
-    runs' lengths. Where the runs start is read on the host first."""
-    if dim is not None:
-        raise NotImplementedError("tape's unique_consecutive supports dim=None only")
-    flat = np.asarray(input._storage.array).ravel()
-    starts = tuple(int(i) for i in np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]]))
-    if not flat.size:
-        starts = ()
-    values, inverse, counts = dispatch(_unique_consecutive, (input,), (("starts", starts),))
-    out = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
-    return out[0] if len(out) == 1 else out
