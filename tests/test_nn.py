@@ -1721,3 +1721,85 @@ def test_stateless_functional_call_warns_like_torch(caught_warnings):
     messages = [(w.category, str(w.message)) for w in caught_warnings]
     assert len(messages) == 2 and messages[0] == messages[1]
     assert messages[0][0] is FutureWarning
+
+
+# ------------------------------------------------------------------------------------------------
+# lazy modules: materialized on the first forward, then the non-lazy class
+# ------------------------------------------------------------------------------------------------
+# fmt: off
+LAZY = [
+    ("LazyLinear", lambda nn: nn.LazyLinear(4), (3, 5)),
+    ("LazyLinear_nobias", lambda nn: nn.LazyLinear(4, bias=False), (2, 3, 5)),
+    ("LazyConv1d", lambda nn: nn.LazyConv1d(4, 3, padding=1), (2, 3, 8)),
+    ("LazyConv2d", lambda nn: nn.LazyConv2d(4, 3, groups=2), (2, 6, 6, 6)),
+    ("LazyConv3d", lambda nn: nn.LazyConv3d(2, 2, bias=False), (3, 4, 4, 4)),
+    ("LazyConvTranspose1d", lambda nn: nn.LazyConvTranspose1d(4, 3, stride=2), (2, 3, 5)),
+    ("LazyConvTranspose2d", lambda nn: nn.LazyConvTranspose2d(4, 3, groups=2), (2, 4, 4, 4)),
+    ("LazyConvTranspose3d", lambda nn: nn.LazyConvTranspose3d(2, 2), (1, 2, 3, 3, 3)),
+    ("LazyBatchNorm1d", lambda nn: nn.LazyBatchNorm1d(), (4, 3)),
+    ("LazyBatchNorm2d", lambda nn: nn.LazyBatchNorm2d(affine=False), (2, 3, 4, 4)),
+    ("LazyBatchNorm3d", lambda nn: nn.LazyBatchNorm3d(track_running_stats=False), (2, 3, 2, 2, 2)),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("make,shape", [c[1:] for c in LAZY], ids=[c[0] for c in LAZY])
+def test_lazy(make, shape):
+    mods = {}
+    for name, lib in LIBS.items():
+        lib.manual_seed(7)
+        mods[name] = make(lib.nn)
+    tmod, omod = mods["tape"], mods["torch"]
+    assert repr(tmod) == repr(omod)
+    assert tmod.has_uninitialized_params() and omod.has_uninitialized_params()
+    tsd, osd = tmod.state_dict(), omod.state_dict()
+    assert list(tsd) == list(osd)
+    assert [repr(v) for v in tsd.values()] == [repr(v) for v in osd.values()]
+    key = next(iter(osd))  # an uninitialized parameter, or running_mean
+    tw, ow = tsd[key], osd[key]
+    assert_same_error(lambda: tw.shape, lambda: ow.shape)
+    assert_same_error(lambda: tw + 1, lambda: ow + 1)
+    assert_same_error(lambda: tw.sum(), lambda: ow.sum())
+    assert tuple(tw.size()) == tuple(ow.size())
+
+    x = _rng(repr(omod)).standard_normal(shape).astype(np.float32)
+    tx, ox = _both(x)
+    got, want = tmod(tx), omod(ox)
+    assert repr(tmod) == repr(omod) and type(tmod).__name__ == type(omod).__name__
+    assert not hasattr(tmod, "has_uninitialized_params")
+    tsd, osd = tmod.state_dict(), omod.state_dict()
+    assert list(tsd) == list(osd)
+    for k in osd:  # the same seed gives the same init; running stats are computed
+        np.testing.assert_allclose(
+            tsd[k].numpy(), osd[k].numpy(), rtol=0 if "run" not in k else 1e-4
+        )
+    assert all(type(p).__name__ == "Parameter" for p in tmod.parameters())
+    assert_same(got, want, rtol=1e-4, atol=1e-5)
+    ct = _rng("ct").standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(tape.tensor(ct))
+    want.backward(torch.tensor(ct))
+    assert_same(tx.grad, ox.grad, rtol=1e-4, atol=1e-5)
+    tparams = dict(tmod.named_parameters())
+    for name, p in omod.named_parameters():
+        assert_same(tparams[name].grad, p.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_lazy_load_state_dict():
+    sd = torch.nn.Linear(3, 4).state_dict()
+    mods = {"tape": tape.nn.LazyLinear(4), "torch": torch.nn.LazyLinear(4)}
+    for name, m in mods.items():
+        src = {k: v if name == "torch" else tape.tensor(v.numpy()) for k, v in sd.items()}
+        assert str(m.load_state_dict(src)) == "<All keys matched successfully>"
+        # materialized with the loaded values, still lazy until the first forward
+        assert type(m).__name__ == "LazyLinear" and not m.has_uninitialized_params()
+        np.testing.assert_array_equal(m.weight.detach().numpy(), sd["weight"].numpy())
+        m(LIBS[name].ones(2, 3))
+    assert (
+        repr(mods["tape"])
+        == repr(mods["torch"])
+        == "Linear(in_features=3, out_features=4, bias=True)"
+    )
+    assert_same_error(
+        lambda: tape.nn.LazyLinear(4).load_state_dict({}),
+        lambda: torch.nn.LazyLinear(4).load_state_dict({}),
+    )

@@ -40,6 +40,12 @@ from tape.nn.conv import (
     ConvTranspose1d,
     ConvTranspose2d,
     ConvTranspose3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
 )
 from tape.nn.distance import CosineSimilarity, PairwiseDistance
 from tape.nn.dropout import (
@@ -53,7 +59,7 @@ from tape.nn.dropout import (
 from tape.nn.flatten import Flatten, Unflatten
 from tape.nn.flax_adapter import FlaxCall, FlaxModule
 from tape.nn.fold import Fold, Unfold
-from tape.nn.linear import Bilinear, Identity, Linear
+from tape.nn.linear import Bilinear, Identity, LazyLinear, Linear
 from tape.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -85,6 +91,9 @@ from tape.nn.normalization import (
     InstanceNorm2d,
     InstanceNorm3d,
     LayerNorm,
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
     RMSNorm,
 )
 from tape.nn.padding import (
@@ -104,7 +113,7 @@ from tape.nn.padding import (
     ZeroPad2d,
     ZeroPad3d,
 )
-from tape.nn.parameter import Buffer, Parameter
+from tape.nn.parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 from tape.nn.pixelshuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from tape.nn.pooling import (
     AdaptiveAvgPool1d,
@@ -145,6 +154,18 @@ __all__ = [
     "FlaxCall",
     "Parameter",
     "Buffer",
+    "UninitializedParameter",
+    "UninitializedBuffer",
+    "LazyLinear",
+    "LazyConv1d",
+    "LazyConv2d",
+    "LazyConv3d",
+    "LazyConvTranspose1d",
+    "LazyConvTranspose2d",
+    "LazyConvTranspose3d",
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyBatchNorm3d",
     "Sequential",
     "ModuleList",
     "ModuleDict",
