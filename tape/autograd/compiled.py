@@ -194,30 +194,39 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
 
 def _finish(order, computed, out_nodes, values, retain_graph, leaves, grads) -> list:
     """Hand the recomputed forward values to their thunks, free the graph, pair the grads."""
-    for i, out in zip(out_nodes, values, strict=True):
-        thunk = computed[i]
-        if thunk.values is None:
-            thunk.values = out if type(out) is tuple else (out,)
-            thunk.inputs = None
+    _hand_back(computed, out_nodes, values)
     if not retain_graph:
         for node in order:
             node.free()
     return list(zip(leaves, grads, strict=True))
 
 
-class _Template:
-    """A graph that ran compiled: its signature, and its programs by handed-back outputs."""
+def _hand_back(computed: dict, out_nodes: tuple, values) -> None:
+    """Give the forward values the program computed to their pending thunks."""
+    for i, out in zip(out_nodes, values, strict=True):
+        thunk = computed[i]
+        if thunk.values is None:
+            thunk.values = out if type(out) is tuple else (out,)
+            thunk.inputs = None
 
-    __slots__ = ("sig", "root_sig", "programs")
+
+class _Template:
+    """A graph that ran compiled: its signature, its programs by handed-back outputs, and
+    ``check``, the replay function generated for it (``_generate``)."""
+
+    __slots__ = ("sig", "root_sig", "programs", "check")
 
     def __init__(self, sig: tuple, root_sig: tuple) -> None:
         self.sig = sig
         self.root_sig = root_sig
         self.programs: dict = {}
+        self.check = None
 
 
 MAX_TEMPLATES = 4  # per root op: graphs that alternate among a few shapes all replay
 _templates: dict = {}  # the roots' forms -> templates, the most recent first
+_checks: dict = {}  # (sig, root_sig) -> generated replay function, shared by equal templates
+MAX_CHECKS = 256
 
 
 def _root_key(roots) -> tuple:
@@ -239,8 +248,7 @@ def _remember(sig: tuple, root_sig: tuple, out_nodes: tuple, fn, roots) -> None:
 def replay(roots, retain_graph: bool, outputs=()) -> list | None:
     """``try_run`` for a graph shaped like one that already ran compiled: the remembered
     signature is checked against the graph, node by node in its order, instead of planning the
-    graph and building and hashing its signature again (about a fifth of the chain's backward
-    Python).
+    graph and building and hashing its signature again.
 
     Returns None, having changed nothing, when the graph differs from every remembered one, or
     when anything (hooks, saved values changed or freed) needs ``try_run``'s own handling.
@@ -255,100 +263,174 @@ def replay(roots, retain_graph: bool, outputs=()) -> list | None:
 
 
 def _replay(t: _Template, roots, retain_graph: bool, outputs) -> list | None:
-    sig = t.sig
-    root_sig = t.root_sig
-    if len(roots) != len(root_sig):
-        return None
-    order = [None] * len(sig)
-    for (node, nr, _), (i, want) in zip(roots, root_sig, strict=True):
-        if nr != want or (order[i] is not None and order[i] is not node):
-            return None
-        order[i] = node
-    Tensor = _Tensor or _tensor_cls()
-    args = []
-    leaves = []
-    inner = {}
-    saved = {}
-    accumulators = set()  # one leaf at two places is another graph
-    last_seq = float("inf")  # plan's order is by sequence number, descending
+    check = t.check
+    if check is None:
+        key = (t.sig, t.root_sig)
+        check = _checks.get(key)
+        if check is None:
+            if len(_checks) >= MAX_CHECKS:
+                _checks.clear()
+            check = _checks[key] = _generate(t.sig, t.root_sig)
+        t.check = check
+    return check(roots, retain_graph, outputs, t.programs)
+
+
+def _generate(sig: tuple, root_sig: tuple):
+    """The replay function of one signature: Python code that checks a graph against ``sig``
+    and runs its program, with every decision ``sig`` fixes taken here, once.
+
+    The check is ``try_run``'s, position by position: the same node forms and wiring, strictly
+    descending sequence numbers, no hooks, saved values unchanged, and the same kind of value
+    at each input (an array argument, a value computed inside, a constant). A cheap training
+    step's backward is mostly this check: unrolled, it costs a third of a loop over ``sig``.
+    """
+    consts: list = []
+
+    def const(value) -> str:
+        consts.append(value)
+        return f"K[{len(consts) - 1}]"
+
+    code = ["def check(roots, retain_graph, outputs, programs):"]
+    emit = code.append
+    emit(f" if len(roots) != {len(root_sig)}: return None")
+    bound = set()  # positions whose node is in a local n<position> by now
+    for r, (i, nr) in enumerate(root_sig):
+        emit(f" n, nr, _ = roots[{r}]")
+        emit(f" if nr != {nr}: return None")
+        if i in bound:
+            emit(f" if n is not n{i}: return None")
+        else:
+            emit(f" n{i} = n")
+            bound.add(i)
+    emit(" luw = graph.last_unseen_write")
+    emit(" last = INF")
+    emit(" args = []")
+    emit(" inner = {}")
+    emit(" saved = {}")
+    leaves, nodes = [], []
     for i, entry in enumerate(sig):
-        node = order[i]
+        if i not in bound:  # no user of this position matched: never the same graph
+            emit(" return None")
+            break
+        emit(f" n = n{i}")
         if entry is True:  # a leaf accumulator
-            if type(node) is not AccumulateGrad or _leaf_hooked(node) or id(node) in accumulators:
-                return None
-            accumulators.add(id(node))
-            leaves.append(node.variable)
+            leaves.append(i)
+            emit(" if type(n) is not AccumulateGrad: return None")
+            emit(" v = n.variable")
+            emit(" if v._hooks or v._post_accumulate_hooks or n._hooks or n._pre_hooks:")
+            emit("  return None")
             continue
+        nodes.append(i)
         form, sources, wires = entry
-        if (
-            node is None
-            or node.form is not form
-            or not graph.last_unseen_write < node._seq < last_seq
-        ):
-            return None
-        last_seq = node._seq
-        if _hooked(node):
-            return None
-        if not _count_saved(node, saved):
-            return None
-        values = node.values
-        edges = node.edges
-        if values is None or len(edges) != len(wires):
-            return None
-        for x, v, (producer, nr), wire, source in zip(
-            node.inputs, values, edges, wires, sources, strict=True
-        ):
+        emit(f" if n.form is not {const(form)}: return None")
+        emit(" s = n._seq")
+        emit(" if not luw < s < last: return None")
+        emit(" last = s")
+        emit(
+            " if (n._hooks or n._pre_hooks or n._tensor_pre_hooks or n._retained"
+            " or n.vjp is not None or n.custom): return None"
+        )
+        emit(" if n._saved and not _count_saved(n, saved): return None")
+        emit(" vals = n.values")
+        emit(" e = n.edges")
+        emit(f" if vals is None or len(e) != {len(wires)}: return None")
+        emit(" xs = n.inputs")
+        for j, (wire, source) in enumerate(zip(wires, sources, strict=True)):
             if wire is None:
-                if producer is not None:
-                    return None
-            elif producer is None or nr != wire[1]:
-                return None
+                emit(f" if e[{j}][0] is not None: return None")
             else:
-                k = wire[0]
-                if order[k] is None:
-                    order[k] = producer
-                elif order[k] is not producer:
-                    return None
+                k, nr = wire
+                emit(f" p, r = e[{j}]")
+                emit(f" if p is None or r != {nr}: return None")
+                if k in bound:
+                    emit(f" if p is not n{k}: return None")
+                else:
+                    emit(f" n{k} = p")
+                    bound.add(k)
             if source is _ARG or type(source) is tuple:
-                if not isinstance(x, Tensor):
-                    return None
-                refs = 1
-                if v is x:
-                    v, refs = _saved_input(node, x)
-                pending = type(v) is tuple and v[0].values is None
+                if source is not _ARG and wire is None:
+                    emit(" return None")
+                    break
+                emit(f" x = xs[{j}]")
+                emit(" if not isinstance(x, Tensor): return None")
+                emit(f" v = vals[{j}]")
+                emit(" refs = 1")
+                emit(" if v is x: v, refs = _saved_input(n, x)")
+                emit(" pending = type(v) is tuple and v[0].values is None")
                 if source is _ARG:
-                    # The producer's form, checked at its own position, decides as it did.
-                    if pending:
-                        return None
-                    args.append(v[0].values[v[1]] if type(v) is tuple else v)
-                elif type(producer) is AccumulateGrad or not (pending or producer.form.op.remat):
-                    return None
-                elif pending and producer.thunk is v[0]:
-                    seen = inner.get(id(x))
-                    if seen is None:
-                        inner[id(x)] = [k, x, 1, refs]
-                    else:
-                        seen[2] += 1
-                        seen[3] += refs
-            elif isinstance(x, Tensor) or type(x) is not type(source) or x != source:
-                return None
+                    emit(" if pending: return None")
+                    emit(" args.append(v[0].values[v[1]] if type(v) is tuple else v)")
+                else:
+                    emit(
+                        " if type(p) is AccumulateGrad or not (pending or p.form.op.remat):"
+                        " return None"
+                    )
+                    emit(" if pending and p.thunk is v[0]:")
+                    emit("  seen = inner.get(id(x))")
+                    emit(f"  if seen is None: inner[id(x)] = [{source[0]}, x, 1, refs]")
+                    emit("  else:")
+                    emit("   seen[2] += 1")
+                    emit("   seen[3] += refs")
+            else:
+                emit(f" x = xs[{j}]")
+                emit(
+                    f" if isinstance(x, Tensor) or type(x) is not {const(type(source))}"
+                    f" or x != {const(source)}: return None"
+                )
+        else:
+            continue
+        break
+    if len(leaves) > 1:  # one leaf at two places is another graph
+        emit(f" if len({{{', '.join(f'n{i}' for i in leaves)}}}) != {len(leaves)}: return None")
+    emit(" x = v = p = n = None  # references that _read_later would count")
+    emit(" computed = _computed(outputs, roots, ROOT_SIG)")
+    emit(" if inner: computed.update(_read_later(inner, saved, SIG))")
+    emit(" out_nodes = tuple(sorted(computed))")
+    emit(" fn = programs.get(out_nodes)")
+    emit(" if fn is None:")
+    emit("  fn = _cache.get((SIG, ROOT_SIG, (), out_nodes), _backward_program)")
+    emit("  if fn is None: return None")
+    emit("  programs[out_nodes] = fn")
+    emit(" grads, values = fn(args, [g for _, _, g in roots], [])")
+    emit(" _hand_back(computed, out_nodes, values)")
+    emit(" if not retain_graph:")
+    for i in nodes:
+        emit(f"  n{i}.vjp = n{i}.values = None")
+        emit(f"  if n{i}._saved:")
+        emit(f"   n{i}._freed = True")
+        emit(f"   n{i}.inputs = None")
+    for i in leaves:
+        emit(f"  n{i}.vjp = n{i}.values = None")
+    emit(f" return list(zip(({''.join(f'n{i}.variable, ' for i in leaves)}), grads, strict=True))")
+    scope = {
+        "K": consts,
+        "SIG": sig,
+        "ROOT_SIG": root_sig,
+        "INF": float("inf"),
+        "graph": graph,
+        "AccumulateGrad": AccumulateGrad,
+        "Tensor": _Tensor or _tensor_cls(),
+        "_count_saved": _count_saved,
+        "_saved_input": _saved_input,
+        "_read_later": _read_later,
+        "_computed": _computed,
+        "_hand_back": _hand_back,
+        "_cache": _cache,
+        "_backward_program": _backward_program,
+    }
+    exec(compile("\n".join(code), "<tape replay>", "exec"), scope)
+    return scope["check"]
+
+
+def _computed(outputs, roots, root_sig) -> dict:
+    """Positions of the tensors backward was called on whose values are still pending, with
+    their thunks: the program computes them too."""
     computed = {}
     for t_out, (node, _, _), (i, _) in zip(outputs, roots, root_sig, strict=False):
         storage = t_out._storage
         if storage.pending() is not None and node is t_out._grad_fn and node.thunk is storage.thunk:
             computed[i] = node.thunk
-    x = v = storage = t_out = node = producer = None  # see try_run
-    if inner:
-        computed.update(_read_later(inner, saved, sig))
-    out_nodes = tuple(sorted(computed))
-    fn = t.programs.get(out_nodes)
-    if fn is None:
-        fn = _cache.get((sig, root_sig, (), out_nodes), _backward_program)
-        if fn is None:
-            return None
-        t.programs[out_nodes] = fn
-    grads, values = fn(args, [g for _, _, g in roots], [])
-    return _finish(order, computed, out_nodes, values, retain_graph, leaves, grads)
+    return computed
 
 
 def _hooked(node) -> bool:
