@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from tape import _dtype, _lazy
 from tape._program_store import StoredJit, StoredProgram
 from tape._signature_key import op_key
-from tape.autograd import grad_mode
+from tape.autograd import grad_mode, graph
 from tape.autograd.graph import UNLISTED, Node, accumulator_of, node_class
 
 # How an op picks the dtype it computes in.
@@ -377,6 +377,7 @@ def _linearize_node(node: Node, outs) -> None:
     arrays = tuple(a._storage.array if isinstance(a, Tensor) else a for a in node.inputs)
     diff = tuple(i for i, (n, _) in enumerate(node.edges) if n is not None)
     values, node.vjp = linearize(node.form.pure(), arrays, diff, node.form.float_outs)
+    graph.note_hook()  # a node with its own VJP runs node by node
     if type(outs) is tuple:
         for t, v in zip(outs, values, strict=True):
             t._storage.array = v

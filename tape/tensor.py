@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from tape import _device, _dispatch, _dtype, _lazy, _tensor_str
-from tape.autograd import grad_mode, graph
+from tape.autograd import engine, grad_mode, graph
 
 
 class Storage:
@@ -184,6 +184,13 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, grad_fn=None, output_nr: int = 0, requires_grad: bool = False) -> Tensor:
         return cls._of(Storage(array), grad_fn, output_nr, requires_grad)
+
+    @staticmethod
+    def _plain(array) -> Tensor:
+        """``_wrap(array)``: a tensor with no autograd history (a gradient, a constant)."""
+        t = object.__new__(Tensor)
+        t._init(Storage(array), False, None, 0)
+        return t
 
     @staticmethod
     def _of(storage: Storage, grad_fn=None, output_nr: int = 0, requires_grad: bool = False):
@@ -430,6 +437,7 @@ class Tensor:
             import weakref
 
             node = self._grad_fn
+            graph.note_hook()
             if node._retained is None:
                 node._retained = {}
             node._retained[self._output_nr] = weakref.ref(self)
@@ -449,6 +457,7 @@ class Tensor:
             # A non-leaf's hooks live on its grad_fn, keyed by output number, where the engine
             # runs them before the node (and before filling retained grads).
             node = self._grad_fn
+            graph.note_hook()
             if node._tensor_pre_hooks is None:
                 node._tensor_pre_hooks = {}
             hooks = node._tensor_pre_hooks.setdefault(self._output_nr, [])
@@ -480,8 +489,6 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``."""
-        from tape.autograd import engine
-
         engine.backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:

@@ -177,6 +177,43 @@ def test_hooks_still_run_on_a_repeated_graph():
     assert len(seen) == ROUNDS
 
 
+_HOOKS = {
+    "tensor hook": lambda y, seen: y.register_hook(lambda g: seen.append(1) or g * 2),
+    "node hook": lambda y, seen: y.grad_fn.register_hook(lambda gi, go: seen.append(1)),
+    "node prehook": lambda y, seen: y.grad_fn.register_prehook(
+        lambda go: seen.append(1) or (go[0] * 2,)
+    ),
+    "retain_grad": lambda y, seen: y.retain_grad(),
+}
+
+
+@pytest.mark.parametrize("hook", list(_HOOKS))
+def test_a_hook_added_to_a_graph_that_replays_runs(hook):
+    """Steps without hooks replay their remembered graph; in the step whose intermediate gets a
+    hook once recorded, the hook runs (and a retained grad is filled) as in torch."""
+
+    def step(lib, with_hook):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * 3).sin()
+        seen = []
+        if with_hook:
+            _HOOKS[hook](y, seen)
+        (y * y).sum().backward()
+        return x, y, seen
+
+    for _ in range(ROUNDS):
+        step(tape, False)
+    (xt, yt, seen_t), (xr, yr, seen_r) = step(tape, True), step(torch, True)
+    _same(xt.grad, xr.grad)
+    assert seen_t == seen_r
+    if hook == "retain_grad":
+        _same(yt.grad, yr.grad)
+    for _ in range(2):  # and the steps after it replay again, without the hook
+        xt, _, _ = step(tape, False)
+        xr, _, _ = step(torch, False)
+        _same(xt.grad, xr.grad)
+
+
 def test_printing_a_pending_tensor_matches_torch():
     outputs = []
     for lib in (tape, torch):

@@ -230,6 +230,9 @@ MAX_CHECKS = 256
 
 
 def _root_key(roots) -> tuple:
+    if len(roots) == 1:  # backward of one loss: no loop
+        node, nr, _ = roots[0]
+        return ((node.form, nr),)
     return tuple([(node.form, nr) for node, nr, _ in roots])
 
 
@@ -302,7 +305,9 @@ def _generate(sig: tuple, root_sig: tuple):
         else:
             emit(f" n{i} = n")
             bound.add(i)
-    emit(" luw = graph.last_unseen_write")
+    # Nodes recorded after the last unseen write and the last hook: their values are the
+    # ones recorded, and they have no hooks (graph.note_hook), so each is not asked.
+    emit(" floor = max(graph.last_unseen_write, graph.last_hook)")
     emit(" last = INF")
     emit(" args = []")
     emit(" inner = {}")
@@ -324,12 +329,8 @@ def _generate(sig: tuple, root_sig: tuple):
         form, sources, wires = entry
         emit(f" if n.form is not {const(form)}: return None")
         emit(" s = n._seq")
-        emit(" if not luw < s < last: return None")
+        emit(" if not floor < s < last: return None")
         emit(" last = s")
-        emit(
-            " if (n._hooks or n._pre_hooks or n._tensor_pre_hooks or n._retained"
-            " or n.vjp is not None or n.custom): return None"
-        )
         emit(" if n._saved and not _count_saved(n, saved): return None")
         emit(" vals = n.values")
         emit(" e = n.edges")
@@ -352,25 +353,30 @@ def _generate(sig: tuple, root_sig: tuple):
                     emit(" return None")
                     break
                 emit(f" x = xs[{j}]")
-                emit(" if not isinstance(x, Tensor): return None")
+                if wire is None:  # with an edge, the input is a tensor
+                    emit(" if not isinstance(x, Tensor): return None")
                 emit(f" v = vals[{j}]")
+                if source is _ARG:
+                    emit(" if v is x: v = _saved_input(n, x)[0]")
+                    emit(" if type(v) is tuple:")
+                    emit("  if v[0].values is None: return None")
+                    emit("  v = v[0].values[v[1]]")
+                    emit(" args.append(v)")
+                    continue
+                # A value computed inside: pending, unless its producer's op is cheap enough to
+                # be recomputed anyway (its form, checked at its own position, says).
                 emit(" refs = 1")
                 emit(" if v is x: v, refs = _saved_input(n, x)")
-                emit(" pending = type(v) is tuple and v[0].values is None")
-                if source is _ARG:
-                    emit(" if pending: return None")
-                    emit(" args.append(v[0].values[v[1]] if type(v) is tuple else v)")
+                if sig[k][0].op.remat:
+                    emit(" if type(v) is tuple and v[0].values is None and p.thunk is v[0]:")
                 else:
-                    emit(
-                        " if type(p) is AccumulateGrad or not (pending or p.form.op.remat):"
-                        " return None"
-                    )
-                    emit(" if pending and p.thunk is v[0]:")
-                    emit("  seen = inner.get(id(x))")
-                    emit(f"  if seen is None: inner[id(x)] = [{source[0]}, x, 1, refs]")
-                    emit("  else:")
-                    emit("   seen[2] += 1")
-                    emit("   seen[3] += refs")
+                    emit(" if type(v) is not tuple or v[0].values is not None: return None")
+                    emit(" if p.thunk is v[0]:")
+                emit("  seen = inner.get(id(x))")
+                emit(f"  if seen is None: inner[id(x)] = [{k}, x, 1, refs]")
+                emit("  else:")
+                emit("   seen[2] += 1")
+                emit("   seen[3] += refs")
             else:
                 emit(f" x = xs[{j}]")
                 emit(
@@ -382,8 +388,15 @@ def _generate(sig: tuple, root_sig: tuple):
         break
     if len(leaves) > 1:  # one leaf at two places is another graph
         emit(f" if len({{{', '.join(f'n{i}' for i in leaves)}}}) != {len(leaves)}: return None")
-    emit(" x = v = p = n = None  # references that _read_later would count")
-    emit(" computed = _computed(outputs, roots, ROOT_SIG)")
+    # The values of the tensors backward was called on, when still pending: from their node.
+    emit(" computed = {}")
+    for r, (i, _) in enumerate(root_sig):
+        emit(f" if len(outputs) > {r}:")
+        emit(f"  x = outputs[{r}]")
+        emit("  s = x._storage")
+        emit(f"  if s.pending() is not None and n{i} is x._grad_fn and n{i}.thunk is s.thunk:")
+        emit(f"   computed[{i}] = s.thunk")
+    emit(" x = v = p = n = s = None  # references that _read_later would count")
     emit(" if inner: computed.update(_read_later(inner, saved, SIG))")
     emit(" out_nodes = tuple(sorted(computed))")
     emit(" fn = programs.get(out_nodes)")
@@ -392,15 +405,13 @@ def _generate(sig: tuple, root_sig: tuple):
     emit("  if fn is None: return None")
     emit("  programs[out_nodes] = fn")
     emit(" grads, values = fn(args, [g for _, _, g in roots], [])")
-    emit(" _hand_back(computed, out_nodes, values)")
+    emit(" if out_nodes: _hand_back(computed, out_nodes, values)")
     emit(" if not retain_graph:")
     for i in nodes:
         emit(f"  n{i}.vjp = n{i}.values = None")
         emit(f"  if n{i}._saved:")
         emit(f"   n{i}._freed = True")
         emit(f"   n{i}.inputs = None")
-    for i in leaves:
-        emit(f"  n{i}.vjp = n{i}.values = None")
     emit(f" return list(zip(({''.join(f'n{i}.variable, ' for i in leaves)}), grads, strict=True))")
     scope = {
         "K": consts,
@@ -413,24 +424,12 @@ def _generate(sig: tuple, root_sig: tuple):
         "_count_saved": _count_saved,
         "_saved_input": _saved_input,
         "_read_later": _read_later,
-        "_computed": _computed,
         "_hand_back": _hand_back,
         "_cache": _cache,
         "_backward_program": _backward_program,
     }
     exec(compile("\n".join(code), "<tape replay>", "exec"), scope)
     return scope["check"]
-
-
-def _computed(outputs, roots, root_sig) -> dict:
-    """Positions of the tensors backward was called on whose values are still pending, with
-    their thunks: the program computes them too."""
-    computed = {}
-    for t_out, (node, _, _), (i, _) in zip(outputs, roots, root_sig, strict=False):
-        storage = t_out._storage
-        if storage.pending() is not None and node is t_out._grad_fn and node.thunk is storage.thunk:
-            computed[i] = node.thunk
-    return computed
 
 
 def _hooked(node) -> bool:

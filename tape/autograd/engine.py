@@ -38,12 +38,13 @@ def _initial_grad(t, g, index: int, create_graph: bool):
         from tape import creation
 
         g = creation.tensor(g)
-    if tuple(g.shape) != tuple(array.shape):
+    given = g._storage.meta
+    if given.shape != array.shape:
         raise RuntimeError(
             f"Mismatch in shape: grad_output[{index}] has a shape of {_shape_str(g.shape)} and "
             f"output[{index}] has a shape of {_shape_str(array.shape)}."
         )
-    if g.dtype is not t.dtype:
+    if given.dtype != array.dtype:
         g = g.to(t.dtype)
     return g if create_graph else g._storage.array
 
@@ -271,7 +272,7 @@ def _accumulate(t, g, create_graph: bool) -> None:
         t._grad = g if t._grad is None else t._grad + g
         return
     if t._grad is None:
-        t._grad = Tensor._wrap(g)
+        t._grad = Tensor._plain(g)
     elif t._grad._view is not None:  # a view (of a flat gradient buffer): write through it
         with grad_mode.no_grad():
             t._grad.add_(Tensor._wrap(g))

@@ -23,6 +23,16 @@ def note_unseen_write() -> None:
     last_unseen_write = next(_sequence)
 
 
+# The sequence number at the last hook registered on a node (or retained grad, or VJP kept): a
+# node recorded after it has none, so a replayed graph's check need not look at each node's.
+last_hook = -1
+
+
+def note_hook() -> None:
+    global last_hook
+    last_hook = next(_sequence)
+
+
 SAVED_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -128,6 +138,7 @@ class Node:
 
     def register_hook(self, fn):
         """``fn(grad_inputs, grad_outputs)`` runs after this node computes its input grads."""
+        note_hook()
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(fn)
@@ -135,6 +146,7 @@ class Node:
 
     def register_prehook(self, fn):
         """``fn(grad_outputs)`` runs before this node; it may return replacement grads."""
+        note_hook()
         if self._pre_hooks is None:
             self._pre_hooks = []
         self._pre_hooks.append(fn)
