@@ -83,6 +83,12 @@ def jax_device(d) -> jax.Device:
 trace_device: device | None = None
 
 
+def names_cpu(spec) -> bool:
+    """Whether a device spec means the CPU; ``x.device`` and "cpu", the usual ones, are known
+    without parsing (a creation op's ``device=`` costs nothing then)."""
+    return spec is CPU or spec == "cpu" or device(spec).type == "cpu"
+
+
 def device_of(array) -> device:
     if isinstance(array, np.ndarray):
         return CPU

@@ -42,7 +42,7 @@ _FLOATS = (float, np.floating)
 
 
 def _new(array: np.ndarray, device=None, requires_grad: bool = False) -> Tensor:
-    if device is not None and _device.device(device).type != "cpu":
+    if device is not None and not _device.names_cpu(device):
         import jax
 
         array = jax.device_put(array, _device.jax_device(device))

@@ -350,3 +350,32 @@ def test_backward_hands_back_only_values_read_later(n):
     # which matters from 4096 elements in all (compiled._SMALL) on
     candidates, kept = handed[-1]
     assert len(candidates) == 8 and len(kept) == (3 if 2 * n * n >= compiled._SMALL else 2)
+
+
+def test_a_deep_chain_compiles_and_replays():
+    """A graph thousands of ops deep compiles (its program is traced without recursion) and
+    replays, matching torch at every step."""
+    data = np.linspace(-1.0, 1.0, 8)
+
+    def chain(lib):
+        x = lib.tensor(data, requires_grad=True)
+        y = x
+        for _ in range(600):
+            y = (y * 1.01).sin()
+        y.sum().backward()
+        return x.grad
+
+    expected = chain(torch)
+    for _ in range(4):  # node by node, compiled, then replayed twice
+        _same(chain(tape), expected)
+
+
+def test_backward_of_a_leaf_repeats():
+    """A graph that is only a leaf (backward called on it) replays like any other."""
+    for lib in (tape, torch):
+        x = lib.tensor([1.0, -2.0], requires_grad=True)
+        for _ in range(ROUNDS):
+            x.backward(lib.tensor([0.5, 2.0]))
+        if lib is tape:
+            got = x.grad
+    _same(got, x.grad)

@@ -226,7 +226,7 @@ class _Template:
 MAX_TEMPLATES = 4  # per root op: graphs that alternate among a few shapes all replay
 _templates: dict = {}  # the roots' forms -> templates, the most recent first
 _checks: dict = {}  # (sig, root_sig) -> generated replay function, shared by equal templates
-MAX_CHECKS = 256
+MAX_CHECKS = 64
 
 
 def _root_key(roots) -> tuple:
@@ -406,7 +406,8 @@ def _generate(sig: tuple, root_sig: tuple):
     emit("  programs[out_nodes] = fn")
     emit(" grads, values = fn(args, [g for _, _, g in roots], [])")
     emit(" if out_nodes: _hand_back(computed, out_nodes, values)")
-    emit(" if not retain_graph:")
+    if nodes:
+        emit(" if not retain_graph:")
     for i in nodes:
         emit(f"  n{i}.vjp = n{i}.values = None")
         emit(f"  if n{i}._saved:")
@@ -558,6 +559,27 @@ def _backward_program(key):
                 return pending[source[1]][source[2]]
             i, nr = source
             if i not in outputs_of:
+                forward(i)
+            out = outputs_of[i]
+            return out[nr] if isinstance(out, tuple) else out
+
+        def forward(i):
+            """Compute node ``i``'s outputs, its producers' first: with a stack, not recursion,
+            as a chain of ops may be thousands deep."""
+            stack = [i]
+            while stack:
+                i = stack[-1]
+                todo = [
+                    s[0]
+                    for s in inputs_of[i]
+                    if isinstance(s, tuple) and s[0] is not _PENDING and s[0] not in outputs_of
+                ]
+                if todo:
+                    stack += reversed(todo)  # the first input's producer first, as recursion
+                    continue
+                stack.pop()
+                if i in outputs_of:  # reached through two users
+                    continue
                 form, _, edges = sig[i]
                 inputs = tuple(map(value, inputs_of[i]))
                 diff = tuple(j for j, e in enumerate(edges) if e is not None)
@@ -567,8 +589,6 @@ def _backward_program(key):
                     outputs_of[i], linearized[i] = linearize(
                         form.pure(), inputs, diff, form.float_outs
                     )
-            out = outputs_of[i]
-            return out[nr] if isinstance(out, tuple) else out
 
         buffers = [None] * len(sig)
         for (i, nr), ct in zip(root_sig, root_cts, strict=True):
