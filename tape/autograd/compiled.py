@@ -285,7 +285,8 @@ def _generate(sig: tuple, root_sig: tuple):
     The check is ``try_run``'s, position by position: the same node forms and wiring, strictly
     descending sequence numbers, no hooks, saved values unchanged, and the same kind of value
     at each input (an array argument, a value computed inside, a constant). A cheap training
-    step's backward is mostly this check: unrolled, it costs a third of a loop over ``sig``.
+    step's backward is mostly this check: unrolled, the Q-step's costs 14 us where session 18's
+    loop over ``sig`` cost 23 (README). Writing the code costs 0.2-0.3 ms a node, once.
     """
     consts: list = []
 
