@@ -1895,9 +1895,9 @@ def pad(input, pad, mode="constant", value=None):
     return dispatch(_pad_ops[(mode, k)], (input,), static)
 
 
-def _source_scale(in_size: int, out_size: int, scale) -> np.float32:
+def _source_scale(in_size: int, out_size: int, scale, dtype=np.float32):
     """Input positions per output position: torch's ``in / out``, or ``1 / scale_factor``."""
-    return np.float32(in_size / out_size) if scale is None else np.float32(1.0 / scale)
+    return dtype(in_size) / dtype(out_size) if scale is None else dtype(1.0 / scale)
 
 
 def _nearest_index(in_size: int, out_size: int, scale, exact: bool = False) -> np.ndarray:
@@ -1926,6 +1926,16 @@ def _linear_taps(in_size, out_size, scale, align_corners):
     return (i0, np.minimum(i0 + 1, in_size - 1)), (1 - lam, lam)
 
 
+def _cubic_near(x, a):
+    """Keys' cubic convolution kernel for |x| <= 1."""
+    return ((a + 2) * x - (a + 3)) * x * x + 1
+
+
+def _cubic_far(x, a):
+    """Keys' cubic convolution kernel for 1 < |x| < 2."""
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+
 def _cubic_taps(in_size, out_size, scale, align_corners):
     """(indices, weights) of the four input positions each output position mixes: Keys' cubic
     convolution with torch's A = -0.75, indices clamped to the edge."""
@@ -1933,15 +1943,65 @@ def _cubic_taps(in_size, out_size, scale, align_corners):
     i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
     t = np.clip(src - i0, 0, 1).astype(np.float32)
     a = np.float32(-0.75)
-
-    def near(x):  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x):  # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
     indices = tuple(np.clip(i0 + k, 0, in_size - 1) for k in (-1, 0, 1, 2))
-    return indices, (far(t + 1), near(t), near(1 - t), far(2 - t))
+    weights = (_cubic_far(t + 1, a), _cubic_near(t, a), _cubic_near(1 - t, a), _cubic_far(2 - t, a))
+    return indices, weights
+
+
+# The anti-aliasing filters of torch's CPU kernels (Pillow's), each of |x| in its dtype.
+def _triangle(x):
+    return np.where(x < 1, 1 - x, 0).astype(x.dtype)
+
+
+def _keys_cubic(x):
+    # torch's antialiased bicubic uses A = -0.5 (as Pillow does), not the -0.75 of plain bicubic
+    a = x.dtype.type(-0.5)
+    return np.where(x < 1, _cubic_near(x, a), np.where(x < 2, _cubic_far(x, a), 0)).astype(x.dtype)
+
+
+def _sinc(x):
+    pi_x = x * x.dtype.type(np.pi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(x == 0, 1, np.sin(pi_x) / pi_x).astype(x.dtype)
+
+
+def _lanczos3(x):
+    third = (x.astype(np.float64) / 3.0).astype(x.dtype)
+    return np.where(x < 3, _sinc(x) * _sinc(third), 0).astype(x.dtype)
+
+
+def _antialias_taps(in_size, out_size, scale, align_corners, kernel, width, dtype):
+    """(indices, weights) of torch's anti-aliased interpolation: each output position ``i``
+    averages the input under ``kernel`` centred at ``scale * (i + 0.5)``, stretched by the
+    scale when downsampling, its weights normalised to sum 1; windows shorter than the widest
+    are padded with zero weights. Computed in the input's dtype with torch's float/double mix
+    (UpSampleKernel.cpp, ``_compute_indices_min_size_weights_aa``); align_corners only changes
+    the scale."""
+    if in_size == out_size:  # torch's kernel skips such a dimension: a copy
+        return (np.arange(in_size),), (np.ones(in_size, dtype),)
+    if align_corners:
+        s = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
+    else:
+        s = _source_scale(in_size, out_size, scale, dtype)
+    # torch works in the input's dtype but takes products and adds each 0.5 in double
+    s64 = np.float64(s)
+    support = dtype(width * 0.5 * s64 if s >= 1 else width * 0.5)
+    taps = int(np.ceil(support)) * 2 + 1
+    i = np.arange(out_size)
+    center = (s64 * (i + 0.5)).astype(dtype)
+    # C++ casts to int64 by truncation; the values that differ from floor are clamped to 0
+    lo = np.maximum(np.trunc((center - support).astype(np.float64) + 0.5), 0).astype(np.int64)
+    hi = np.trunc((center + support).astype(np.float64) + 0.5).astype(np.int64)
+    size = np.clip(np.minimum(hi, in_size) - lo, 0, taps)
+    invscale = np.float64(dtype(1.0 / s64) if s >= 1 else dtype(1.0))
+    j = np.arange(taps)[:, None]
+    x = (((j + lo).astype(dtype) - center).astype(np.float64) + 0.5) * invscale
+    w = np.where(j < size, kernel(np.abs(x.astype(dtype))), dtype(0))
+    total = np.add.reduce(w, axis=0, dtype=dtype)  # row by row, as the kernel's loop adds
+    w = (w / np.where(total != 0, total, 1)).astype(dtype)  # torch leaves a 0-sum window as is
+    # padding taps read the window's first input, so a 0 weight meets no inf/nan from outside it
+    indices = np.minimum(np.where(j < size, lo + j, lo), in_size - 1)
+    return tuple(indices), tuple(w)
 
 
 def _nearest_fwd(x, indices):
@@ -1991,6 +2051,19 @@ _INTERPOLATING = {
         ("bicubic", 2, "Bicubic", _cubic_taps),
     )
 }
+# mode -> (its anti-aliased 2-D op, its filter kernel, the kernel's width in input positions)
+_ANTIALIASING = {
+    mode: (
+        register(f"_upsample_{mode}2d_aa", _mix_fwd, f"Upsample{name}2DAaBackward0", NONE, "none"),
+        kernel,
+        width,
+    )
+    for mode, name, kernel, width in (
+        ("bilinear", "Bilinear", _triangle, 2),
+        ("bicubic", "Bicubic", _keys_cubic, 4),
+        ("lanczos", "Lanczos", _lanczos3, 6),
+    )
+}
 
 
 def _output_size(input, size, scale_factor, n: int, recompute: bool) -> tuple:
@@ -2032,6 +2105,36 @@ def _output_size(input, size, scale_factor, n: int, recompute: bool) -> tuple:
     return out, (None,) * n if recompute else factors
 
 
+def _static_tables(taps_per_dim) -> tuple:
+    """Each dimension's (indices, weights) as nested tuples of Python numbers: hashable, so
+    they can be an op's static argument."""
+    return tuple(
+        tuple(tuple(tuple(v.tolist()) for v in part) for part in taps) for taps in taps_per_dim
+    )
+
+
+def _antialiased(input, out: tuple, scales: tuple, mode: str, align_corners: bool):
+    """torch's ``_upsample_{mode}2d_aa`` on a 4-D input (bilinear, bicubic, lanczos)."""
+    (h, w), (oh, ow) = input.shape[2:], out
+    if min(h, w, oh, ow) <= 0:
+        raise RuntimeError(
+            "Input and output sizes should be greater than 0, but got input "
+            f"(H: {h}, W: {w}) output (H: {oh}, W: {ow})"
+        )
+    if input.dtype.name == "uint8":
+        # torch's uint8 path rounds int16 fixed-point weights after each pass; not in tape
+        raise NotImplementedError("interpolate with antialias=True on uint8 is not in tape")
+    if input.dtype.name not in ("float32", "float64"):
+        raise _dtype.kernel_missing("compute_index_ranges_weights", input.dtype)
+    op, kernel, width = _ANTIALIASING[mode]
+    dtype = input.dtype.np.type
+    tables = _static_tables(
+        _antialias_taps(s, o, sc, align_corners, kernel, width, dtype)
+        for s, o, sc in zip(input.shape[2:], out, scales, strict=True)
+    )
+    return dispatch(op, (input,), (("tables", tables),))
+
+
 def interpolate(
     input,
     size=None,
@@ -2042,7 +2145,9 @@ def interpolate(
     antialias=False,
 ):
     """torch's ``interpolate``: nearest, nearest-exact, area (adaptive average), linear,
-    bilinear, trilinear and bicubic; anti-aliasing (and so lanczos) is not in tape."""
+    bilinear, trilinear and bicubic; ``antialias=True`` (bilinear, bicubic and lanczos, 4-D
+    float32/float64 input) with the filters and weights of torch's CPU kernels, lanczos being
+    Lanczos-3 and only anti-aliased. Anti-aliasing uint8 input is not in tape."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError(
@@ -2071,16 +2176,18 @@ def interpolate(
     if n in (1, 2, 3) and mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(input, out)
-    if antialias or mode == "lanczos":
-        raise NotImplementedError("interpolate with antialias=True is not implemented in tape")
+    if mode == "lanczos" and n == 2:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+    if antialias:
+        return _antialiased(input, out, scales, mode, bool(align_corners))
     if mode in _INTERPOLATING:
         want, op, taps = _INTERPOLATING[mode]
         if n == want:
-            tables = tuple(
-                tuple(
-                    tuple(tuple(v.tolist()) for v in part)
-                    for part in taps(s, o, sc, bool(align_corners))
-                )
+            tables = _static_tables(
+                taps(s, o, sc, bool(align_corners))
                 for s, o, sc in zip(spatial, out, scales, strict=True)
             )
             return dispatch(op, (input,), (("tables", tables),))
