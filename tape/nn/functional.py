@@ -882,6 +882,8 @@ def _adaptive_avg_fwd(x, out_hw):
     a reshape, otherwise each axis through its averaging matrix."""
     n = len(out_hw)
     sizes = x.shape[-n:]
+    if 0 in out_hw:
+        return jnp.zeros(x.shape[:-n] + tuple(out_hw), x.dtype)
     if all(s % o == 0 for s, o in zip(sizes, out_hw, strict=True)):
         split = tuple(v for s, o in zip(sizes, out_hw, strict=True) for v in (o, s // o))
         return jnp.mean(x.reshape(x.shape[:-n] + split), axis=tuple(range(-2 * n + 1, 0, 2)))
@@ -915,14 +917,34 @@ def _adaptive_size(input, output_size, n: int = 2) -> tuple:
     return _pair(output_size, n)
 
 
+def _check_adaptive_avg(input, name: str, kernel: str, first: int) -> None:
+    """torch's checks of an adaptive average pool that is not a plain mean: no empty dimension
+    from ``first`` on (the 2-D pool skips the channels, the 3-D one does not), then a floating
+    dtype."""
+    for i in range(first, input.dim()):
+        if input.shape[i] <= 0:
+            raise RuntimeError(
+                f"{name}(): Expected input to have non-zero size for non-batch dimensions, but "
+                f"input has sizes {list(input.shape)} with dimension {i} being empty"
+            )
+    if not input.dtype.is_floating_point:
+        raise _dtype.kernel_missing(kernel, input.dtype)
+
+
 def adaptive_avg_pool2d(input, output_size):
     if input.dim() not in (3, 4):
         raise RuntimeError(
             f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}"
         )
     out = _adaptive_size(input, output_size)
-    if out == (1, 1):
+    if out == (1, 1):  # torch takes a mean here, with mean's checks
+        if not input.dtype.is_floating_point:
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {_dtype.scalar_type_name(input.dtype)}"
+            )
         return dispatch(_adaptive_avg_1x1, (input,))
+    _check_adaptive_avg(input, "adaptive_avg_pool2d", "adaptive_avg_pool2d", input.dim() - 2)
     return dispatch(_adaptive_avg, (input,), (("out_hw", out),))
 
 
@@ -932,6 +954,13 @@ def adaptive_avg_pool3d(input, output_size):
             f"adaptive_avg_pool3d(): Expected 4D or 5D tensor, but got {list(input.shape)}"
         )
     out = _adaptive_size(input, output_size, 3)
+    if out == (1, 1, 1) and not input.dtype.is_floating_point:
+        raise RuntimeError(  # torch takes a mean here
+            "mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {_dtype.scalar_type_name(input.dtype)}"
+        )
+    if out != (1, 1, 1):
+        _check_adaptive_avg(input, "adaptive_avg_pool3d", "adaptive_avg_pool3d_cpu", 1)
     return dispatch(_adaptive_avg_3d, (input,), (("out_hw", out),))
 
 
@@ -1953,9 +1982,9 @@ def _triangle(x):
     return np.where(x < 1, 1 - x, 0).astype(x.dtype)
 
 
-def _keys_cubic(x):
+def _keys_cubic(x, a=-0.5):
     # torch's antialiased bicubic uses A = -0.5 (as Pillow does), not the -0.75 of plain bicubic
-    a = x.dtype.type(-0.5)
+    a = x.dtype.type(a)
     return np.where(x < 1, _cubic_near(x, a), np.where(x < 2, _cubic_far(x, a), 0)).astype(x.dtype)
 
 
@@ -2002,6 +2031,102 @@ def _antialias_taps(in_size, out_size, scale, align_corners, kernel, width, dtyp
     # padding taps read the window's first input, so a 0 weight meets no inf/nan from outside it
     indices = np.minimum(np.where(j < size, lo + j, lo), in_size - 1)
     return tuple(indices), tuple(w)
+
+
+def _fixed_point_scale(in_size: int, out_size: int, scale, align_corners: bool) -> float:
+    """torch's ``area_pixel_compute_scale<double>``, which its uint8 kernels use."""
+    if align_corners:
+        return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    return 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+
+
+def _plain_fixed_point_weights(in_size, out_size, s, align_corners, kernel, taps):
+    """(first input index, weights (taps, out), largest partial weight) of torch's uint8
+    bilinear/bicubic without anti-aliasing (``_compute_indices_min_size_weights``): the float
+    path's taps, with those falling outside the input added onto the edge ones."""
+    i = np.arange(out_size, dtype=np.float64)
+    real = s * i if align_corners else s * (i + 0.5) - 0.5
+    if taps == 2 and not align_corners:
+        real = np.where(real < 0, 0.0, real)
+    # the C++ floors with floorf, so the double is rounded to float first
+    idx = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), in_size - 1)
+    lam = np.clip(real - idx, 0.0, 1.0)
+    half = taps // 2
+    lo = idx - half + 1
+    start = np.maximum(lo, 0)
+    size = np.clip(np.minimum(idx + half + 1, in_size) - start, 0, taps)
+    w = np.zeros((taps, out_size))
+    cols = np.arange(out_size)
+    slot = np.zeros(out_size, np.int64)
+    peak = 0.0
+    for j in range(taps):
+        slot = np.where(lo + j <= 0, 0, np.where(lo + j >= in_size - 1, size - 1, slot))
+        w[slot, cols] += kernel(np.abs(np.float64(j + 1 - half) - lam))
+        peak = max(peak, float(w[slot, cols].max()))  # torch sizes the precision on partial sums
+        slot = slot + 1
+    return start, size, w, peak
+
+
+def _aa_fixed_point_weights(in_size, out_size, s, kernel, width):
+    """(first input index, window sizes, weights (taps, out), largest weight) of torch's uint8
+    anti-aliased kernel (``_compute_indices_min_size_weights_aa`` in double)."""
+    support = width * 0.5 * s if s >= 1 else width * 0.5
+    taps = int(math.ceil(support)) * 2 + 1
+    center = s * (np.arange(out_size) + 0.5)
+    invscale = 1.0 / s if s >= 1 else 1.0
+    start = np.maximum(np.trunc(center - support + 0.5), 0).astype(np.int64)
+    end = np.trunc(center + support + 0.5).astype(np.int64)
+    size = np.clip(np.minimum(end, in_size) - start, 0, taps)
+    j = np.arange(taps)[:, None]
+    x = ((j + start) - center + 0.5) * invscale
+    w = np.where(j < size, kernel(np.abs(x)), 0.0)
+    total = np.add.reduce(w, axis=0)  # row by row, as the kernel's loop adds
+    w = np.where(total != 0, w / np.where(total != 0, total, 1), w)
+    return start, size, w, float(np.max(np.where(total != 0, w, 0.0), initial=0.0))
+
+
+def _fixed_point_taps(in_size, out_size, scale, align_corners, kernel, width, antialias):
+    """(indices per tap, int weights per tap, precision bits) of one pass of torch's uint8
+    resampling (``_compute_index_ranges_int16_weights``): double weights scaled by
+    ``2**precision``, the most bits that keep the largest below 2**15, rounded half away
+    from zero. Each pass sums ``input * weight`` in int32 and rounds back to uint8."""
+    s = _fixed_point_scale(in_size, out_size, scale, align_corners)
+    if antialias:
+        start, size, w, peak = _aa_fixed_point_weights(in_size, out_size, s, kernel, width)
+    else:
+        start, size, w, peak = _plain_fixed_point_weights(
+            in_size, out_size, s, align_corners, kernel, width
+        )
+    precision = 0
+    while precision < 22 and int(0.5 + peak * (1 << (precision + 1))) < (1 << 15):
+        precision += 1
+    v = w * (1 << precision)
+    ints = np.trunc(np.where(v < 0, v - 0.5, v + 0.5)).astype(np.int64)
+    j = np.arange(len(w))[:, None]
+    # taps past a window read its first input with a 0 weight
+    indices = np.minimum(np.where(j < size, start + j, start), in_size - 1)
+    # nested tuples of Python ints: hashable, so they can be an op's static argument
+    return tuple(map(tuple, indices.tolist())), tuple(map(tuple, ints.tolist())), precision
+
+
+def _fixed_point_fwd(x, tables):
+    """torch's uint8 bilinear/bicubic/lanczos resampling: one pass per resized axis, the last (W)
+    first, each summing in int32 and rounding and clamping back to uint8; ``tables`` holds
+    per axis None (a size kept: no pass) or (indices per tap, weights per tap, precision)."""
+    first = x.ndim - len(tables)
+    for axis in reversed(range(first, x.ndim)):
+        table = tables[axis - first]
+        if table is None:
+            continue
+        indices, weights, precision = table
+        shape = [1] * x.ndim
+        shape[axis] = len(weights[0])
+        acc = jnp.asarray(1 << (precision - 1), jnp.int32)  # rounds the shift below
+        for idx, w in zip(indices, weights, strict=True):
+            taken = jnp.take(x, jnp.asarray(idx), axis=axis).astype(jnp.int32)
+            acc = acc + taken * jnp.asarray(w, jnp.int32).reshape(shape)
+        x = jnp.clip(acc >> precision, 0, 255).astype(jnp.uint8)
+    return x
 
 
 def _nearest_fwd(x, indices):
@@ -2066,6 +2191,13 @@ _ANTIALIASING = {
 }
 
 
+# uint8 bilinear/bicubic (plain and anti-aliased) and lanczos: torch's int16 fixed-point
+# kernel, with no backward as uint8 has no gradient
+_fixed_point_op = register("_upsample_uint8", _fixed_point_fwd, None, NONE, "none")
+# plain mode -> (filter, taps) of the uint8 kernel; bicubic keeps the -0.75 of the float path
+_FIXED_POINT = {"bilinear": (_triangle, 2), "bicubic": (functools.partial(_keys_cubic, a=-0.75), 4)}
+
+
 def _output_size(input, size, scale_factor, n: int, recompute: bool) -> tuple:
     """torch's checks of ``size`` and ``scale_factor``; returns (output sizes, scales passed to
     the kernel: None where given a size, or where ``recompute`` has them recomputed from it)."""
@@ -2113,20 +2245,54 @@ def _static_tables(taps_per_dim) -> tuple:
     )
 
 
+def _check_upsample(input, out: tuple) -> None:
+    """torch's ``upsample_{1,2,3}d_common_check``: positive spatial sizes, and no empty
+    channel or spatial dimension (an empty batch is fine)."""
+    spatial = tuple(input.shape[2:])
+    if min(*spatial, *out) <= 0:
+        names = "DHW"[-len(out) :]
+        given = ", ".join(f"{k}: {v}" for k, v in zip(names, spatial, strict=True))
+        want = ", ".join(f"{k}: {v}" for k, v in zip(names, out, strict=True))
+        joint = " and output" if len(out) == 1 else " output"
+        raise RuntimeError(
+            f"Input and output sizes should be greater than 0, but got input ({given}){joint} "
+            f"({want})"
+        )
+    if math.prod(input.shape[1:]) == 0:
+        raise RuntimeError(
+            f"Non-empty {input.dim()}D data tensor expected but got a tensor with sizes "
+            f"{list(input.shape)}"
+        )
+
+
+def _missing_kernel(mode: str, out: tuple) -> str:
+    """The kernel whose dtype dispatch fails first in torch's CPU upsampling of an integer or
+    bool input: 2-D nearest and bilinear take the channels-last kernel while ``oh + ow <= 128``
+    (UpSampleKernel.cpp, ``_use_vectorized_kernel_cond_2d``), all else the generic one."""
+    if len(out) == 2 and mode in ("nearest", "nearest-exact", "bilinear") and sum(out) <= 128:
+        return f"upsample_{mode.split('-')[0]}2d_channels_last"
+    kind = {"bicubic": "cubic", "nearest": "nearest", "nearest-exact": "nearest"}
+    return f"compute_indices_weights_{kind.get(mode, 'linear')}"
+
+
+def _fixed_point(input, out: tuple, scales: tuple, kernel, width: int, align_corners, aa):
+    """torch's uint8 kernel (``separable_upsample_generic_Nd_kernel_impl`` and its AVX twin):
+    a kept size gets no pass, as there."""
+    tables = tuple(
+        None if s == o else _fixed_point_taps(s, o, sc, align_corners, kernel, width, aa)
+        for s, o, sc in zip(input.shape[2:], out, scales, strict=True)
+    )
+    return dispatch(_fixed_point_op, (input,), (("tables", tables),))
+
+
 def _antialiased(input, out: tuple, scales: tuple, mode: str, align_corners: bool):
     """torch's ``_upsample_{mode}2d_aa`` on a 4-D input (bilinear, bicubic, lanczos)."""
-    (h, w), (oh, ow) = input.shape[2:], out
-    if min(h, w, oh, ow) <= 0:
-        raise RuntimeError(
-            "Input and output sizes should be greater than 0, but got input "
-            f"(H: {h}, W: {w}) output (H: {oh}, W: {ow})"
-        )
+    _check_upsample(input, out)
+    op, kernel, width = _ANTIALIASING[mode]
     if input.dtype.name == "uint8":
-        # torch's uint8 path rounds int16 fixed-point weights after each pass; not in tape
-        raise NotImplementedError("interpolate with antialias=True on uint8 is not in tape")
+        return _fixed_point(input, out, scales, kernel, width, align_corners, True)
     if input.dtype.name not in ("float32", "float64"):
         raise _dtype.kernel_missing("compute_index_ranges_weights", input.dtype)
-    op, kernel, width = _ANTIALIASING[mode]
     dtype = input.dtype.np.type
     tables = _static_tables(
         _antialias_taps(s, o, sc, align_corners, kernel, width, dtype)
@@ -2146,8 +2312,9 @@ def interpolate(
 ):
     """torch's ``interpolate``: nearest, nearest-exact, area (adaptive average), linear,
     bilinear, trilinear and bicubic; ``antialias=True`` (bilinear, bicubic and lanczos, 4-D
-    float32/float64 input) with the filters and weights of torch's CPU kernels, lanczos being
-    Lanczos-3 and only anti-aliased. Anti-aliasing uint8 input is not in tape."""
+    input) with the filters and weights of torch's CPU kernels, lanczos being Lanczos-3 and
+    only anti-aliased. uint8 bilinear, bicubic and lanczos use torch's int16 fixed-point
+    kernel, bit for bit."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError(
@@ -2167,6 +2334,9 @@ def interpolate(
         )
     spatial = tuple(input.shape[2:])
     if n in (1, 2, 3) and mode in ("nearest", "nearest-exact"):
+        _check_upsample(input, out)
+        if not input.dtype.is_floating_point and input.dtype.name != "uint8":
+            raise _dtype.kernel_missing(_missing_kernel(mode, out), input.dtype)
         exact = mode == "nearest-exact"
         indices = tuple(
             tuple(int(i) for i in _nearest_index(s, o, sc, exact))
@@ -2186,6 +2356,12 @@ def interpolate(
     if mode in _INTERPOLATING:
         want, op, taps = _INTERPOLATING[mode]
         if n == want:
+            _check_upsample(input, out)
+            if input.dtype.name == "uint8" and mode in _FIXED_POINT:
+                kernel, width = _FIXED_POINT[mode]
+                return _fixed_point(input, out, scales, kernel, width, bool(align_corners), False)
+            if not input.dtype.is_floating_point:
+                raise _dtype.kernel_missing(_missing_kernel(mode, out), input.dtype)
             tables = _static_tables(
                 taps(s, o, sc, bool(align_corners))
                 for s, o, sc in zip(spatial, out, scales, strict=True)
