@@ -298,14 +298,19 @@ def _generate(sig: tuple, root_sig: tuple):
     emit = code.append
     emit(f" if len(roots) != {len(root_sig)}: return None")
     bound = set()  # positions whose node is in a local n<position> by now
+
+    def bind(k: int, local: str) -> None:
+        """The node in ``local`` is position ``k``'s: bound when first met, else checked."""
+        if k in bound:
+            emit(f" if {local} is not n{k}: return None")
+        else:
+            emit(f" n{k} = {local}")
+            bound.add(k)
+
     for r, (i, nr) in enumerate(root_sig):
         emit(f" n, nr, _ = roots[{r}]")
         emit(f" if nr != {nr}: return None")
-        if i in bound:
-            emit(f" if n is not n{i}: return None")
-        else:
-            emit(f" n{i} = n")
-            bound.add(i)
+        bind(i, "n")
     # Nodes recorded after the last unseen write and the last hook: their values are the
     # ones recorded, and they have no hooks (graph.note_hook), so each is not asked.
     emit(" floor = max(graph.last_unseen_write, graph.last_hook)")
@@ -344,11 +349,7 @@ def _generate(sig: tuple, root_sig: tuple):
                 k, nr = wire
                 emit(f" p, r = e[{j}]")
                 emit(f" if p is None or r != {nr}: return None")
-                if k in bound:
-                    emit(f" if p is not n{k}: return None")
-                else:
-                    emit(f" n{k} = p")
-                    bound.add(k)
+                bind(k, "p")
             if source is _ARG or type(source) is tuple:
                 if source is not _ARG and wire is None:
                     emit(" return None")
