@@ -188,7 +188,7 @@ def try_run(order: list, roots, retain_graph: bool, accumulate, outputs=()) -> l
         return None
     grads, values = fn(args, [g for _, _, g in roots], thunk_args)
     if not patches and accumulate is None:
-        _remember(sig, root_sig, out_nodes, fn, roots)
+        _remember(sig, root_sig, out_nodes, fn, roots, _graph_refs(inner, saved))
     return _finish(order, computed, out_nodes, values, retain_graph, leaves, grads)
 
 
@@ -211,21 +211,23 @@ def _hand_back(computed: dict, out_nodes: tuple, values) -> None:
 
 
 class _Template:
-    """A graph that ran compiled: its signature, its programs by handed-back outputs, and
+    """A graph that ran compiled: its signature, the references its own nodes held to the
+    values it may hand back (``_graph_refs``), its programs by handed-back outputs, and
     ``check``, the replay function generated for it (``_generate``)."""
 
-    __slots__ = ("sig", "root_sig", "programs", "check")
+    __slots__ = ("sig", "root_sig", "refs", "programs", "check")
 
-    def __init__(self, sig: tuple, root_sig: tuple) -> None:
+    def __init__(self, sig: tuple, root_sig: tuple, refs: dict) -> None:
         self.sig = sig
         self.root_sig = root_sig
+        self.refs = refs
         self.programs: dict = {}
         self.check = None
 
 
 MAX_TEMPLATES = 4  # per root op: graphs that alternate among a few shapes all replay
 _templates: dict = {}  # the roots' forms -> templates, the most recent first
-_checks: dict = {}  # (sig, root_sig) -> generated replay function, shared by equal templates
+_checks: dict = {}  # (sig, root_sig, refs) -> generated replay function, shared by equal templates
 MAX_CHECKS = 64
 
 
@@ -236,13 +238,13 @@ def _root_key(roots) -> tuple:
     return tuple([(node.form, nr) for node, nr, _ in roots])
 
 
-def _remember(sig: tuple, root_sig: tuple, out_nodes: tuple, fn, roots) -> None:
+def _remember(sig: tuple, root_sig: tuple, out_nodes: tuple, fn, roots, refs: dict) -> None:
     held = _templates.setdefault(_root_key(roots), [])
     for t in held:
         if t.root_sig == root_sig and t.sig == sig:
             break
     else:
-        t = _Template(sig, root_sig)
+        t = _Template(sig, root_sig, refs)
         held.insert(0, t)
         del held[MAX_TEMPLATES:]
     t.programs[out_nodes] = fn
@@ -268,25 +270,28 @@ def replay(roots, retain_graph: bool, outputs=()) -> list | None:
 def _replay(t: _Template, roots, retain_graph: bool, outputs) -> list | None:
     check = t.check
     if check is None:
-        key = (t.sig, t.root_sig)
+        key = (t.sig, t.root_sig, tuple(sorted(t.refs.items())))
         check = _checks.get(key)
         if check is None:
             if len(_checks) >= MAX_CHECKS:
                 _checks.clear()
-            check = _checks[key] = _generate(t.sig, t.root_sig)
+            check = _checks[key] = _generate(t.sig, t.root_sig, t.refs)
         t.check = check
     return check(roots, retain_graph, outputs, t.programs)
 
 
-def _generate(sig: tuple, root_sig: tuple):
+def _generate(sig: tuple, root_sig: tuple, refs: dict):
     """The replay function of one signature: Python code that checks a graph against ``sig``
     and runs its program, with every decision ``sig`` fixes taken here, once.
 
     The check is ``try_run``'s, position by position: the same node forms and wiring, strictly
     descending sequence numbers, no hooks, saved values unchanged, and the same kind of value
-    at each input (an array argument, a value computed inside, a constant). A cheap training
-    step's backward is mostly this check: unrolled, the Q-step's costs 14 us where session 18's
-    loop over ``sig`` cost 23 (README). Writing the code costs 0.2-0.3 ms a node, once.
+    at each input (an array argument, a value computed inside, a constant). Which recomputed
+    values to hand back is ``_read_later``'s test, with the graph's own references to each
+    (``refs``, counted once by ``try_run``: the same signature holds them the same way) written
+    in as numbers. A cheap training step's backward is mostly this check: unrolled, the
+    Q-step's costs 14 us where session 18's loop over ``sig`` cost 23 (README). Writing the
+    code costs 0.2-0.3 ms a node, once.
     """
     consts: list = []
 
@@ -316,8 +321,17 @@ def _generate(sig: tuple, root_sig: tuple):
     emit(" floor = max(graph.last_unseen_write, graph.last_hook)")
     emit(" last = INF")
     emit(" args = []")
-    emit(" inner = {}")
-    emit(" saved = {}")
+    emit(" computed = {}")
+    watched = set()  # producer positions whose value is handed back by _read_later's test
+    for entry in sig:
+        if entry is not True:
+            for source in entry[1]:
+                if type(source) is tuple and source[0] is not _PENDING:
+                    k = source[0]
+                    if sig[k][0].n_out == 1 and refs.get(k) is not None:
+                        watched.add(k)
+    for k in sorted(watched):
+        emit(f" c{k} = None")
     leaves, nodes = [], []
     for i, entry in enumerate(sig):
         if i not in bound:  # no user of this position matched: never the same graph
@@ -337,11 +351,17 @@ def _generate(sig: tuple, root_sig: tuple):
         emit(" s = n._seq")
         emit(" if not floor < s < last: return None")
         emit(" last = s")
-        emit(" if n._saved and not _count_saved(n, saved): return None")
+        emit(" sv = n._saved")
+        emit(" if sv:")
+        emit("  if n._freed: return None")
+        emit("  for w in sv:")
+        emit("   if w[1].version != w[2]: return None")
         emit(" vals = n.values")
         emit(" e = n.edges")
         emit(f" if vals is None or len(e) != {len(wires)}: return None")
         emit(" xs = n.inputs")
+        if i in watched:  # the size of the arrays its pending value holds (_pins_inputs)
+            emit(f" h{i} = 0")
         for j, (wire, source) in enumerate(zip(wires, sources, strict=True)):
             if wire is None:
                 emit(f" if e[{j}][0] is not None: return None")
@@ -364,6 +384,8 @@ def _generate(sig: tuple, root_sig: tuple):
                     emit("  if v[0].values is None: return None")
                     emit("  v = v[0].values[v[1]]")
                     emit(" args.append(v)")
+                    if i in watched:
+                        emit(f" h{i} += v.size")
                     continue
                 # A value computed inside: pending, unless its producer's op is cheap enough to
                 # be recomputed anyway (its form, checked at its own position, says).
@@ -374,11 +396,16 @@ def _generate(sig: tuple, root_sig: tuple):
                 else:
                     emit(" if type(v) is not tuple or v[0].values is not None: return None")
                     emit(" if p.thunk is v[0]:")
-                emit("  seen = inner.get(id(x))")
-                emit(f"  if seen is None: inner[id(x)] = [{k}, x, 1, refs]")
-                emit("  else:")
-                emit("   seen[2] += 1")
-                emit("   seen[3] += refs")
+                if k in watched:
+                    emit(f"  if c{k} is None:")
+                    emit(f"   c{k} = x")
+                    emit(f"   t{k} = v[0]")
+                    emit(f"   r{k} = refs")
+                    emit(f"  else: r{k} += refs")
+                else:  # several outputs, or not one tensor when try_run counted: kept
+                    emit(f"  computed[{k}] = v[0]")
+                if i in watched and sig[k][0].op.remat:
+                    emit(f" elif type(v) is not tuple: h{i} += v.size")
             else:
                 emit(f" x = xs[{j}]")
                 emit(
@@ -391,15 +418,24 @@ def _generate(sig: tuple, root_sig: tuple):
     if len(leaves) > 1:  # one leaf at two places is another graph
         emit(f" if len({{{', '.join(f'n{i}' for i in leaves)}}}) != {len(leaves)}: return None")
     # The values of the tensors backward was called on, when still pending: from their node.
-    emit(" computed = {}")
     for r, (i, _) in enumerate(root_sig):
         emit(f" if len(outputs) > {r}:")
         emit(f"  x = outputs[{r}]")
         emit("  s = x._storage")
         emit(f"  if s.pending() is not None and n{i} is x._grad_fn and n{i}.thunk is s.thunk:")
         emit(f"   computed[{i}] = s.thunk")
-    emit(" x = v = p = n = s = None  # references that _read_later would count")
-    emit(" if inner: computed.update(_read_later(inner, saved, SIG))")
+    emit(" x = v = p = n = s = w = None  # references the test below would count")
+    for k in sorted(watched):
+        tensor_refs, storage_refs = refs[k]
+        emit(f" if c{k} is not None:")
+        emit(f"  st = c{k}._storage")
+        emit(
+            f"  if (getrefcount(c{k}) > {tensor_refs + _LOCAL_REFS}"
+            f" or getrefcount(st) > {storage_refs + _LOCAL_REFS}"
+            f" or getrefcount(t{k}) > r{k} + {2 + _LOCAL_REFS}"
+            f" or h{k} >= {_SMALL} and h{k} >= st.meta.size):"
+        )
+        emit(f"   computed[{k}] = t{k}")
     emit(" out_nodes = tuple(sorted(computed))")
     emit(" fn = programs.get(out_nodes)")
     emit(" if fn is None:")
@@ -424,9 +460,8 @@ def _generate(sig: tuple, root_sig: tuple):
         "graph": graph,
         "AccumulateGrad": AccumulateGrad,
         "Tensor": _Tensor or _tensor_cls(),
-        "_count_saved": _count_saved,
+        "getrefcount": getrefcount,
         "_saved_input": _saved_input,
-        "_read_later": _read_later,
         "_hand_back": _hand_back,
         "_cache": _cache,
         "_backward_program": _backward_program,
@@ -495,27 +530,44 @@ def _read_later(inner: dict, saved: dict, sig: list) -> dict:
             continue
         storage = tensor._storage
         thunk = storage.thunk
+        tensor_refs, storage_refs = _own_refs(tensor, uses, saved)
         if (
             sig[i][0].n_out > 1  # several outputs (BatchNorm's stats): kept, not reasoned about
-            # the graph's references: its uses and saved entries; the storage's owner tensor;
-            # the thunk's storage and producer node, and its users' thunks
-            or getrefcount(tensor) > uses + saved.get(id(tensor), 0) + _ENTRY_REFS
-            or getrefcount(storage) > 1 + saved.get(id(storage), 0) + _LOCAL_REFS
+            # the thunk's references: its storage and producer node, and its users' thunks
+            or getrefcount(tensor) > tensor_refs + _ENTRY_REFS
+            or getrefcount(storage) > storage_refs + _LOCAL_REFS
             or getrefcount(thunk) > 2 + thunk_uses + _LOCAL_REFS
+            or _pins_inputs(thunk, storage)
         ):
             out[i] = thunk
-            continue
-        # A pending value holds its input arrays (weights among them) until computed, and an
-        # optimizer step would then copy them rather than update them in place: worth avoiding
-        # where those arrays are at least as large as the value itself, unless they are so small
-        # that the copy costs less than handing the value back (a program output, ~1 us).
-        held = 0
-        for e in thunk.inputs:
-            if type(e) not in _NOT_ARRAYS:
-                held += getattr(e, "size", 0)
-        if held >= _SMALL and held >= storage.meta.size:
-            out[i] = thunk
     return out
+
+
+def _own_refs(tensor, uses: int, saved: dict) -> tuple[int, int]:
+    """The graph's own references to a value's tensor (its uses and saved entries) and to its
+    storage (the tensor, saved entries)."""
+    return uses + saved.get(id(tensor), 0), 1 + saved.get(id(tensor._storage), 0)
+
+
+def _graph_refs(inner: dict, saved: dict) -> dict:
+    """``_own_refs`` of ``try_run``'s candidates, by producer position; None where two tensors
+    shared one (then each replay keeps it)."""
+    refs = {}
+    for i, tensor, uses, _ in inner.values():
+        refs[i] = None if i in refs else _own_refs(tensor, uses, saved)
+    return refs
+
+
+def _pins_inputs(thunk, storage) -> bool:
+    """A pending value holds its input arrays (weights among them) until computed, and an
+    optimizer step would then copy them rather than update them in place: worth avoiding
+    where those arrays are at least as large as the value itself, unless they are so small
+    that the copy costs less than handing the value back (a program output, ~1 us)."""
+    held = 0
+    for e in thunk.inputs:
+        if type(e) not in _NOT_ARRAYS:
+            held += getattr(e, "size", 0)
+    return held >= _SMALL and held >= storage.meta.size
 
 
 def _probe_refs() -> tuple[int, int]:
