@@ -261,23 +261,22 @@ def replay(roots, retain_graph: bool, outputs=()) -> list | None:
     held = _templates.get(_root_key(roots))
     if held:
         for t in held:
-            pairs = _replay(t, roots, retain_graph, outputs)
+            pairs = (t.check or _check_of(t))(roots, retain_graph, outputs, t.programs)
             if pairs is not None:
                 return pairs
     return None
 
 
-def _replay(t: _Template, roots, retain_graph: bool, outputs) -> list | None:
-    check = t.check
+def _check_of(t: _Template):
+    """``t``'s replay function: generated once per signature, and shared."""
+    key = (t.sig, t.root_sig, tuple(sorted(t.refs.items())))
+    check = _checks.get(key)
     if check is None:
-        key = (t.sig, t.root_sig, tuple(sorted(t.refs.items())))
-        check = _checks.get(key)
-        if check is None:
-            if len(_checks) >= MAX_CHECKS:
-                _checks.clear()
-            check = _checks[key] = _generate(t.sig, t.root_sig, t.refs)
-        t.check = check
-    return check(roots, retain_graph, outputs, t.programs)
+        if len(_checks) >= MAX_CHECKS:
+            _checks.clear()
+        check = _checks[key] = _generate(t.sig, t.root_sig, t.refs)
+    t.check = check
+    return check
 
 
 def _generate(sig: tuple, root_sig: tuple, refs: dict):
@@ -332,6 +331,7 @@ def _generate(sig: tuple, root_sig: tuple, refs: dict):
                         watched.add(k)
     for k in sorted(watched):
         emit(f" c{k} = None")
+    keys = []  # the positions written into ``computed``, in the order they may be
     leaves, nodes = [], []
     for i, entry in enumerate(sig):
         if i not in bound:  # no user of this position matched: never the same graph
@@ -404,6 +404,7 @@ def _generate(sig: tuple, root_sig: tuple, refs: dict):
                     emit(f"  else: r{k} += refs")
                 else:  # several outputs, or not one tensor when try_run counted: kept
                     emit(f"  computed[{k}] = v[0]")
+                    keys.append(k)
                 if i in watched and sig[k][0].op.remat:
                     emit(f" elif type(v) is not tuple: h{i} += v.size")
             else:
@@ -424,6 +425,7 @@ def _generate(sig: tuple, root_sig: tuple, refs: dict):
         emit("  s = x._storage")
         emit(f"  if s.pending() is not None and n{i} is x._grad_fn and n{i}.thunk is s.thunk:")
         emit(f"   computed[{i}] = s.thunk")
+        keys.append(i)
     emit(" x = v = p = n = s = w = None  # references the test below would count")
     for k in sorted(watched):
         tensor_refs, storage_refs = refs[k]
@@ -436,7 +438,10 @@ def _generate(sig: tuple, root_sig: tuple, refs: dict):
             f" or h{k} >= {_SMALL} and h{k} >= st.meta.size):"
         )
         emit(f"   computed[{k}] = t{k}")
-    emit(" out_nodes = tuple(sorted(computed))")
+        keys.append(k)
+    # Written in ascending order, the outputs need no sorting.
+    firsts = list(dict.fromkeys(keys))
+    emit(f" out_nodes = tuple({'computed' if firsts == sorted(firsts) else 'sorted(computed)'})")
     emit(" fn = programs.get(out_nodes)")
     emit(" if fn is None:")
     emit("  fn = _cache.get((SIG, ROOT_SIG, (), out_nodes), _backward_program)")

@@ -8,7 +8,7 @@ import numpy as np
 from jax import lax
 
 from tape import _device, _dtype
-from tape._dispatch import promote
+from tape._dispatch import _FLOATS, promote
 from tape.ops.reduction import _return_type
 from tape.ops.registry import COMPARE, FLOAT, NONE, SAME, binary, dispatch, register, unary
 
@@ -140,15 +140,16 @@ def nan_to_num(input, nan: float = 0.0, posinf: float | None = None, neginf: flo
     return dispatch(_nan_to_num, (input,), (("nan", nan), ("posinf", posinf), ("neginf", neginf)))
 
 
-def _is_scalar(x) -> bool:
-    return isinstance(x, (int, float, bool))
+# Python numbers that ops bake in as static arguments (bool is an int); tested inline with
+# isinstance, as a helper function's call costs as much as the test.
+_SCALARS = (int, float)
 
 
 def _lift(input, *scalars):
     """``input`` cast to torch's result type with Python ``scalars`` that are baked into an op as
     static arguments (``int_tensor ** 0.5`` is float32). Only integer and bool tensors change,
     and those never require grad, so the cast records nothing."""
-    if input.dtype.is_floating_point:  # a float tensor keeps its dtype with any Python number
+    if input._storage.meta.dtype in _FLOATS:  # a float tensor keeps its dtype with any number
         return input
     dtype = promote((input, *scalars), SAME)
     if dtype == input.dtype.np:
@@ -171,7 +172,7 @@ subtract = sub
 
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
-    if not _is_scalar(other):
+    if not isinstance(other, _SCALARS):
         return sub(other, input, alpha=alpha)
     if isinstance(other, np.floating):  # a static argument: JAX would compute in its dtype
         other = float(other)
@@ -235,9 +236,9 @@ def _floored(op, input, other):
 
 def remainder(input, other):
     _check_integer_division("remainder", input, other)
-    if _is_scalar(input):
+    if isinstance(input, _SCALARS):
         return dispatch(_rremainder, (_lift(other, input),), (("base", input),))
-    if _is_scalar(other):
+    if isinstance(other, _SCALARS):
         return dispatch(_remainder_scalar, (_lift(input, other),), (("other", other),))
     return dispatch(_remainder, (input, other))
 
@@ -245,16 +246,16 @@ def remainder(input, other):
 def fmod(input, other):
     """C's fmod: the remainder takes the sign of ``input``."""
     _check_integer_division("fmod", input, other)
-    if _is_scalar(other):
+    if isinstance(other, _SCALARS):
         return dispatch(_fmod_scalar, (_lift(input, other),), (("other", other),))
     return dispatch(_fmod, (input, other))
 
 
 def pow(input, exponent):
     """input ** exponent; a Python exponent is baked into the compiled op so x**2 is exact."""
-    if _is_scalar(input):
+    if isinstance(input, _SCALARS):
         return dispatch(_rpow, (_lift(exponent, input),), (("base", input),))
-    if _is_scalar(exponent):
+    if isinstance(exponent, _SCALARS):
         return dispatch(_pow_scalar, (_lift(input, exponent),), (("exponent", exponent),))
     return dispatch(_pow, (input, exponent))
 
@@ -264,7 +265,7 @@ def square(input):
 
 
 def lerp(input, end, weight):
-    if _is_scalar(weight):
+    if isinstance(weight, _SCALARS):
         return dispatch(_lerp_scalar, (_lift(input, weight), end), (("weight", weight),))
     return dispatch(_lerp, (input, end, weight))
 
@@ -282,7 +283,7 @@ def where(condition, input=None, other=None):
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if (min is None or _is_scalar(min)) and (max is None or _is_scalar(max)):
+    if (min is None or isinstance(min, _SCALARS)) and (max is None or isinstance(max, _SCALARS)):
         input = _lift(input, *(v for v in (min, max) if v is not None))
         return dispatch(_clamp, (input,), (("min", min), ("max", max)))
     return dispatch(_clamp_tensor, (input, min, max))
@@ -292,13 +293,13 @@ clip = clamp
 
 
 def clamp_min(input, min):
-    if _is_scalar(min):
+    if isinstance(min, _SCALARS):
         return dispatch(_clamp_min, (_lift(input, min),), (("min", min),))
     return dispatch(_clamp_min_tensor, (input, min))
 
 
 def clamp_max(input, max):
-    if _is_scalar(max):
+    if isinstance(max, _SCALARS):
         return dispatch(_clamp_max, (_lift(input, max),), (("max", max),))
     return dispatch(_clamp_max_tensor, (input, max))
 
@@ -557,9 +558,9 @@ _xlogy_scalar_other = register("xlogy_scalar_other", _xlogy, "XlogyBackward2", F
 
 def xlogy(input, other):
     """input * log(other), and 0 where input is 0 (unless other is NaN)."""
-    if _is_scalar(input):
+    if isinstance(input, _SCALARS):
         return dispatch(_xlogy_scalar_self, (input, other))
-    if _is_scalar(other):
+    if isinstance(other, _SCALARS):
         return dispatch(_xlogy_scalar_other, (input, other))
     return dispatch(_xlogy_op, (input, other))
 
@@ -582,7 +583,7 @@ _copysign_scalar = register(
 
 def copysign(input, other):
     """|input| with the sign of ``other``."""
-    return dispatch(_copysign_scalar if _is_scalar(other) else _copysign, (input, other))
+    return dispatch(_copysign_scalar if isinstance(other, _SCALARS) else _copysign, (input, other))
 
 
 lgamma = unary("lgamma", _special.gammaln, "LgammaBackward0", FLOAT)
@@ -655,7 +656,7 @@ def float_power(input, exponent):
     """pow in float64."""
 
     def f64(x):
-        return x if _is_scalar(x) else x.to(_dtype.float64)
+        return x if isinstance(x, _SCALARS) else x.to(_dtype.float64)
 
     return pow(f64(input), f64(exponent))
 
