@@ -217,6 +217,10 @@ def make(input, out, op, static: tuple, strides: tuple, offset: int, nr=None, cr
             creation = info.creation
     if creation is None and not grad_mode.state.enabled:
         creation = NO_GRAD
+    if creation == NO_GRAD and base._requires_grad:
+        # torch's view of a base that requires grad does too, even made under no_grad; no
+        # gradient reaches the base through it (graph.accumulator_of)
+        out._requires_grad = True
     out._view = ViewInfo(base, chain, strides, offset, creation)
     storage = base._storage
     out._storage.version = storage.version
@@ -267,8 +271,9 @@ _OVERLAP = (
 )
 
 
-def check_inplace(t, shape=None, strides=None) -> None:
-    """torch's errors for writing into view ``t`` (or the region ``shape``/``strides`` of it)."""
+def check_inplace(t, shape=None, strides=None, through: str | None = None) -> None:
+    """torch's errors for writing into view ``t`` (or the region ``shape``/``strides`` of it,
+    which torch reaches through its view op ``through``: ``Select``, ``Slice``...)."""
     info = t._view
     if shape is None:
         shape, strides = tuple(t._storage.meta.shape), info.strides
@@ -280,7 +285,16 @@ def check_inplace(t, shape=None, strides=None) -> None:
     if not base._requires_grad:
         return
     if info.creation == NO_GRAD:
-        raise RuntimeError(_NO_GRAD_MSG)
+        if through is None and t._grad_fn is not None:  # a view, taken with grad on, of it
+            from tape.autograd.graph import _forward_name
+
+            through = _forward_name(t._grad_fn.name())
+        if through is None:
+            raise RuntimeError(_NO_GRAD_MSG)
+        raise RuntimeError(
+            f"Output 0 of {through} is a view of a view which was created in no_grad mode"
+            + _NO_GRAD_MSG[len("A view was created in no_grad mode") :]
+        )
     if base._grad_fn is None:
         raise RuntimeError(_LEAF)
     if info.creation is not None and info.creation.startswith(MULTI):

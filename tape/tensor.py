@@ -508,14 +508,14 @@ class Tensor:
 
     # --- in-place support ---------------------------------------------------------------------
     def _check_inplace(self) -> None:
+        if self._view is not None:  # first, as torch: a view made under no_grad looks a leaf
+            from tape import _views
+
+            _views.check_inplace(self)
         if self._requires_grad and self._grad_fn is None and grad_mode.state.enabled:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
             )
-        if self._view is not None:
-            from tape import _views
-
-            _views.check_inplace(self)
 
     def _assign(self, result: Tensor) -> Tensor:
         """Make ``self`` hold ``result`` (an in-place op's out-of-place value) and its history;

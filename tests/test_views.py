@@ -273,6 +273,30 @@ ERRORS = {
     "expanded_write": lambda t, x: (x * 1)[0:1].expand(3, 4).mul_(2),
     "expanded_setitem": lambda t, x: (x * 1)[0:1].expand(3, 4).__setitem__((slice(None), 0), 2.0),
     "no_grad_view": lambda t, x: _no_grad_view(t, x).mul_(2),
+    "no_grad_view_of_leaf": lambda t, x: _no_grad_view(t, x, leaf=True).add_(1),
+    "no_grad_view_copy_": lambda t, x: _no_grad_view(t, x, leaf=True).copy_(t.ones(4)),
+    "no_grad_view_setitem": lambda t, x: _no_grad_view(t, x).__setitem__(0, 1.0),
+    "no_grad_view_of_leaf_setitem": lambda t, x: _no_grad_view(t, x, True).__setitem__(0, 1.0),
+    "no_grad_view_slice_setitem": lambda t, x: _no_grad_view(t, x, True).__setitem__(
+        slice(0, 2), 1.0
+    ),
+    "no_grad_view_index_put": lambda t, x: _no_grad_view(t, x, True).__setitem__(
+        t.tensor([0]), 1.0
+    ),
+    "no_grad_view_setitem_none": lambda t, x: _no_grad_view(t, x).__setitem__(None, 1.0),
+    "no_grad_view_setitem_bool": lambda t, x: _no_grad_view(t, x).__setitem__(True, 1.0),
+    "no_grad_view_setitem_all": lambda t, x: _no_grad_view(t, x).__setitem__(slice(0, 4), 1.0),
+    "no_grad_view_setitem_ellipsis": lambda t, x: _no_grad_view(t, x).__setitem__(
+        (Ellipsis, 1), 1.0
+    ),
+    "no_grad_view_setitem_false": lambda t, x: _no_grad_rows(t, x).__setitem__((False,), 1.0),
+    "no_grad_view_index_put_select": lambda t, x: _no_grad_rows(t, x).__setitem__(
+        (t.tensor([1]), 0), 1.0
+    ),
+    "no_grad_view_index_put_slice": lambda t, x: _no_grad_rows(t, x).__setitem__(
+        (slice(0, 1), t.tensor([1])), 1.0
+    ),
+    "view_of_no_grad_view_inplace": lambda t, x: _no_grad_view(t, x, True)[1:].mul_(2),
     "view_noncontiguous": lambda t, x: x.t().view(-1),
     "view_slice": lambda t, x: x[:, 1:].view(-1),
     "view_expand": lambda t, x: x[0].expand(2, 4).view(8),
@@ -288,8 +312,13 @@ ERRORS = {
 # fmt: on
 
 
-def _no_grad_view(t, x):
-    y = x * 1
+def _no_grad_rows(t, x):
+    with t.no_grad():
+        return x[0:2]
+
+
+def _no_grad_view(t, x, leaf=False):
+    y = x if leaf else x * 1
     with t.no_grad():
         return y[0]
 
@@ -510,5 +539,50 @@ def test_in_place_view_op_on_a_leaf_without_grad():
             w.t_()
         (w * lib.arange(6.0).reshape(3, 2)).sum().backward()
         return tuple(w.shape), w.is_leaf, w.requires_grad, w.grad.tolist()
+
+    assert run(tape) == run(torch)
+
+
+@pytest.mark.parametrize("base", ["leaf", "view_leaf", "output"])
+@pytest.mark.parametrize("view", VIEWS, ids=str)
+def test_view_made_under_no_grad(view, base):
+    """A view made under no_grad requires grad when its base does (for a leaf that is itself a
+    view, the base is that view's, which does not), but it is a leaf with no grad_fn and no
+    accumulator: an op on it is recorded, with no edge to it, and no gradient reaches the view
+    or its base; backward on the view itself, or autograd.grad to it, raises torch's error."""
+
+    def run(lib):
+        if base == "view_leaf":  # reshape returns a view of arange's result
+            x = lib.arange(12.0).reshape(3, 4).requires_grad_()
+        else:
+            x = lib.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4), requires_grad=True)
+        b = x * 1 if base == "output" else x
+        with lib.no_grad():
+            v = VIEWS[view](lib, b)
+        y = v * 3
+        got = [(v.requires_grad, v.is_leaf, v.grad_fn), (y.requires_grad, y.grad_fn is None)]
+        if y.requires_grad:
+            names = [f if f is None else f.name() for f, _ in y.grad_fn.next_functions]
+            got += [y.grad_fn.name(), names, _error(lambda: y.sum().backward())]
+        return got + [
+            (v.grad, x.grad),
+            (v.detach().requires_grad, v.clone().requires_grad, v.unsqueeze(0).requires_grad),
+            _error(lambda: v.backward(lib.ones_like(v))),
+            _error(lambda: lib.autograd.grad((v * 2).sum(), v)),
+        ]
+
+    assert run(tape) == run(torch)
+
+
+def test_setitem_false_writes_nothing():
+    """``x[False] = v`` selects nothing: torch writes nothing, bumps no version and raises no
+    error, even on a leaf that requires grad; ``x[(False,)]`` is an ordinary index."""
+
+    def run(lib):
+        x, w = lib.ones(3), lib.ones(3, requires_grad=True)
+        x[False] = 5.0
+        got = [x.tolist(), x._version, _error(lambda: w.__setitem__(False, 2.0)), w._version]
+        x[(False,)] = 5.0
+        return got + [x.tolist(), x._version, _error(lambda: w.__setitem__((False,), 2.0))]
 
     assert run(tape) == run(torch)

@@ -50,13 +50,15 @@ def _initial_grad(t, g, index: int, create_graph: bool):
 
 
 def _root_node(t, index: int):
-    if not t._requires_grad:
-        raise RuntimeError(
-            f"element {index} of tensors does not require grad and does not have a grad_fn"
-        )
-    if t._grad_fn is not None:
-        return t._grad_fn, t._output_nr
-    return accumulator_of(t), 0
+    if t._requires_grad:
+        if t._grad_fn is not None:
+            return t._grad_fn, t._output_nr
+        node = accumulator_of(t)
+        if node is not None:  # None: a view made under no_grad, which torch treats as this
+            return node, 0
+    raise RuntimeError(
+        f"element {index} of tensors does not require grad and does not have a grad_fn"
+    )
 
 
 def backward(

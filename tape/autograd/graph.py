@@ -220,11 +220,17 @@ def node_class(name: str) -> type:
     return cls
 
 
-def accumulator_of(tensor) -> AccumulateGrad:
-    """The leaf's AccumulateGrad; it lives as long as some graph refers to it, like torch's."""
+def accumulator_of(tensor) -> AccumulateGrad | None:
+    """The leaf's AccumulateGrad; it lives as long as some graph refers to it, like torch's.
+
+    None for a view made under no_grad of a base that requires grad: it requires grad through
+    its base, but torch gives it no accumulator, so the gradient that reaches it is dropped."""
     ref = tensor._accumulator
     node = ref() if ref is not None else None
     if node is None:
+        info = tensor._view
+        if info is not None and info.creation == "no_grad" and info.base._requires_grad:
+            return None  # ("no_grad": tape._views.NO_GRAD)
         node = AccumulateGrad(tensor)
         tensor._accumulator = weakref.ref(node)
     return node

@@ -178,7 +178,14 @@ def setitem(input, index, value) -> None:
     from tape import creation
     from tape.tensor import Tensor
 
-    if input._requires_grad and input._grad_fn is None and grad_mode.state.enabled:
+    if index is False:  # selects nothing: torch writes nothing, and bumps no version
+        return
+    if (
+        input._requires_grad
+        and input._grad_fn is None
+        and input._view is None  # a view made under no_grad: the write's own error
+        and grad_mode.state.enabled
+    ):
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
@@ -190,7 +197,7 @@ def setitem(input, index, value) -> None:
         value = creation.tensor(value, dtype=input.dtype)
     if kind == "index":
         if input._view is not None:
-            _views.check_inplace(input)
+            _views.check_inplace(input, through=_last_view(static, tuple(input.shape)))
         result = dispatch(_index_put, (input._snapshot(), value, *dynamic), (("index", static),))
         input._assign(result)
         return
@@ -206,8 +213,29 @@ def setitem(input, index, value) -> None:
     if info is None:
         _views.write(input, (step,), value)
     else:
-        _views.check_inplace(input, region, region_strides)
+        _views.check_inplace(input, region, region_strides, _last_view(static, shape))
         _views.write(info.base, info.chain + (step,), value, info.creation != _views.DETACHED)
+
+
+def _last_view(static: tuple, shape: tuple) -> str | None:
+    """The view op torch applies last for an index (``Select``, ``Slice``, ``Unsqueeze``; index
+    arrays come after the views), None when it takes all of the tensor: whole slices are
+    skipped, as in torch."""
+    last, dim = None, 0
+    for k, item in enumerate(static):
+        if item is Ellipsis:  # the dims it spans: those the items after it do not take
+            dim = len(shape) - sum(type(i) is int or type(i) is tuple for i in static[k + 1 :])
+        elif item is None or type(item) is bool:
+            last = "Unsqueeze"
+        elif type(item) is int:
+            last, dim = "Select", dim + 1
+        elif item == _ARRAY:  # an index array: taken after the views, by index_put_
+            dim += 1
+        else:  # ("slice", start, stop, step)
+            if slice(*item[1:]).indices(shape[dim]) != (0, shape[dim], 1):
+                last = "Slice"
+            dim += 1
+    return last
 
 
 def _check_expands(size: tuple, target: tuple) -> None:
