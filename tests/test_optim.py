@@ -83,7 +83,7 @@ def _trajectory(lib, name, kw, steps=20, roundtrip_at=12, lr_change_at=8, late_f
         {"params": [w2], "lr": kw["lr"] * 0.5},
     ]
     opt = cls(groups(), **kw)
-    losses, snapshots = [], []
+    losses, snapshots, versions = [], [], []
     for i in range(steps):
         opt.zero_grad()
         h = lib.tanh(x @ w1 + b1)
@@ -94,6 +94,7 @@ def _trajectory(lib, name, kw, steps=20, roundtrip_at=12, lr_change_at=8, late_f
         opt.step()
         losses.append(loss.item())
         snapshots.append([p.detach().numpy().copy() for p in (w1, b1, w2, late, frozen)])
+        versions.append([p._version for p in (w1, b1, w2, late, frozen)])
         if i == lr_change_at:
             for g in opt.param_groups:
                 g["lr"] = g["lr"] * 0.5
@@ -103,14 +104,27 @@ def _trajectory(lib, name, kw, steps=20, roundtrip_at=12, lr_change_at=8, late_f
                 sd = copy.deepcopy(sd)
             opt = cls(groups(), **kw)
             opt.load_state_dict(sd)
-    return np.array(losses), snapshots, opt
+    return np.array(losses), snapshots, opt, versions
+
+
+def _state_versions(lib, name, kw) -> list[dict]:
+    opt = _trajectory(lib, name, kw, steps=7, roundtrip_at=-1)[2]
+    return [
+        {key: v._version for key, v in opt.state[p].items() if isinstance(v, lib.Tensor)}
+        for group in opt.param_groups
+        for p in group["params"]
+    ]
 
 
 @pytest.mark.parametrize(("name", "kw"), CONFIGS, ids=IDS)
 def test_trajectory_matches_torch(name, kw):
-    lt, st, ot = _trajectory(tape, name, kw)
-    lo, so, oo = _trajectory(torch, name, kw)
+    lt, st, ot, vt = _trajectory(tape, name, kw)
+    lo, so, oo, vo = _trajectory(torch, name, kw)
     np.testing.assert_allclose(lt, lo, rtol=RTOL, atol=ATOL)
+    # torch's in-place writes per step, counted in each parameter's version, and in each state
+    # tensor's (without the state_dict round trip, whose copies start again from 0 in torch)
+    assert vt == vo
+    assert _state_versions(tape, name, kw) == _state_versions(torch, name, kw)
     for step, (a, b) in enumerate(zip(st, so)):
         for pa, pb in zip(a, b):
             np.testing.assert_allclose(pa, pb, rtol=RTOL, atol=ATOL, err_msg=f"step {step}")

@@ -13,6 +13,7 @@ class Adadelta(Optimizer):
     """
 
     _hyper_keys = ("lr", "rho", "eps", "weight_decay")
+    _state_writes = {"square_avg": 2, "acc_delta": 2}
 
     def __init__(
         self,

@@ -99,6 +99,12 @@ class AdamFamily(Optimizer):
 
     _moments: tuple[str, ...] = ()
     _non_negative: tuple[str, ...] = ("weight_decay",)
+    _state_writes = {"exp_avg_sq": 2}  # torch: v.mul_(beta2).addcmul_(g, g, ...)
+
+    def _param_writes(self, group) -> int:
+        # decoupled decay first scales the parameter in place: p.mul_(1 - lr * wd)
+        decoupled = group["weight_decay"] != 0 and group.get("decoupled_weight_decay", False)
+        return self._own_param_writes + bool(decoupled)
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         check_non_negative(lr=defaults["lr"], eps=defaults["eps"])

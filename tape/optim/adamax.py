@@ -33,6 +33,7 @@ class Adamax(AdamFamily):
     ``add_decayed_weights`` (weight decay into the gradient), the custom ``torch_adamax``."""
 
     _moments = ("exp_avg", "exp_inf")
+    _state_writes = {"exp_inf": 2}
     _step = staticmethod(torch_adamax)
 
     def __init__(

@@ -48,6 +48,7 @@ class ASGD(Optimizer):
     ``torch_asgd``. ``state['ax']`` holds the running average of each parameter."""
 
     _hyper_keys = ("lr", "lambd", "alpha", "t0", "weight_decay")
+    _own_param_writes = 2  # torch: p.mul_(1 - lambd * eta), then p.add_(g, alpha=-eta)
     _scalar_state = ("step", "eta", "mu")
 
     def __init__(

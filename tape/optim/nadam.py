@@ -52,6 +52,7 @@ class NAdam(AdamFamily):
     after it."""
 
     _scalar_state = ("step", "mu_product")
+    _own_param_writes = 2  # torch: two addcdiv_, for the momentum and the gradient terms
     _non_negative = ("weight_decay", "momentum_decay")
     _step = staticmethod(torch_nadam)
 

@@ -221,6 +221,18 @@ class Optimizer:
     #: Per-parameter state entries that are scalars rather than shaped like the parameter.
     _scalar_state: tuple[str, ...] = ("step",)
 
+    #: The in-place writes torch's step makes to a state tensor, by name (one where not named),
+    #: counted in its version (``_version``), which torch's in-place error messages quote.
+    _state_writes: dict[str, int] = {}
+    #: State torch makes from a parameter's first step (a clone of its gradient), so that the
+    #: first step's writes do not count; other state exists before it, zeroed.
+    _made_by_step: frozenset[str] = frozenset()
+    #: The in-place writes torch's step makes to a parameter (``_param_writes`` may add some).
+    _own_param_writes = 1
+
+    def _param_writes(self, group) -> int:
+        return self._own_param_writes
+
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         if isinstance(params, Tensor):
@@ -401,13 +413,14 @@ class Optimizer:
             # The program's output dict has sorted keys; torch's state keeps its insertion order.
             order = [k for k in states if k in new_states]
             order += [k for k in new_states if k not in order and not k.startswith("_")]
-            pending.append((params, new_params, new_states, order))
+            pending.append((params, new_params, new_states, order, self._param_writes(group)))
         # Everything computed: now write parameters and state, in place like torch.
-        for params, new_params, new_states, keys in pending:
+        writes = self._state_writes
+        for params, new_params, new_states, keys, param_writes in pending:
             for i, (p, new) in enumerate(zip(params, new_params, strict=True)):
                 storage = p._storage
                 storage.array = new
-                storage.version += 1
+                storage.version += param_writes
                 views = getattr(storage, "_views", None)
                 if views:  # views of the parameter see the step, as in torch
                     with grad_mode.no_grad():
@@ -420,9 +433,11 @@ class Optimizer:
                     cur = st.get(k)
                     if isinstance(cur, Tensor) and cur.shape == vals[i].shape:
                         cur._storage.array = vals[i]
-                        cur._storage.version += 1
+                        cur._storage.version += writes.get(k, 1)
                     else:
                         st[k] = Tensor._wrap(vals[i])
+                        if k not in self._made_by_step:  # zeroed, then this step's writes
+                            st[k]._storage.version = writes.get(k, 1)
         return loss
 
     def _extra_state(self, params, states, fresh):

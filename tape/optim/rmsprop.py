@@ -14,6 +14,7 @@ class RMSprop(Optimizer):
     """
 
     _hyper_keys = ("lr", "alpha", "eps", "weight_decay", "momentum")
+    _state_writes = {"square_avg": 2, "momentum_buffer": 2}
 
     def __init__(
         self,

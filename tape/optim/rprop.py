@@ -40,6 +40,8 @@ class Rprop(Optimizer):
     """Rprop. optax pieces: ``scale(-1)`` (maximize) and the custom ``torch_rprop``. ``lr`` is
     each element's first step size, as in torch: changing it later changes nothing."""
 
+    _state_writes = {"step_size": 2}  # torch: step_size.mul_(sign factors).clamp_(...)
+
     def __init__(
         self,
         params,

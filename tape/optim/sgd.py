@@ -57,6 +57,8 @@ class SGD(Optimizer):
     """
 
     _hyper_keys = ("lr", "momentum", "dampening", "weight_decay")
+    _state_writes = {"momentum_buffer": 2}  # torch: buf.mul_(momentum).add_(g)
+    _made_by_step = frozenset({"momentum_buffer"})  # torch: buf = clone(g) on the first step
 
     def __init__(
         self,
