@@ -369,10 +369,18 @@ def test_random_graph_matches_torch(n_leaves, n_steps, seed):
             )
 
     # Again with the same program: the second backward compiles the whole graph, and later
-    # ones replay its remembered signature (tape.autograd.compiled.replay).
-    for _ in range(3):
+    # ones replay its remembered signature (tape.autograd.compiled.replay). Each round holds
+    # other values past the backward (the program hands back only those), and reads them.
+    for rnd in range(3):
         pool_t2, leaves_t2 = run(tape, leaves, const, program, values)
-        _loss(tape, pool_t2, weights, outputs).backward()
+        loss = _loss(tape, pool_t2, weights, outputs)
+        held = {k: t for k, t in enumerate(pool_t2) if (k + rnd) % 3}
+        del pool_t2
+        loss.backward()
+        for k, t in held.items():
+            np.testing.assert_allclose(
+                to_numpy(t), to_numpy(pool_o[k]), rtol=1e-9, atol=1e-12, err_msg=str(program)
+            )
         for t, o in zip(leaves_t2, leaves_o):
             if o.grad is not None:
                 np.testing.assert_allclose(
