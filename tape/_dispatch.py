@@ -365,6 +365,10 @@ def record(form: _lazy.Form, args: tuple, out, values: tuple):
             t = outs[-1]
             saved.append((None, t._storage, t._storage.version))
         node._saved = tuple(saved)
+        if grad_mode.state.inference_tensors:
+            for t, _, _ in saved:
+                if t is not None and t._inference:
+                    raise RuntimeError(grad_mode.INFERENCE_SAVED)
     if SHARE_RESIDUALS and not op.remat:
         _linearize_node(node, outs)
     return outs

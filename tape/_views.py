@@ -222,6 +222,8 @@ def make(input, out, op, static: tuple, strides: tuple, offset: int, nr=None, cr
         # gradient reaches the base through it (graph.accumulator_of)
         out._requires_grad = True
     out._view = ViewInfo(base, chain, strides, offset, creation)
+    if out._inference != base._inference:  # made in inference mode of a normal base, or not
+        out._inference = base._inference
     storage = base._storage
     out._storage.version = storage.version
     _register(storage, out)
@@ -253,6 +255,8 @@ def detached(t):
     info = t._view
     d = object.__new__(Tensor)
     d._init(t._storage, False, None, 0)
+    if t._inference:
+        d._inference = True
     d._view = ViewInfo(info.base, info.chain, info.strides, info.offset, DETACHED)
     _register(info.base._storage, d)
     return d

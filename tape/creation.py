@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from tape import _device, _dtype, _random
+from tape.autograd import grad_mode
 from tape.tensor import Storage, Tensor
 
 __all__ = [
@@ -48,6 +49,8 @@ def _new(array: np.ndarray, device=None, requires_grad: bool = False) -> Tensor:
         array = jax.device_put(array, _device.jax_device(device))
     t = object.__new__(Tensor)
     t._init(Storage(array), False, None, 0)
+    if grad_mode.state.inference:
+        grad_mode.mark_inference(t)
     if requires_grad:
         if not _dtype._FROM_NP[array.dtype].is_floating_point:
             raise RuntimeError(

@@ -163,6 +163,7 @@ class Tensor:
     _post_accumulate_hooks = None  # a leaf's hooks run after its .grad is accumulated
     _is_param = False
     _view = None  # a view's ``tape._views.ViewInfo``
+    _inference = False  # made in inference mode (grad_mode.mark_inference)
 
     # --- construction -------------------------------------------------------------------------
     def __init__(self, *args) -> None:
@@ -201,6 +202,8 @@ class Tensor:
             t._requires_grad = False
             t._grad_fn = None
             t._output_nr = 0
+        if grad_mode.state.inference:
+            grad_mode.mark_inference(t)
         return t
 
     # --- metadata -----------------------------------------------------------------------------
@@ -344,6 +347,8 @@ class Tensor:
         own version counter: autograd does not see changes made through ``.data``."""
         t = object.__new__(Tensor)
         t._init(_AliasStorage(self._storage), False, None, 0)
+        if self._inference:
+            t._inference = True
         return t
 
     @data.setter
@@ -357,7 +362,14 @@ class Tensor:
 
     @property
     def _version(self) -> int:
+        if self._inference:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._storage.version
+
+    def is_inference(self) -> bool:
+        """Whether this tensor was made in ``inference_mode`` (and is not a view of one that
+        was not)."""
+        return self._inference
 
     # --- autograd attributes ------------------------------------------------------------------
     @property
@@ -379,6 +391,11 @@ class Tensor:
             return self
         if requires_grad and not self.dtype.is_floating_point:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if requires_grad and self._inference and not grad_mode.state.inference:
+            raise RuntimeError(
+                "Setting requires_grad=True on inference tensor outside InferenceMode is not "
+                "allowed."
+            )
         if self._requires_grad != bool(requires_grad):
             from tape import _capture
 
@@ -498,6 +515,8 @@ class Tensor:
             return _views.detached(self)
         t = object.__new__(Tensor)
         t._init(self._storage, False, None, 0)
+        if self._inference:
+            t._inference = True
         return t
 
     def detach_(self) -> Tensor:
@@ -508,6 +527,8 @@ class Tensor:
 
     # --- in-place support ---------------------------------------------------------------------
     def _check_inplace(self) -> None:
+        if self._inference and not grad_mode.state.inference:
+            raise RuntimeError(grad_mode.INFERENCE_INPLACE)
         if self._view is not None:  # first, as torch: a view made under no_grad looks a leaf
             from tape import _views
 

@@ -785,6 +785,87 @@ def test_inference_mode():
     check(f)
 
 
+def _outcome(fn):
+    """``fn()``'s value as plain Python (a tensor's values, flag or shape), or its error."""
+    try:
+        out = fn()
+    except Exception as e:  # noqa: BLE001
+        return type(e).__name__, str(e)
+    return out.tolist() if hasattr(out, "tolist") else out
+
+
+# Inference tensors: ``a`` was made in inference mode (a leaf of ones), ``e`` too with
+# requires_grad, ``n`` is a normal tensor and ``w`` requires grad. Each case runs outside the
+# mode unless named ``inside_``.
+INFERENCE_CASES = {
+    "made_inside": lambda lib, a, e, n, w: [
+        t.is_inference() for t in _made_in_inference_mode(lib, n, w, a)
+    ],
+    "outside_ops_are_normal": lambda lib, a, e, n, w: [
+        (a * 1).is_inference(),
+        a.clone().is_inference(),
+        (a + n).is_inference(),
+    ],
+    "aliases_stay": lambda lib, a, e, n, w: [
+        a.detach().is_inference(),
+        a.data.is_inference(),
+        a[1:].is_inference(),
+    ],
+    "in_place": lambda lib, a, e, n, w: a.add_(1),
+    "in_place_under_no_grad": lambda lib, a, e, n, w: _under(lib.no_grad(), lambda: a.mul_(2)),
+    "zero_": lambda lib, a, e, n, w: a.zero_(),
+    "setitem": lambda lib, a, e, n, w: a.__setitem__(0, 5.0),
+    "view_in_place": lambda lib, a, e, n, w: a[1:].add_(1),
+    "requires_grad_": lambda lib, a, e, n, w: a.requires_grad_(),
+    "version": lambda lib, a, e, n, w: a._version,
+    "saved_for_backward": lambda lib, a, e, n, w: (a * w).sum().backward(),
+    "matmul_saves": lambda lib, a, e, n, w: a @ w,
+    "not_saved": lambda lib, a, e, n, w: _grad_of(w, (a + w).sum()),
+    "inference_requires_grad": lambda lib, a, e, n, w: (e.requires_grad, (e * w).sum()),
+    "inside_in_place": lambda lib, a, e, n, w: _under(lib.inference_mode(), lambda: a.add_(1)),
+    "inside_requires_grad_": lambda lib, a, e, n, w: _under(
+        lib.inference_mode(), lambda: a.requires_grad_().requires_grad
+    ),
+    "inside_normal_in_place": lambda lib, a, e, n, w: _under(
+        lib.inference_mode(), lambda: (n.add_(1).tolist(), n.is_inference(), n._version)
+    ),
+    "read": lambda lib, a, e, n, w: (repr(a), a.exp().sum().item(), a.numpy().tolist()),
+}
+
+
+def _made_in_inference_mode(lib, n, w, a) -> list:
+    with lib.inference_mode():
+        return [
+            lib.ones(2), lib.zeros(2), lib.tensor([1.0]), lib.arange(3), lib.full((2,), 3.0),
+            lib.randn(2), n * 2, w * 2, n[0:2], n.view(3), a.view(3), a[0:1], n.detach(),
+        ]  # fmt: skip
+
+
+def _under(mode, fn):
+    with mode:
+        return fn()
+
+
+def _grad_of(w, loss):
+    loss.backward()
+    return w.grad
+
+
+@pytest.mark.parametrize("case", INFERENCE_CASES)
+def test_inference_tensors(case):
+    """Tensors made in inference mode are torch's inference tensors: no in-place change,
+    requires_grad or saving for backward outside the mode, no version counter. tape raises
+    before an in-place op writes (torch writes, then raises)."""
+
+    def run(lib):
+        n, w = lib.ones(3), lib.ones(3, requires_grad=True)
+        with lib.inference_mode():
+            a, e = lib.ones(3), lib.ones(3, requires_grad=True)
+        return _outcome(lambda: INFERENCE_CASES[case](lib, a, e, n, w))
+
+    assert run(tape) == run(torch)
+
+
 def test_is_grad_enabled_in_backward_hooks():
     def f(lib):
         x = leaf(lib, [1.0, 2.0])

@@ -439,9 +439,8 @@ def _generate(sig: tuple, root_sig: tuple, refs: dict):
         )
         emit(f"   computed[{k}] = t{k}")
         keys.append(k)
-    # Written in ascending order, the outputs need no sorting.
-    firsts = list(dict.fromkeys(keys))
-    emit(f" out_nodes = tuple({'computed' if firsts == sorted(firsts) else 'sorted(computed)'})")
+    # Written in ascending order whichever of them run, the outputs need no sorting.
+    emit(f" out_nodes = tuple({'computed' if keys == sorted(keys) else 'sorted(computed)'})")
     emit(" fn = programs.get(out_nodes)")
     emit(" if fn is None:")
     emit("  fn = _cache.get((SIG, ROOT_SIG, (), out_nodes), _backward_program)")

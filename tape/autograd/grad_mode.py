@@ -8,6 +8,9 @@ import functools
 class _State:
     enabled = True
     inference = False
+    # Set once a tensor is made in inference mode: from then on a recorded op checks that it
+    # saves none (torch's error); until then the check costs nothing.
+    inference_tensors = False
 
 
 state = _State()
@@ -80,6 +83,26 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self) -> None:
         pass
+
+
+INFERENCE_INPLACE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+    "clone to get a normal tensor before doing inplace update.See "
+    "https://github.com/pytorch/rfcs/pull/17 for more details."
+)
+INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`."
+)
+
+
+def mark_inference(t) -> None:
+    """Make ``t`` an inference tensor (made in inference mode): it may not be changed in place,
+    require grad or be saved for backward outside the mode, and has no version counter."""
+    t._inference = True
+    state.inference_tensors = True
 
 
 class inference_mode(_GradMode):

@@ -180,6 +180,8 @@ def setitem(input, index, value) -> None:
 
     if index is False:  # selects nothing: torch writes nothing, and bumps no version
         return
+    if input._inference and not grad_mode.state.inference:
+        raise RuntimeError(grad_mode.INFERENCE_INPLACE)
     if (
         input._requires_grad
         and input._grad_fn is None
