@@ -98,6 +98,7 @@ from tape._dtype import (  # noqa: E402
     uint8,
 )
 from tape._dtype import bool_ as bool  # noqa: E402, A001
+from tape._layout import layout, strided  # noqa: E402
 from tape._methods import log_softmax, softmax  # noqa: E402
 from tape._random import (  # noqa: E402
     Generator,
@@ -106,6 +107,17 @@ from tape._random import (  # noqa: E402
     manual_seed,
     seed,
     set_rng_state,
+)
+from tape._settings import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    get_float32_matmul_precision,
+    get_num_interop_threads,
+    get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    set_num_interop_threads,
+    set_num_threads,
+    use_deterministic_algorithms,
 )
 from tape._tensor_str import set_printoptions  # noqa: E402
 from tape.autograd import (  # noqa: E402
@@ -135,6 +147,29 @@ short = int16
 from tape import func, linalg, nn, optim, utils, viz  # noqa: E402, F401
 from tape._compile import compile  # noqa: E402, F401, A004
 from tape.func import vmap  # noqa: E402, F401  (torch.vmap is torch.func.vmap)
+
+# torch's top-level names for these functionals, which take the same arguments there.
+from tape.nn.functional import (  # noqa: E402, F401
+    adaptive_avg_pool1d,
+    avg_pool1d,
+    bilinear,
+    celu,
+    channel_shuffle,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    cosine_similarity,
+    hardshrink,
+    pairwise_distance,
+    pixel_shuffle,
+    pixel_unshuffle,
+    prelu,
+    selu,
+    threshold,
+)
 from tape.serialization import load, save  # noqa: E402, F401
 
 # Every op registered so far is tape's own: its name and tape's source decide its forward.

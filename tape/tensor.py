@@ -11,7 +11,7 @@ import warnings
 import jax
 import numpy as np
 
-from tape import _device, _dispatch, _dtype, _lazy, _tensor_str
+from tape import _device, _dispatch, _dtype, _layout, _lazy, _tensor_str
 from tape.autograd import engine, grad_mode, graph
 
 
@@ -282,6 +282,13 @@ class Tensor:
     @property
     def is_cpu(self) -> bool:
         return self.device.type == "cpu"
+
+    # Dense, strided tensors only: what library code asks before taking torch's dense path.
+    is_sparse = is_sparse_csr = is_quantized = is_meta = is_nested = is_mkldnn = False
+
+    @property
+    def layout(self) -> _layout.layout:
+        return _layout.strided
 
     def get_device(self) -> int:
         """The CUDA device's index, or -1 for the CPU, as torch numbers them."""
