@@ -2000,24 +2000,30 @@ def _lanczos3(x):
 
 
 def _antialias_taps(in_size, out_size, scale, align_corners, kernel, width, dtype):
-    """(indices, weights) of torch's anti-aliased interpolation: each output position ``i``
-    averages the input under ``kernel`` centred at ``scale * (i + 0.5)``, stretched by the
-    scale when downsampling, its weights normalised to sum 1; windows shorter than the widest
-    are padded with zero weights. Computed in the input's dtype with torch's float/double mix
-    (UpSampleKernel.cpp, ``_compute_indices_min_size_weights_aa``); align_corners only changes
-    the scale."""
+    """(indices, weights) of torch's anti-aliased interpolation (``_aa_windows``) in the
+    input's dtype; align_corners only changes the scale."""
     if in_size == out_size:  # torch's kernel skips such a dimension: a copy
         return (np.arange(in_size),), (np.ones(in_size, dtype),)
     if align_corners:
         s = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
     else:
         s = _source_scale(in_size, out_size, scale, dtype)
+    lo, size, w, _ = _aa_windows(in_size, out_size, s, kernel, width, dtype)
+    return tuple(_window_indices(lo, size, len(w), in_size)), tuple(w)
+
+
+def _aa_windows(in_size, out_size, s, kernel, width, dtype):
+    """(first input index, window sizes, weights (taps, out), window sums) of torch's
+    anti-aliasing (UpSampleKernel.cpp, ``_compute_indices_min_size_weights_aa``): each output
+    position ``i`` averages the input under ``kernel`` centred at ``s * (i + 0.5)``, stretched
+    by ``s`` when downsampling, its weights normalised to sum 1; windows shorter than the
+    widest are padded with zero weights. In ``dtype`` with torch's float/double mix (the uint8
+    kernel's is all double)."""
     # torch works in the input's dtype but takes products and adds each 0.5 in double
     s64 = np.float64(s)
     support = dtype(width * 0.5 * s64 if s >= 1 else width * 0.5)
     taps = int(np.ceil(support)) * 2 + 1
-    i = np.arange(out_size)
-    center = (s64 * (i + 0.5)).astype(dtype)
+    center = (s64 * (np.arange(out_size) + 0.5)).astype(dtype)
     # C++ casts to int64 by truncation; the values that differ from floor are clamped to 0
     lo = np.maximum(np.trunc((center - support).astype(np.float64) + 0.5), 0).astype(np.int64)
     hi = np.trunc((center + support).astype(np.float64) + 0.5).astype(np.int64)
@@ -2028,9 +2034,14 @@ def _antialias_taps(in_size, out_size, scale, align_corners, kernel, width, dtyp
     w = np.where(j < size, kernel(np.abs(x.astype(dtype))), dtype(0))
     total = np.add.reduce(w, axis=0, dtype=dtype)  # row by row, as the kernel's loop adds
     w = (w / np.where(total != 0, total, 1)).astype(dtype)  # torch leaves a 0-sum window as is
-    # padding taps read the window's first input, so a 0 weight meets no inf/nan from outside it
-    indices = np.minimum(np.where(j < size, lo + j, lo), in_size - 1)
-    return tuple(indices), tuple(w)
+    return lo, size, w, total
+
+
+def _window_indices(start, size, taps: int, in_size: int) -> np.ndarray:
+    """The input index each tap of each window reads (taps, out): taps past a window read its
+    first input, with a 0 weight, so they meet no inf/nan from outside it."""
+    j = np.arange(taps)[:, None]
+    return np.minimum(np.where(j < size, start + j, start), in_size - 1)
 
 
 def _fixed_point_scale(in_size: int, out_size: int, scale, align_corners: bool) -> float:
@@ -2067,24 +2078,6 @@ def _plain_fixed_point_weights(in_size, out_size, s, align_corners, kernel, taps
     return start, size, w, peak
 
 
-def _aa_fixed_point_weights(in_size, out_size, s, kernel, width):
-    """(first input index, window sizes, weights (taps, out), largest weight) of torch's uint8
-    anti-aliased kernel (``_compute_indices_min_size_weights_aa`` in double)."""
-    support = width * 0.5 * s if s >= 1 else width * 0.5
-    taps = int(math.ceil(support)) * 2 + 1
-    center = s * (np.arange(out_size) + 0.5)
-    invscale = 1.0 / s if s >= 1 else 1.0
-    start = np.maximum(np.trunc(center - support + 0.5), 0).astype(np.int64)
-    end = np.trunc(center + support + 0.5).astype(np.int64)
-    size = np.clip(np.minimum(end, in_size) - start, 0, taps)
-    j = np.arange(taps)[:, None]
-    x = ((j + start) - center + 0.5) * invscale
-    w = np.where(j < size, kernel(np.abs(x)), 0.0)
-    total = np.add.reduce(w, axis=0)  # row by row, as the kernel's loop adds
-    w = np.where(total != 0, w / np.where(total != 0, total, 1), w)
-    return start, size, w, float(np.max(np.where(total != 0, w, 0.0), initial=0.0))
-
-
 def _fixed_point_taps(in_size, out_size, scale, align_corners, kernel, width, antialias):
     """(indices per tap, int weights per tap, precision bits) of one pass of torch's uint8
     resampling (``_compute_index_ranges_int16_weights``): double weights scaled by
@@ -2092,7 +2085,8 @@ def _fixed_point_taps(in_size, out_size, scale, align_corners, kernel, width, an
     from zero. Each pass sums ``input * weight`` in int32 and rounds back to uint8."""
     s = _fixed_point_scale(in_size, out_size, scale, align_corners)
     if antialias:
-        start, size, w, peak = _aa_fixed_point_weights(in_size, out_size, s, kernel, width)
+        start, size, w, total = _aa_windows(in_size, out_size, s, kernel, width, np.float64)
+        peak = float(np.max(np.where(total != 0, w, 0.0), initial=0.0))
     else:
         start, size, w, peak = _plain_fixed_point_weights(
             in_size, out_size, s, align_corners, kernel, width
@@ -2102,9 +2096,7 @@ def _fixed_point_taps(in_size, out_size, scale, align_corners, kernel, width, an
         precision += 1
     v = w * (1 << precision)
     ints = np.trunc(np.where(v < 0, v - 0.5, v + 0.5)).astype(np.int64)
-    j = np.arange(len(w))[:, None]
-    # taps past a window read its first input with a 0 weight
-    indices = np.minimum(np.where(j < size, start + j, start), in_size - 1)
+    indices = _window_indices(start, size, len(w), in_size)
     # nested tuples of Python ints: hashable, so they can be an op's static argument
     return tuple(map(tuple, indices.tolist())), tuple(map(tuple, ints.tolist())), precision
 
