@@ -135,6 +135,9 @@ from tape.tensor import Size, Tensor  # noqa: E402
 
 _methods.bind()
 globals().update({k: v for k, v in _FUNCTIONS.items() if k not in _METHODS_ONLY})
+from tape._method_functions import FUNCTIONS as _METHOD_FUNCTIONS  # noqa: E402
+
+globals().update(_METHOD_FUNCTIONS)
 
 float = float32  # noqa: A001
 double = float64
@@ -178,29 +181,6 @@ _signature_key.seal_builtin_ops(ops.registry.OPS)
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
-
-
-def numel(input: Tensor) -> int:
-    return input.numel()
-
-
-def is_floating_point(input: Tensor) -> bool:
-    return input.is_floating_point()
-
-
-def is_complex(input: Tensor) -> bool:
-    return input.is_complex()
-
-
-def is_nonzero(input: Tensor) -> bool:
-    return input.is_nonzero()
-
-
-def conj(input: Tensor) -> Tensor:
-    return input.conj()
-
-
-resolve_conj = resolve_neg = conj
 
 
 # The modules this file used: not part of torch's namespace.

@@ -1131,6 +1131,60 @@ CASES = [
 CASES += op_cases_math.CASES + op_cases_linalg.CASES + op_cases_shape.CASES
 
 
+def _by_name(name: str, *args):
+    """``torch.<name>(input, *inputs, *args)``: a Tensor method reached through torch's function
+    of the same name (``tape/_method_functions.py``); an in-place one gets a non-leaf input."""
+
+    def fn(t, x, *inputs):
+        return getattr(t, name)(_nonleaf(x) if name.endswith("_") else x, *inputs, *args)
+
+    return fn
+
+
+# Every name in tape._method_functions.NAMES, by the inputs it needs: (low, high) or extra rows.
+_UNARY_RANGES = {
+    **dict.fromkeys("acos_ arccos_ asin_ arcsin_ atanh_ arctanh_".split(), (-0.9, 0.9)),
+    **dict.fromkeys("acosh_ arccosh_".split(), (1.1, 3.0)),
+    **dict.fromkeys("log10_ log1p_ log2_ log_ reciprocal_ rsqrt_ sqrt_".split(), (0.5, 2.0)),
+    "logit_": (0.1, 0.9),
+    # Near 0 sinc's float32 gradient cancels: sin/cos one ulp apart move it by 1e-5 relative.
+    "sinc_": (0.25, 2.0),
+    **dict.fromkeys(
+        "abs_ arctan_ atan_ asinh_ arcsinh_ ceil_ cos_ cosh_ deg2rad_ erf_ erfc_ exp2_ exp_ expm1_ "
+        "fix_ floor_ frac_ i0_ nan_to_num_ neg_ negative_ rad2deg_ relu_ round_ sigmoid_ sin_ "
+        "sinh_ square_ tan_ tanh_ trunc_ zero_ detach_ adjoint conj detach get_device "
+        "is_complex is_conj is_floating_point is_inference is_neg numel resolve_conj "
+        "resolve_neg".split(),
+        (None, None),
+    ),
+}
+# fmt: off
+METHOD_FUNCTION_CASES = [
+    OpCase(f"fn_{name}", _by_name(name), [(3, 4)], low=low, high=high)
+    for name, (low, high) in _UNARY_RANGES.items()
+] + [
+    OpCase("fn_clamp_", _by_name("clamp_", -0.5, 0.5), [(3, 4)]),
+    OpCase("fn_clip_", _by_name("clip_", -0.5, 0.5), [(3, 4)]),
+    OpCase("fn_clamp_max_", _by_name("clamp_max_", 0.3), [(3, 4)]),
+    OpCase("fn_clamp_min_", _by_name("clamp_min_", -0.3), [(3, 4)]),
+    OpCase("fn_fill_", _by_name("fill_", 2.5), [(3, 4)]),
+    OpCase("fn_addmv_", _by_name("addmv_"), [(2,), (2, 3), (3,)]),
+    OpCase("fn_xlogy_", _by_name("xlogy_"), [(3, 4), (3, 4)], low=0.5, high=2),
+    OpCase("fn_ldexp_", _by_name("ldexp_"), [(3, 4), (3, 4)], [F32, I64]),
+    OpCase("fn_gcd_", _by_name("gcd_"), [(4,), (4,)], I64, low=1, high=20),
+    OpCase("fn_lcm_", _by_name("lcm_"), [(4,), (4,)], I64, low=1, high=20),
+    OpCase("fn_index_put_", lambda t, x, v: t.index_put_(_nonleaf(x), (t.tensor([0, 2]),), v, True), [(3, 4), (2, 4)]),
+    OpCase("fn_is_nonzero", _by_name("is_nonzero"), [(1,)]),
+    OpCase("fn_is_signed", _by_name("is_signed"), [(3,)], I64),
+    OpCase("fn_is_signed_uint8", _by_name("is_signed"), [(3,)], "uint8", low=0, high=5),
+    OpCase("fn_exp_input_keyword", lambda t, x: t.exp_(input=_nonleaf(x)), [(3,)]),
+    OpCase("error_fn_exp__not_tensor", lambda t: t.exp_(3), message=True),
+    OpCase("error_fn_numel_not_tensor", lambda t: t.numel([1.0]), message=True),
+]
+# fmt: on
+CASES += METHOD_FUNCTION_CASES
+
+
 def _make_inputs(case: OpCase) -> list[np.ndarray]:
     rng = np.random.default_rng(zlib.crc32(case.name.encode()))
     dtypes = [case.dtypes] * len(case.shapes) if isinstance(case.dtypes, str) else case.dtypes
@@ -1251,6 +1305,13 @@ def test_op_matches_torch(case: OpCase) -> None:
         else:
             assert a.grad is not None, f"input {i}: grad is None"
             _compare_tensor(e.grad, a.grad, case, f"input {i} grad")
+
+
+def test_every_method_function_has_a_row():
+    from tape._method_functions import NAMES
+
+    covered = {c.name.removeprefix("fn_") for c in METHOD_FUNCTION_CASES}
+    assert set(NAMES) <= covered
 
 
 def test_a_computed_index_out_of_range_raises_every_time():
