@@ -148,7 +148,45 @@ short = int16
 
 # viz imports matplotlib only when drawing.
 from tape import func, linalg, nn, optim, utils, viz  # noqa: E402, F401
+
+# torch's top-level names that take ATen's arguments where nn.functional takes others.
+from tape._aten_forms import (  # noqa: E402, F401
+    adaptive_max_pool1d,
+    alpha_dropout,
+    alpha_dropout_,
+    batch_norm,
+    binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    dropout,
+    dropout_,
+    embedding,
+    feature_alpha_dropout,
+    feature_alpha_dropout_,
+    feature_dropout,
+    feature_dropout_,
+    group_norm,
+    hinge_embedding_loss,
+    instance_norm,
+    kl_div,
+    layer_norm,
+    margin_ranking_loss,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool3d,
+    poisson_nll_loss,
+    rrelu,
+    rrelu_,
+    triplet_margin_loss,
+)
 from tape._compile import compile  # noqa: E402, F401, A004
+from tape._windows import (  # noqa: E402, F401
+    bartlett_window,
+    blackman_window,
+    hamming_window,
+    hann_window,
+    kaiser_window,
+)
 from tape.func import vmap  # noqa: E402, F401  (torch.vmap is torch.func.vmap)
 
 # torch's top-level names for these functionals, which take the same arguments there.
@@ -157,6 +195,7 @@ from tape.nn.functional import (  # noqa: E402, F401
     avg_pool1d,
     bilinear,
     celu,
+    celu_,
     channel_shuffle,
     conv1d,
     conv2d,
@@ -171,7 +210,9 @@ from tape.nn.functional import (  # noqa: E402, F401
     pixel_unshuffle,
     prelu,
     selu,
+    selu_,
     threshold,
+    threshold_,
 )
 from tape.serialization import load, save  # noqa: E402, F401
 

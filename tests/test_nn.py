@@ -135,6 +135,57 @@ FCASES = [
     FCase("top_activations", lambda F, t, x, w: t.selu(x) + t.celu(x, 0.5) + t.threshold(x, 0.1, -1.0) + t.hardshrink(x, 0.3) + t.prelu(x, w), ((2, 3, 4), (3,))),
     FCase("top_bilinear", lambda F, t, a, b, w: t.bilinear(a, b, w), ((4, 3), (4, 5), (2, 3, 5))),
     FCase("top_pools", lambda F, t, x: t.avg_pool1d(x, 2).sum(-1) + t.adaptive_avg_pool1d(x, 3).sum(-1) + t.channel_shuffle(x, 2).sum(-1), ((2, 4, 6),)),
+    # torch's top-level names in ATen's argument order (tape/_aten_forms.py)
+    *(
+        FCase(f"top_{name}_{train}", lambda F, t, x, name=name, train=train: (t.manual_seed(0), getattr(t, name)(x, 0.3, train))[1], ((2, 3, 4),))
+        for name in ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout")
+        for train in (True, False)
+    ),
+    *(
+        FCase(f"top_{name}", lambda F, t, x, name=name: (t.manual_seed(0), getattr(t, name)(x * 1, 0.3, True))[1], ((2, 3, 4),))
+        for name in ("dropout_", "feature_dropout_", "alpha_dropout_", "feature_alpha_dropout_")
+    ),
+    FCase("top_dropout_all", lambda F, t, x: t.dropout(x, 1.0, True), ((2, 3),)),
+    FCase("top_batch_norm", lambda F, t, x, w, b: t.batch_norm(x, w, b, None, None, True, 0.1, 1e-5, False), ((2, 3, 4, 4), (3,), (3,))),
+    FCase("top_batch_norm_eval", lambda F, t, x, w, m, v: t.batch_norm(x, w, None, m, v, False, 0.1, 1e-3, True), ((2, 3, 5), (3,), ("const", [0.5, -1.0, 0.0]), ("const", [1.0, 2.0, 0.5]))),
+    FCase("top_batch_norm_running", lambda F, t, x, w: (lambda m, v: t.batch_norm(x, w, None, m, v, True, 0.3, 1e-5, True) + m.sum() + v.sum())(t.zeros(3), t.ones(3)), ((4, 3), (3,))),
+    FCase("top_instance_norm", lambda F, t, x, w, b: t.instance_norm(x, w, b, None, None, True, 0.1, 1e-5, False), ((2, 3, 4, 4), (3,), (3,))),
+    FCase("top_layer_norm", lambda F, t, x, w, b: t.layer_norm(x, (3, 4), w, b, 1e-3), ((2, 3, 4), (3, 4), (3, 4))),
+    FCase("top_layer_norm_plain", lambda F, t, x: t.layer_norm(x, [4]), ((2, 3, 4),)),
+    FCase("top_group_norm", lambda F, t, x, w, b: t.group_norm(x, 2, w, b, 1e-4, False), ((2, 4, 3, 3), (4,), (4,))),
+    *(
+        FCase(f"top_embedding_pad{pad}", lambda F, t, w, i, pad=pad: t.embedding(w, i, pad), ((5, 3), ("int", (2, 4), 5)))
+        for pad in (-1, -2, 2, 5)
+    ),
+    FCase("top_embedding_by_freq", lambda F, t, w, i: t.embedding(w, i, scale_grad_by_freq=True), ((5, 3), ("int", (6,), 5))),
+    FCase("top_max_pools", lambda F, t, x: t.max_pool1d(x[0], 2).sum() + t.max_pool2d(x, 2, ()).sum() + t.max_pool3d(x, (1, 2, 2), [], 0, 1, True).sum(), ((2, 3, 5, 5),)),
+    FCase("top_max_pool2d_args", lambda F, t, x: t.max_pool2d(x, 3, 2, 1, 1, True), ((1, 2, 6, 6),)),
+    FCase("top_max_pool1d_with_indices", lambda F, t, x: (lambda o, i: o * i)(*t.max_pool1d_with_indices(x, 3, 2)), ((2, 3, 9),)),
+    FCase("top_adaptive_max_pool1d", lambda F, t, x: (lambda o, i: o * i)(*t.adaptive_max_pool1d(x, 4)), ((2, 3, 9),)),
+    *(
+        FCase(f"top_kl_div_{r}_{log}", lambda F, t, x, y, r=r, log=log: t.kl_div(x, y, *r, log_target=log), ((3, 4), ("prob", (3, 4))))
+        for r in ((), (0,), (1,), (2,), (5,))
+        for log in (False, True)
+    ),
+    *(
+        FCase(f"top_bce_logits_{r}", lambda F, t, x, y, w, pw, r=r: t.binary_cross_entropy_with_logits(x, y, w, pw, *r), ((3, 4), ("prob", (3, 4)), ("const", [0.5, 1.0, 2.0, 0.0]), ("const", [1.0, 3.0, 0.5, 2.0])))
+        for r in ((), (1,), (2,))
+    ),
+    FCase("top_cosine_embedding_loss", lambda F, t, a, b: t.cosine_embedding_loss(a, b, t.tensor([1.0, -1.0, 1.0]), 0.1, 2), ((3, 4), (3, 4))),
+    FCase("top_cosine_embedding_loss_none", lambda F, t, a, b: t.cosine_embedding_loss(a, b, t.tensor([1.0, -1.0, -1.0])), ((3, 4), (3, 4))),
+    FCase("top_hinge_embedding_loss", lambda F, t, x: t.hinge_embedding_loss(x, t.tensor([1.0, -1.0, 1.0, -1.0]), 0.5, 1), ((3, 4),)),
+    FCase("top_hinge_embedding_loss_none", lambda F, t, x: t.hinge_embedding_loss(x, t.tensor([1.0, -1.0, 1.0, -1.0])), ((3, 4),)),
+    FCase("top_margin_ranking_loss", lambda F, t, a, b: t.margin_ranking_loss(a, b, t.tensor([1.0, -1.0, 1.0]), 0.2, 1), ((3,), (3,))),
+    FCase("top_margin_ranking_loss_none", lambda F, t, a, b: t.margin_ranking_loss(a, b, t.tensor([1.0, -1.0, 1.0])), ((3,), (3,))),
+    FCase("top_triplet_margin_loss", lambda F, t, a, p, n: t.triplet_margin_loss(a, p, n, 0.5, 1, 1e-6, True, 2), ((3, 4), (3, 4), (3, 4))),
+    FCase("top_triplet_margin_loss_none", lambda F, t, a, p, n: t.triplet_margin_loss(a, p, n), ((3, 4), (3, 4), (3, 4))),
+    FCase("top_poisson_nll_loss", lambda F, t, x, y: t.poisson_nll_loss(x, y * 4, True, True, 1e-8, 1), ((3, 4), ("prob", (3, 4)))),
+    FCase("top_poisson_nll_loss_rates", lambda F, t, x, y: t.poisson_nll_loss(x.abs(), y, False, False, 1e-4, 0), ((3, 4), ("prob", (3, 4)))),
+    FCase("top_rrelu_eval", lambda F, t, x: t.rrelu(x, 0.1, 0.3), ((3, 4),)),
+    FCase("top_rrelu_train", lambda F, t, x: (t.manual_seed(0), t.rrelu(x, 0.1, 0.3, True))[1], ((3, 4),)),
+    FCase("top_rrelu_generator", lambda F, t, x: t.rrelu(x, 0.1, 0.3, True, t.Generator().manual_seed(5)), ((3, 4),)),
+    FCase("top_rrelu_", lambda F, t, x: (t.manual_seed(0), t.rrelu_(x * 1, training=True))[1], ((3, 4),)),
+    FCase("top_inplace_activations", lambda F, t, x: t.celu_(x * 1, 0.5) + t.selu_(x * 1) + t.threshold_(x * 1, 0.1, -2.0), ((3, 4),)),
     # convolution: general path, im2col (small output), 1x1, groups, dilation, 'same', strided
     FCase("conv2d", lambda F, t, x, w, b: F.conv2d(x, w, b, padding=1), ((2, 3, 12, 12), W33, (4,))),
     FCase("conv2d_small_out", lambda F, t, x, w, b: F.conv2d(x, w, b, stride=2, padding=1), (X4, W33, (4,))),
@@ -1522,6 +1573,20 @@ def _nan_grad(lib):
 
 # fmt: off
 BAD = [
+    ("top_dropout_p", lambda t: t.dropout(t.ones(3), 2, False)),
+    ("top_dropout_p_negative", lambda t: t.dropout(t.ones(3), -0.1, True)),
+    ("top_alpha_dropout_p", lambda t: t.alpha_dropout_(t.ones(3), 1.5, True)),
+    ("top_feature_dropout_1d", lambda t: t.feature_dropout(t.ones(3), 0.5, True)),
+    ("top_embedding_float_indices", lambda t: t.embedding(t.ones(4, 2), t.ones(3))),
+    ("top_batch_norm_channels", lambda t: t.batch_norm(t.ones(2, 3, 4), t.ones(4), None, None, None, True, 0.1, 1e-5, False)),
+    ("top_max_pool2d_rank", lambda t: t.max_pool2d(t.ones(4, 4), 2)),
+    ("top_kl_div_shapes", lambda t: t.kl_div(t.ones(2, 3), t.ones(2, 4), 1)),
+    ("top_cosine_embedding_target_rank", lambda t: t.cosine_embedding_loss(t.ones(2, 3), t.ones(2, 3), t.ones(2, 3))),
+    ("top_rrelu_bounds", lambda t: t.rrelu(t.ones(3), 0.5, 0.1, True)),
+    ("bce_weight_requires_grad", lambda t: t.nn.functional.binary_cross_entropy(t.ones(3) / 2, t.ones(3), t.ones(3, requires_grad=True))),
+    ("bce_logits_weight_requires_grad", lambda t: t.nn.functional.binary_cross_entropy_with_logits(t.ones(3), t.ones(3), t.ones(3, requires_grad=True))),
+    ("bce_logits_pos_weight_requires_grad", lambda t: t.binary_cross_entropy_with_logits(t.ones(3), t.ones(3), None, t.ones(3, requires_grad=True))),
+    ("kl_div_shapes", lambda t: t.nn.functional.kl_div(t.ones(2, 3), t.ones(2, 4), reduction="sum", log_target=True)),
     ("linear_shape", lambda t: t.nn.Linear(3, 4)(t.ones(5, 6))),
     ("linear_shape_3d", lambda t: t.nn.Linear(3, 4)(t.ones(2, 5, 6))),
     ("linear_shape_1d", lambda t: t.nn.Linear(3, 4)(t.ones(6))),

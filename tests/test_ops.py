@@ -1184,6 +1184,28 @@ METHOD_FUNCTION_CASES = [
 # fmt: on
 CASES += METHOD_FUNCTION_CASES
 
+WINDOWS = ("hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window")
+# fmt: off
+WINDOW_CASES = [
+    OpCase(f"{name}_{n}_{periodic}_{dtype}", lambda t, name=name, n=n, p=periodic, d=dtype: getattr(t, name)(n, p, dtype=getattr(t, d)))
+    for name in WINDOWS
+    for n in (0, 1, 2, 7, 64, 1000)
+    for periodic in (True, False)
+    for dtype in (F32, F64, F16, "bfloat16")
+] + [
+    OpCase("hann_window_default", lambda t: t.hann_window(12)),
+    OpCase("hamming_window_alpha_beta", lambda t: t.hamming_window(9, False, 0.6, 0.3)),
+    OpCase("kaiser_window_beta", lambda t: t.kaiser_window(9, True, 5.0)),
+    OpCase("hann_window_requires_grad", lambda t: t.hann_window(6, requires_grad=True) * 2),
+    OpCase("blackman_window_default_dtype", lambda t: (t.set_default_dtype(t.float64), t.blackman_window(5), t.set_default_dtype(t.float32))[1]),
+    OpCase("error_hann_window_negative", lambda t: t.hann_window(-1), message=True),
+    OpCase("error_kaiser_window_negative", lambda t: t.kaiser_window(-3), message=True),
+    OpCase("error_hann_window_int_dtype", lambda t: t.hann_window(4, dtype=t.int64), message=True),
+    OpCase("error_bartlett_window_float_length", lambda t: t.bartlett_window(4.0), message=True),
+]
+# fmt: on
+CASES += WINDOW_CASES
+
 
 def _make_inputs(case: OpCase) -> list[np.ndarray]:
     rng = np.random.default_rng(zlib.crc32(case.name.encode()))
@@ -1216,6 +1238,8 @@ def _grad_fn_names(out) -> tuple | None:
 
 
 def _numpy(x) -> np.ndarray:
+    if _name(x) == "bfloat16":  # numpy has no bfloat16 (tape's is ml_dtypes'); exact in float32
+        x = x.float()
     return np.asarray(x.detach().numpy() if isinstance(x, torch.Tensor) else np.asarray(x))
 
 

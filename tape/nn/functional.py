@@ -1513,6 +1513,10 @@ def rrelu(
     """Randomized leaky ReLU: in training each input <= 0 is scaled by a slope drawn from
     U(lower, upper) (torch's draws for the same ``manual_seed``), else by ``(lower + upper) / 2``.
     """
+    return _rrelu_impl(input, lower, upper, training, inplace)
+
+
+def _rrelu_impl(input, lower, upper, training: bool, inplace: bool, generator=None):
     if lower > upper:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if not training:
@@ -1529,7 +1533,8 @@ def rrelu(
     opmath = np.float64 if x.dtype == np.float64 else np.float32
     lo, hi = float(opmath(lower)), float(opmath(upper))
     noise = np.ones(x.shape, x.dtype)
-    drawn = _random.default_generator.uniform((int((x <= 0).sum()),), np.float64, lo, hi)
+    gen = generator or _random.default_generator
+    drawn = gen.uniform((int((x <= 0).sum()),), np.float64, lo, hi)
     noise[x <= 0] = drawn.astype(x.dtype)
     noise = creation.tensor(noise, dtype=input.dtype, device=input.device)
     if inplace:
@@ -2406,9 +2411,24 @@ def binary_cross_entropy_with_logits(
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
         )
+    _check_not_differentiable(
+        "binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight
+    )
     return dispatch(
         _bce_with_logits, (input, target, weight, pos_weight), (("reduction", reduction),)
     )
+
+
+def _check_not_differentiable(function: str, **args) -> None:
+    """torch's error for an argument it has no gradient formula for that requires grad."""
+    if not grad_mode.state.enabled:
+        return
+    for name, t in args.items():
+        if t is not None and t.requires_grad:
+            raise RuntimeError(
+                f"The function '{function}' is not differentiable with respect to argument "
+                f"'{name}'. This input cannot have requires_grad True."
+            )
 
 
 def _bce_fwd(x, y, weight, reduction):
@@ -2436,6 +2456,7 @@ def binary_cross_entropy(
     arr = _checkable(input)
     if arr is not None and arr.size and ((arr < 0) | (arr > 1)).any():
         raise RuntimeError("all elements of input should be between 0 and 1")
+    _check_not_differentiable("binary_cross_entropy", weight=weight)
     return dispatch(_bce, (input, target, weight), (("reduction", reduction),))
 
 
@@ -3332,6 +3353,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         )
     if reduction not in (*_REDUCTIONS, "batchmean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    return _kl_div(input, target, reduction, log_target)
+
+
+def _kl_div(input, target, reduction: str, log_target: bool):
+    # torch's formula reads the target first, and its broadcast error names the shapes so.
+    _raise_broadcast_error((target, input), None)
     if reduction == "batchmean" and input.dim() == 0:
         reduction = "sum"
     static = (("log_target", bool(log_target)), ("reduction", reduction))
