@@ -7,7 +7,7 @@ import numpy as np
 from tape import _dtype, creation
 from tape.ops import FUNCTIONS, _keywords, elementwise, indexing, linalg, shape
 from tape.ops.inplace import INPLACE
-from tape.tensor import Tensor
+from tape.tensor import Size, Tensor
 
 # Functions that torch.Tensor has no method for: most take no ``self`` first.
 _NOT_METHODS = {
@@ -119,6 +119,46 @@ _NEW = {
     f"new_{fn.__name__}": _new(fn)
     for fn in (creation.zeros, creation.ones, creation.empty, creation.full, creation.tensor)
 }
+
+
+def _legacy_new(self, *args, device=None):
+    """torch's legacy ``Tensor.new``, in ``self``'s dtype and on its device unless given:
+    ``x.new()`` is empty, ``x.new(2, 3)`` and ``x.new(torch.Size([2, 3]))`` are uninitialized,
+    ``x.new([1, 2])`` copies the data, and ``x.new(t)`` aliases ``t`` (of ``x``'s dtype)."""
+    device = self.device if device is None else device
+    dtype = self.dtype
+    if not args:
+        return creation.empty(0, dtype=dtype, device=device)
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        (other,) = args
+        if other.dtype != dtype:
+            raise TypeError(
+                f"expected {_tensor_options(dtype, self.device)} (got "
+                f"{_tensor_options(other.dtype, other.device)})"
+            )
+        return other[...]
+    if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+        (data,) = args
+        if isinstance(data, Size):
+            return creation.empty(data, dtype=dtype, device=device)
+        if not isinstance(data, (list, tuple, np.ndarray)):
+            raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+        return creation.tensor(data, dtype=dtype, device=device)
+    for pos, n in enumerate(args, 1):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(
+                f"new(): argument 'size' failed to unpack the object at pos {pos} with error "
+                f'"type must be tuple of ints,but got {type(n).__name__}"'
+            )
+    return creation.empty(*args, dtype=dtype, device=device)
+
+
+def _tensor_options(dtype, device) -> str:
+    return (
+        f"TensorOptions(dtype={linalg.cpp_type_name(dtype)}, device={device}, layout=Strided, "
+        "requires_grad=false (default), pinned_memory=false (default), "
+        "memory_format=(nullopt))"
+    )
 
 
 def _invert(self):
@@ -254,6 +294,7 @@ def bind() -> None:
     Tensor.where = _where
     Tensor.polygamma = _polygamma
     Tensor.type = _type
+    Tensor.new = _legacy_new
     Tensor.softmax = softmax
     Tensor.log_softmax = log_softmax
     Tensor.__hash__ = object.__hash__

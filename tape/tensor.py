@@ -306,6 +306,29 @@ class Tensor:
     def is_signed(self) -> bool:
         return self.dtype.is_signed
 
+    def data_ptr(self) -> int:
+        """A number that identifies this tensor's memory, as torch's address does: equal for
+        tensors that share it (``detach()``, ``.data``, a view at offset 0), a view's moved by
+        its offset in bytes, 0 without elements. XLA's arrays are immutable and move when
+        written, so it names the storage (stable across in-place ops, as torch's address is)
+        and is nothing to read through."""
+        if self.numel() == 0:
+            return 0
+        info = self._view
+        storage = self._storage if info is None else info.base._storage
+        while isinstance(storage, _AliasStorage):
+            storage = storage.base
+        offset = 0 if info is None else info.offset
+        return id(storage) + offset * self.element_size()
+
+    def is_pinned(self, device=None) -> bool:
+        """False: a host tensor here is ordinary host memory (JAX stages transfers itself)."""
+        return False
+
+    def is_shared(self) -> bool:
+        """False: tensors are not in shared memory (``share_memory_`` is not supported)."""
+        return False
+
     def is_nonzero(self) -> bool:
         return bool(self)
 

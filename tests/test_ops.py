@@ -1207,6 +1207,46 @@ WINDOW_CASES = [
 CASES += WINDOW_CASES
 
 
+def _memory_relations(t, x):
+    """How ``data_ptr`` relates tensors that share memory, and the memory flags: the numbers
+    are addresses, so only their differences can match torch's."""
+    y = x * 1
+    p = y.data_ptr()
+    y.add_(1)
+    return {
+        "aliases": [a.data_ptr() == x.data_ptr() for a in (x.detach(), x.data, x.t(), x[...])],
+        "offsets": [
+            v.data_ptr() - x.data_ptr() for v in (x[1], x[:, 2], x[1:, 1:], x.view(-1)[5:])
+        ],
+        "kept_by_inplace": y.data_ptr() == p,
+        "copy_differs": x.clone().data_ptr() != x.data_ptr(),
+        "empty": t.ones(0).data_ptr(),
+        "flags": (x.is_pinned(), x.is_shared()),
+    }
+
+
+# fmt: off
+NEW_CASES = [
+    OpCase("legacy_new_empty", lambda t, x: x.new(), [(2, 3)], F64, values=False),
+    OpCase("legacy_new_sizes", lambda t, x: x.new(2, 3), [(2,)], F64, values=False),
+    OpCase("legacy_new_zero_size", lambda t, x: x.new(0), [(2,)], values=False),
+    OpCase("legacy_new_size_object", lambda t, x: x.new(t.Size([4, 1])), [(2,)], I32, values=False),
+    OpCase("legacy_new_data", lambda t, x: x.new([1, 2]), [(2, 3)]),
+    OpCase("legacy_new_data_int", lambda t, x: x.new([1.5, -2.0]), [(2,)], I64),
+    OpCase("legacy_new_tuple_is_data", lambda t, x: x.new((2,)), [(2,)]),
+    OpCase("legacy_new_numpy", lambda t, x: x.new(np.array([3, 4])), [(2,)], F64),
+    OpCase("legacy_new_alias", lambda t, x, y: x.new(y) * 2, [(2,), (3,)]),
+    OpCase("legacy_new_device", lambda t, x: x.new(2, device="cpu"), [(2,)], values=False),
+    OpCase("error_legacy_new_dtype", lambda t, x: x.new(t.ones(2, dtype=t.int64)), [(2,)], message=True),
+    OpCase("error_legacy_new_float_size", lambda t, x: x.new(2, 3.0), [(2,)], message=True),
+    OpCase("error_legacy_new_scalar", lambda t, x: x.new(2.5), [(2,)], message=True),
+    OpCase("error_legacy_new_dtype_keyword", lambda t, x: x.new([1], dtype=t.float64), [(2,)]),
+    OpCase("data_ptr_relations", _memory_relations, [(3, 4)]),
+]
+# fmt: on
+CASES += NEW_CASES
+
+
 def _make_inputs(case: OpCase) -> list[np.ndarray]:
     rng = np.random.default_rng(zlib.crc32(case.name.encode()))
     dtypes = [case.dtypes] * len(case.shapes) if isinstance(case.dtypes, str) else case.dtypes

@@ -950,6 +950,11 @@ def test_lbfgs_trajectory_matches_torch(name):
     assert sorted(got[4]) == sorted(want[4])  # the state's keys
     if not name.endswith("to_convergence"):
         assert got[3] == want[3]  # closure calls, iterations, evaluations, history length
+        # torch writes d and prev_flat_grad in place, and its errors quote their versions.
+        versions = [
+            {k: s[k]._version for k in ("d", "prev_flat_grad") if k in s} for s in (got[4], want[4])
+        ]
+        assert versions[0] == versions[1]
 
 
 @pytest.mark.parametrize(

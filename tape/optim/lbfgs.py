@@ -4,7 +4,8 @@ Each ``step(closure)`` runs up to ``max_iter`` iterations, calling ``closure`` (
 the loss and its gradients) once per iteration. The direction comes from the two-loop
 recursion over the last ``history_size`` steps and gradient changes; the step length is ``lr``
 (``min(1, 1 / |g|_1) * lr`` on the very first iteration). Its state is torch's, under the
-first parameter. The strong-Wolfe line search is not in tape.
+first parameter. ``line_search_fn="strong_wolfe"`` picks the step by torch's strong-Wolfe
+search instead.
 """
 
 from __future__ import annotations
@@ -133,9 +134,12 @@ class LBFGS(Optimizer):
                 r = q * h_diag
                 for i in range(len(old_dirs)):
                     be_i = old_dirs[i].dot(r) * ro[i]
-                    r = r + old_stps[i] * (al[i] - be_i)
+                    r.add_(old_stps[i] * (al[i] - be_i))  # in place, as torch: d's version
                 d = r
-            prev_flat_grad = flat_grad.clone()
+            if prev_flat_grad is None:
+                prev_flat_grad = flat_grad.clone()
+            else:  # torch keeps one buffer, so its version counts the copies
+                prev_flat_grad.copy_(flat_grad)
             prev_loss = loss
             t = min(1.0, 1.0 / float(flat_grad.abs().sum())) * lr if state["n_iter"] == 1 else lr
             gtd = float(flat_grad.dot(d))
