@@ -122,6 +122,10 @@ FCASES = [
     FCase("lp_pool2d_module_p3", lambda F, t, x: t.nn.LPPool2d(3, (2, 3), stride=1)(x.abs() + 0.1), ((2, 3, 5, 6),), rtol=1e-4, atol=1e-3),
     FCase("lp_pool1d_module_ceil", lambda F, t, x: t.nn.LPPool1d(1.5, 2, ceil_mode=True)(x.abs() + 0.1), ((2, 3, 7),)),
     FCase("lp_pool2d_inf", lambda F, t, x: F.lp_pool2d(x, float("inf"), 2), ((1, 2, 4, 4),)),
+    FCase("lp_pool3d", lambda F, t, x: F.lp_pool3d(x.abs() + 0.1, 2, 2), ((2, 3, 4, 4, 4),)),
+    FCase("lp_pool3d_module", lambda F, t, x: t.nn.LPPool3d(3, (1, 2, 2), stride=(1, 1, 2))(x.abs() + 0.1), ((1, 2, 3, 4, 4),), rtol=1e-4, atol=1e-4),
+    FCase("lp_pool3d_inf", lambda F, t, x: F.lp_pool3d(x, float("inf"), 2, ceil_mode=True), ((1, 2, 3, 5, 4),)),
+    FCase("lp_pool3d_unbatched", lambda F, t, x: F.lp_pool3d(x.abs() + 0.1, 1.5, 2), ((2, 4, 4, 4),)),
     # torch's top-level names for functionals, positional arguments as torch's signatures
     FCase("top_conv1d", lambda F, t, x, w, b: t.conv1d(x, w, b, 1, 1), ((2, 3, 9), (4, 3, 3), (4,))),
     FCase("top_conv2d", lambda F, t, x, w: t.conv2d(x, w, None, 2, 1), ((2, 3, 8, 8), W33)),
@@ -1803,6 +1807,32 @@ BAD = [
     ("sdpa_causal_and_mask", lambda t: F_(t).scaled_dot_product_attention(t.ones(1, 2, 3), t.ones(1, 2, 3), t.ones(1, 2, 3), t.ones(2, 2), is_causal=True)),
 ]
 # fmt: on
+
+
+def _module_classes(lib) -> dict:
+    return {
+        n: c
+        for n in dir(lib.nn)
+        if isinstance(c := getattr(lib.nn, n), type) and issubclass(c, lib.nn.Module)
+    }
+
+
+def test_module_classes_derive_from_torchs_public_classes():
+    """``isinstance(m, nn.MaxPool2d)`` is True for exactly the classes torch says: no public
+    class derives from another that it does not derive from in torch (MaxPool1d from MaxPool2d,
+    Dropout2d from Dropout, a lazy module from the class it becomes)."""
+    ours, theirs = _module_classes(tape), _module_classes(torch)
+
+    def public(cls):
+        return {k.__name__ for k in cls.__mro__ if not k.__name__.startswith("_")}
+
+    mismatched = {
+        n: (public(c), public(theirs[n]) - {"Generic"})
+        for n, c in ours.items()
+        if n in theirs and public(c) != public(theirs[n]) - {"Generic"}
+    }
+    assert mismatched == {}
+    assert {"MaxPool1d", "Dropout2d", "LazyBatchNorm2d", "Softmin", "Fold"} <= set(ours)
 
 
 @pytest.mark.parametrize("fn", [b for _, b in BAD], ids=[n for n, _ in BAD])

@@ -877,6 +877,11 @@ CASES = [
     OpCase("addmm_", lambda t, x, a, b: _nonleaf(x).addmm_(a, b, beta=0.5, alpha=2), [(3, 5), (3, 4), (4, 5)], F64),
     OpCase("addmv_", lambda t, x, a, v: _nonleaf(x).addmv_(a, v), [(2,), (2, 3), (3,)], F64),
     OpCase("addr_", lambda t, x, v, w: _nonleaf(x).addr_(v, w, alpha=-1), [(2, 3), (2,), (3,)], F64),
+    *(
+        OpCase(f"error_addr_input_{'x'.join(map(str, shape)) or 'scalar'}_", lambda t, x, v, w: _nonleaf(x).addr_(v, w), [shape, (3,), (4,)], message=True)
+        for shape in ((3,), (4,), (1, 4), (3, 1), (2, 3, 4), ())
+    ),
+    OpCase("error_addr_vec_rank_", lambda t, x, v, w: _nonleaf(x).addr_(v, w), [(3, 4), (3, 1), (4,)], message=True),
     OpCase("addbmm_", lambda t, x, a, b: _nonleaf(x).addbmm_(a, b), [(3, 5), (2, 3, 4), (2, 4, 5)], F64),
     OpCase("baddbmm_", lambda t, x, a, b: _nonleaf(x).baddbmm_(a, b, beta=2), [(2, 3, 5), (2, 3, 4), (2, 4, 5)], F64),
     OpCase("error_addmm_shape_", lambda t, x, a, b: _nonleaf(x).addmm_(a, b), [(5,), (3, 4), (4, 5)], message=True),

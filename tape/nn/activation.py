@@ -116,19 +116,21 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}{inplace_str}"
 
 
-class Softshrink(Module):
+class _Shrink(Module):
     def __init__(self, lambd: float = 0.5) -> None:
         super().__init__()
         self.lambd = lambd
-
-    def forward(self, input):
-        return F.softshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
         return str(self.lambd)
 
 
-class Hardshrink(Softshrink):
+class Softshrink(_Shrink):
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class Hardshrink(_Shrink):
     def forward(self, input):
         return F.hardshrink(input, self.lambd)
 
@@ -189,16 +191,20 @@ class Sigmoid(Module):
         return F.sigmoid(input)
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """A module applied along ``dim`` (Softmax, Softmin, LogSoftmax: siblings in torch)."""
+
     def __init__(self, dim=None) -> None:
         super().__init__()
         self.dim = dim
 
-    def forward(self, input):
-        return F.softmax(input, self.dim, _stacklevel=5)
-
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
+    def forward(self, input):
+        return F.softmax(input, self.dim, _stacklevel=5)
 
 
 class Softmax2d(Module):
@@ -212,16 +218,9 @@ class Softmax2d(Module):
         return F.softmax(input, -3, _stacklevel=5)
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim=None) -> None:
-        super().__init__()
-        self.dim = dim
-
+class LogSoftmax(_AlongDim):
     def forward(self, input):
         return F.log_softmax(input, self.dim, _stacklevel=5)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 
 class LogSigmoid(Module):
@@ -229,7 +228,7 @@ class LogSigmoid(Module):
         return F.logsigmoid(input)
 
 
-class Softmin(Softmax):
+class Softmin(_AlongDim):
     def forward(self, input):
         return F.softmin(input, self.dim, _stacklevel=5)
 

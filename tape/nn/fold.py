@@ -6,12 +6,8 @@ from tape.nn import functional as F
 from tape.nn.module import Module
 
 
-class Unfold(Module):
-    """Every kernel-sized patch of a batch of images as a column: (N, C, H, W) -> (N, C*kh*kw, L).
-
-    >>> Unfold(kernel_size=2)(tape.ones(1, 3, 4, 4)).shape
-    torch.Size([1, 12, 9])
-    """
+class _Patches(Module):
+    """The patch geometry Fold and Unfold share (siblings in torch)."""
 
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1) -> None:
         super().__init__()
@@ -20,9 +16,6 @@ class Unfold(Module):
         self.padding = padding
         self.stride = stride
 
-    def forward(self, input):
-        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
-
     def extra_repr(self) -> str:
         return (
             f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
@@ -30,7 +23,18 @@ class Unfold(Module):
         )
 
 
-class Fold(Unfold):
+class Unfold(_Patches):
+    """Every kernel-sized patch of a batch of images as a column: (N, C, H, W) -> (N, C*kh*kw, L).
+
+    >>> Unfold(kernel_size=2)(tape.ones(1, 3, 4, 4)).shape
+    torch.Size([1, 12, 9])
+    """
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class Fold(_Patches):
     """Columns of patches summed back into images: (N, C*kh*kw, L) -> (N, C, *output_size)."""
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1) -> None:

@@ -858,6 +858,13 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     )
 
 
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    kd, kh, kw = _pair(kernel_size, 3)
+    return _lp_pool(
+        avg_pool3d, max_pool3d, kd * kh * kw, input, norm_type, kernel_size, stride, ceil_mode
+    )
+
+
 def _lp_pool(avg_pool, max_pool, window: int, input, p, kernel_size, stride, ceil_mode):
     if p == math.inf:
         return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)

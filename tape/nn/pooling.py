@@ -1,4 +1,8 @@
-"""Max, average and adaptive pooling."""
+"""Max, average, power-average and adaptive pooling, and max unpooling.
+
+The classes follow torch's hierarchy: each dimension's class derives from a private base
+(``_MaxPoolNd``, ...), so ``isinstance(m, nn.MaxPool2d)`` is False for a ``MaxPool1d``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from tape.nn import functional as F
 from tape.nn.module import Module
 
 
-class MaxPool2d(Module):
+class _MaxPoolNd(Module):
+    _pool = None  # the functional, set by each dimension's class
+
     def __init__(
         self,
         kernel_size,
@@ -23,8 +29,6 @@ class MaxPool2d(Module):
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
-
-    _pool = staticmethod(F.max_pool2d)
 
     def forward(self, input):
         return self._pool(
@@ -44,7 +48,21 @@ class MaxPool2d(Module):
         )
 
 
-class AvgPool2d(Module):
+class MaxPool1d(_MaxPoolNd):
+    _pool = staticmethod(F.max_pool1d)
+
+
+class MaxPool2d(_MaxPoolNd):
+    _pool = staticmethod(F.max_pool2d)
+
+
+class MaxPool3d(_MaxPoolNd):
+    _pool = staticmethod(F.max_pool3d)
+
+
+class _AvgPoolNd(Module):
+    _pool = None
+
     def __init__(
         self,
         kernel_size,
@@ -62,8 +80,6 @@ class AvgPool2d(Module):
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
 
-    _pool = staticmethod(F.avg_pool2d)
-
     def forward(self, input):
         return self._pool(
             input,
@@ -79,59 +95,11 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
-    def __init__(self, output_size) -> None:
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
-
-
-class MaxPool3d(MaxPool2d):
-    _pool = staticmethod(F.max_pool3d)
-
-
-class AvgPool3d(AvgPool2d):
-    _pool = staticmethod(F.avg_pool3d)
-
-
-class LPPool2d(Module):
-    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False) -> None:
-        super().__init__()
-        self.norm_type = norm_type
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.ceil_mode = ceil_mode
-
-    _pool = staticmethod(F.lp_pool2d)
-
-    def forward(self, input):
-        return self._pool(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
-
-    def extra_repr(self) -> str:
-        return (
-            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
-            f"ceil_mode={self.ceil_mode}"
-        )
-
-
-class LPPool1d(LPPool2d):
-    _pool = staticmethod(F.lp_pool1d)
-
-
-class MaxPool1d(MaxPool2d):
-    _pool = staticmethod(F.max_pool1d)
-
-
 def _single(v) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
 
 
-class AvgPool1d(AvgPool2d):
+class AvgPool1d(_AvgPoolNd):
     def __init__(
         self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
     ) -> None:
@@ -146,44 +114,102 @@ class AvgPool1d(AvgPool2d):
         return F.avg_pool1d(input, *args, self.ceil_mode, self.count_include_pad)
 
 
-class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+class AvgPool2d(_AvgPoolNd):
+    _pool = staticmethod(F.avg_pool2d)
+
+
+class AvgPool3d(_AvgPoolNd):
+    _pool = staticmethod(F.avg_pool3d)
+
+
+class _LPPoolNd(Module):
+    _pool = None
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False) -> None:
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
     def forward(self, input):
-        return F.adaptive_avg_pool1d(input, self.output_size)
+        return self._pool(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
 
 
-class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
-    def forward(self, input):
-        return F.adaptive_avg_pool3d(input, self.output_size)
+class LPPool1d(_LPPoolNd):
+    _pool = staticmethod(F.lp_pool1d)
 
 
-class AdaptiveMaxPool2d(Module):
-    def __init__(self, output_size, return_indices: bool = False) -> None:
+class LPPool2d(_LPPoolNd):
+    _pool = staticmethod(F.lp_pool2d)
+
+
+class LPPool3d(_LPPoolNd):
+    _pool = staticmethod(F.lp_pool3d)
+
+
+class _AdaptivePool(Module):
+    """Pooling to a fixed ``output_size``."""
+
+    _pool = None
+
+    def __init__(self, output_size) -> None:
         super().__init__()
         self.output_size = output_size
-        self.return_indices = return_indices
-
-    def forward(self, input):
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+class _AdaptiveAvgPoolNd(_AdaptivePool):
     def forward(self, input):
-        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+        return self._pool(input, self.output_size)
 
 
-class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    _pool = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    _pool = staticmethod(F.adaptive_avg_pool2d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    _pool = staticmethod(F.adaptive_avg_pool3d)
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePool):
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
     def forward(self, input):
-        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+        return self._pool(input, self.output_size, self.return_indices)
 
 
-class MaxUnpool2d(Module):
-    """The inverse of MaxPool2d, given its indices: zeros except where they point."""
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    _pool = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    _pool = staticmethod(F.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    _pool = staticmethod(F.adaptive_max_pool3d)
+
+
+class _MaxUnpoolNd(Module):
+    """The inverse of a max pool, given its indices: zeros except where they point."""
 
     _n = 2
-    _unpool = staticmethod(F.max_unpool2d)
+    _unpool = None
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
@@ -199,11 +225,16 @@ class MaxUnpool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxUnpool1d(MaxUnpool2d):
+class MaxUnpool1d(_MaxUnpoolNd):
     _n = 1
     _unpool = staticmethod(F.max_unpool1d)
 
 
-class MaxUnpool3d(MaxUnpool2d):
+class MaxUnpool2d(_MaxUnpoolNd):
+    _n = 2
+    _unpool = staticmethod(F.max_unpool2d)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
     _n = 3
     _unpool = staticmethod(F.max_unpool3d)

@@ -293,6 +293,23 @@ INPLACE.update(
     }
 )
 INPLACE["swapdims"] = INPLACE["swapaxes"] = INPLACE["transpose"]
+_addr_broadcast = INPLACE["addr"]
+
+
+def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+    """``addr_``: torch writes only into a matrix of the outer product's own size."""
+    if vec1.dim() == 1 and vec2.dim() == 1:
+        if self.dim() != 2:
+            raise RuntimeError(f"2D tensor expected, got {self.dim()}D tensor for input")
+        if tuple(self.shape) != (vec1.shape[0], vec2.shape[0]):
+            raise RuntimeError(
+                f"size mismatch, input: {list(self.shape)}, v1: {list(vec1.shape)}, "
+                f"v2: {list(vec2.shape)}"
+            )
+    return _addr_broadcast(self, vec1, vec2, beta=beta, alpha=alpha)
+
+
+INPLACE["addr"] = addr_
 
 
 def _compare_in_place(name: str, compare, node: str):
