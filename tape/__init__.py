@@ -128,6 +128,11 @@ from tape.autograd import (  # noqa: E402
     no_grad,
     set_grad_enabled,
 )
+from tape.autograd.anomaly_mode import (  # noqa: E402
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+)
 from tape.creation import *  # noqa: E402, F403
 from tape.ops import FUNCTIONS as _FUNCTIONS  # noqa: E402
 from tape.ops import METHODS_ONLY as _METHODS_ONLY  # noqa: E402

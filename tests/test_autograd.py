@@ -1741,3 +1741,190 @@ def test_autograd_functional_matches_torch(name):
             assert_same(got.detach(), want.detach(), rtol=1e-5, atol=1e-6)
 
     same(run(tape), run(torch))
+
+
+def _undefined_grad_graph(lib, materialize: bool, through_builtin: bool, second_path: bool):
+    """A custom Function whose backward sends no gradient (None) to a custom Function before it,
+    directly or through a built-in op: torch still runs the earlier one, with zeros (or None
+    without ``materialize_grads``). Returns what its backward saw and the leaf's gradient."""
+    seen = []
+
+    class Earlier(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(materialize)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(None if g is None else g.tolist())
+            return None if g is None else g * 2
+
+    class Blocks(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return None
+
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    h = Earlier.apply(x)
+    y = Blocks.apply(h * 3 if through_builtin else h)
+    if second_path:
+        y = y + Earlier.apply(x)
+    (g,) = lib.autograd.grad(y.sum(), x, allow_unused=True)
+    return seen, None if g is None else g.tolist()
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+@pytest.mark.parametrize("through_builtin", [True, False])
+@pytest.mark.parametrize("second_path", [True, False])
+def test_undefined_gradients_still_reach_custom_functions(materialize, through_builtin, second_path):
+    args = (materialize, through_builtin, second_path)
+    assert _undefined_grad_graph(tape, *args) == _undefined_grad_graph(torch, *args)
+
+
+def _variable_facts(lib, make):
+    """What ``make(Variable, lib)`` gives: its value, flags and sharing, or its error."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            v, source = make(lib.autograd.Variable, lib)
+    except Exception as e:  # noqa: BLE001
+        return type(e).__name__, str(e)
+    shares = source is not None and v.numel() and v.data_ptr() == source.data_ptr()
+    return (
+        v.tolist(),
+        v.requires_grad,
+        v.is_leaf,
+        v.grad_fn is None,
+        v is source,
+        bool(shares),
+        [str(w.message) for w in caught],
+    )
+
+
+VARIABLES = {
+    "plain": lambda V, L: (V(x := L.ones(2)), x),
+    "requires_grad": lambda V, L: (V(x := L.ones(2), requires_grad=True), x),
+    "of_a_result": lambda V, L: (V(x := L.ones(2, requires_grad=True) * 3), x),
+    "empty": lambda V, L: (V(), None),
+    "volatile": lambda V, L: (V(x := L.ones(2), volatile=True), x),
+    "error_not_a_tensor": lambda V, L: (V([1, 2]), None),
+    "error_int_requires_grad": lambda V, L: (V(L.ones(2, dtype=L.int64), requires_grad=True), None),
+    "error_setter_int": lambda V, L: (setattr(x := L.ones(2, dtype=L.int64), "requires_grad", True), x),
+}
+
+
+@pytest.mark.parametrize("name", VARIABLES)
+def test_legacy_variable_matches_torch(name):
+    assert _variable_facts(tape, VARIABLES[name]) == _variable_facts(torch, VARIABLES[name])
+
+
+def test_every_tensor_is_a_variable():
+    assert isinstance(tape.ones(2), tape.autograd.Variable)
+    assert not isinstance(3, tape.autograd.Variable)
+
+
+def _exp_changed_in_place(lib):
+    x = lib.ones(2, requires_grad=True)
+    y = x.exp()  # the forward line the anomaly warning shows
+    y.add_(1)
+    y.sum().backward()
+
+
+def _nan_in_backward(lib):
+    x = lib.ones(2, requires_grad=True)
+    ((x * 0).sqrt() * 0).sum().backward()
+    return str(x.grad.tolist())  # NaN != NaN
+
+
+def _on(lib, fn, check_nan=True):
+    with lib.autograd.detect_anomaly(check_nan=check_nan):
+        return fn(lib)
+
+
+def _set_then_query(lib):
+    lib.autograd.set_detect_anomaly(True, check_nan=False)  # a call, not a with block
+    return lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()
+
+
+def _decorated(lib):
+    @lib.autograd.detect_anomaly()
+    def step():
+        return lib.is_anomaly_enabled(), _nan_in_backward(lib)
+
+    return step()
+
+
+ANOMALY = {
+    "inplace_change_off": _exp_changed_in_place,
+    "inplace_change_on": lambda L: _on(L, _exp_changed_in_place),
+    "nan_off": _nan_in_backward,
+    "nan_on": lambda L: _on(L, _nan_in_backward),
+    "nan_on_unchecked": lambda L: _on(L, _nan_in_backward, check_nan=False),
+    "metadata_on": lambda L: _on(L, lambda L: sorted((L.ones(1, requires_grad=True) * 2).grad_fn.metadata)),
+    "metadata_off": lambda L: sorted((L.ones(1, requires_grad=True) * 2).grad_fn.metadata),
+    "state_inside": lambda L: _on(L, lambda L: (L.is_anomaly_enabled(), L.is_anomaly_check_nan_enabled())),
+    "state_after": lambda L: (_on(L, lambda L: None), L.is_anomaly_enabled())[1],
+    "set_without_with": _set_then_query,
+    "set_in_with": lambda L: [(L.autograd.set_detect_anomaly(True).__enter__(), L.is_anomaly_enabled())[1]],
+    "decorator": _decorated,
+    "grad_on": lambda L: _on(L, lambda L: (x := L.ones(2, requires_grad=True), L.autograd.grad(((x * 0).sqrt() * 0).sum(), x))),
+    # torch runs only the nodes with a path to the inputs asked for: no NaN from the others
+    "grad_on_unused_branch": lambda L: _on(L, lambda L: (x := L.ones(2, requires_grad=True), str(L.autograd.grad(x.sum() + (L.ones(2, requires_grad=True) * 0).sqrt().sum() * 0, x)))[1]),
+}  # fmt: skip
+
+
+def _anomaly_facts(lib, name):
+    """What the case returns or raises, and the warnings' first lines (and whether the forward
+    line shows in a traceback warning)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = ("returned", ANOMALY[name](lib))
+        except Exception as e:  # noqa: BLE001
+            result = ("raised", type(e).__name__, str(e))
+        finally:
+            lib.set_anomaly_enabled(False)
+    messages = [str(w.message) for w in caught]
+    shown = any("y = x.exp()" in m for m in messages)
+    return result, [m.split("\n")[0] for m in messages], shown
+
+
+@pytest.mark.parametrize("name", ANOMALY)
+def test_anomaly_detection_matches_torch(name):
+    got, want = _anomaly_facts(tape, name), _anomaly_facts(torch, name)
+    assert got == want
+    assert not tape.is_anomaly_enabled() and tape.is_anomaly_check_nan_enabled()
+
+
+def _pruned_calls(lib, via: str):
+    """autograd.grad (or backward with ``inputs``) to ``x`` only: which hooks run on the branch
+    that leads elsewhere (torch runs none of it), and on the way to a non-leaf input."""
+    calls = []
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    w = lib.tensor([3.0, 4.0], requires_grad=True)
+    a = x * 2
+    a.register_hook(lambda g: calls.append("a"))
+    b = w * 3
+    b.register_hook(lambda g: calls.append("b"))
+    b.grad_fn.register_prehook(lambda gs: calls.append("b_node"))
+    out = (a * b).sum()
+    if via == "grad":
+        got = lib.autograd.grad(out, x)[0].tolist()
+    elif via == "grad_non_leaf":
+        got = lib.autograd.grad(out, a)[0].tolist()
+    elif via == "grad_create_graph":
+        got = lib.autograd.grad(out, x, create_graph=True)[0].tolist()
+    else:
+        out.backward(inputs=[x])
+        got = x.grad.tolist()
+    return got, sorted(calls), w.grad
+
+
+@pytest.mark.parametrize("via", ["grad", "grad_non_leaf", "grad_create_graph", "backward_inputs"])
+def test_backward_to_some_inputs_runs_only_the_nodes_leading_there(via):
+    assert _pruned_calls(tape, via) == _pruned_calls(torch, via)

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tape import _device, _dispatch, _lazy
-from tape.autograd import compiled, grad_mode
+from tape.autograd import anomaly_mode, compiled, grad_mode
 from tape.autograd.compiled import _tensor_cls
 from tape.autograd.graph import AccumulateGrad, Node, _type_name, accumulator_of
 
@@ -149,7 +149,8 @@ def _target(t):
 
 def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, outputs=()) -> None:
     order = None
-    if not create_graph and capture is None:
+    anomaly = anomaly_mode.state.enabled  # then node by node, each checked
+    if not create_graph and capture is None and not anomaly:
         pairs = None if accumulate is not None else compiled.replay(roots, retain_graph, outputs)
         if pairs is None:
             order = compiled.plan(roots)
@@ -166,11 +167,22 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, out
     for node, nr, g in roots:
         buf = buffers.setdefault(node, [None] * len(node.out_meta))
         buf[nr] = g if buf[nr] is None else add(buf[nr], g)
+    captured = {node for node, _ in capture} if capture else set()
+    run = None if accumulate is None else _needed(order, captured, accumulate)
 
     with grad_mode.set_grad_enabled(create_graph):
         for node in order:
             grads = buffers.pop(node, None)
             in_grads = None
+            if run is not None and node not in run:
+                # Leads to no input asked for: torch does not run it, hooks and all; only a
+                # gradient captured here is kept.
+                if grads is not None and node in captured:
+                    grads = _tensor_hooks(node, grads, create_graph)
+                    for nr, g in enumerate(grads):
+                        if (node, nr) in capture and g is not None:
+                            capture[node, nr] = g
+                continue
             if grads is not None and any(g is not None for g in grads):
                 grads = _tensor_hooks(node, grads, create_graph)
                 if capture is not None:
@@ -184,17 +196,59 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, out
                         _accumulate(node.variable, grads[0], create_graph)
                         _post_hooks(node, [], grads, create_graph)
                         _post_accumulate_hooks(node.variable)
+                elif anomaly:
+                    in_grads = _call_checked(node, grads, create_graph)
                 else:
                     in_grads = call_node(node, grads, create_graph)
+            elif grads is not None and not isinstance(node, AccumulateGrad):
+                # Only undefined gradients arrived (a backward returned None), and torch still
+                # runs the node: a custom Function's backward gets zeros (or None without
+                # materialize_grads), and a built-in one passes undefined gradients on.
+                if node.custom:
+                    in_grads = call_node(node, grads, create_graph)
+                else:
+                    in_grads = (None,) * len(node.edges)
             if in_grads is not None:
                 for (nxt, nr), g in zip(node.edges, in_grads, strict=True):
-                    if nxt is not None and g is not None:
-                        buf = buffers.get(nxt)
-                        if buf is None:
-                            buf = buffers[nxt] = [None] * len(nxt.out_meta)
+                    if nxt is None:
+                        continue
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * len(nxt.out_meta)
+                    if g is not None:
                         buf[nr] = g if buf[nr] is None else add(buf[nr], g)
             if not retain_graph:
                 node.free()
+
+
+def _needed(order: list, captured: set, accumulate) -> set:
+    """The nodes a backward restricted to some inputs must run (torch's ``exec_info``): those
+    with a path to an accumulator asked for or to a node whose gradient is captured."""
+    run: set = set()
+    for node in reversed(order):  # leaves first
+        if isinstance(node, AccumulateGrad):
+            if (node, 0) in accumulate:
+                run.add(node)
+        elif any(nxt in run or nxt in captured for nxt, _ in node.edges if nxt is not None):
+            run.add(node)
+    return run
+
+
+def _call_checked(node: Node, grads, create_graph: bool):
+    """``call_node`` in anomaly mode: a failing node first shows the forward call that made it,
+    and with ``check_nan`` a NaN among its results is an error."""
+    try:
+        in_grads = call_node(node, grads, create_graph)
+        if anomaly_mode.state.check_nan:
+            for i, g in enumerate(in_grads):
+                if g is not None and bool(jnp.isnan(_raw(g, False)).any()):
+                    raise RuntimeError(
+                        f"Function '{node.name()}' returned nan values in its {i}th output."
+                    )
+    except Exception:
+        anomaly_mode.warn_forward_traceback(node)
+        raise
+    return in_grads
 
 
 def _post_accumulate_hooks(t) -> None:

@@ -41,6 +41,22 @@ SAVED_FREED = (
 )
 
 
+_HINT = (
+    "enable anomaly detection to find the operation that failed to compute its gradient, with "
+    "torch.autograd.set_detect_anomaly(True, check_nan=False)."
+)
+_HINT_SHOWN = (
+    "the backtrace further above shows the operation that failed to compute its gradient. The "
+    "variable in question was changed in there or anywhere later. Good luck!"
+)
+
+
+def _inplace_hint() -> str:
+    from tape.autograd import anomaly_mode  # it imports this module
+
+    return _HINT_SHOWN if anomaly_mode.state.enabled else _HINT
+
+
 class Node:
     """A backward function: what produced a tensor, and where its gradient flows next."""
 
@@ -121,8 +137,7 @@ class Node:
                     "one of the variables needed for gradient computation has been modified by an "
                     f"inplace operation: [{_type_name(storage.array)} {shape}]{what} "
                     f"is at version {storage.version}; expected version {version} instead. Hint: "
-                    "enable anomaly detection to find the operation that failed to compute its "
-                    "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+                    + _inplace_hint()
                 )
             if tensor is None:
                 n_out += 1
