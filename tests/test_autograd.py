@@ -1781,7 +1781,9 @@ def _undefined_grad_graph(lib, materialize: bool, through_builtin: bool, second_
 @pytest.mark.parametrize("materialize", [True, False])
 @pytest.mark.parametrize("through_builtin", [True, False])
 @pytest.mark.parametrize("second_path", [True, False])
-def test_undefined_gradients_still_reach_custom_functions(materialize, through_builtin, second_path):
+def test_undefined_gradients_still_reach_custom_functions(
+    materialize, through_builtin, second_path
+):
     args = (materialize, through_builtin, second_path)
     assert _undefined_grad_graph(tape, *args) == _undefined_grad_graph(torch, *args)
 
@@ -1814,7 +1816,10 @@ VARIABLES = {
     "volatile": lambda V, L: (V(x := L.ones(2), volatile=True), x),
     "error_not_a_tensor": lambda V, L: (V([1, 2]), None),
     "error_int_requires_grad": lambda V, L: (V(L.ones(2, dtype=L.int64), requires_grad=True), None),
-    "error_setter_int": lambda V, L: (setattr(x := L.ones(2, dtype=L.int64), "requires_grad", True), x),
+    "error_setter_int": lambda V, L: (
+        setattr(x := L.ones(2, dtype=L.int64), "requires_grad", True),
+        x,
+    ),
 }
 
 

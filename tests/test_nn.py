@@ -76,6 +76,27 @@ def _nograd(spec):
     return isinstance(spec, tuple) and spec and spec[0] in ("prob_t", "target", "const")
 
 
+def _quiet(make):
+    """``make()`` with its warnings (a deprecation) silenced; they are tested separately."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make()
+
+
+def test_nll_loss2d_warns_as_torch():
+    import warnings
+
+    got, want = [], []
+    for lib, out in ((tape, got), (torch, want)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.nn.NLLLoss2d()
+        out += [(w.category.__name__, str(w.message)) for w in caught]
+    assert got == want and got
+
+
 def _seeded(t, make, *args):
     """``make(*args)`` right after ``manual_seed(0)``: a module with torch's initial weights."""
     t.manual_seed(0)
@@ -434,6 +455,18 @@ FCASES = [
     FCase("nll", lambda F, t, x, y: F.nll_loss(F.log_softmax(x, 1), y), ((6, 5), ("int", (6,), 5))),
     FCase("nll_weight_none", lambda F, t, x, y, w: F.nll_loss(x, y, weight=w, reduction="none"), ((6, 5), ("int", (6,), 5), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
     FCase("nll_2d", lambda F, t, x, y: F.nll_loss(x, y), ((2, 4, 3, 3), ("int", (2, 3, 3), 4))),
+    FCase("nll_loss2d_module", lambda F, t, x, y: _quiet(lambda: t.nn.NLLLoss2d(ignore_index=1))(x, y), ((2, 4, 3, 3), ("int", (2, 3, 3), 4))),
+    *(
+        FCase(f"local_response_norm_{len(shape)}d_{size}", lambda F, t, x, size=size: F.local_response_norm(x, size, 1e-2, 0.6, 2.0), (shape,))
+        for shape in ((2, 5, 7), (2, 5, 4, 4), (1, 6, 3, 2, 4))
+        for size in (1, 2, 3)
+    ),
+    FCase("local_response_norm_module", lambda F, t, x: t.nn.LocalResponseNorm(4)(x * 10), ((2, 6, 3, 3),)),
+    FCase("local_response_norm_empty", lambda F, t, x: F.local_response_norm(x[:0], 2), ((2, 3, 4),)),
+    FCase("triplet_distance_default", lambda F, t, a, p, n: F.triplet_margin_with_distance_loss(a, p, n), ((4, 5), (4, 5), (4, 5))),
+    FCase("triplet_distance_custom_swap_sum", lambda F, t, a, p, n: F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: 1 - F.cosine_similarity(x, y), margin=0.3, swap=True, reduction="sum"), ((4, 5), (4, 5), (4, 5))),
+    FCase("triplet_distance_none", lambda F, t, a, p, n: F.triplet_margin_with_distance_loss(a, p, n, reduction="none", margin=2.0), ((4, 5), (4, 5), (4, 5))),
+    FCase("triplet_distance_module", lambda F, t, a, p, n: t.nn.TripletMarginWithDistanceLoss(distance_function=t.nn.PairwiseDistance(p=1), swap=True)(a, p, n), ((4, 5), (4, 5), (4, 5))),
     FCase("bce", lambda F, t, x, y: F.binary_cross_entropy(t.sigmoid(x), y), ((4, 5), ("prob", (4, 5)))),
     FCase("bce_weight", lambda F, t, p, y, w: F.binary_cross_entropy(p, y, weight=w, reduction="sum"), (("prob", (4, 5)), ("prob", (4, 5)), ("const", [1.0, 2.0, 0.5, 1.5, 3.0]))),
     FCase("bce_logits", lambda F, t, x, y: F.binary_cross_entropy_with_logits(x, y), ((4, 5), ("prob", (4, 5)))),
@@ -841,6 +874,52 @@ def test_init_functions(fn):
     r_t = fn(tape.nn.init, t)
     assert r_t is t and r_o is o
     np.testing.assert_allclose(t.numpy(), o.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# torch's deprecated names (no trailing underscore) and sparse_, on 2-D tensors where needed
+OLD_INITS = [
+    ("uniform", (16, 8, 3), lambda L, t: L.nn.init.uniform(t, -0.5, 2.0)),
+    ("normal", (16, 8, 3), lambda L, t: L.nn.init.normal(t, 1.0, 0.3)),
+    ("constant", (16, 8, 3), lambda L, t: L.nn.init.constant(t, 0.25)),
+    ("eye", (6, 5), lambda L, t: L.nn.init.eye(t)),
+    ("dirac", (4, 2, 3), lambda L, t: L.nn.init.dirac(t)),
+    ("xavier_uniform", (16, 8, 3), lambda L, t: L.nn.init.xavier_uniform(t)),
+    ("xavier_normal", (16, 8, 3), lambda L, t: L.nn.init.xavier_normal(t, gain=0.5)),
+    ("kaiming_uniform", (16, 8, 3), lambda L, t: L.nn.init.kaiming_uniform(t)),
+    ("kaiming_normal", (16, 8, 3), lambda L, t: L.nn.init.kaiming_normal(t, mode="fan_out")),
+    ("sparse", (10, 6), lambda L, t: L.nn.init.sparse(t, 0.3)),
+    ("sparse_", (10, 6), lambda L, t: L.nn.init.sparse_(t, 0.25, std=0.5)),
+    ("sparse_all", (7, 3), lambda L, t: L.nn.init.sparse_(t, 1.0)),
+    (
+        "sparse_generator",
+        (8, 4),
+        lambda L, t: L.nn.init.sparse_(t, 0.5, generator=L.Generator().manual_seed(3)),
+    ),
+]
+
+
+@pytest.mark.parametrize("shape,fn", [c[1:] for c in OLD_INITS], ids=[c[0] for c in OLD_INITS])
+def test_old_init_names_and_sparse_match_torch(shape, fn):
+    import warnings
+
+    results = []
+    for lib in (tape, torch):
+        lib.manual_seed(7)
+        t = lib.empty(*shape)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = fn(lib, t)
+        results.append((r is t, t.numpy(), [(w.category, str(w.message)) for w in caught]))
+    (same_t, got, warned_t), (same_o, want, warned_o) = results
+    assert same_t and same_o and warned_t == warned_o
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_sparse_init_needs_a_matrix():
+    assert_same_error(
+        lambda: tape.nn.init.sparse_(tape.empty(3), 0.5),
+        lambda: torch.nn.init.sparse_(torch.empty(3), 0.5),
+    )
 
 
 @pytest.mark.parametrize(
@@ -1577,6 +1656,11 @@ def _nan_grad(lib):
 
 # fmt: off
 BAD = [
+    ("local_response_norm_2d", lambda t: t.nn.functional.local_response_norm(t.ones(2, 3), 2)),
+    ("triplet_distance_reduction", lambda t: t.nn.functional.triplet_margin_with_distance_loss(t.ones(2, 3), t.ones(2, 3), t.ones(2, 3), reduction="avg")),
+    ("triplet_distance_margin", lambda t: t.nn.functional.triplet_margin_with_distance_loss(t.ones(2, 3), t.ones(2, 3), t.ones(2, 3), margin=0)),
+    ("triplet_distance_dims", lambda t: t.nn.functional.triplet_margin_with_distance_loss(t.ones(2, 3), t.ones(3), t.ones(2, 3))),
+    ("triplet_distance_module_margin", lambda t: t.nn.TripletMarginWithDistanceLoss(margin=-1.0)),
     ("top_dropout_p", lambda t: t.dropout(t.ones(3), 2, False)),
     ("top_dropout_p_negative", lambda t: t.dropout(t.ones(3), -0.1, True)),
     ("top_alpha_dropout_p", lambda t: t.alpha_dropout_(t.ones(3), 1.5, True)),

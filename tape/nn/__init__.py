@@ -76,10 +76,12 @@ from tape.nn.loss import (
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,
+    NLLLoss2d,
     PoissonNLLLoss,
     SmoothL1Loss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from tape.nn.module import Module
 from tape.nn.normalization import (
@@ -94,6 +96,7 @@ from tape.nn.normalization import (
     LazyBatchNorm1d,
     LazyBatchNorm2d,
     LazyBatchNorm3d,
+    LocalResponseNorm,
     RMSNorm,
 )
 from tape.nn.padding import (
@@ -135,7 +138,7 @@ from tape.nn.pooling import (
     MaxUnpool2d,
     MaxUnpool3d,
 )
-from tape.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from tape.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from tape.nn.sparse import Embedding, EmbeddingBag
 from tape.nn.transformer import (
     Transformer,
@@ -180,6 +183,7 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "LayerNorm",
+    "LocalResponseNorm",
     "GroupNorm",
     "InstanceNorm1d",
     "InstanceNorm2d",
@@ -191,6 +195,8 @@ __all__ = [
     "LSTM",
     "GRU",
     "RNNCell",
+    "RNNBase",
+    "RNNCellBase",
     "LSTMCell",
     "GRUCell",
     "Flatten",
@@ -244,6 +250,7 @@ __all__ = [
     "SmoothL1Loss",
     "CrossEntropyLoss",
     "NLLLoss",
+    "NLLLoss2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "HuberLoss",
@@ -281,6 +288,7 @@ __all__ = [
     "PoissonNLLLoss",
     "GaussianNLLLoss",
     "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "Conv3d",
     "ConvTranspose1d",
     "ConvTranspose3d",

@@ -25,6 +25,7 @@ from tape._dispatch import _raise_broadcast_error
 from tape.autograd import grad_mode
 from tape.nn import _conv_lowering as _lowering
 from tape.nn._batch_norm import batch_norm_train
+from tape.nn._grid_sample import affine_grid, grid_sample  # noqa: F401  (spatial transformers)
 from tape.ops import elementwise, linalg
 from tape.ops.inplace import INPLACE
 from tape.ops.inplace import inplace as _inplace_form
@@ -3207,6 +3208,24 @@ def triplet_margin_loss(
     """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with the ``p``-norm
     distance; ``swap`` uses the smaller of d(anchor, negative) and d(positive, negative)."""
     reduction = _loss_reduction(size_average, reduce, reduction)
+
+    def distance(x1, x2):
+        return pairwise_distance(x1, x2, p, eps)
+
+    return _triplet(anchor, positive, negative, distance, margin, swap, reduction)
+
+
+def triplet_margin_with_distance_loss(
+    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"
+):
+    """``triplet_margin_loss`` with any ``distance_function(x1, x2)`` (pairwise by default)."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    distance = pairwise_distance if distance_function is None else distance_function
+    return _triplet(anchor, positive, negative, distance, margin, swap, reduction)
+
+
+def _triplet(anchor, positive, negative, distance, margin, swap: bool, reduction: str):
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
     dims = (anchor.dim(), positive.dim(), negative.dim())
@@ -3216,11 +3235,35 @@ def triplet_margin_loss(
             f"dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and negative "
             f"{dims[2]}D inputs"
         )
-    dist_pos = pairwise_distance(anchor, positive, p, eps)
-    dist_neg = pairwise_distance(anchor, negative, p, eps)
+    dist_pos = distance(anchor, positive)
+    dist_neg = distance(anchor, negative)
     if swap:
-        dist_neg = elementwise.minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
+        dist_neg = elementwise.minimum(dist_neg, distance(positive, negative))
     return _reduced((margin + dist_pos - dist_neg).clamp_min(0), reduction)
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k=1.0):
+    """Each value divided by ``(k + alpha * mean of the squares over the size channels around
+    it) ** beta``; torch's composition of ops, so its graph and grad_fn are torch's."""
+    dim = input.dim()
+    if dim < 3:
+        # torch's message, with the spaces its source's line continuation leaves in it
+        raise ValueError(
+            f"Expected 3D or higher dimensionality{' ' * 26}input (got {dim} dimensions)"
+        )
+    if input.numel() == 0:
+        return input
+    squares = input.mul(input)
+    before, after = size // 2, (size - 1) // 2
+    if dim == 3:
+        padded = pad(squares.unsqueeze(1), (0, 0, before, after))
+        div = avg_pool2d(padded, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = input.size()
+        planes = squares.view(sizes[0], 1, sizes[1], sizes[2], -1)
+        padded = pad(planes, (0, 0, 0, 0, before, after))
+        div = avg_pool3d(padded, (size, 1, 1), stride=1).squeeze(1).view(sizes)
+    return input / div.mul(alpha).add(k).pow(beta)
 
 
 def _multi_margin_fwd(x, target, weight, p, margin, reduction):

@@ -284,3 +284,50 @@ def _default_layer_init(weight, bias, *, zero_fan_in_bias: bool) -> None:
         else:
             return
         uniform_(bias, -bound, bound)
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Normal values with ``ceil(sparsity * rows)`` zeros in each column, at rows chosen by a
+    ``randperm`` per column (torch's draws: the permutations from the default generator)."""
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    from tape import creation
+
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    with grad_mode.no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for col in range(cols):
+            tensor[creation.randperm(rows)[:num_zeros], col] = 0
+    return tensor
+
+
+def _deprecated(init):
+    """torch's old name for ``init`` (without the trailing underscore), which warns."""
+    new_name = init.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(
+            f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return init(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    deprecated_init.__doc__ = f"Deprecated: use ``{new_name}``."
+    return deprecated_init
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

@@ -224,6 +224,23 @@ class LazyBatchNorm3d(_LazyBatchNorm, _BatchNorm):
     _check_input_dim = BatchNorm3d._check_input_dim
 
 
+class LocalResponseNorm(Module):
+    """Normalizes each value over the ``size`` channels around it (``F.local_response_norm``)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
 class LayerNorm(Module):
     def __init__(
         self,
