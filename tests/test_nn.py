@@ -461,6 +461,10 @@ FCASES = [
         for shape in ((2, 5, 7), (2, 5, 4, 4), (1, 6, 3, 2, 4))
         for size in (1, 2, 3)
     ),
+    *(
+        FCase(f"gumbel_softmax_{name}", lambda F, t, x, kw=kw: (t.manual_seed(3), F.gumbel_softmax(x, **kw))[1], ((4, 5),))
+        for name, kw in (("soft", {}), ("hard", {"hard": True}), ("tau_dim0", {"tau": 0.3, "dim": 0}), ("hard_dim0", {"hard": True, "dim": 0, "tau": 2.0}))
+    ),
     FCase("local_response_norm_module", lambda F, t, x: t.nn.LocalResponseNorm(4)(x * 10), ((2, 6, 3, 3),)),
     FCase("local_response_norm_empty", lambda F, t, x: F.local_response_norm(x[:0], 2), ((2, 3, 4),)),
     FCase("triplet_distance_default", lambda F, t, a, p, n: F.triplet_margin_with_distance_loss(a, p, n), ((4, 5), (4, 5), (4, 5))),
@@ -913,6 +917,83 @@ def test_old_init_names_and_sparse_match_torch(shape, fn):
     (same_t, got, warned_t), (same_o, want, warned_o) = results
     assert same_t and same_o and warned_t == warned_o
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def _fused(lib, kind: str):
+    """A layer and an eval-mode BatchNorm with moved statistics, fused; the fused layer's
+    output, parameters and their requires_grad."""
+    lib.manual_seed(5)
+    nn = lib.nn
+    if kind == "linear":
+        layer, bn, x = nn.Linear(4, 3), nn.BatchNorm1d(3), lib.randn(6, 4)
+    elif kind == "linear_one_feature":
+        layer, bn, x = nn.Linear(4, 3), nn.BatchNorm1d(1), lib.randn(6, 4)
+    elif kind == "conv_transpose":
+        layer, bn, x = nn.ConvTranspose2d(2, 3, 3), nn.BatchNorm2d(3), lib.randn(2, 2, 5, 5)
+    else:
+        bias = kind != "conv_no_bias"
+        layer, bn, x = (
+            nn.Conv2d(2, 3, 3, bias=bias),
+            nn.BatchNorm2d(3, affine=kind != "conv_no_affine"),
+            lib.randn(2, 2, 5, 5),
+        )
+    with lib.no_grad():
+        bn.running_mean.copy_(lib.randn(bn.num_features))
+        bn.running_var.copy_(lib.rand(bn.num_features) + 0.5)
+        if bn.affine:
+            bn.weight.copy_(lib.randn(bn.num_features))
+    layer.eval(), bn.eval()
+    utils = lib.nn.utils
+    if kind.startswith("linear"):
+        fused = utils.fuse_linear_bn_eval(layer, bn)
+    else:
+        fused = utils.fuse_conv_bn_eval(layer, bn, transpose=kind == "conv_transpose")
+    # a one-feature BatchNorm cannot follow the layer, but it folds (broadcast) all the same
+    pair = None if kind == "linear_one_feature" else bn(layer(x))
+    params = [(p.detach(), p.requires_grad, type(p).__name__) for p in fused.parameters()]
+    return fused(x), pair, params
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["conv", "conv_no_bias", "conv_no_affine", "conv_transpose", "linear", "linear_one_feature"],
+)
+def test_fuse_bn_matches_torch(kind):
+    (out_t, pair_t, params_t), (out_o, pair_o, params_o) = _fused(tape, kind), _fused(torch, kind)
+    assert_same(out_t, out_o, rtol=1e-5, atol=1e-5)
+    if pair_t is not None:
+        assert_same(pair_t, out_o, rtol=1e-4, atol=1e-4)  # the fused layer is the pair
+    for (a, ga, na), (b, gb, nb) in zip(params_t, params_o, strict=True):
+        assert_same(a, b, rtol=1e-5, atol=1e-6)
+        assert (ga, na) == (gb, nb)
+
+
+FUSE_ERRORS = {
+    "training": lambda L: L.nn.utils.fuse_conv_bn_eval(L.nn.Conv2d(1, 2, 1), L.nn.BatchNorm2d(2)),
+    "features": lambda L: L.nn.utils.fuse_linear_bn_eval(
+        L.nn.Linear(2, 3).eval(), L.nn.BatchNorm1d(2).eval()
+    ),
+    "no_stats": lambda L: L.nn.utils.fuse_conv_bn_eval(
+        L.nn.Conv2d(1, 2, 1).eval(), L.nn.BatchNorm2d(2, track_running_stats=False).eval()
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FUSE_ERRORS)
+def test_fuse_bn_errors_match_torch(name):
+    assert_same_error(lambda: FUSE_ERRORS[name](tape), lambda: FUSE_ERRORS[name](torch))
+
+
+def test_gumbel_softmax_eps_warns_as_torch():
+    import warnings
+
+    got = []
+    for lib in (tape, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.nn.functional.gumbel_softmax(lib.zeros(2, 3), eps=1e-5)
+        got.append([str(w.message) for w in caught])
+    assert got[0] == got[1] and got[0]
 
 
 def test_sparse_init_needs_a_matrix():

@@ -2747,6 +2747,20 @@ def logsigmoid(input):
     return dispatch(_logsigmoid, (input,))
 
 
+def gumbel_softmax(logits, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim=-1):
+    """Softmax of ``(logits + Gumbel noise) / tau`` (the noise ``-log(Exponential(1))`` from
+    torch's draws); ``hard`` returns one-hot samples whose gradient is the soft one's."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    gumbels = -creation.empty_like(logits).exponential_().log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = creation.zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """``softmax(-input)``, as torch computes it."""
     dim = _softmax_dim("softmin", input.dim(), dim)
