@@ -150,6 +150,7 @@ half = float16
 long = int64
 int = int32  # noqa: A001
 short = int16
+range = creation.inclusive_range  # noqa: A001
 
 # viz imports matplotlib only when drawing.
 from tape import func, linalg, nn, optim, utils, viz  # noqa: E402, F401
@@ -161,6 +162,7 @@ from tape._aten_forms import (  # noqa: E402, F401
     alpha_dropout_,
     batch_norm,
     binary_cross_entropy_with_logits,
+    constant_pad_nd,
     cosine_embedding_loss,
     dropout,
     dropout_,
@@ -227,6 +229,25 @@ _signature_key.seal_builtin_ops(ops.registry.OPS)
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+
+def is_storage(obj) -> bool:
+    """False: tape has no storage objects (tensors hold immutable XLA arrays)."""
+    return False
+
+
+def typename(obj) -> str:
+    """``'torch.FloatTensor'`` for a tensor, else the object's module and qualified name."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = getattr(obj, "__module__", "") or ""
+    if hasattr(obj, "__qualname__"):
+        qualname = obj.__qualname__
+    elif hasattr(obj, "__name__"):
+        qualname = obj.__name__
+    else:
+        module, qualname = obj.__class__.__module__ or "", obj.__class__.__qualname__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
 
 
 # The modules this file used: not part of torch's namespace.

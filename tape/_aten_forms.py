@@ -85,6 +85,10 @@ max_pool2d = _max_pool(F.max_pool2d, False)
 max_pool3d = _max_pool(F.max_pool3d, False)
 
 
+def constant_pad_nd(input, pad, value=0):
+    return F.pad(input, pad, "constant", value)
+
+
 def adaptive_max_pool1d(input, output_size):
     return F.adaptive_max_pool1d(input, output_size, True)
 

@@ -49,6 +49,8 @@ _NOT_METHODS = {
     "broadcast_shapes",
     "result_type",
     "pdist",
+    "unravel_index",
+    "chain_matmul",
 }
 _PROPERTIES = {"T": shape.T, "mT": shape.mT}
 

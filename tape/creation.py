@@ -34,6 +34,7 @@ __all__ = [
     "randn",
     "randn_like",
     "randperm",
+    "scalar_tensor",
     "tensor",
     "zeros",
     "zeros_like",
@@ -282,16 +283,51 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _new(np.eye(n, m, dtype=_float_dtype(dtype).np), device, requires_grad)
 
 
+def _check_range(start, end, step) -> None:
+    """torch's errors for a range it cannot make, in its order."""
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start:g} -> {end:g}")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+
+
+def _range(start, end, step, n: int, d, device, requires_grad) -> Tensor:
+    values = start + np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64) * step
+    return _new(values.astype(d.np), device, requires_grad)
+
+
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
+    _check_range(start, end, step)
     if dtype is None:
         floats = any(isinstance(v, _FLOATS) for v in (start, end, step))
         dtype = _dtype.get_default_dtype() if floats else _dtype.int64
-    d = _dtype.to_dtype(dtype)
     n = max(math.ceil((end - start) / step), 0)
-    values = start + np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64) * step
-    return _new(values.astype(d.np), device, requires_grad)
+    return _range(start, end, step, n, _dtype.to_dtype(dtype), device, requires_grad)
+
+
+def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """``torch.range`` (tape/__init__ names it so, not to shadow Python's ``range`` here),
+    deprecated in torch: ``arange`` with ``end`` included, floating by default."""
+    warnings.warn(
+        "torch.range is deprecated and will be removed in a future release because its behavior "
+        "is inconsistent with Python's range builtin. Instead, use torch.arange, which produces "
+        "values in [start, end).",
+        stacklevel=2,
+    )
+    if end is None:
+        raise TypeError('range() missing 1 required positional arguments: "end"')
+    _check_range(start, end, step)
+    n = int((end - start) / step) + 1
+    return _range(start, end, step, n, _float_dtype(dtype), device, requires_grad)
+
+
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    """A 0-d tensor holding ``s``, of the default floating dtype unless given."""
+    return full((), s, dtype=_float_dtype(dtype), device=device, requires_grad=requires_grad)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:

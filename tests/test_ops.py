@@ -1251,6 +1251,78 @@ NEW_CASES = [
 # fmt: on
 CASES += NEW_CASES
 
+# fmt: off
+TOP_LEVEL_CASES = [
+    OpCase("unravel_index", lambda t, i: t.unravel_index(i, (2, 3)), [(4,)], I64, low=-7, high=9),
+    OpCase("unravel_index_2d_int32", lambda t, i: t.unravel_index(i, (3, 1, 4)), [(2, 3)], I32, low=0, high=12),
+    OpCase("unravel_index_int_shape", lambda t, i: t.unravel_index(i, 6), [(3,)], I64, low=0, high=6),
+    OpCase("unravel_index_scalar", lambda t: t.unravel_index(t.tensor(4), (2, 3))),
+    OpCase("unravel_index_empty_shape", lambda t, i: t.unravel_index(i, ()), [(3,)], I64),
+    OpCase("error_unravel_index_float", lambda t, i: t.unravel_index(i, (2, 3)), [(3,)], message=True),
+    OpCase("error_unravel_index_bool", lambda t, i: t.unravel_index(i, (2, 3)), [(3,)], B, message=True),
+    OpCase("error_unravel_index_negative_shape", lambda t, i: t.unravel_index(i, (2, -3)), [(3,)], I64, message=True),
+    OpCase("range", lambda t: t.range(1, 4, 0.5)),
+    OpCase("error_range_one_argument", lambda t: t.range(3), message=True),
+    OpCase("range_int64", lambda t: t.range(0, 3, dtype=t.int64)),
+    OpCase("range_down", lambda t: t.range(3, 0, -1)),
+    OpCase("range_single", lambda t: t.range(0, 0)),
+    OpCase("range_requires_grad", lambda t: t.range(0, 2, requires_grad=True) * 2),
+    OpCase("error_range_step_zero", lambda t: t.range(0, 1, 0), message=True),
+    OpCase("error_range_inconsistent", lambda t: t.range(1, 0), message=True),
+    OpCase("error_arange_step_zero", lambda t: t.arange(0, 3, 0), message=True),
+    OpCase("error_arange_inconsistent", lambda t: t.arange(3, 0), message=True),
+    OpCase("error_arange_negative_step", lambda t: t.arange(0, 3, -1), message=True),
+    OpCase("error_arange_infinite", lambda t: t.arange(0, float("inf")), message=True),
+    OpCase("error_arange_nan", lambda t: t.arange(0.5, float("nan")), message=True),
+    OpCase("arange_empty", lambda t: t.arange(3, 3)),
+    OpCase("scalar_tensor", lambda t: t.scalar_tensor(3)),
+    OpCase("scalar_tensor_bool", lambda t: t.scalar_tensor(True, dtype=t.bool)),
+    OpCase("scalar_tensor_int64", lambda t: t.scalar_tensor(2, dtype=t.int64)),
+    OpCase("scalar_tensor_requires_grad", lambda t: t.scalar_tensor(2.5, requires_grad=True) * 3),
+    OpCase("chain_matmul_one", lambda t, a: t.chain_matmul(a), [(2, 3)]),
+    OpCase("chain_matmul_two", lambda t, a, b: t.chain_matmul(a, b), [(2, 3), (3, 4)]),
+    OpCase("chain_matmul_three", lambda t, a, b, c: t.chain_matmul(a, b, c), [(2, 3), (3, 4), (4, 2)]),
+    OpCase("error_chain_matmul_none", lambda t: t.chain_matmul(), message=True),
+    OpCase("unsafe_split", lambda t, x: t.unsafe_split(x, 2, 1), [(3, 5)]),
+    OpCase("unsafe_split_method", lambda t, x: x.unsafe_split(1), [(3, 2)]),
+    OpCase("unsafe_split_with_sizes", lambda t, x: x.unsafe_split_with_sizes([1, 4], 1), [(3, 5)]),
+    OpCase("unsafe_chunk", lambda t, x: t.unsafe_chunk(x, 3, 0), [(7, 2)]),
+    OpCase("unsafe_chunk_method", lambda t, x: x.unsafe_chunk(2, -1), [(3, 5)]),
+    OpCase("error_unsafe_split_with_sizes_sum", lambda t, x: x.unsafe_split_with_sizes([1, 2], 1), [(3, 5)], message=True),
+    OpCase("constant_pad_nd", lambda t, x: t.constant_pad_nd(x, (1, 0, 0, 2), 3.0), [(2, 3)]),
+    OpCase("constant_pad_nd_default", lambda t, x: t.constant_pad_nd(x, [2, 1]), [(2, 3)]),
+    OpCase("typename", lambda t, x: {"names": [t.typename(x), t.typename(x.long()), t.typename(3), t.typename(x.double()), t.typename(int)]}, [(2,)]),
+    OpCase("is_storage", lambda t, x: {"storage": [t.is_storage(x), t.is_storage(3)]}, [(2,)]),
+]
+# fmt: on
+CASES += TOP_LEVEL_CASES
+
+
+_DEPRECATED_CALLS = """
+import warnings
+import {lib} as t
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    t.range(0, 2)
+    t.chain_matmul(t.ones(2, 2), t.ones(2, 2))
+    t.chain_matmul(t.ones(2, 2), t.ones(2, 2))
+print(repr([str(w.message).split(" (Triggered")[0] for w in caught]))
+"""
+
+
+def test_deprecated_top_level_functions_warn_as_torch():
+    """torch.range warns at every call, chain_matmul once per process: a fresh process each."""
+    import subprocess
+    import sys
+
+    def warned(lib):
+        code = _DEPRECATED_CALLS.format(lib=lib)
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+
+    assert warned("tape") == warned("torch")
+
 
 def _make_inputs(case: OpCase) -> list[np.ndarray]:
     rng = np.random.default_rng(zlib.crc32(case.name.encode()))

@@ -1006,3 +1006,28 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
     """The (row, column) indices of the upper triangle of a row x col matrix, row by row."""
     return _triangle_indices(np.triu_indices, row, col, offset, dtype)
+
+
+def unravel_index(indices, shape):
+    """The coordinates of flat ``indices`` in a tensor of ``shape``, one int64 tensor per axis;
+    out-of-range and negative indices wrap, as torch's floor remainders do."""
+    # torch asks the tensor first, so a Python int fails as torch's does (AttributeError)
+    if indices.is_complex() or indices.is_floating_point() or indices.dtype.name == "bool":
+        raise TypeError(
+            f"expected 'indices' to be integer dtype, but got {indices.dtype}".replace(
+                "tape.", "torch."
+            )
+        )
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(d < 0 for d in shape):
+        raise ValueError(f"'shape' cannot have negative values, but got {shape}")
+    if not shape:
+        return ()
+    from tape.ops import elementwise, shape as shape_ops
+
+    flat = indices.long()
+    coords = []
+    for d in reversed(shape):
+        coords.append(elementwise.remainder(flat, d))
+        flat = elementwise.floor_divide(flat, d)
+    return shape_ops.stack(coords[::-1], -1).unbind(-1)

@@ -858,3 +858,28 @@ _permutation_matrix = register(
     None,
 )
 _lu_solve = register("lu_solve", _lu_solve_fwd, "LinalgLuSolveBackward0", saves="both")
+
+
+_chain_matmul_warned = False
+
+
+def chain_matmul(*matrices):
+    """Deprecated in torch for ``linalg.multi_dot``: the product of the matrices."""
+    global _chain_matmul_warned
+    if not _chain_matmul_warned:  # torch warns once per process
+        _chain_matmul_warned = True
+        import warnings
+
+        warnings.warn(
+            "torch.chain_matmul is deprecated and will be removed in a future PyTorch release. "
+            "Use torch.linalg.multi_dot instead, which accepts a list of two or more tensors "
+            "rather than multiple parameters.",
+            stacklevel=3,  # past the keyword wrapper (tape.ops._keywords), at the caller
+        )
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    from tape import linalg
+
+    return linalg.multi_dot(matrices)

@@ -469,13 +469,21 @@ _unbind = register(
 )
 
 
-def split(tensor, split_size_or_sections, dim=0):
+_unsafe_split = register("unsafe_split", _split_fwd, "UnsafeSplitBackward0", NONE, _NO_SAVE)
+_unsafe_split_sizes = register(
+    "unsafe_split_with_sizes", _split_fwd, "UnsafeSplitWithSizesBackward0", NONE, _NO_SAVE
+)
+
+
+def _pieces(tensor, split_size_or_sections, dim, unsafe: bool):
+    """(outputs, op, static, sizes, axis) of a split: by a size, or by sizes. ``unsafe``: torch's
+    ``unsafe_split``, whose pieces are not views."""
     (axis,) = _dims(dim, tensor.dim()) or (0,)
     n = tensor.shape[axis]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [n]
-        op = _split
+        op = _unsafe_split if unsafe else _split
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
@@ -483,10 +491,27 @@ def split(tensor, split_size_or_sections, dim=0):
                 f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
                 f"at dimension {axis}), but got split_sizes={sizes}"
             )
-        op = _split_sizes
+        op = _unsafe_split_sizes if unsafe else _split_sizes
     bounds = tuple(int(b) for b in _cumulative(sizes)[:-1])
     static = (("bounds", bounds), ("axis", axis))
-    outs = dispatch(op, (tensor,), static)
+    return dispatch(op, (tensor,), static), op, static, sizes, axis
+
+
+def unsafe_split(tensor, split_size, dim=0):
+    return _pieces(tensor, split_size, dim, True)[0]
+
+
+def unsafe_split_with_sizes(input, split_sizes, dim: int = 0):
+    return _pieces(input, list(split_sizes), dim, True)[0]
+
+
+def unsafe_chunk(input, chunks, dim=0):
+    return unsafe_split(input, _chunk_size(input, chunks, dim), dim)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    outs, op, static, sizes, axis = _pieces(tensor, split_size_or_sections, dim, False)
+    bounds = dict(static)["bounds"]
     _, st, off = _views.geometry(tensor)
     starts = (0, *bounds)
     geoms = [
@@ -506,10 +531,13 @@ def _cumulative(sizes):
     return out
 
 
-def chunk(input, chunks, dim=0):
+def _chunk_size(input, chunks, dim) -> int:
     n = input.shape[dim]
-    size = -(-n // chunks) if chunks else n
-    return split(input, max(size, 1), dim)
+    return max(-(-n // chunks) if chunks else n, 1)
+
+
+def chunk(input, chunks, dim=0):
+    return split(input, _chunk_size(input, chunks, dim), dim)
 
 
 def tensor_split(input, indices_or_sections, dim=0):
