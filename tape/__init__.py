@@ -78,6 +78,7 @@ from tape import (
     autograd,  # noqa: E402, I001
     ops,  # noqa: E402
 )
+from tape import creation as _creation  # noqa: E402
 from tape._device import cuda, device  # noqa: E402
 from tape._dtype import (  # noqa: E402
     bfloat16,
@@ -150,7 +151,7 @@ half = float16
 long = int64
 int = int32  # noqa: A001
 short = int16
-range = creation.inclusive_range  # noqa: A001
+range = _creation.inclusive_range  # noqa: A001
 
 # viz imports matplotlib only when drawing.
 from tape import func, linalg, nn, optim, utils, viz  # noqa: E402, F401

@@ -325,7 +325,9 @@ def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requi
     return _range(start, end, step, n, _float_dtype(dtype), device, requires_grad)
 
 
-def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+def scalar_tensor(
+    s, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False
+) -> Tensor:
     """A 0-d tensor holding ``s``, of the default floating dtype unless given."""
     return full((), s, dtype=_float_dtype(dtype), device=device, requires_grad=requires_grad)
 

@@ -1023,7 +1023,8 @@ def unravel_index(indices, shape):
         raise ValueError(f"'shape' cannot have negative values, but got {shape}")
     if not shape:
         return ()
-    from tape.ops import elementwise, shape as shape_ops
+    from tape.ops import elementwise
+    from tape.ops import shape as shape_ops
 
     flat = indices.long()
     coords = []
