@@ -213,6 +213,7 @@ from tape.nn.functional import (  # noqa: E402, F401
     conv_transpose3d,
     cosine_similarity,
     hardshrink,
+    norm_except_dim,
     pairwise_distance,
     pixel_shuffle,
     pixel_unshuffle,

@@ -2147,3 +2147,24 @@ def test_lazy_load_state_dict():
         lambda: tape.nn.LazyLinear(4).load_state_dict({}),
         lambda: torch.nn.LazyLinear(4).load_state_dict({}),
     )
+
+
+def _renamed_on_load(lib):
+    """A load_state_dict pre-hook renames an old key before the module reads its entries."""
+    seen = []
+    m = lib.nn.Sequential(lib.nn.Linear(2, 2))
+
+    def hook(module, state_dict, prefix, *rest):
+        seen.append((type(module).__name__, prefix, len(rest)))
+        if prefix + "w" in state_dict:
+            state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+
+    handle = m[0].register_load_state_dict_pre_hook(hook)
+    result = m.load_state_dict({"0.w": lib.ones(2, 2), "0.bias": lib.zeros(2)})
+    handle.remove()
+    m.load_state_dict({"0.weight": lib.zeros(2, 2), "0.bias": lib.zeros(2)})
+    return seen, m[0].weight.tolist(), list(result.missing_keys), list(result.unexpected_keys)
+
+
+def test_load_state_dict_pre_hook_matches_torch():
+    assert _renamed_on_load(tape) == _renamed_on_load(torch)

@@ -2868,6 +2868,38 @@ _normalize = register(
 )
 
 
+def norm_except_dim(v, pow=2, dim=0):
+    """The ``pow``-norm of ``v`` over every axis but ``dim`` (all of them for -1), shaped to
+    broadcast against ``v``: torch's composition, so its grad_fn names are torch's."""
+    if dim == -1:
+        return v.norm(pow)
+    if dim == 0:
+        size = [v.size(0)] + [1] * (v.dim() - 1)
+        return v.contiguous().view(v.size(0), -1).norm(pow, 1).view(size)
+    if dim == v.dim() - 1:
+        size = [1] * (v.dim() - 1) + [v.size(-1)]
+        return v.contiguous().view(-1, v.size(-1)).norm(pow, 0).view(size)
+    return norm_except_dim(v.transpose(0, dim), pow, 0).transpose(0, dim)
+
+
+def _weight_norm_fwd(v, g, dim):
+    axes = tuple(a for a in range(v.ndim) if a != dim)
+    return v * (g / jnp.sqrt(jnp.sum(v * v, axis=axes, keepdims=True)))
+
+
+_weight_norm_interface = register(
+    "weight_norm_interface", _weight_norm_fwd, "WeightNormInterfaceBackward0", SAME
+)
+
+
+def _weight_norm(v, g, dim: int = 0):
+    """``v * (g / norm_except_dim(v, 2, dim))``: torch's fused op along the first or last
+    axis (not for half precision), its composition elsewhere."""
+    if v.dtype.itemsize > 2 and dim in (0, v.dim() - 1):
+        return dispatch(_weight_norm_interface, (v, g), (("dim", dim),))
+    return v * (g / norm_except_dim(v, 2, dim))
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(‖input‖_p, eps)`` along ``dim``."""
     if out is not None:

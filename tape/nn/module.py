@@ -574,6 +574,9 @@ class Module:
 
         def load(module, prefix=""):
             local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+            for hook in module._load_state_dict_pre_hooks.values():
+                args = (local_metadata, True, missing_keys, unexpected_keys, error_msgs)
+                hook(state_dict, prefix, *args)
             child_state = {k: v for k, v in state_dict.items() if k.startswith(prefix)}
             module._load_from_state_dict(
                 child_state,
@@ -658,6 +661,19 @@ class Module:
         self._backward_pre_hooks[handle.id] = hook
         if prepend:
             self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module's entries are read; it may
+        rename or convert them in ``state_dict`` (old checkpoints)."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False):
+        handle = RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = (
+            (lambda *args: hook(self, *args)) if with_module else hook
+        )
         return handle
 
     def register_state_dict_hook(self, hook):

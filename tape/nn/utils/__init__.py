@@ -1,7 +1,7 @@
 """``tape.nn.utils``: gradient clipping, parameter/vector conversion and sequence padding and
 packing (``rnn``), as ``torch.nn.utils``."""
 
-from tape.nn.utils import fusion, rnn, stateless
+from tape.nn.utils import fusion, parametrizations, parametrize, rnn, stateless
 from tape.nn.utils.clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -27,6 +27,8 @@ __all__ = [
     "fuse_linear_bn_eval",
     "fuse_linear_bn_weights",
     "fusion",
+    "parametrizations",
+    "parametrize",
     "get_total_norm",
     "parameters_to_vector",
     "rnn",
