@@ -93,6 +93,33 @@ def _weight_norm(lib, dim=0, conv=False):
     return _facts(m, lib, x)
 
 
+def _spectral_norm(lib, make, x_shape, steps: int = 3, eval_after: bool = False, **kw):
+    """Power iterations as torch's, from the same draws: the buffers, the normalized weight
+    over a few training forwards (each refines ``_u``/``_v`` in place), their versions."""
+    lib.manual_seed(0)
+    m = make(lib.nn)
+    lib.nn.utils.parametrizations.spectral_norm(m, **kw)
+    sn = m.parametrizations.weight[0]
+    x = lib.ones(x_shape)
+    outs = []
+    for _ in range(steps):
+        outs.append(m(x).sum())
+    if eval_after:
+        m.eval()
+        outs.append(m(x).sum())
+    outs[-1].backward()
+    return [
+        list(m.state_dict()),
+        sn._u,
+        sn._v,
+        sn._u._version > 0,
+        m.weight,
+        outs,
+        m.parametrizations.weight.original.grad,
+        type(m.weight.grad_fn).__name__,
+    ]
+
+
 def _registered(lib, *parametrizations, unsafe=False):
     lib.manual_seed(0)
     m = lib.nn.Linear(3, 3)
@@ -190,6 +217,13 @@ CASES = {
     "weight_norm_conv_dim0": lambda L: _weight_norm(L, conv=True),
     "weight_norm_conv_dim1": lambda L: _weight_norm(L, dim=1, conv=True),
     "weight_norm_conv_last": lambda L: _weight_norm(L, dim=3, conv=True),
+    "spectral_norm_linear": lambda L: _spectral_norm(L, lambda nn: nn.Linear(3, 5), (2, 3)),
+    "spectral_norm_conv_eval": lambda L: _spectral_norm(L, lambda nn: nn.Conv2d(2, 3, 3), (2, 2, 4, 4), eval_after=True),
+    "spectral_norm_conv_transpose": lambda L: _spectral_norm(L, lambda nn: nn.ConvTranspose2d(2, 3, 3), (2, 2, 4, 4), n_power_iterations=2),
+    "spectral_norm_dim1": lambda L: _spectral_norm(L, lambda nn: nn.Linear(4, 3), (2, 4), dim=1, eps=1e-6),
+    "error_spectral_norm_name": lambda L: _error(L, lambda L: L.nn.utils.parametrizations.spectral_norm(L.nn.Linear(2, 2), "nope")),
+    "error_spectral_norm_dim": lambda L: _error(L, lambda L: L.nn.utils.parametrizations.spectral_norm(L.nn.Linear(2, 2), dim=2)),
+    "error_spectral_norm_iterations": lambda L: _error(L, lambda L: L.nn.utils.parametrizations.spectral_norm(L.nn.Linear(2, 2), n_power_iterations=0)),
     "symmetric": lambda L: _registered(L, _sym),
     "symmetric_without_inverse": lambda L: _registered(L, lambda L: _sym(L, False)),
     "chained": lambda L: _registered(L, _sym, lambda L: _scale(L, 3.0)),
