@@ -1297,6 +1297,24 @@ TOP_LEVEL_CASES = [
 # fmt: on
 CASES += TOP_LEVEL_CASES
 
+# fmt: off
+ALPHA_CASES = [
+    OpCase("error_add_int_float_alpha", lambda t, x, y: x.add(y, alpha=1.0), [(3,), (3,)], I64, message=True),
+    OpCase("error_add_int_scalar_float_alpha", lambda t, x: x.add(2, alpha=1.5), [(3,)], I64, message=True),
+    OpCase("error_sub_int_float_alpha_", lambda t, x, y: x.clone().sub_(y, alpha=0.5), [(3,), (3,)], I64, message=True),
+    OpCase("error_rsub_int_float_alpha", lambda t, x: t.rsub(x, 2, alpha=0.5), [(3,)], I64, message=True),
+    OpCase("error_add_float_bool_alpha", lambda t, x, b: x.add(b, alpha=True), [(3,), (3,)], [F32, B], message=True),
+    OpCase("error_sub_int_bool_alpha", lambda t, x, y: x.sub(y, alpha=True), [(3,), (3,)], I64, message=True),
+    OpCase("error_add_bool_float_alpha", lambda t, x, y: x.add(y, alpha=1.5), [(3,), (3,)], B, message=True),
+    OpCase("add_bool_int_alpha", lambda t, x, y: x.add(y, alpha=2), [(3,), (3,)], B),
+    OpCase("add_bool_bool_alpha", lambda t, x, y: x.add(y, alpha=True), [(3,), (3,)], B),
+    OpCase("add_int_float_scalar_int_alpha", lambda t, x: x.add(1.5, alpha=2), [(3,)], I64),
+    OpCase("add_float_int_float_alpha", lambda t, x, y: x.add(y, alpha=0.5), [(3,), (3,)], [F32, I64]),
+    OpCase("add_int_numpy_int_alpha", lambda t, x, y: x.add(y, alpha=np.int64(3)), [(3,), (3,)], I64),
+]
+# fmt: on
+CASES += ALPHA_CASES
+
 
 _DEPRECATED_CALLS = """
 import warnings

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from conftest import assert_same, assert_same_error
+from conftest import assert_same, assert_same_error, capture_error
 
 import tape
 from tape import optim
@@ -716,12 +716,22 @@ SCHEDULER_ERRORS = [
     lambda L, o: _sched(L, "SequentialLR", o, [3], []),
     lambda L, o: _sched(L, "ChainedScheduler", []),
     lambda L, o: _sched(L, "ChainedScheduler", [_sched(L, "StepLR", o, 2)], _two_groups(L)),
+    lambda L, o: _sched(L, "StepLR", o, 2, last_epoch=3),  # resumed without initial_lr
 ]
 
 
 @pytest.mark.parametrize("make", SCHEDULER_ERRORS)
 def test_scheduler_errors_match_torch(make):
     assert_same_error(*(lambda lib=lib: make(lib, _two_groups(lib)) for lib in (tape, torch)))
+
+
+def test_resume_without_initial_lr_explains_as_torch():
+    """The whole message: its lines after the first say how this happens."""
+    errors = [
+        str(capture_error(lambda lib=lib: _sched(lib, "StepLR", _two_groups(lib), 2, last_epoch=3)))
+        for lib in (tape, torch)
+    ]
+    assert errors[0] == errors[1] and "\\n" in errors[1]
 
 
 def test_reduce_lr_on_plateau_matches_torch():

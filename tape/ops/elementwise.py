@@ -13,16 +13,17 @@ from tape.ops.reduction import _return_type
 from tape.ops.registry import COMPARE, FLOAT, NONE, SAME, binary, dispatch, register, unary
 
 # --- arithmetic ---------------------------------------------------------------------------------
+# ``y * alpha`` kept in the operands' dtype: True + 2 * True stays a bool, as in torch.
 _add = register(
     "add",
-    lambda x, y, alpha=1: x + y * alpha if alpha != 1 else x + y,
+    lambda x, y, alpha=1: x + (y * alpha).astype(y.dtype) if alpha != 1 else x + y,
     "AddBackward0",
     SAME,
     saves="none",
 )
 _sub = register(
     "sub",
-    lambda x, y, alpha=1: x - y * alpha if alpha != 1 else x - y,
+    lambda x, y, alpha=1: x - (y * alpha).astype(y.dtype) if alpha != 1 else x - y,
     "SubBackward0",
     SAME,
     saves="none",
@@ -157,14 +158,29 @@ def _lift(input, *scalars):
     return to_dtype(input, _dtype.from_numpy_dtype(dtype))
 
 
+def _alpha(input, other, alpha) -> tuple:
+    """The static argument for ``alpha``, after torch's checks of its type against the
+    result's: no floating alpha for an integral result, no boolean one but for booleans."""
+    if type(alpha) is not int:  # the usual 1 and other ints pass unchecked
+        kind = promote((input, other), SAME).kind
+        if isinstance(alpha, (bool, np.bool_)):
+            if kind != "b":
+                raise RuntimeError("Boolean alpha only supported for Boolean results.")
+        elif isinstance(alpha, (float, np.floating)) and kind in "biu":
+            raise RuntimeError(
+                "For integral input tensors, argument alpha must not be a floating point number."
+            )
+    return (("alpha", alpha),) if alpha != 1 else ()
+
+
 def add(input, other, *, alpha=1):
     """input + alpha * other."""
-    return dispatch(_add, (input, other), (("alpha", alpha),) if alpha != 1 else ())
+    return dispatch(_add, (input, other), _alpha(input, other, alpha))
 
 
 def sub(input, other, *, alpha=1):
     """input - alpha * other."""
-    return dispatch(_sub, (input, other), (("alpha", alpha),) if alpha != 1 else ())
+    return dispatch(_sub, (input, other), _alpha(input, other, alpha))
 
 
 subtract = sub
@@ -176,6 +192,7 @@ def rsub(input, other, *, alpha=1):
         return sub(other, input, alpha=alpha)
     if isinstance(other, np.floating):  # a static argument: JAX would compute in its dtype
         other = float(other)
+    _alpha(input, other, alpha)
     input = _lift(input, other, alpha)
     return dispatch(_rsub, (input,), (("other", other), ("alpha", alpha)))
 

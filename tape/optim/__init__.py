@@ -1,6 +1,6 @@
 """``tape.optim``: torch.optim's optimizers and schedulers, each update one jitted optax call."""
 
-from tape.optim import lr_scheduler
+from tape.optim import lr_scheduler, swa_utils
 from tape.optim.adadelta import Adadelta
 from tape.optim.adagrad import Adagrad
 from tape.optim.adam import Adam
@@ -30,4 +30,5 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "lr_scheduler",
+    "swa_utils",
 ]
