@@ -1,6 +1,7 @@
-"""``nn.utils.parametrize`` and ``parametrizations.weight_norm`` against torch's: parameters
-and state-dict keys, reprs and class names, values and gradients, assignment through
-``right_inverse``, caching, removal, old checkpoints, and errors."""
+"""``nn.utils.parametrize``, ``parametrizations.weight_norm``/``spectral_norm`` and the older
+hook-based ``nn.utils.weight_norm`` against torch's: parameters and state-dict keys, reprs and
+class names, values and gradients, assignment through ``right_inverse``, caching, removal, old
+checkpoints, warnings and errors."""
 
 from __future__ import annotations
 
@@ -120,6 +121,29 @@ def _spectral_norm(lib, make, x_shape, steps: int = 3, eval_after: bool = False,
     ]
 
 
+def _old_weight_norm(lib, make, x_shape, dim=0, remove=False):
+    """The deprecated hook-based weight_norm: its parameters, the recomputed weight before each
+    call, its warning, and remove_weight_norm."""
+    import warnings
+
+    lib.manual_seed(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = lib.nn.utils.weight_norm(make(lib.nn), dim=dim)
+    with lib.no_grad():
+        m.weight_g.mul_(2)  # the hook recomputes the weight from the new magnitude
+    facts = _facts(m, lib, lib.ones(x_shape))
+    if remove:
+        lib.nn.utils.remove_weight_norm(m)
+        facts += [
+            list(m.state_dict()),
+            m.weight,
+            type(m.weight).__name__,
+            len(m._forward_pre_hooks),
+        ]
+    return facts + [[(w.category.__name__, str(w.message)) for w in caught]]
+
+
 def _registered(lib, *parametrizations, unsafe=False):
     lib.manual_seed(0)
     m = lib.nn.Linear(3, 3)
@@ -224,6 +248,11 @@ CASES = {
     "error_spectral_norm_name": lambda L: _error(L, lambda L: L.nn.utils.parametrizations.spectral_norm(L.nn.Linear(2, 2), "nope")),
     "error_spectral_norm_dim": lambda L: _error(L, lambda L: L.nn.utils.parametrizations.spectral_norm(L.nn.Linear(2, 2), dim=2)),
     "error_spectral_norm_iterations": lambda L: _error(L, lambda L: L.nn.utils.parametrizations.spectral_norm(L.nn.Linear(2, 2), n_power_iterations=0)),
+    "old_weight_norm_conv": lambda L: _old_weight_norm(L, lambda nn: nn.Conv1d(2, 3, 3), (2, 2, 5)),
+    "old_weight_norm_linear_dim1_removed": lambda L: _old_weight_norm(L, lambda nn: nn.Linear(3, 2), (4, 3), dim=1, remove=True),
+    "old_weight_norm_none": lambda L: _old_weight_norm(L, lambda nn: nn.Linear(3, 2), (4, 3), dim=None),
+    "error_old_weight_norm_twice": lambda L: _error(L, lambda L: L.nn.utils.weight_norm(L.nn.utils.weight_norm(L.nn.Linear(2, 2)))),
+    "error_old_weight_norm_not_found": lambda L: _error(L, lambda L: L.nn.utils.remove_weight_norm(L.nn.Linear(2, 2))),
     "symmetric": lambda L: _registered(L, _sym),
     "symmetric_without_inverse": lambda L: _registered(L, lambda L: _sym(L, False)),
     "chained": lambda L: _registered(L, _sym, lambda L: _scale(L, 3.0)),

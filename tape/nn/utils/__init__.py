@@ -16,6 +16,7 @@ from tape.nn.utils.fusion import (
     fuse_linear_bn_eval,
     fuse_linear_bn_weights,
 )
+from tape.nn.utils.weight_norm import remove_weight_norm, weight_norm
 
 __all__ = [
     "clip_grad_norm",
@@ -29,9 +30,11 @@ __all__ = [
     "fusion",
     "parametrizations",
     "parametrize",
+    "remove_weight_norm",
     "get_total_norm",
     "parameters_to_vector",
     "rnn",
     "stateless",
     "vector_to_parameters",
+    "weight_norm",
 ]
