@@ -1315,6 +1315,21 @@ ALPHA_CASES = [
 # fmt: on
 CASES += ALPHA_CASES
 
+# Quotients by a broadcast divisor, bit for bit (XLA's reciprocal product is one ulp off).
+# fmt: off
+EXACT_DIVISION = [
+    OpCase("div_scalar_exact", lambda t, x: x / 3, [(64, 64)], rtol=0, atol=0),
+    # the divisor's own gradient is a sum over the broadcast, in another order than torch's
+    OpCase("div_zero_dim_exact", lambda t, x, y: x / y.detach(), [(64, 64), ()], low=0.5, high=3, rtol=0, atol=0),
+    OpCase("div_channels_exact", lambda t, x, y: x / y.detach(), [(8, 3, 16), (3, 1)], low=0.5, high=3, rtol=0, atol=0),
+    OpCase("div_tensors_exact", lambda t, x, y: x / y, [(64, 64), (64, 64)], low=0.5, high=3, rtol=0, atol=0),
+    OpCase("div_half_scalar_exact", lambda t, x: x / 7, [(64, 64)], F16, rtol=0, atol=0),
+    OpCase("div_inplace_scalar_exact", lambda t, x: _nonleaf(x).div_(3.7), [(64, 64)], rtol=0, atol=0),
+    OpCase("rdiv_scalar", lambda t, x: 3 / x, [(64, 64)], low=0.5, high=3, rtol=0, atol=0),
+]
+# fmt: on
+CASES += EXACT_DIVISION
+
 
 _DEPRECATED_CALLS = """
 import warnings
