@@ -1330,6 +1330,20 @@ EXACT_DIVISION = [
 # fmt: on
 CASES += EXACT_DIVISION
 
+# torch's lerp starts from end for weights of one half and above (weight 1 gives end exactly):
+# the values bit for bit (the gradients, autodiff's rounding, are in the rows with tolerances).
+# fmt: off
+EXACT_LERP = [
+    OpCase(f"lerp_exact_{w}_{dt}", lambda t, x, y, w=w: x.lerp(y, w), [(64, 64), (64, 64)], dt, grad=False, rtol=0, atol=0)
+    for w in (0.1, 0.5, 0.7, 1.0)
+    for dt in (F32, F64)
+] + [
+    OpCase("lerp_exact_tensor_weight", lambda t, x, y, w: x.lerp(y, w.detach()), [(64, 64), (64, 64), (64, 64)], grad=False, low=0, high=1, rtol=0, atol=0),
+    OpCase("lerp_exact_half", lambda t, x, y: x.lerp(y, 0.8), [(64, 64), (64, 64)], F16, grad=False, rtol=0, atol=0),
+]
+# fmt: on
+CASES += EXACT_LERP
+
 
 _DEPRECATED_CALLS = """
 import warnings

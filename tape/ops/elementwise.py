@@ -122,10 +122,21 @@ _pow_scalar = register("pow_scalar", lambda x, exponent: x**exponent, "PowBackwa
 _rpow = register(
     "rpow", lambda x, base: jnp.power(jnp.asarray(base, x.dtype), x), "PowBackward2", SAME
 )
-_lerp_scalar = register(
-    "lerp_scalar", lambda x, end, weight: x + weight * (end - x), "LerpBackward0", SAME
-)
-_lerp = register("lerp", lambda x, end, weight: x + weight * (end - x), "LerpBackward1", SAME)
+
+
+def _lerp_fwd(x, end, weight):
+    """torch's two formulas: from ``x`` for weights below one half, from ``end`` above, so a
+    weight of 1 gives ``end`` exactly; half precision computes in float32, as torch's does."""
+    dtype = x.dtype
+    wide = jnp.float32 if dtype in (jnp.float16, jnp.bfloat16) else dtype
+    x, end, w = x.astype(wide), end.astype(wide), jnp.asarray(weight, wide)
+    small = x + w * (end - x)
+    large = end - (end - x) * (1 - w)
+    return jnp.where(jnp.abs(w) < 0.5, small, large).astype(dtype)
+
+
+_lerp_scalar = register("lerp_scalar", _lerp_fwd, "LerpBackward0", SAME)
+_lerp = register("lerp", _lerp_fwd, "LerpBackward1", SAME)
 maximum = binary("maximum", jnp.maximum, "MaximumBackward0")
 minimum = binary("minimum", jnp.minimum, "MinimumBackward0")
 _where = register(

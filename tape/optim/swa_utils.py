@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from tape import _device, _dtype, creation
 from tape.autograd import grad_mode
 from tape.nn.module import Module
@@ -53,19 +51,6 @@ def _is_float_or_complex(t: Tensor) -> bool:
     return t.is_floating_point() or t.is_complex()
 
 
-def _lerp_(start: Tensor, end: Tensor, weight: float) -> None:
-    """``start.lerp_(end, weight)`` with torch's two formulas: the one for weights of 0.5 and
-    above starts from ``end``, so a weight of 1 gives ``end`` exactly (EMA with ``decay=0``)."""
-    if abs(weight) < 0.5:
-        start.lerp_(end, weight)
-        return
-    # torch forms 1 - weight in the kernel's compute type: double for double, else float32
-    one_minus = 1.0 - weight
-    if start.dtype != _dtype.float64:
-        one_minus = float(np.float32(1.0) - np.float32(weight))
-    start.copy_(end - (end - start) * one_minus)
-
-
 def _check_decay(decay: float) -> None:
     if decay < 0.0 or decay > 1.0:
         raise ValueError(
@@ -86,7 +71,7 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> MultiAvgFn:
         # torch's multi-tensor lerp takes floating and complex lists only (one dtype per list)
         if _is_float_or_complex(ema_param_list[0]):
             for p_ema, p_model in zip(ema_param_list, current_param_list, strict=True):
-                _lerp_(p_ema, p_model, 1 - decay)
+                p_ema.lerp_(p_model, 1 - decay)
         else:
             for p_ema, p_model in zip(ema_param_list, current_param_list, strict=True):
                 p_ema.copy_(p_ema * decay + p_model * (1 - decay))
@@ -109,7 +94,7 @@ def get_swa_multi_avg_fn() -> MultiAvgFn:
             # torch passes a tensor weight as a Scalar: its (float32) value
             weight = float(1 / (num_averaged + 1))
             for p_avg, p_model in pairs:
-                _lerp_(p_avg, p_model, weight)
+                p_avg.lerp_(p_model, weight)
             return
         diffs = [p_model - p_avg for p_avg, p_model in pairs]
         if isinstance(num_averaged, Tensor):
