@@ -178,17 +178,10 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, out
                 # Leads to no input asked for: torch does not run it, hooks and all; only a
                 # gradient captured here is kept.
                 if grads is not None and node in captured:
-                    grads = _tensor_hooks(node, grads, create_graph)
-                    for nr, g in enumerate(grads):
-                        if (node, nr) in capture and g is not None:
-                            capture[node, nr] = g
+                    _hooks_and_capture(node, grads, create_graph, capture)
                 continue
             if grads is not None and any(g is not None for g in grads):
-                grads = _tensor_hooks(node, grads, create_graph)
-                if capture is not None:
-                    for nr, g in enumerate(grads):
-                        if (node, nr) in capture and g is not None:
-                            capture[node, nr] = g
+                grads = _hooks_and_capture(node, grads, create_graph, capture)
                 if isinstance(node, AccumulateGrad):
                     if accumulate is None or (node, 0) in accumulate:
                         # torch runs an accumulator's own hooks around the accumulation
@@ -219,6 +212,17 @@ def _run(roots, retain_graph: bool, create_graph: bool, capture, accumulate, out
                         buf[nr] = g if buf[nr] is None else add(buf[nr], g)
             if not retain_graph:
                 node.free()
+
+
+def _hooks_and_capture(node: Node, grads, create_graph: bool, capture) -> list:
+    """The gradients of ``node``'s outputs after its tensors' hooks; those asked for by
+    ``autograd.grad`` are kept in ``capture``."""
+    grads = _tensor_hooks(node, grads, create_graph)
+    if capture is not None:
+        for nr, g in enumerate(grads):
+            if (node, nr) in capture and g is not None:
+                capture[node, nr] = g
+    return grads
 
 
 def _needed(order: list, captured: set, accumulate) -> set:
